@@ -1,0 +1,1 @@
+"""Asterisk Manager Interface: pure decoding (frames, events, actions) and the thin asyncio link."""

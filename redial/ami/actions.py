@@ -1,0 +1,114 @@
+"""AMI actions the daemon sends, built and checked without I/O.
+
+Every value that reaches an AMI header passes a whitelist first: a CR or LF in a
+header injects headers or a whole new action, and a comma in a ``Variable`` value
+splits it. Values that came from the network (the customer's number, the DID)
+only ever travel as whitelisted ``Variable`` values, never in ``Channel`` or
+``Data``; the shipped dialplan filters them again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from redial.exceptions import UnsafeValueError
+
+CUSTOMER_NUMBER = re.compile(r"\+?[0-9]{3,20}")
+DID = re.compile(r"\+?[0-9]{1,20}")
+# Endpoint, context, account and queue names: the dialplan re-checks the same class.
+TOKEN = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}")
+# A queue member interface such as PJSIP/agent1, SIP/200 or Local/200@agents.
+INTERFACE = re.compile(r"[A-Za-z0-9_]{1,16}/[A-Za-z0-9_.@:+-]{1,80}")
+# Asterisk Uniqueids (1795354875.10) and our ChannelIds (redial-42-1795354875.10).
+UNIQUEID = re.compile(r"[A-Za-z0-9_.-]{1,150}")
+# Free text an admin configures (the caller ID name shown to the agent).
+LABEL = re.compile(r"[A-Za-z0-9 _.:#*+-]{0,40}")
+
+ActionValue = str | Sequence[str]
+Action = dict[str, ActionValue]
+
+
+def checked(pattern: re.Pattern[str], value: str, what: str) -> str:
+    """``value`` when it fully matches ``pattern``; else UnsafeValueError naming ``what``."""
+    if not pattern.fullmatch(value):
+        raise UnsafeValueError(f"{what} {value!r} is not allowed in an AMI action")
+    return value
+
+
+def is_dialable(number: str) -> bool:
+    """True for a number the daemon may dial: digits, one optional leading +, 3 to 20 digits."""
+    return CUSTOMER_NUMBER.fullmatch(number) is not None
+
+
+def assert_header_safe(action: Mapping[str, ActionValue]) -> None:
+    """Last line of defence before bytes hit the socket: no CR, LF or NUL anywhere."""
+    for key, value in action.items():
+        values = [value] if isinstance(value, str) else list(value)
+        for item in (key, *values):
+            if any(ch in item for ch in "\r\n\0"):
+                raise UnsafeValueError(f"AMI header {key!r} holds a line break or NUL")
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateRequest:
+    """Everything one redial's Originate needs; validated by :func:`originate_action`."""
+
+    redial_id: int
+    channel_id: str
+    agent_interface: str
+    customer_number: str
+    trunk: str
+    did: str
+    original_uniqueid: str
+    queue: str
+    context: str
+    account: str
+    caller_id_name: str
+    agent_ring_timeout: int
+    customer_ring_timeout: int
+
+
+def originate_action(request: OriginateRequest, action_id: str) -> Action:
+    """The Originate that rings the agent's own interface, then runs the redial context.
+
+    Never through Queue(): app_queue's member statistics stay untouched.
+    ``Async: true`` always (panoramisk raises inside data_received without it), and
+    ``ChannelId`` is the idempotency key: Asterisk refuses a second channel with it.
+    """
+    number = checked(CUSTOMER_NUMBER, request.customer_number, "customer number")
+    variables = [
+        f"REDIAL_ID={request.redial_id}",
+        f"REDIAL_ORIGINAL_UNIQUEID={checked(UNIQUEID, request.original_uniqueid, 'uniqueid')}",
+        f"REDIAL_NUMBER={number}",
+        f"REDIAL_TRUNK={checked(TOKEN, request.trunk, 'trunk')}",
+        f"REDIAL_RING_TIMEOUT={int(request.customer_ring_timeout)}",
+    ]
+    if DID.fullmatch(request.did):
+        variables.append(f"REDIAL_DID={request.did}")
+    if TOKEN.fullmatch(request.queue):
+        variables.append(f"REDIAL_QUEUE={request.queue}")
+    name = checked(LABEL, request.caller_id_name, "caller ID name")
+    action: Action = {
+        "Action": "Originate",
+        "ActionID": checked(UNIQUEID, action_id, "action id"),
+        "Channel": checked(INTERFACE, request.agent_interface, "agent interface"),
+        "Context": checked(TOKEN, request.context, "context"),
+        "Exten": "s",
+        "Priority": "1",
+        "Timeout": str(int(request.agent_ring_timeout) * 1000),
+        "CallerID": f'"{name} {number}" <{number}>' if name else number,
+        "Account": checked(TOKEN, request.account, "account"),
+        "Async": "true",
+        "ChannelId": checked(UNIQUEID, request.channel_id, "channel id"),
+        "Variable": variables,
+    }
+    assert_header_safe(action)
+    return action
+
+
+def login_action(username: str, secret: str, events: str) -> Action:
+    action: Action = {"Action": "Login", "Username": username, "Secret": secret, "Events": events}
+    assert_header_safe(action)
+    return action

@@ -1,0 +1,222 @@
+"""The live AMI link: panoramisk as transport, kept thin, with its pitfalls guarded.
+
+- The daemon logs in itself (panoramisk's own login ignores a refusal) and sends
+  its own timed Ping: panoramisk's never checks for an answer, so a dead peer
+  would go unnoticed. A missed Pong aborts the transport; panoramisk reconnects.
+- Every action has a timeout; a timed-out action is removed from panoramisk's
+  table so its future does not leak.
+- Every action is "forgettable": panoramisk re-sends unanswered actions after a
+  reconnect, and an Originate sent twice rings the agent twice.
+- Events are decoded in the transport callback and handed to a plain callable
+  (the daemon puts them on its queue): panoramisk's coroutine callbacks would be
+  fire-and-forget and lose both exceptions and ordering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from panoramisk import Manager
+from panoramisk import actions as pactions
+from panoramisk.message import Message
+
+from redial.ami import events as ev
+from redial.ami.actions import Action, assert_header_safe, login_action
+from redial.config import AmiSettings
+from redial.exceptions import AmiNotConnected, AmiRefused, AmiTimeout
+
+# Everything the daemon sends: none of it may be re-sent by panoramisk after a reconnect.
+_NEVER_RESEND = (
+    "login",
+    "logoff",
+    "ping",
+    "originate",
+    "coreshowchannels",
+    "status",
+    "queuestatus",
+    "queuepause",
+    "queuelog",
+    "command",
+)
+# The event classes the daemon reads; the AMI user's read permission limits them too.
+LOGIN_EVENTS = "call,agent"
+
+
+class AmiLink:
+    """One AMI session that keeps itself logged in."""
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        on_event: Callable[[ev.AmiEvent], None],
+        on_login: Callable[[frozenset[str]], None],
+        log: structlog.typing.FilteringBoundLogger | None = None,
+    ) -> None:
+        self._settings = settings
+        self._on_event = on_event
+        self._on_login = on_login
+        self._log = log if log is not None else structlog.get_logger("redial.ami")
+        self._manager: Manager | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._logged_in = False
+        self._closing = False
+        self.logins = 0
+        self.connected_since: float | None = None
+
+    @property
+    def logged_in(self) -> bool:
+        return self._logged_in
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._manager = Manager(
+            loop=loop,
+            host=self._settings.host,
+            port=self._settings.port,
+            ssl=False,
+            encoding="utf8",
+            # Disable panoramisk's own blind ping; ours checks the answer.
+            ping_delay=10**9,
+            ping_interval=10**9,
+            reconnect_timeout=max(1, int(self._settings.reconnect_delay)),
+            forgetable_actions=_NEVER_RESEND,
+            on_connect=self._connected,
+            on_disconnect=self._disconnected,
+        )
+        self._manager.register_event("*", self._event)
+        self._manager.connect()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._logged_in = False
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._manager is not None:
+            # Stop panoramisk's reconnect loop before closing the socket.
+            self._manager.connection_lost = lambda exc: None
+            self._manager.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _connected(self, manager: Manager) -> None:
+        if self._closing:
+            return
+        self._log.info("ami_connected", host=self._settings.host, port=self._settings.port)
+        self._spawn(self._login())
+
+    def _disconnected(self, manager: Manager, exc: object) -> None:
+        was = self._logged_in
+        self._logged_in = False
+        if not self._closing:
+            self._log.warning("ami_disconnected", was_logged_in=was, error=str(exc) if exc else None)
+
+    def _drop_link(self, why: str) -> None:
+        """Abort the socket; panoramisk's connection_lost schedules the reconnect."""
+        self._logged_in = False
+        protocol = self._manager.protocol if self._manager else None
+        transport = getattr(protocol, "transport", None)
+        self._log.warning("ami_link_dropped", reason=why)
+        if transport is not None:
+            transport.abort()
+
+    async def _login(self) -> None:
+        settings = self._settings
+        try:
+            response = await self._send(
+                login_action(settings.username, settings.secret.reveal(), LOGIN_EVENTS), require_login=False
+            )
+        except (AmiNotConnected, AmiTimeout) as exc:
+            self._drop_link(f"login got no answer: {exc}")
+            return
+        except AmiRefused as exc:
+            # Never log the secret; the username and Asterisk's words are enough.
+            self._log.error("ami_login_refused", username=settings.username, message=str(exc))
+            self._drop_link("login refused")
+            return
+        del response
+        self._logged_in = True
+        self.logins += 1
+        self.connected_since = asyncio.get_running_loop().time()
+        try:
+            alive = await self._alive_linkedids()
+        except (AmiNotConnected, AmiTimeout, AmiRefused) as exc:
+            self._drop_link(f"CoreShowChannels failed: {exc}")
+            return
+        self._log.info("ami_logged_in", username=settings.username, channels=len(alive))
+        self._on_login(alive)
+        self._spawn(self._keepalive())
+
+    async def _alive_linkedids(self) -> frozenset[str]:
+        reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
+        messages = reply if isinstance(reply, list) else [reply]
+        return frozenset(
+            str(m.get("Linkedid")) for m in messages if m.get("Event") == "CoreShowChannel" and m.get("Linkedid")
+        )
+
+    async def _keepalive(self) -> None:
+        interval = self._settings.ping_interval
+        while self._logged_in:
+            await asyncio.sleep(interval)
+            if not self._logged_in:
+                return
+            try:
+                await self._send({"Action": "Ping"}, timeout=interval)
+            except (AmiNotConnected, AmiTimeout, AmiRefused) as exc:
+                # Silent for two intervals at most: one to ask, one to wait.
+                self._drop_link(f"ping failed: {exc}")
+                return
+
+    def _event(self, manager: Manager, message: Message) -> None:
+        try:
+            record = ev.decode(message)
+        except Exception:  # a bad frame must never stop the link
+            self._log.exception("ami_event_undecodable", ami_event=str(message.get("Event"))[:80])
+            return
+        if record is not None:
+            self._on_event(record)
+
+    async def _send(
+        self,
+        action: Action,
+        *,
+        as_list: bool = False,
+        timeout: float | None = None,
+        require_login: bool = True,
+    ) -> Any:
+        manager = self._manager
+        protocol = manager.protocol if manager else None
+        if manager is None or protocol is None or getattr(protocol, "closed", True):
+            raise AmiNotConnected("the AMI link is down")
+        if require_login and not self._logged_in:
+            raise AmiNotConnected("not logged in to AMI")
+        assert_header_safe(action)
+        request = pactions.Action(dict(action), as_list=as_list)
+        future = protocol.send(request, as_list=as_list)
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(future), timeout or self._settings.action_timeout)
+        except TimeoutError:
+            protocol.responses.pop(request.id, None)
+            future.cancel()
+            raise AmiTimeout(f"{action.get('Action')} got no answer in time") from None
+        first = reply[0] if isinstance(reply, list) else reply
+        if str(first.get("Response", "")).lower() == "error":
+            raise AmiRefused(str(first.get("Message", "error")))
+        return reply
+
+    async def originate(self, action: Action) -> None:
+        """Send an Originate; returns once Asterisk queued it (the outcome arrives as events)."""
+        await self._send(action)
+
+    async def send(self, action: Action, *, as_list: bool = False) -> Any:
+        """Any other action, with the configured timeout."""
+        return await self._send(action, as_list=as_list)

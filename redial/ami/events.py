@@ -1,0 +1,308 @@
+"""Typed, immutable AMI event records, decoded from frames. Pure: no I/O.
+
+Only the events the daemon acts on get a record; every other frame decodes to
+``None`` cheaply. A frame that names a known event but lacks a field the record
+needs also decodes to ``None``: a malformed frame must never stop the daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Asterisk writes an empty caller number as this literal.
+UNKNOWN = "<unknown>"
+
+
+def _text(frame: Mapping[str, object], key: str) -> str:
+    value = frame.get(key, "")
+    if isinstance(value, (list, tuple)):  # panoramisk turns repeated keys into lists
+        value = value[0] if value else ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _int_or_none(text: str) -> int | None:
+    text = text.strip()
+    if not text or len(text) > 12:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _number(text: str) -> str:
+    return "" if text == UNKNOWN else text
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """The identity block every channel event carries."""
+
+    channel: str
+    uniqueid: str
+    linkedid: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewChannel:
+    """A channel was created (``Newchannel``)."""
+
+    ref: ChannelRef
+    caller_number: str
+    context: str
+    exten: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangupRequested:
+    """Something asked a channel to hang up (``HangupRequest`` / ``SoftHangupRequest``).
+
+    ``cause`` of a HangupRequest is a Q.850 code; of a SoftHangupRequest it is a
+    bit mask (1 = channel driver, 16 = bridge teardown), kept apart in ``soft``.
+    """
+
+    ref: ChannelRef
+    cause: int | None
+    soft: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHungUp:
+    """A channel is gone (``Hangup``) with its Q.850 cause."""
+
+    ref: ChannelRef
+    cause: int | None
+    cause_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCallerJoined:
+    """A caller entered a queue (``QueueCallerJoin``)."""
+
+    ref: ChannelRef
+    queue: str
+    caller_number: str
+    exten: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConnected:
+    """A queue member answered and is being bridged to the caller (``AgentConnect``)."""
+
+    ref: ChannelRef
+    agent: ChannelRef
+    queue: str
+    interface: str
+    member_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCompleted:
+    """A queue call between caller and member ended (``AgentComplete``).
+
+    ``reason`` only says which leg asked first; it says ``caller`` for a network drop.
+    """
+
+    ref: ChannelRef
+    queue: str
+    interface: str
+    reason: str
+    talk_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnded:
+    """A Dial attempt finished (``DialEnd``); ``caller`` is absent for an Originate's first leg."""
+
+    caller: ChannelRef | None
+    dest: ChannelRef
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeEntered:
+    """A channel entered a bridge (``BridgeEnter``)."""
+
+    ref: ChannelRef
+    bridge: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    """A blind or attended transfer touched these calls (``BlindTransfer`` / ``AttendedTransfer``)."""
+
+    linkedids: frozenset[str]
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResult:
+    """The answer to an asynchronous Originate (``OriginateResponse``).
+
+    ``reason``: 0 failure, 1 hung up, 3 ringing no answer, 4 answered, 5 busy, 8 congestion.
+    """
+
+    action_id: str
+    success: bool
+    reason: int | None
+    uniqueid: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class FullyBooted:
+    """Asterisk is up and accepting calls (sent after login and after a restart)."""
+
+
+AmiEvent = (
+    NewChannel
+    | HangupRequested
+    | ChannelHungUp
+    | QueueCallerJoined
+    | AgentConnected
+    | AgentCompleted
+    | DialEnded
+    | BridgeEntered
+    | Transferred
+    | OriginateResult
+    | FullyBooted
+)
+
+
+def _ref(frame: Mapping[str, object], prefix: str = "") -> ChannelRef | None:
+    uniqueid = _text(frame, prefix + "Uniqueid")
+    if not uniqueid:
+        return None
+    return ChannelRef(
+        channel=_text(frame, prefix + "Channel"),
+        uniqueid=uniqueid,
+        linkedid=_text(frame, prefix + "Linkedid") or uniqueid,
+    )
+
+
+def _new_channel(frame: Mapping[str, object]) -> NewChannel | None:
+    ref = _ref(frame)
+    if ref is None:
+        return None
+    return NewChannel(
+        ref=ref,
+        caller_number=_number(_text(frame, "CallerIDNum")),
+        context=_text(frame, "Context"),
+        exten=_text(frame, "Exten"),
+    )
+
+
+def _hangup_request(frame: Mapping[str, object], soft: bool) -> HangupRequested | None:
+    ref = _ref(frame)
+    if ref is None:
+        return None
+    return HangupRequested(ref=ref, cause=_int_or_none(_text(frame, "Cause")), soft=soft)
+
+
+def _hangup(frame: Mapping[str, object]) -> ChannelHungUp | None:
+    ref = _ref(frame)
+    if ref is None:
+        return None
+    return ChannelHungUp(ref=ref, cause=_int_or_none(_text(frame, "Cause")), cause_text=_text(frame, "Cause-txt"))
+
+
+def _queue_join(frame: Mapping[str, object]) -> QueueCallerJoined | None:
+    ref = _ref(frame)
+    queue = _text(frame, "Queue")
+    if ref is None or not queue:
+        return None
+    return QueueCallerJoined(
+        ref=ref,
+        queue=queue,
+        caller_number=_number(_text(frame, "CallerIDNum")),
+        exten=_text(frame, "Exten"),
+    )
+
+
+def _agent_connect(frame: Mapping[str, object]) -> AgentConnected | None:
+    ref = _ref(frame)
+    agent = _ref(frame, "Dest")
+    if ref is None or agent is None:
+        return None
+    return AgentConnected(
+        ref=ref,
+        agent=agent,
+        queue=_text(frame, "Queue"),
+        interface=_text(frame, "Interface"),
+        member_name=_text(frame, "MemberName"),
+    )
+
+
+def _agent_complete(frame: Mapping[str, object]) -> AgentCompleted | None:
+    ref = _ref(frame)
+    if ref is None:
+        return None
+    return AgentCompleted(
+        ref=ref,
+        queue=_text(frame, "Queue"),
+        interface=_text(frame, "Interface"),
+        reason=_text(frame, "Reason"),
+        talk_time=_int_or_none(_text(frame, "TalkTime")),
+    )
+
+
+def _dial_end(frame: Mapping[str, object]) -> DialEnded | None:
+    dest = _ref(frame, "Dest")
+    if dest is None:
+        return None
+    return DialEnded(caller=_ref(frame), dest=dest, status=_text(frame, "DialStatus"))
+
+
+def _bridge_enter(frame: Mapping[str, object]) -> BridgeEntered | None:
+    ref = _ref(frame)
+    if ref is None:
+        return None
+    return BridgeEntered(ref=ref, bridge=_text(frame, "BridgeUniqueid"))
+
+
+def _transfer(frame: Mapping[str, object]) -> Transferred:
+    # Both transfer events name every party's Linkedid under different prefixes
+    # (Transferer, Transferee, OrigTransferer, SecondTransferer, TransferTarget).
+    linkedids = frozenset(_text(frame, key) for key in frame if key.endswith("Linkedid") and _text(frame, key))
+    return Transferred(linkedids=linkedids, result=_text(frame, "Result"))
+
+
+def _originate_response(frame: Mapping[str, object]) -> OriginateResult:
+    return OriginateResult(
+        action_id=_text(frame, "ActionID"),
+        success=_text(frame, "Response").lower() == "success",
+        reason=_int_or_none(_text(frame, "Reason")),
+        uniqueid=_text(frame, "Uniqueid"),
+        channel=_text(frame, "Channel"),
+    )
+
+
+def decode(frame: Mapping[str, object]) -> AmiEvent | None:
+    """The typed record of an AMI event frame, or ``None`` for anything the daemon ignores."""
+    name = _text(frame, "Event")
+    if name == "Newchannel":
+        return _new_channel(frame)
+    if name == "Hangup":
+        return _hangup(frame)
+    if name == "HangupRequest":
+        return _hangup_request(frame, soft=False)
+    if name == "SoftHangupRequest":
+        return _hangup_request(frame, soft=True)
+    if name == "QueueCallerJoin":
+        return _queue_join(frame)
+    if name == "AgentConnect":
+        return _agent_connect(frame)
+    if name == "AgentComplete":
+        return _agent_complete(frame)
+    if name == "DialEnd":
+        return _dial_end(frame)
+    if name == "BridgeEnter":
+        return _bridge_enter(frame)
+    if name in ("BlindTransfer", "AttendedTransfer"):
+        return _transfer(frame)
+    if name == "OriginateResponse":
+        return _originate_response(frame)
+    if name == "FullyBooted":
+        return FullyBooted()
+    return None

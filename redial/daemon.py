@@ -1,0 +1,96 @@
+"""The composition root: builds every part of the live daemon and runs it until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from redial.ami.connection import AmiLink
+from redial.clock import Clock, SystemClock
+from redial.config import Settings
+from redial.engine import Engine, EngineInput, LinkUp
+from redial.exceptions import StoreError
+from redial.store import Store
+
+_STOP = object()
+
+
+class Daemon:
+    """Wires store, engine and AMI link; one task consumes events in arrival order."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.log = structlog.get_logger("redial")
+        self._queue: asyncio.Queue[EngineInput | object] = asyncio.Queue()
+        self.store: Store | None = None
+        self.engine: Engine | None = None
+        self.link: AmiLink | None = None
+
+    def stop(self) -> None:
+        self._queue.put_nowait(_STOP)
+
+    async def run(self) -> None:
+        settings = self.settings
+        self.store = store = await Store.open(settings.store.path)
+        try:
+            self.link = link = AmiLink(
+                settings.ami,
+                on_event=self._queue.put_nowait,
+                on_login=lambda alive: self._queue.put_nowait(LinkUp(alive)),
+                log=self.log,
+            )
+            self.engine = engine = Engine(settings, store, link, self.clock, self.log)
+            await engine.resume()
+            self.log.info(
+                "started",
+                config=settings.source,
+                store=str(settings.store.path),
+                ami=f"{settings.ami.host}:{settings.ami.port}",
+                open_redials=len(engine.open_redials),
+            )
+            await link.start()
+            try:
+                await self._consume(engine)
+            finally:
+                await link.close()
+        finally:
+            await store.close()
+            self.log.info("stopped")
+
+    async def _consume(self, engine: Engine) -> None:
+        queue = self._queue
+        while True:
+            wake = engine.next_wakeup()
+            item: object
+            if not queue.empty():
+                item = queue.get_nowait()
+            elif wake is None:
+                item = await queue.get()
+            else:
+                try:
+                    item = await asyncio.wait_for(queue.get(), max(0.0, wake - self.clock.now()))
+                except TimeoutError:
+                    item = None
+            if item is _STOP:
+                return
+            try:
+                if item is not None:
+                    await engine.handle(item)  # type: ignore[arg-type]
+                await engine.tick()
+            except StoreError as exc:
+                self.log.error("store_error", error=str(exc))
+            except Exception:
+                # One bad event or bug must not stop the daemon; what is stored stays stored.
+                self.log.exception("event_failed", item=type(item).__name__)
+
+
+async def run_daemon(settings: Settings, clock: Clock | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then stop cleanly."""
+    daemon = Daemon(settings, clock)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.stop)
+    await daemon.run()

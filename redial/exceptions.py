@@ -1,0 +1,43 @@
+"""Every exception redial raises on purpose."""
+
+from __future__ import annotations
+
+
+class RedialError(Exception):
+    """Base of every error raised by redial."""
+
+
+class ConfigError(RedialError):
+    """The configuration file or an environment override is invalid.
+
+    ``path`` is the dotted key path (``policy.callback_window``) or ``""`` for the file itself.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class StoreError(RedialError):
+    """The SQLite store cannot be opened, migrated or written."""
+
+
+class AmiError(RedialError):
+    """An AMI action failed, timed out, or the link is down."""
+
+
+class UnsafeValueError(RedialError, ValueError):
+    """A value that would be written to AMI failed its whitelist."""
+
+
+class AmiNotConnected(AmiError):
+    """The link is down or not logged in: the action was not sent."""
+
+
+class AmiRefused(AmiError):
+    """Asterisk answered the action with an error."""
+
+
+class AmiTimeout(AmiError):
+    """The action was sent but no answer came in time: its fate is unknown."""

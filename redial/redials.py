@@ -1,0 +1,178 @@
+"""One redial's life as an explicit state machine. Pure: events and time in, next state out.
+
+    WAITING ──due──▶ ORIGINATING ──agent answers──▶ AGENT_ANSWERED ──customer answers──▶ CUSTOMER_ANSWERED
+       │                  │                               │                                  │
+       │ customer called  │ agent no answer / refused     │ customer no answer / busy        │ both legs bridged
+       ▼                  ▼                               ▼                                  ▼
+      DONE ◀──────────────┴───────────────────────────────┴──────────────────────────────── DONE (connected)
+
+The daemon writes each new state to the store *before* acting on it, so a
+restarted daemon knows what was pending and never repeats an Originate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+
+from redial.ami import events as ev
+
+
+class RedialState(enum.Enum):
+    WAITING = "waiting"
+    ORIGINATING = "originating"
+    AGENT_ANSWERED = "agent_answered"
+    CUSTOMER_ANSWERED = "customer_answered"
+    DONE = "done"
+
+
+class Outcome(enum.Enum):
+    CONNECTED = "connected"
+    AGENT_NO_ANSWER = "agent_no_answer"
+    CUSTOMER_NO_ANSWER = "customer_no_answer"
+    CUSTOMER_BUSY = "customer_busy"
+    FAILED = "failed"
+    CUSTOMER_CALLED_BACK = "customer_called_back"
+
+
+@dataclass(frozen=True, slots=True)
+class Redial:
+    """A redial and the facts of the dropped call it recovers."""
+
+    id: int
+    call_id: int
+    linkedid: str
+    original_uniqueid: str
+    customer_number: str
+    dialled: str
+    queue: str
+    agent_interface: str
+    agent_member: str
+    trunk: str
+    state: RedialState
+    due_at: float
+    channel_id: str
+    originated_at: float | None = None
+    outcome: Outcome | None = None
+    detail: str = ""
+    bridged_legs: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.state is RedialState.DONE
+
+    def moved(self, state: RedialState, detail: str, **changes: object) -> Redial:
+        return dataclasses.replace(self, state=state, detail=detail, **changes)  # type: ignore[arg-type]
+
+    def finished(self, outcome: Outcome, detail: str) -> Redial:
+        return dataclasses.replace(self, state=RedialState.DONE, outcome=outcome, detail=detail)
+
+
+# OriginateResponse Reason codes (asterisk-facts.md) for an Originate that failed.
+_AGENT_REASONS = {
+    0: (Outcome.FAILED, "the agent's channel could not be created"),
+    1: (Outcome.AGENT_NO_ANSWER, "the agent's phone hung up"),
+    3: (Outcome.AGENT_NO_ANSWER, "the agent's phone rang without answer"),
+    5: (Outcome.AGENT_NO_ANSWER, "the agent's phone was busy"),
+    8: (Outcome.FAILED, "congestion reaching the agent's phone"),
+}
+
+_AGENT_DIAL_STATUS = {
+    "NOANSWER": (Outcome.AGENT_NO_ANSWER, "the agent's phone rang without answer"),
+    "BUSY": (Outcome.AGENT_NO_ANSWER, "the agent's phone was busy"),
+    "CANCEL": (Outcome.AGENT_NO_ANSWER, "the agent's phone stopped ringing"),
+}
+
+_CUSTOMER_DIAL_STATUS = {
+    "NOANSWER": (Outcome.CUSTOMER_NO_ANSWER, "the customer did not answer"),
+    "BUSY": (Outcome.CUSTOMER_BUSY, "the customer was busy"),
+    "CANCEL": (Outcome.FAILED, "the agent hung up while the customer's phone rang"),
+    "CONGESTION": (Outcome.FAILED, "congestion reaching the customer"),
+    "CHANUNAVAIL": (Outcome.FAILED, "the customer's line was unavailable"),
+}
+
+_OPEN_AFTER_ORIGINATE = (RedialState.ORIGINATING, RedialState.AGENT_ANSWERED, RedialState.CUSTOMER_ANSWERED)
+
+
+def concerns(redial: Redial, event: ev.AmiEvent) -> bool:
+    """True when ``event`` belongs to this redial's channels (all share its ChannelId as Linkedid)."""
+    cid = redial.channel_id
+    if isinstance(event, ev.OriginateResult):
+        return event.uniqueid == cid
+    if isinstance(event, ev.DialEnded):
+        return event.dest.linkedid == cid or event.dest.uniqueid == cid
+    if isinstance(event, (ev.BridgeEntered, ev.ChannelHungUp)):
+        return event.ref.linkedid == cid
+    return False
+
+
+def advance(redial: Redial, event: ev.AmiEvent) -> Redial | None:
+    """The redial's next state after ``event``, or ``None`` when nothing changes.
+
+    Cross-topic ordering in AMI is "usually", so the agent's answer is accepted
+    from either the OriginateResponse or the first leg's DialEnd, whichever comes first.
+    """
+    if redial.state not in _OPEN_AFTER_ORIGINATE or not concerns(redial, event):
+        return None
+    state = redial.state
+    cid = redial.channel_id
+    if isinstance(event, ev.OriginateResult):
+        if event.success:
+            if state is RedialState.ORIGINATING:
+                return redial.moved(RedialState.AGENT_ANSWERED, "the agent answered")
+            return None
+        outcome, detail = _AGENT_REASONS.get(event.reason or 0, (Outcome.FAILED, "the Originate failed"))
+        return redial.finished(outcome, f"{detail} (OriginateResponse reason {event.reason})")
+    if isinstance(event, ev.DialEnded):
+        if event.dest.uniqueid == cid:  # the first leg: ringing the agent
+            if event.status == "ANSWER":
+                if state is RedialState.ORIGINATING:
+                    return redial.moved(RedialState.AGENT_ANSWERED, "the agent answered")
+                return None
+            outcome, detail = _AGENT_DIAL_STATUS.get(event.status, (Outcome.FAILED, "the agent could not be reached"))
+            return redial.finished(outcome, f"{detail} (DialStatus {event.status})")
+        # The second leg: the agent's channel dialling the customer.
+        if event.status == "ANSWER":
+            return redial.moved(RedialState.CUSTOMER_ANSWERED, "the customer answered")
+        outcome, detail = _CUSTOMER_DIAL_STATUS.get(event.status, (Outcome.FAILED, "the customer could not be reached"))
+        return redial.finished(outcome, f"{detail} (DialStatus {event.status})")
+    if isinstance(event, ev.BridgeEntered):
+        if state is not RedialState.CUSTOMER_ANSWERED:
+            return None
+        legs = redial.bridged_legs + 1
+        if legs >= 2:
+            return dataclasses.replace(
+                redial.finished(Outcome.CONNECTED, "agent and customer are talking"), bridged_legs=legs
+            )
+        return dataclasses.replace(redial, bridged_legs=legs)
+    if isinstance(event, ev.ChannelHungUp) and event.ref.uniqueid == cid:
+        if state is RedialState.AGENT_ANSWERED:
+            return redial.finished(Outcome.FAILED, "the agent hung up before the customer answered")
+        if state is RedialState.CUSTOMER_ANSWERED:
+            return redial.finished(Outcome.FAILED, "the call ended before agent and customer were bridged")
+        # ORIGINATING: the OriginateResponse that follows says why.
+    return None
+
+
+def expire(redial: Redial, now: float, outcome_timeout: float) -> Redial | None:
+    """Close a redial whose outcome was never seen (events lost while the link was down)."""
+    if redial.state not in _OPEN_AFTER_ORIGINATE or redial.originated_at is None:
+        return None
+    if now < redial.originated_at + outcome_timeout:
+        return None
+    return redial.finished(Outcome.FAILED, f"no outcome seen within {outcome_timeout:g} s of the Originate")
+
+
+def same_customer(a: str, b: str) -> bool:
+    """Two caller numbers name the same customer: equal digits, or national vs international form."""
+    da = "".join(ch for ch in a if ch.isdigit())
+    db = "".join(ch for ch in b if ch.isdigit())
+    if not da or not db:
+        return False
+    if da == db:
+        return True
+    short, long_ = sorted((da, db), key=len)
+    # 0301234567 vs +49301234567: compare the subscriber part, never fewer than 7 digits.
+    tail = short.lstrip("0")
+    return len(tail) >= 7 and long_.endswith(tail)

@@ -1,0 +1,302 @@
+"""The SQLite store: every ended queue call, its decision, and every redial's states.
+
+WAL journal, a busy timeout, a schema version table and ordered migrations.
+``calls.linkedid`` and ``redials.call_id`` are UNIQUE: a call is recorded once
+and a drop can never get a second redial, whatever replays or restarts happen.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from redial.exceptions import StoreError
+from redial.policy.classify import Classification
+from redial.policy.decide import Decision
+from redial.redials import Outcome, Redial, RedialState
+from redial.tracker import EndedCall
+
+# Each entry moves the schema from version N to N+1; never edit a released one.
+MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        linkedid TEXT NOT NULL UNIQUE,
+        customer_uniqueid TEXT NOT NULL,
+        customer_channel TEXT NOT NULL,
+        customer_number TEXT NOT NULL,
+        dialled TEXT NOT NULL,
+        queue TEXT,
+        trunk TEXT NOT NULL,
+        agent_interface TEXT,
+        agent_member TEXT,
+        joined_at REAL,
+        answered_at REAL,
+        ended_at REAL NOT NULL,
+        ended_by TEXT NOT NULL,
+        cause INTEGER,
+        soft_cause INTEGER,
+        transferred INTEGER NOT NULL,
+        agent_complete_reason TEXT,
+        talk_time INTEGER,
+        classification TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        recorded_at REAL NOT NULL
+    );
+    CREATE INDEX calls_ended_at ON calls (ended_at);
+    CREATE TABLE redials (
+        id INTEGER PRIMARY KEY,
+        call_id INTEGER NOT NULL UNIQUE REFERENCES calls (id),
+        state TEXT NOT NULL,
+        due_at REAL NOT NULL,
+        channel_id TEXT NOT NULL,
+        originated_at REAL,
+        outcome TEXT,
+        detail TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX redials_open ON redials (state) WHERE state != 'done';
+    CREATE TABLE redial_log (
+        id INTEGER PRIMARY KEY,
+        redial_id INTEGER NOT NULL REFERENCES redials (id),
+        at REAL NOT NULL,
+        state TEXT NOT NULL,
+        outcome TEXT,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX redial_log_redial ON redial_log (redial_id);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_REDIAL_SELECT = """
+    SELECT r.id, r.call_id, c.linkedid, c.customer_uniqueid, c.customer_number, c.dialled,
+           c.queue, c.agent_interface, c.agent_member, c.trunk, r.state, r.due_at,
+           r.channel_id, r.originated_at, r.outcome, r.detail
+    FROM redials r JOIN calls c ON c.id = r.call_id
+"""
+
+
+def _redial(row: Sequence[Any]) -> Redial:
+    return Redial(
+        id=row[0],
+        call_id=row[1],
+        linkedid=row[2],
+        original_uniqueid=row[3],
+        customer_number=row[4],
+        dialled=row[5],
+        queue=row[6] or "",
+        agent_interface=row[7] or "",
+        agent_member=row[8] or "",
+        trunk=row[9],
+        state=RedialState(row[10]),
+        due_at=row[11],
+        channel_id=row[12],
+        originated_at=row[13],
+        outcome=Outcome(row[14]) if row[14] else None,
+        detail=row[15],
+    )
+
+
+class Store:
+    """Async access to the SQLite file. Open with :meth:`open`, close with :meth:`close`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        name = str(path)
+        if name != ":memory:":
+            Path(name).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = await aiosqlite.connect(name)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the store {name}: {exc}") from None
+        store = cls(db, name)
+        try:
+            await store._prepare()
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            raise StoreError(f"the store {name} is unusable: {exc}") from None
+        return store
+
+    async def _prepare(self) -> None:
+        db = self._db
+        await db.execute("PRAGMA busy_timeout = 5000")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        async with db.execute("PRAGMA quick_check") as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] != "ok":
+            raise StoreError(f"the store {self.path} failed its integrity check: {row[0] if row else '?'}")
+        await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        async with db.execute("SELECT MAX(version) FROM schema_version") as cursor:
+            row = await cursor.fetchone()
+        current = (row[0] if row else None) or 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {self.path} has schema version {current}, newer than this redial knows ({SCHEMA_VERSION})"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            # executescript commits first; each migration then runs in its own transaction.
+            await db.executescript(
+                "BEGIN;" + MIGRATIONS[version] + f"INSERT INTO schema_version VALUES ({version + 1});COMMIT;"
+            )
+        await db.commit()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def record_call(
+        self, call: EndedCall, classification: Classification, decision: Decision, now: float
+    ) -> int | None:
+        """Insert the ended call; its row id, or ``None`` when this Linkedid was recorded before."""
+        cursor = await self._db.execute(
+            """INSERT OR IGNORE INTO calls (linkedid, customer_uniqueid, customer_channel, customer_number,
+                   dialled, queue, trunk, agent_interface, agent_member, joined_at, answered_at, ended_at,
+                   ended_by, cause, soft_cause, transferred, agent_complete_reason, talk_time,
+                   classification, verdict, reason, detail, recorded_at)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                call.linkedid,
+                call.customer_uniqueid,
+                call.customer_channel,
+                call.customer_number,
+                call.dialled,
+                call.queue,
+                call.trunk,
+                call.agent_interface,
+                call.agent_member,
+                call.joined_at,
+                call.answered_at,
+                call.ended_at,
+                call.ended_by.value,
+                call.cause,
+                call.soft_cause,
+                int(call.transferred),
+                call.agent_complete_reason,
+                call.talk_time,
+                classification.kind.value,
+                decision.verdict.value,
+                decision.reason.value,
+                decision.detail,
+                now,
+            ),
+        )
+        await self._db.commit()
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+
+    async def create_redial(self, call_id: int, due_at: float, channel_prefix: str, now: float) -> Redial:
+        """Create the WAITING redial of a recorded call, with its ChannelId (the idempotency key)."""
+        db = self._db
+        try:
+            cursor = await db.execute(
+                "INSERT INTO redials (call_id, state, due_at, channel_id, detail, updated_at) VALUES (?,?,?,?,?,?)",
+                (call_id, RedialState.WAITING.value, due_at, "", "waiting for the callback window", now),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"call {call_id} already has a redial") from exc
+        redial_id = cursor.lastrowid
+        assert redial_id is not None
+        async with db.execute("SELECT linkedid FROM calls WHERE id = ?", (call_id,)) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        channel_id = f"{channel_prefix}-{redial_id}-{row[0]}"
+        await db.execute("UPDATE redials SET channel_id = ? WHERE id = ?", (channel_id, redial_id))
+        await db.execute(
+            "INSERT INTO redial_log (redial_id, at, state, outcome, detail) VALUES (?,?,?,?,?)",
+            (redial_id, now, RedialState.WAITING.value, None, "waiting for the callback window"),
+        )
+        await db.commit()
+        redial = await self.redial(redial_id)
+        assert redial is not None
+        return redial
+
+    async def save_redial(self, redial: Redial, now: float) -> None:
+        """Write the redial's state (before the daemon acts on it) and log the transition."""
+        await self._db.execute(
+            "UPDATE redials SET state=?, due_at=?, originated_at=?, outcome=?, detail=?, updated_at=? WHERE id=?",
+            (
+                redial.state.value,
+                redial.due_at,
+                redial.originated_at,
+                redial.outcome.value if redial.outcome else None,
+                redial.detail,
+                now,
+                redial.id,
+            ),
+        )
+        await self._db.execute(
+            "INSERT INTO redial_log (redial_id, at, state, outcome, detail) VALUES (?,?,?,?,?)",
+            (redial.id, now, redial.state.value, redial.outcome.value if redial.outcome else None, redial.detail),
+        )
+        await self._db.commit()
+
+    async def redial(self, redial_id: int) -> Redial | None:
+        async with self._db.execute(_REDIAL_SELECT + " WHERE r.id = ?", (redial_id,)) as cursor:
+            row = await cursor.fetchone()
+        return _redial(row) if row else None
+
+    async def open_redials(self) -> list[Redial]:
+        """Every redial not yet done, oldest first: what a restarted daemon must carry on."""
+        async with self._db.execute(_REDIAL_SELECT + " WHERE r.state != 'done' ORDER BY r.id") as cursor:
+            rows = await cursor.fetchall()
+        return [_redial(row) for row in rows]
+
+    async def history(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recent recorded calls with their decision and redial outcome, newest first."""
+        async with self._db.execute(
+            """SELECT c.id, c.linkedid, c.ended_at, c.customer_number, c.queue, c.agent_member,
+                      c.agent_interface, c.trunk, c.ended_by, c.cause, c.classification, c.verdict,
+                      c.reason, c.detail, r.id, r.state, r.outcome, r.detail
+               FROM calls c LEFT JOIN redials r ON r.call_id = c.id
+               ORDER BY c.ended_at DESC, c.id DESC LIMIT ?""",
+            (limit,),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        keys = [
+            "call_id",
+            "linkedid",
+            "ended_at",
+            "customer_number",
+            "queue",
+            "agent_member",
+            "agent_interface",
+            "trunk",
+            "ended_by",
+            "cause",
+            "classification",
+            "verdict",
+            "reason",
+            "detail",
+            "redial_id",
+            "redial_state",
+            "outcome",
+            "outcome_detail",
+        ]
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    async def redial_log(self, redial_id: int) -> list[dict[str, Any]]:
+        async with self._db.execute(
+            "SELECT at, state, outcome, detail FROM redial_log WHERE redial_id = ? ORDER BY id", (redial_id,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [dict(zip(("at", "state", "outcome", "detail"), row, strict=True)) for row in rows]
+
+
+__all__ = ["SCHEMA_VERSION", "Store"]

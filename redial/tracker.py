@@ -1,0 +1,265 @@
+"""Follow calls by Linkedid and report how each one ended. Pure: events in, facts out.
+
+A call here is every channel sharing one Linkedid. For a queue call the tracker
+notes the customer's channel (the one that joined the queue), the agent who
+answered (AgentConnect), and, at the end, which of those two channels was asked
+to hang up first and that channel's Hangup cause: the surviving leg copies the
+cause of the leg that left the bridge, and AgentComplete's Reason says ``caller``
+even for a network drop, so neither can be trusted on its own.
+
+When the last channel of a call is gone the tracker emits :class:`CallEnded`
+and forgets the call.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from redial.ami import events as ev
+
+
+class CallState(enum.Enum):
+    """Where one tracked call is; transitions only move forward."""
+
+    STARTED = "started"  # channels exist, no queue yet
+    QUEUED = "queued"  # the customer waits in a queue
+    CONNECTED = "connected"  # an agent answered
+    ENDING = "ending"  # a conversation leg was asked to hang up or hung up
+    ENDED = "ended"  # every channel gone; reported and forgotten
+
+
+class EndedBy(enum.Enum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class EndedCall:
+    """How one call ended: the input to the policy."""
+
+    linkedid: str
+    customer_uniqueid: str
+    customer_channel: str
+    customer_number: str
+    dialled: str
+    queue: str | None
+    agent_interface: str | None
+    agent_member: str | None
+    agent_uniqueid: str | None
+    joined_at: float | None
+    answered_at: float | None
+    ended_at: float
+    ended_by: EndedBy
+    # The Q.850 cause of the channel that ended first (its Hangup event).
+    cause: int | None
+    # The SoftHangupRequest bit mask when a soft request ended it (1 = channel driver).
+    soft_cause: int | None
+    transferred: bool
+    agent_complete_reason: str | None
+    talk_time: int | None
+
+    @property
+    def trunk(self) -> str:
+        """The endpoint the customer came in on: ``PJSIP/trunk-0000000a`` gives ``trunk``."""
+        _, _, name = self.customer_channel.partition("/")
+        endpoint, dash, _suffix = name.rpartition("-")
+        return endpoint if dash else name
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCall:
+    """A new call came in: used to notice a customer who calls back on their own."""
+
+    uniqueid: str
+    caller_number: str
+    at: float
+
+
+@dataclass(slots=True)
+class _Call:
+    linkedid: str
+    started_at: float
+    state: CallState = CallState.STARTED
+    live: set[str] = field(default_factory=set)
+    causes: dict[str, int | None] = field(default_factory=dict)
+    customer_uniqueid: str = ""
+    customer_channel: str = ""
+    customer_number: str = ""
+    dialled: str = ""
+    queue: str | None = None
+    joined_at: float | None = None
+    agent_interface: str | None = None
+    agent_member: str | None = None
+    agent_uniqueid: str | None = None
+    answered_at: float | None = None
+    ender_uniqueid: str | None = None
+    ender_soft_cause: int | None = None
+    ended_at: float | None = None
+    transferred: bool = False
+    agent_complete_reason: str | None = None
+    talk_time: int | None = None
+
+    def conversation(self) -> tuple[str, ...]:
+        """The two legs whose end matters; ringing members that lost are not part of it."""
+        return tuple(u for u in (self.customer_uniqueid, self.agent_uniqueid) if u)
+
+
+TrackerOutput = EndedCall | InboundCall
+
+
+class CallTracker:
+    """Consumes typed AMI events; returns what ended and what came in."""
+
+    def __init__(self, is_own_channel: Callable[[str], bool] = lambda _uid: False) -> None:
+        # The daemon's own redial channels are followed elsewhere, never as customer calls.
+        self._is_own = is_own_channel
+        self._calls: dict[str, _Call] = {}
+        # Uniqueid -> the Linkedid the channel was created with. Asterisk 13 changes a
+        # channel's Linkedid after an attended transfer; the call it belongs to must not.
+        self._call_of: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    @property
+    def channel_count(self) -> int:
+        """Channels being followed; zero once every call has ended."""
+        return len(self._call_of)
+
+    def _call(self, ref: ev.ChannelRef) -> _Call | None:
+        return self._calls.get(self._call_of.get(ref.uniqueid, ref.linkedid))
+
+    def handle(self, event: ev.AmiEvent, now: float) -> list[TrackerOutput]:
+        if isinstance(event, ev.NewChannel):
+            return self._on_new_channel(event, now)
+        if isinstance(event, ev.ChannelHungUp):
+            return self._on_hangup(event, now)
+        if isinstance(event, ev.HangupRequested):
+            self._on_hangup_request(event, now)
+        elif isinstance(event, ev.QueueCallerJoined):
+            self._on_queue_join(event, now)
+        elif isinstance(event, ev.AgentConnected):
+            self._on_agent_connect(event, now)
+        elif isinstance(event, ev.AgentCompleted):
+            self._on_agent_complete(event)
+        elif isinstance(event, ev.Transferred):
+            for linkedid in event.linkedids:
+                call = self._calls.get(linkedid)
+                if call is not None:
+                    call.transferred = True
+        return []
+
+    def _on_new_channel(self, event: ev.NewChannel, now: float) -> list[TrackerOutput]:
+        ref = event.ref
+        if self._is_own(ref.linkedid):
+            return []
+        call = self._calls.get(ref.linkedid)
+        if call is None:
+            call = self._calls[ref.linkedid] = _Call(linkedid=ref.linkedid, started_at=now)
+        call.live.add(ref.uniqueid)
+        self._call_of[ref.uniqueid] = ref.linkedid
+        if ref.uniqueid != ref.linkedid:
+            return []
+        # The first channel of a call is whoever placed it.
+        call.customer_uniqueid = ref.uniqueid
+        call.customer_channel = ref.channel
+        call.customer_number = event.caller_number
+        call.dialled = event.exten
+        return [InboundCall(uniqueid=ref.uniqueid, caller_number=event.caller_number, at=now)]
+
+    def _on_queue_join(self, event: ev.QueueCallerJoined, now: float) -> None:
+        call = self._call(event.ref)
+        if call is None or call.state is not CallState.STARTED:
+            return
+        call.state = CallState.QUEUED
+        call.queue = event.queue
+        call.joined_at = now
+        call.customer_uniqueid = event.ref.uniqueid
+        call.customer_channel = event.ref.channel
+        call.customer_number = event.caller_number or call.customer_number
+        call.dialled = call.dialled or event.exten
+
+    def _on_agent_connect(self, event: ev.AgentConnected, now: float) -> None:
+        call = self._call(event.ref)
+        if call is None or call.state is not CallState.QUEUED:
+            return
+        call.state = CallState.CONNECTED
+        call.agent_interface = event.interface
+        call.agent_member = event.member_name
+        call.agent_uniqueid = event.agent.uniqueid
+        call.answered_at = now
+
+    def _on_agent_complete(self, event: ev.AgentCompleted) -> None:
+        call = self._call(event.ref)
+        if call is None:
+            return
+        call.agent_complete_reason = event.reason
+        call.talk_time = event.talk_time
+        if event.reason == "transfer":
+            call.transferred = True
+
+    def _on_hangup_request(self, event: ev.HangupRequested, now: float) -> None:
+        call = self._call(event.ref)
+        if call is None or call.state is not CallState.CONNECTED:
+            return
+        if event.ref.uniqueid not in call.conversation():
+            return
+        # Only the first request says who ended the call; the bridge teardown
+        # then sends SoftHangupRequest 16 on the other leg.
+        call.state = CallState.ENDING
+        call.ender_uniqueid = event.ref.uniqueid
+        call.ender_soft_cause = event.cause if event.soft else None
+        call.ended_at = now
+
+    def _on_hangup(self, event: ev.ChannelHungUp, now: float) -> list[TrackerOutput]:
+        ref = event.ref
+        call = self._call(ref)
+        self._call_of.pop(ref.uniqueid, None)
+        if call is None:
+            return []
+        call.causes[ref.uniqueid] = event.cause
+        call.live.discard(ref.uniqueid)
+        if call.state is CallState.CONNECTED and ref.uniqueid in call.conversation():
+            # No request was published (the AMI Hangup action sends none): the
+            # first conversation leg to go is the one that ended it.
+            call.state = CallState.ENDING
+            call.ender_uniqueid = ref.uniqueid
+            call.ended_at = now
+        if call.live:
+            return []
+        del self._calls[call.linkedid]
+        call.state = CallState.ENDED
+        return [self._ended(call, now)]
+
+    def _ended(self, call: _Call, now: float) -> EndedCall:
+        ender = call.ender_uniqueid
+        if ender is None:
+            ended_by = EndedBy.UNKNOWN
+        elif ender == call.customer_uniqueid:
+            ended_by = EndedBy.CUSTOMER
+        else:
+            ended_by = EndedBy.AGENT
+        cause = call.causes.get(ender) if ender is not None else call.causes.get(call.customer_uniqueid)
+        return EndedCall(
+            linkedid=call.linkedid,
+            customer_uniqueid=call.customer_uniqueid,
+            customer_channel=call.customer_channel,
+            customer_number=call.customer_number,
+            dialled=call.dialled,
+            queue=call.queue,
+            agent_interface=call.agent_interface,
+            agent_member=call.agent_member,
+            agent_uniqueid=call.agent_uniqueid,
+            joined_at=call.joined_at,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at if call.ended_at is not None else now,
+            ended_by=ended_by,
+            cause=cause,
+            soft_cause=call.ender_soft_cause,
+            transferred=call.transferred,
+            agent_complete_reason=call.agent_complete_reason,
+            talk_time=call.talk_time,
+        )

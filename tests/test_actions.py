@@ -1,0 +1,107 @@
+"""Tests for redial.ami.actions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from redial.ami.actions import OriginateRequest, assert_header_safe, is_dialable, originate_action
+from redial.exceptions import UnsafeValueError
+
+REQUEST = OriginateRequest(
+    redial_id=7,
+    channel_id="redial-7-1795354875.10",
+    agent_interface="PJSIP/agent1",
+    customer_number="5551234",
+    trunk="trunk",
+    did="100",
+    original_uniqueid="1795354875.10",
+    queue="support",
+    context="redial-out",
+    account="redial",
+    caller_id_name="REDIAL",
+    agent_ring_timeout=20,
+    customer_ring_timeout=30,
+)
+
+
+class TestOriginateAction:
+    """The Originate the daemon sends."""
+
+    def test_agent_first_async_with_channel_id(self) -> None:
+        action = originate_action(REQUEST, "a1")
+        assert action["Channel"] == "PJSIP/agent1"
+        assert action["Async"] == "true"
+        assert action["ChannelId"] == "redial-7-1795354875.10"
+        assert action["Account"] == "redial"
+        assert action["Timeout"] == "20000"
+        assert action["CallerID"] == '"REDIAL 5551234" <5551234>'
+        assert action["Variable"] == [
+            "REDIAL_ID=7",
+            "REDIAL_ORIGINAL_UNIQUEID=1795354875.10",
+            "REDIAL_NUMBER=5551234",
+            "REDIAL_TRUNK=trunk",
+            "REDIAL_RING_TIMEOUT=30",
+            "REDIAL_DID=100",
+            "REDIAL_QUEUE=support",
+        ]
+
+    def test_customer_number_never_in_channel_or_exten(self) -> None:
+        action = originate_action(REQUEST, "a1")
+        assert "5551234" not in str(action["Channel"]) and action["Exten"] == "s"
+
+    @pytest.mark.parametrize(
+        "number", ["", "anonymous", "123&PJSIP/999@trunk", "555\r\nAction: Originate", "55,51234", "++5551234", "12"]
+    )
+    def test_hostile_numbers_refused(self, number: str) -> None:
+        with pytest.raises(UnsafeValueError, match="customer number"):
+            originate_action(dataclasses.replace(REQUEST, customer_number=number), "a1")
+
+    def test_odd_did_is_left_out_not_sent(self) -> None:
+        action = originate_action(dataclasses.replace(REQUEST, did="s"), "a1")
+        assert not any(v.startswith("REDIAL_DID") for v in action["Variable"])
+
+    def test_odd_agent_interface_refused(self) -> None:
+        with pytest.raises(UnsafeValueError, match="agent interface"):
+            originate_action(dataclasses.replace(REQUEST, agent_interface="PJSIP/a&PJSIP/b"), "a1")
+
+    @given(
+        number=st.text(max_size=30),
+        did=st.text(max_size=30),
+        queue=st.text(max_size=30),
+        trunk=st.text(max_size=30),
+        uniqueid=st.text(max_size=30),
+    )
+    def test_whatever_comes_in_no_header_breaks_out(
+        self, number: str, did: str, queue: str, trunk: str, uniqueid: str
+    ) -> None:
+        request = dataclasses.replace(
+            REQUEST, customer_number=number, did=did, queue=queue, trunk=trunk, original_uniqueid=uniqueid
+        )
+        try:
+            action = originate_action(request, "a1")
+        except UnsafeValueError:
+            return
+        assert_header_safe(action)
+        for variable in action["Variable"]:
+            assert "," not in variable and "\n" not in variable and "\r" not in variable
+        assert is_dialable(number)
+
+
+class TestHeaderSafety:
+    """The last check before bytes reach the socket."""
+
+    def test_line_break_refused(self) -> None:
+        with pytest.raises(UnsafeValueError):
+            assert_header_safe({"Action": "Ping", "X": "a\r\nAction: Originate"})
+
+    def test_line_break_in_list_refused(self) -> None:
+        with pytest.raises(UnsafeValueError):
+            assert_header_safe({"Action": "Originate", "Variable": ["A=1", "B=2\n"]})
+
+    def test_dialable(self) -> None:
+        assert is_dialable("+4930123456") and is_dialable("5551234")
+        assert not is_dialable("<unknown>") and not is_dialable("+") and not is_dialable("1+2")

@@ -1,0 +1,73 @@
+"""Tests for redial.policy.classify."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from redial.config import PolicySettings
+from redial.policy.classify import EndKind, cause_name, classify
+from redial.tracker import EndedBy, EndedCall
+
+CALL = EndedCall(
+    linkedid="1.1",
+    customer_uniqueid="1.1",
+    customer_channel="PJSIP/trunk-01",
+    customer_number="5551234",
+    dialled="100",
+    queue="support",
+    agent_interface="PJSIP/agent1",
+    agent_member="Alice",
+    agent_uniqueid="1.2",
+    joined_at=10.0,
+    answered_at=12.0,
+    ended_at=40.0,
+    ended_by=EndedBy.CUSTOMER,
+    cause=44,
+    soft_cause=1,
+    transferred=False,
+    agent_complete_reason="caller",
+    talk_time=28,
+)
+
+
+class TestClassify:
+    """The default table of asterisk-facts.md and its configuration."""
+
+    @pytest.mark.parametrize("cause", [18, 19, 27, 34, 38, 41, 42, 44, 47, 102, 127])
+    def test_abnormal_causes(self, cause: int) -> None:
+        result = classify(dataclasses.replace(CALL, cause=cause), PolicySettings())
+        assert result.kind is EndKind.ABNORMAL and f"cause {cause}" in result.reason
+
+    @pytest.mark.parametrize("cause", [16, 31, 17, 21, 26])
+    def test_normal_causes(self, cause: int) -> None:
+        assert classify(dataclasses.replace(CALL, cause=cause), PolicySettings()).kind is EndKind.NORMAL
+
+    def test_agent_complete_reason_is_not_proof(self) -> None:
+        # An RTP-timeout drop reports Reason caller; the cause decides.
+        assert classify(CALL, PolicySettings()).abnormal
+
+    def test_configured_cause_list(self) -> None:
+        settings = PolicySettings(abnormal_causes=frozenset({16}))
+        assert classify(dataclasses.replace(CALL, cause=16), settings).abnormal
+        assert not classify(CALL, settings).abnormal
+
+    def test_undefined_cause_follows_setting(self) -> None:
+        call = dataclasses.replace(CALL, cause=0)
+        assert classify(call, PolicySettings()).kind is EndKind.NORMAL
+        assert classify(call, PolicySettings(undefined_cause_abnormal=True)).kind is EndKind.ABNORMAL
+
+    def test_transfer_is_never_a_drop(self) -> None:
+        assert classify(dataclasses.replace(CALL, transferred=True), PolicySettings()).kind is EndKind.TRANSFERRED
+
+    def test_unanswered_and_non_queue(self) -> None:
+        assert classify(dataclasses.replace(CALL, answered_at=None), PolicySettings()).kind is EndKind.UNANSWERED
+        assert classify(dataclasses.replace(CALL, queue=None), PolicySettings()).kind is EndKind.NOT_QUEUE_CALL
+
+    def test_missing_cause_is_normal(self) -> None:
+        assert classify(dataclasses.replace(CALL, cause=None), PolicySettings()).kind is EndKind.NORMAL
+
+    def test_cause_names(self) -> None:
+        assert cause_name(44) == "requested channel not available"
+        assert cause_name(None) == "no cause" and cause_name(99) == "cause 99"

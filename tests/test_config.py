@@ -1,0 +1,96 @@
+"""Tests for redial.config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from redial.config import Secret, describe, load_settings, parse_settings
+from redial.exceptions import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class TestDefaults:
+    """Every key has a default; the shipped example is valid."""
+
+    def test_empty_file_is_valid(self) -> None:
+        settings = parse_settings(None, env={})
+        assert settings.policy.callback_window == 20 and settings.policy.queues is None
+        assert 44 in settings.policy.abnormal_causes and 16 not in settings.policy.abnormal_causes
+
+    def test_shipped_example_is_valid(self) -> None:
+        settings = load_settings(REPO / "config" / "redial.yaml", env={})
+        assert settings.originate.context == "redial-out"
+
+
+class TestErrors:
+    """Bad input names the key path and what was expected."""
+
+    @pytest.mark.parametrize(
+        ("data", "path", "words"),
+        [
+            ({"policy": {"callback_windw": 5}}, "policy.callback_windw", "did you mean 'callback_window'"),
+            ({"polcy": {}}, "polcy", "unknown key"),
+            ({"policy": {"callback_window": "soon"}}, "policy.callback_window", "expected a number"),
+            ({"policy": {"callback_window": -1}}, "policy.callback_window", "from 0 to 3600"),
+            ({"policy": {"abnormal_causes": [44, 200]}}, "policy.abnormal_causes[1]", "0 to 127"),
+            ({"policy": {"queues": "support"}}, "policy.queues", '"*" or a non-empty list'),
+            ({"ami": {"port": True}}, "ami.port", "whole number"),
+            ({"ami": []}, "ami", "expected a mapping"),
+            ({"originate": {"context": "bad context"}}, "originate.context", "letters, digits"),
+            ({"logging": {"level": "loud"}}, "logging.level", "one of debug"),
+        ],
+    )
+    def test_error_names_the_key(self, data: object, path: str, words: str) -> None:
+        with pytest.raises(ConfigError) as caught:
+            parse_settings(data, env={})
+        assert caught.value.path == path and words in str(caught.value)
+
+    def test_bad_yaml_names_line(self, tmp_path: Path) -> None:
+        file = tmp_path / "r.yaml"
+        file.write_text("policy:\n  queues: [a\n")
+        with pytest.raises(ConfigError, match="not valid YAML at line"):
+            load_settings(file, env={})
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match="cannot read"):
+            load_settings(tmp_path / "nope.yaml", env={})
+
+
+class TestSecrets:
+    """The AMI secret: file, environment, never shown."""
+
+    def test_environment_overrides(self) -> None:
+        env = {
+            "REDIAL_AMI_HOST": "10.0.0.1",
+            "REDIAL_AMI_PORT": "15038",
+            "REDIAL_AMI_USERNAME": "u",
+            "REDIAL_AMI_SECRET": "s3cr3t",
+        }
+        ami = parse_settings({"ami": {"secret": "file"}}, env=env).ami
+        assert (ami.host, ami.port, ami.username, ami.secret.reveal()) == ("10.0.0.1", 15038, "u", "s3cr3t")
+
+    def test_bad_port_in_environment(self) -> None:
+        with pytest.raises(ConfigError, match="REDIAL_AMI_PORT"):
+            parse_settings({}, env={"REDIAL_AMI_PORT": "many"})
+
+    def test_secret_never_printed(self) -> None:
+        settings = parse_settings({"ami": {"secret": "hunter2"}}, env={})
+        assert "hunter2" not in repr(settings) and "hunter2" not in str(describe(settings))
+        assert str(Secret("hunter2")) == "Secret('********')"
+
+    def test_secret_file(self, tmp_path: Path) -> None:
+        file = tmp_path / "secret"
+        file.write_text("from-file\n")
+        os.chmod(file, 0o600)
+        assert parse_settings({"ami": {"secret_file": str(file)}}, env={}).ami.secret.reveal() == "from-file"
+
+    def test_world_readable_secret_file_refused(self, tmp_path: Path) -> None:
+        file = tmp_path / "secret"
+        file.write_text("x")
+        os.chmod(file, 0o644)
+        with pytest.raises(ConfigError, match="readable by every user"):
+            parse_settings({"ami": {"secret_file": str(file)}}, env={})

@@ -1,0 +1,132 @@
+"""Tests for redial.redials."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from redial.ami import events as ev
+from redial.redials import Outcome, Redial, RedialState, advance, expire, same_customer
+from redial.replay import load_frames
+
+REDIAL = Redial(
+    id=42,
+    call_id=1,
+    linkedid="1795354875.10",
+    original_uniqueid="1795354875.10",
+    customer_number="5551234",
+    dialled="100",
+    queue="support",
+    agent_interface="PJSIP/agent1",
+    agent_member="Alice",
+    trunk="trunk",
+    state=RedialState.ORIGINATING,
+    due_at=0.0,
+    channel_id="redial-42-a",
+    originated_at=100.0,
+)
+
+
+def run(redial: Redial, events: list[ev.AmiEvent]) -> list[Redial]:
+    states = [redial]
+    for event in events:
+        moved = advance(states[-1], event)
+        if moved is not None:
+            states.append(moved)
+    return states
+
+
+def ref(uid: str, linked: str = "redial-42-a") -> ev.ChannelRef:
+    return ev.ChannelRef(channel="PJSIP/x", uniqueid=uid, linkedid=linked)
+
+
+class TestRecordedRedial:
+    """The real agent-first Originate recording walks the machine to CONNECTED."""
+
+    def test_connected(self, corpus: Path) -> None:
+        frames = load_frames(corpus / "asterisk22" / "redial_originate.ami")
+        events = [e for e in map(ev.decode, frames) if e is not None]
+        states = run(REDIAL, events)
+        assert [s.state for s in states] == [
+            RedialState.ORIGINATING,
+            RedialState.AGENT_ANSWERED,
+            RedialState.CUSTOMER_ANSWERED,
+            RedialState.CUSTOMER_ANSWERED,
+            RedialState.DONE,
+        ]
+        assert states[-1].outcome is Outcome.CONNECTED
+
+    def test_other_redials_events_ignored(self, corpus: Path) -> None:
+        frames = load_frames(corpus / "asterisk22" / "redial_originate.ami")
+        other = dataclasses.replace(REDIAL, channel_id="redial-43-a")
+        assert run(other, [e for e in map(ev.decode, frames) if e is not None]) == [other]
+
+
+class TestOutcomes:
+    """Each way a redial can end."""
+
+    @pytest.mark.parametrize(
+        ("reason", "outcome"),
+        [
+            (3, Outcome.AGENT_NO_ANSWER),
+            (5, Outcome.AGENT_NO_ANSWER),
+            (1, Outcome.AGENT_NO_ANSWER),
+            (0, Outcome.FAILED),
+            (8, Outcome.FAILED),
+        ],
+    )
+    def test_originate_failure(self, reason: int, outcome: Outcome) -> None:
+        final = advance(REDIAL, ev.OriginateResult("x", False, reason, "redial-42-a", ""))
+        assert final is not None and final.done and final.outcome is outcome
+
+    @pytest.mark.parametrize(
+        ("status", "outcome"),
+        [
+            ("NOANSWER", Outcome.CUSTOMER_NO_ANSWER),
+            ("BUSY", Outcome.CUSTOMER_BUSY),
+            ("CHANUNAVAIL", Outcome.FAILED),
+            ("CANCEL", Outcome.FAILED),
+        ],
+    )
+    def test_customer_dial_end(self, status: str, outcome: Outcome) -> None:
+        answered = dataclasses.replace(REDIAL, state=RedialState.AGENT_ANSWERED)
+        final = advance(answered, ev.DialEnded(caller=ref("redial-42-a"), dest=ref("9.9"), status=status))
+        assert final is not None and final.outcome is outcome
+
+    def test_agent_dial_end_before_originate_response(self) -> None:
+        # Cross-topic ordering is not guaranteed: the first leg's DialEnd may come first.
+        moved = advance(REDIAL, ev.DialEnded(caller=None, dest=ref("redial-42-a"), status="ANSWER"))
+        assert moved is not None and moved.state is RedialState.AGENT_ANSWERED
+        again = advance(moved, ev.OriginateResult("x", True, 4, "redial-42-a", ""))
+        assert again is None
+
+    def test_agent_hangs_up_before_customer_answers(self) -> None:
+        answered = dataclasses.replace(REDIAL, state=RedialState.AGENT_ANSWERED)
+        final = advance(answered, ev.ChannelHungUp(ref("redial-42-a"), 16, ""))
+        assert final is not None and final.outcome is Outcome.FAILED
+
+    def test_hangup_while_originating_waits_for_reason(self) -> None:
+        assert advance(REDIAL, ev.ChannelHungUp(ref("redial-42-a"), 19, "")) is None
+
+    def test_waiting_and_done_never_move(self) -> None:
+        event = ev.OriginateResult("x", True, 4, "redial-42-a", "")
+        assert advance(dataclasses.replace(REDIAL, state=RedialState.WAITING), event) is None
+        assert advance(dataclasses.replace(REDIAL, state=RedialState.DONE), event) is None
+
+    def test_expire(self) -> None:
+        assert expire(REDIAL, 100.0 + 179, 180) is None
+        final = expire(REDIAL, 100.0 + 180, 180)
+        assert final is not None and final.outcome is Outcome.FAILED and "no outcome" in final.detail
+
+
+class TestSameCustomer:
+    """Matching a returning caller's number."""
+
+    def test_forms(self) -> None:
+        assert same_customer("5551234", "5551234")
+        assert same_customer("+4930123456", "030123456")
+        assert not same_customer("5551234", "5551235")
+        assert not same_customer("", "")
+        assert not same_customer("1234", "+491234")

@@ -1,0 +1,83 @@
+"""Tests for redial.store."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from redial.config import PolicySettings
+from redial.exceptions import StoreError
+from redial.policy.classify import classify
+from redial.policy.decide import decide
+from redial.redials import Outcome, RedialState
+from redial.store import SCHEMA_VERSION, Store
+from tests.test_classify import CALL
+
+
+async def _record(store: Store, linkedid: str = "1.1") -> int | None:
+    call = dataclasses.replace(CALL, linkedid=linkedid)
+    classification = classify(call, PolicySettings())
+    return await store.record_call(call, classification, decide(call, classification, PolicySettings()), 50.0)
+
+
+class TestSchema:
+    """Migrations, WAL and the integrity check."""
+
+    async def test_fresh_store_is_migrated_and_wal(self, tmp_path: Path) -> None:
+        store = await Store.open(tmp_path / "s.sqlite3")
+        assert await store.schema_version() == SCHEMA_VERSION
+        await store.close()
+        with sqlite3.connect(tmp_path / "s.sqlite3") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    async def test_newer_schema_refused(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite3"
+        await (await Store.open(path)).close()
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            db.execute("INSERT INTO schema_version VALUES (99)")
+        with pytest.raises(StoreError, match="newer"):
+            await Store.open(path)
+
+    async def test_garbage_file_refused_clearly(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite3"
+        path.write_bytes(b"this is not a database" * 100)
+        with pytest.raises(StoreError, match=r"s\.sqlite3"):
+            await Store.open(path)
+
+
+class TestRecords:
+    """Calls and redials."""
+
+    async def test_call_recorded_once(self, tmp_path: Path) -> None:
+        store = await Store.open(tmp_path / "s.sqlite3")
+        assert await _record(store) == 1
+        assert await _record(store) is None
+        assert len(await store.history()) == 1
+        await store.close()
+
+    async def test_one_redial_per_call(self, tmp_path: Path) -> None:
+        store = await Store.open(tmp_path / "s.sqlite3")
+        call_id = await _record(store)
+        assert call_id is not None
+        redial = await store.create_redial(call_id, 70.0, "redial", 50.0)
+        assert redial.channel_id == f"redial-{redial.id}-1.1" and redial.state is RedialState.WAITING
+        with pytest.raises(StoreError, match="already has a redial"):
+            await store.create_redial(call_id, 70.0, "redial", 50.0)
+        await store.close()
+
+    async def test_open_redials_survive_reopen(self, tmp_path: Path) -> None:
+        store = await Store.open(tmp_path / "s.sqlite3")
+        first = await store.create_redial(await _record(store, "1.1") or 0, 70.0, "redial", 50.0)
+        second = await store.create_redial(await _record(store, "2.1") or 0, 80.0, "redial", 50.0)
+        await store.save_redial(second.finished(Outcome.CONNECTED, "talking"), 90.0)
+        await store.close()
+        store = await Store.open(tmp_path / "s.sqlite3")
+        assert [r.id for r in await store.open_redials()] == [first.id]
+        log = await store.redial_log(second.id)
+        assert [entry["state"] for entry in log] == ["waiting", "done"]
+        assert log[-1]["outcome"] == "connected"
+        await store.close()

@@ -1,0 +1,151 @@
+"""Tests for redial.tracker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from redial.ami import events as ev
+from redial.replay import load_frames
+from redial.tracker import CallTracker, EndedBy, EndedCall, InboundCall, TrackerOutput
+
+
+def run(
+    frames: list[dict[str, object]] | list, tracker: CallTracker | None = None
+) -> tuple[CallTracker, list[TrackerOutput]]:
+    tracker = tracker or CallTracker(is_own_channel=lambda linkedid: linkedid.startswith("redial-"))
+    outputs: list[TrackerOutput] = []
+    for index, frame in enumerate(frames):
+        event = ev.decode(frame)
+        if event is not None:
+            outputs += tracker.handle(event, float(index))
+    return tracker, outputs
+
+
+def ended(outputs: list[TrackerOutput]) -> list[EndedCall]:
+    return [o for o in outputs if isinstance(o, EndedCall)]
+
+
+class TestAsterisk22Recordings:
+    """Who ended the call and with which cause, on real traffic."""
+
+    @pytest.mark.parametrize(
+        ("name", "ended_by", "cause", "soft"),
+        [
+            ("drop_rtp_timeout.ami", EndedBy.CUSTOMER, 44, 1),
+            ("drop_bye_q850_41.ami", EndedBy.CUSTOMER, 41, None),
+            ("normal_customer_hangup.ami", EndedBy.CUSTOMER, 16, None),
+            ("normal_agent_hangup.ami", EndedBy.AGENT, 16, None),
+        ],
+    )
+    def test_end(self, corpus: Path, name: str, ended_by: EndedBy, cause: int, soft: int | None) -> None:
+        tracker, outputs = run(load_frames(corpus / "asterisk22" / name))
+        (call,) = ended(outputs)
+        assert (call.ended_by, call.cause, call.soft_cause) == (ended_by, cause, soft)
+        assert call.queue == "support" and call.agent_interface == "PJSIP/agent1" and call.agent_member == "Alice"
+        assert call.customer_number == "5551234" and call.dialled == "100" and call.trunk == "trunk"
+        assert call.answered_at is not None and not call.transferred
+        assert len(tracker) == 0
+
+    def test_inbound_call_reported_once(self, corpus: Path) -> None:
+        _, outputs = run(load_frames(corpus / "asterisk22" / "drop_rtp_timeout.ami"))
+        inbound = [o for o in outputs if isinstance(o, InboundCall)]
+        assert [(i.uniqueid, i.caller_number) for i in inbound] == [("1795354875.10", "5551234")]
+
+    def test_own_redial_channels_are_not_calls(self, corpus: Path) -> None:
+        tracker, outputs = run(load_frames(corpus / "asterisk22" / "redial_originate.ami"))
+        assert outputs == [] and len(tracker) == 0
+
+
+class TestCacofoniskCorpus:
+    """51 real normal flows (transfers, pickups, queues): no crash, nothing left in memory."""
+
+    def test_every_flow(self, corpus: Path) -> None:
+        files = sorted((corpus / "cacofonisk").rglob("*.json"))
+        assert len(files) == 51
+        for path in files:
+            tracker, outputs = run(load_frames(path))
+            assert len(tracker) == 0 and tracker.channel_count == 0, path.name
+            for call in ended(outputs):
+                # None of these flows is a queue call that an agent answered through app_queue.
+                assert call.answered_at is None, path.name
+
+
+def _channel(event: str, uid: str, linked: str, channel: str, **extra: str) -> dict[str, str]:
+    return {"Event": event, "Uniqueid": uid, "Linkedid": linked, "Channel": channel, **extra}
+
+
+def _answered_queue_call() -> list[dict[str, str]]:
+    return [
+        _channel("Newchannel", "1.1", "1.1", "PJSIP/trunk-01", CallerIDNum="5551234", Exten="100"),
+        _channel("QueueCallerJoin", "1.1", "1.1", "PJSIP/trunk-01", Queue="q", CallerIDNum="5551234", Exten="100"),
+        _channel("Newchannel", "1.2", "1.1", "PJSIP/agent1-02"),
+        _channel("Newchannel", "1.3", "1.1", "PJSIP/agent2-03"),
+        {
+            "Event": "AgentConnect",
+            "Uniqueid": "1.1",
+            "Linkedid": "1.1",
+            "Channel": "PJSIP/trunk-01",
+            "DestUniqueid": "1.2",
+            "DestLinkedid": "1.1",
+            "DestChannel": "PJSIP/agent1-02",
+            "Queue": "q",
+            "Interface": "PJSIP/agent1",
+            "MemberName": "Alice",
+        },
+    ]
+
+
+class TestSyntheticEnds:
+    """Ends the recordings do not hold."""
+
+    def test_losing_ringall_member_does_not_count(self) -> None:
+        frames = _answered_queue_call()
+        frames.insert(4, _channel("Hangup", "1.3", "1.1", "PJSIP/agent2-03", Cause="26"))
+        frames += [
+            _channel("HangupRequest", "1.2", "1.1", "PJSIP/agent1-02"),
+            _channel("Hangup", "1.2", "1.1", "PJSIP/agent1-02", Cause="16"),
+            _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="16"),
+        ]
+        (call,) = ended(run(frames)[1])
+        assert (call.ended_by, call.cause) == (EndedBy.AGENT, 16)
+
+    def test_hangup_without_request_names_first_leg_gone(self) -> None:
+        frames = [
+            *_answered_queue_call(),
+            _channel("Hangup", "1.3", "1.1", "PJSIP/agent2-03", Cause="26"),
+            _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="38"),
+            _channel("Hangup", "1.2", "1.1", "PJSIP/agent1-02", Cause="16"),
+        ]
+        (call,) = ended(run(frames)[1])
+        assert (call.ended_by, call.cause) == (EndedBy.CUSTOMER, 38)
+
+    def test_transfer_is_flagged(self) -> None:
+        frames = [
+            *_answered_queue_call(),
+            _channel("Hangup", "1.3", "1.1", "PJSIP/agent2-03", Cause="26"),
+            {"Event": "BlindTransfer", "TransfererLinkedid": "1.1", "TransfereeLinkedid": "1.1", "Result": "Success"},
+            _channel("Hangup", "1.2", "1.1", "PJSIP/agent1-02", Cause="16"),
+            _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="41"),
+        ]
+        (call,) = ended(run(frames)[1])
+        assert call.transferred
+
+    def test_unanswered_queue_call(self) -> None:
+        frames = [*_answered_queue_call()[:2], _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="16")]
+        (call,) = ended(run(frames)[1])
+        assert call.answered_at is None and call.queue == "q" and call.ended_by is EndedBy.UNKNOWN
+
+    def test_call_stays_until_last_channel_gone(self) -> None:
+        frames = [*_answered_queue_call(), _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="41")]
+        tracker, outputs = run(frames)
+        assert ended(outputs) == [] and len(tracker) == 1
+
+    def test_trunk_of_dashed_endpoint(self) -> None:
+        frames = _answered_queue_call()
+        frames[0] = _channel("Newchannel", "1.1", "1.1", "PJSIP/my-carrier-0000001a", CallerIDNum="5551234")
+        frames[1] = _channel("QueueCallerJoin", "1.1", "1.1", "PJSIP/my-carrier-0000001a", Queue="q")
+        frames += [_channel("Hangup", u, "1.1", "x", Cause="16") for u in ("1.1", "1.2", "1.3")]
+        (call,) = ended(run(frames)[1])
+        assert call.trunk == "my-carrier"
