@@ -71,7 +71,8 @@ class Redial:
 
 # OriginateResponse Reason codes (asterisk-facts.md) for an Originate that failed.
 _AGENT_REASONS = {
-    0: (Outcome.FAILED, "the agent's channel could not be created"),
+    # Asterisk 22 reports a busy agent phone (486) as reason 0; its DialEnd BUSY usually comes first.
+    0: (Outcome.FAILED, "the agent's phone could not be reached"),
     1: (Outcome.AGENT_NO_ANSWER, "the agent's phone hung up"),
     3: (Outcome.AGENT_NO_ANSWER, "the agent's phone rang without answer"),
     5: (Outcome.AGENT_NO_ANSWER, "the agent's phone was busy"),

@@ -19,3 +19,7 @@ def corpus() -> Path:
     if not ASTERISK22.is_dir():
         pytest.fail(f"the AMI corpus is missing at {CORPUS} (set REDIAL_CORPUS)")
     return CORPUS
+
+
+# The sandbox PBX (one Asterisk per test run) and SIPp registry, for the integration tests.
+from tests.sandbox.fixtures import sandbox, sipps  # noqa: E402, F401

@@ -1,0 +1,49 @@
+"""Test sandbox: a real Asterisk 22 in a Debian chroot, SIPp phones and an AMI observer.
+
+Everything binds to 127.0.0.1 on ports that do not clash with a real PBX
+(AMI 15038, SIP 15060, RTP 20000-20999; SIPp phones 15061-15099, their media 16000-16999).
+Needs root (chroot, mount), `sipp` and, for the first build of the root, `debootstrap`.
+"""
+
+from .asterisk import (
+    DEFAULT_AGENT_PORTS,
+    DEFAULT_AMI_PORT,
+    DEFAULT_CUSTOMER_PHONE_PORT,
+    DEFAULT_SIP_PORT,
+    Sandbox,
+    SandboxError,
+    ensure_root,
+)
+from .observer import AmiError, AmiMessage, AmiObserver, where
+from .sipp import (
+    AgentPhone,
+    CustomerCall,
+    CustomerPhone,
+    InviteRecord,
+    SippError,
+    SippEvent,
+    customer_call,
+    sipp_available,
+)
+
+__all__ = [
+    "DEFAULT_AGENT_PORTS",
+    "DEFAULT_AMI_PORT",
+    "DEFAULT_CUSTOMER_PHONE_PORT",
+    "DEFAULT_SIP_PORT",
+    "AgentPhone",
+    "AmiError",
+    "AmiMessage",
+    "AmiObserver",
+    "CustomerCall",
+    "CustomerPhone",
+    "InviteRecord",
+    "Sandbox",
+    "SandboxError",
+    "SippError",
+    "SippEvent",
+    "customer_call",
+    "ensure_root",
+    "sipp_available",
+    "where",
+]

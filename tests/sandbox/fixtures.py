@@ -1,0 +1,119 @@
+"""pytest fixtures on the sandbox PBX, for a conftest.py:
+
+    from tests.sandbox.fixtures import sandbox, sipps  # noqa: F401  (pytest fixtures)
+
+or, in a test module (where imported fixture names trip ruff's F811), thin local fixtures:
+
+    @pytest.fixture(scope="session")
+    def sandbox() -> Iterator[Sandbox]:
+        with shared_sandbox() as running:
+            yield running
+
+`sandbox` is session scoped and backed by one reference-counted Asterisk per test process, so
+several modules (or a conftest.py and a module) may each declare it without a second Asterisk
+being started on the same ports. The last user to finish stops it and checks that nothing is
+left behind (no Asterisk, ROOT/proc unmounted).
+
+REDIAL_SANDBOX_EXTENSIONS / REDIAL_SANDBOX_MANAGER point the sandbox at another copy of
+config/extensions_redial.conf / config/manager_redial.conf (to try a fix without editing them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from .asterisk import SHIPPED_EXTENSIONS, SHIPPED_MANAGER, Sandbox, SandboxError, _mountpoints
+from .sipp import WORK_BASE, SippProcess
+
+P = TypeVar("P", bound=SippProcess)
+
+_lock = threading.Lock()
+_shared: Sandbox | None = None
+_users = 0
+
+
+def _new_sandbox() -> Sandbox:
+    ext = os.environ.get("REDIAL_SANDBOX_EXTENSIONS")
+    man = os.environ.get("REDIAL_SANDBOX_MANAGER")
+    return Sandbox(extensions_conf=Path(ext) if ext else SHIPPED_EXTENSIONS,
+                   manager_conf=Path(man) if man else SHIPPED_MANAGER)
+
+
+@contextmanager
+def shared_sandbox() -> Iterator[Sandbox]:
+    """The process-wide sandbox: started by the first user, stopped after the last."""
+    global _shared, _users
+    with _lock:
+        if _shared is None:
+            shutil.rmtree(WORK_BASE, ignore_errors=True)  # SIPp work dirs of an earlier run
+            sandbox = _new_sandbox()
+            sandbox.start()
+            _shared = sandbox
+        _users += 1
+        current = _shared
+    try:
+        yield current
+    finally:
+        with _lock:
+            _users -= 1
+            if _users == 0:
+                _shared = None
+                _stop_and_check(current)
+
+
+def _stop_and_check(sandbox: Sandbox) -> None:
+    pid = sandbox.pid
+    sandbox.stop()
+    if pid is not None and Path(f"/proc/{pid}").exists():
+        raise SandboxError(f"Asterisk {pid} still running after stop()")
+    proc_dir = str((sandbox.root / "proc").resolve())
+    if proc_dir in _mountpoints() and not sandbox._root_in_use():
+        raise SandboxError(f"{proc_dir} still mounted after stop()")
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """The running sandbox Asterisk (shared by the whole test session)."""
+    with shared_sandbox() as running:
+        yield running
+
+
+class Sipps:
+    """The SIPp processes of one test: add() starts one; all are stopped at teardown."""
+
+    def __init__(self) -> None:
+        self.procs: list[SippProcess] = []
+
+    def add(self, proc: P) -> P:
+        self.procs.append(proc)
+        proc.start()  # a no-op for a customer_call(), already started
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+
+@contextmanager
+def sipp_registry() -> Iterator[Sipps]:
+    """A registry of SIPp processes, all stopped on exit, on success or error."""
+    registry = Sipps()
+    try:
+        yield registry
+    finally:
+        registry.stop_all()
+
+
+@pytest.fixture
+def sipps() -> Iterator[Sipps]:
+    """The test's SIPp processes, all stopped when the test ends, pass or fail."""
+    with sipp_registry() as registry:
+        yield registry

@@ -1,0 +1,425 @@
+"""The sandbox itself, proven on the real PBX: a real Asterisk 22, SIPp phones, an AMI observer.
+
+Drops (RTP timeout, BYE with a Q.850 cause) and a normal hang-up must look like the recordings in
+shared/corpus/asterisk22; the Originate the daemon will send must ring the agent first and then
+the customer, and the shipped dialplan must refuse injected numbers and trunks.
+
+Needs root, sipp, and the cached Asterisk root (built with debootstrap on first use).
+REDIAL_SANDBOX_EXTENSIONS / REDIAL_SANDBOX_MANAGER point the sandbox at another copy of
+config/extensions_redial.conf / config/manager_redial.conf (to try a fix without editing them).
+Run: python -m pytest tests/test_sandbox.py -x -q
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.sandbox import (
+    AgentPhone,
+    AmiObserver,
+    CustomerCall,
+    CustomerPhone,
+    Sandbox,
+    SandboxError,
+    customer_call,
+    ensure_root,
+    sipp_available,
+)
+from tests.sandbox.fixtures import Sipps, shared_sandbox, sipp_registry
+from tests.sandbox.observer import AmiMessage, where
+from tests.sandbox.sipp import CallMode
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the Asterisk sandbox needs root (chroot, mount)"),
+    pytest.mark.skipif(not sipp_available(), reason="sipp (Debian sip-tester) is not installed"),
+]
+
+CUSTOMER = "5551234"
+DID = "100"
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+    """Run one test's coroutine (pytest-asyncio is not used), bounded in time."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+# ---- fixtures ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """The session's Asterisk, shared with any other module's (one per test process)."""
+    with shared_sandbox() as running:
+        print(f"\nAsterisk sandbox started in {running.start_seconds:.2f} s")
+        yield running
+
+
+@pytest.fixture
+def sipps() -> Iterator[Sipps]:
+    """This test's SIPp processes, all stopped at teardown, pass or fail."""
+    with sipp_registry() as registry:
+        yield registry
+    assert not any(proc.running for proc in registry.procs)
+
+
+def startswith(prefix: str) -> Callable[[str], bool]:
+    return lambda value: value.startswith(prefix)
+
+
+# ---- helpers -----------------------------------------------------------------------------
+def observer(sb: Sandbox) -> AmiObserver:
+    return AmiObserver(sb.ami_host, sb.ami_port, *sb.observer_credentials)
+
+
+def daemon_session(sb: Sandbox) -> AmiObserver:
+    """An AMI session as the daemon's own user, with the shipped permissions."""
+    return AmiObserver(sb.ami_host, sb.ami_port, sb.ami_username, sb.ami_secret)
+
+
+async def channels(obs: AmiObserver) -> list[str]:
+    items = await obs.action_list({"Action": "CoreShowChannels"})
+    return [m["Channel"] for m in items if m.get("Event") == "CoreShowChannel"]
+
+
+async def wait_idle(obs: AmiObserver, grace: float = 3.0) -> None:
+    """Wait until the PBX has no channel left; after `grace` s hang up what an earlier
+    (failed) test left behind, so one failure does not cascade into the next tests."""
+    deadline = time.monotonic() + grace
+    while await channels(obs):
+        if time.monotonic() > deadline:
+            await obs.action({"Action": "Hangup", "Channel": "/.*/"}, check=False)
+            await asyncio.sleep(1.0)
+            left = await channels(obs)
+            assert not left, f"channels still up after a forced hangup: {left}"
+            return
+        await asyncio.sleep(0.2)
+
+
+def hangup_requests(obs: AmiObserver, uniqueid: str, start: int) -> list[AmiMessage]:
+    return obs.find(lambda m: m.get("Event") in ("HangupRequest", "SoftHangupRequest")
+                    and m.get("Uniqueid") == uniqueid, start)
+
+
+@dataclass
+class QueueCallOutcome:
+    """What the observer saw of one customer call through queue `support`."""
+
+    uniqueid: str
+    answered_at: float  # the customer channel went Up (Answer())
+    connect: AmiMessage
+    first_request: AmiMessage  # the first (Soft)HangupRequest on the customer channel
+    customer_hangup: AmiMessage
+    agent_hangup: AmiMessage
+    complete: AmiMessage
+    call: CustomerCall
+
+
+async def queue_call(sb: Sandbox, sipps: Sipps, mode: CallMode, *, talk_time: float = 1.5,
+                     cause: int = 41) -> QueueCallOutcome:
+    """A customer calls 100; agent1 answers through the queue; the call ends per `mode`."""
+    async with observer(sb) as obs:
+        await wait_idle(obs)
+        start = obs.mark()
+        call = sipps.add(customer_call(CUSTOMER, mode, did=DID, talk_time=talk_time,
+                                       cause=cause, max_time=20))
+        join = await obs.wait_for(where(Event="QueueCallerJoin", Queue="support",
+                                        CallerIDNum=CUSTOMER), 10, start)
+        uid = join["Uniqueid"]
+        up = await obs.wait_for(where(Event="Newstate", Uniqueid=uid, ChannelStateDesc="Up"),
+                                5, start)
+        connect = await obs.wait_for(where(Event="AgentConnect", Uniqueid=uid), 10, start)
+        agent_uid = connect["DestUniqueid"]
+        hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=uid), 15, start)
+        agent_hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=agent_uid), 5, start)
+        complete = await obs.wait_for(where(Event="AgentComplete", Uniqueid=uid), 5, start)
+        requests = hangup_requests(obs, uid, start)
+        assert requests, "no HangupRequest/SoftHangupRequest on the customer channel"
+        assert await call.async_wait(10) == 0, call.diagnostics()
+        return QueueCallOutcome(uid, up.received, connect, requests[0], hangup, agent_hangup,
+                                complete, call)
+
+
+def daemon_originate(channel_id: str, redial_id: int, *, number: str = CUSTOMER,
+                     trunk: str = "trunk") -> dict[str, str | list[str]]:
+    """The Originate exactly as the daemon sends it (see the brief / asterisk-facts.md)."""
+    return {
+        "Action": "Originate",
+        "Channel": "PJSIP/agent1",
+        "Context": "redial-out",
+        "Exten": "s",
+        "Priority": "1",
+        "Async": "true",
+        "ChannelId": channel_id,
+        "CallerID": f'"REDIAL {CUSTOMER}" <{CUSTOMER}>',
+        "Account": "redial",
+        "Timeout": "20000",
+        "Variable": [
+            f"REDIAL_ID={redial_id}",
+            "REDIAL_ORIGINAL_UNIQUEID=1795354875.10",
+            f"REDIAL_NUMBER={number}",
+            f"REDIAL_TRUNK={trunk}",
+            f"REDIAL_DID={DID}",
+            "REDIAL_RING_TIMEOUT=20",
+        ],
+    }
+
+
+# ---- tests -------------------------------------------------------------------------------
+class TestQueueCallEnds:
+    """How a queue call's end looks on AMI, per cause (must match the recordings)."""
+
+    def test_rtp_timeout_drop(self, sandbox: Sandbox, sipps: Sipps) -> None:
+        """A customer sending no RTP is answered by Alice, then dropped: SoftHangupRequest 1, Hangup 44."""
+        agent = sipps.add(AgentPhone("agent1", ring_delay=0.5, max_time=60))
+        out = run(queue_call(sandbox, sipps, "rtp_drop"))
+        assert out.connect["Interface"] == "PJSIP/agent1"
+        assert out.connect["MemberName"] == "Alice"
+        assert out.first_request["Event"] == "SoftHangupRequest"
+        assert out.first_request["Cause"] == "1"
+        assert out.customer_hangup["Cause"] == "44"
+        assert out.agent_hangup["Cause"] == "44"  # the surviving leg copies the cause
+        assert out.complete["Reason"] == "caller"
+        # rtp_timeout (3 s) counts from Answer(), queue wait included.
+        dropped_after = out.customer_hangup.received - out.answered_at
+        assert 2.5 <= dropped_after <= 6.0, dropped_after
+        assert out.call.events_of("BYE_RECEIVED") and not out.call.gave_up
+        assert agent.invites and agent.invites[-1].from_user == CUSTOMER
+        queue_log = sandbox.queue_log_path.read_text(encoding="utf-8")
+        assert f"|{out.uniqueid}|support|Alice|CONNECT|" in queue_log, queue_log
+
+    def test_bye_with_q850_cause_41(self, sandbox: Sandbox, sipps: Sipps) -> None:
+        """A BYE with Reason Q.850 cause 41 gives HangupRequest Cause 41 and Hangup Cause 41."""
+        sipps.add(AgentPhone("agent1", ring_delay=0.5, max_time=60))
+        out = run(queue_call(sandbox, sipps, "bye_q850", cause=41))
+        assert out.first_request["Event"] == "HangupRequest"
+        assert out.first_request["Cause"] == "41"
+        assert out.customer_hangup["Cause"] == "41"
+        assert out.agent_hangup["Cause"] == "41"
+        assert out.call.events_of("BYE_SENT")
+
+    def test_normal_customer_hangup(self, sandbox: Sandbox, sipps: Sipps) -> None:
+        """A plain BYE from the customer gives a HangupRequest without Cause and Hangup Cause 16."""
+        sipps.add(AgentPhone("agent1", ring_delay=0.5, max_time=60))
+        out = run(queue_call(sandbox, sipps, "hangup"))
+        assert out.first_request["Event"] == "HangupRequest"
+        assert "Cause" not in out.first_request
+        assert out.customer_hangup["Cause"] == "16"
+        assert out.agent_hangup["Cause"] == "16"
+        assert out.complete["Reason"] == "caller"
+
+
+class TestRedialOriginate:
+    """The daemon's Originate through the shipped redial-out dialplan and AMI user."""
+
+    def test_agent_first_then_customer_sees_did(self, sandbox: Sandbox, sipps: Sipps) -> None:
+        """Agent rings first (sees 5551234), then the customer (sees DID 100); one bridge; Reason 4."""
+        agent = sipps.add(AgentPhone("agent1", ring_delay=0.5, hangup_after=2.0, max_time=60))
+        cust = sipps.add(CustomerPhone(ring_delay=0.5, max_time=60))
+
+        async def scenario() -> None:
+            async with observer(sandbox) as obs, daemon_session(sandbox) as daemon:
+                await wait_idle(obs)
+                start, dstart = obs.mark(), daemon.mark()
+                await daemon.action(daemon_originate("redial-7-a", 7))
+                # The daemon's own session (read=call,agent) must see the outcome.
+                resp = await daemon.wait_for(where(Event="OriginateResponse",
+                                                   Uniqueid="redial-7-a"), 10, dstart)
+                assert resp["Response"] == "Success" and resp["Reason"] == "4", dict(resp)
+                agent_up = await obs.wait_for(where(Event="DialEnd", DestUniqueid="redial-7-a",
+                                                    DialStatus="ANSWER"), 10, start)
+                dial = await obs.wait_for(where(Event="DialBegin", Uniqueid="redial-7-a"), 10,
+                                          start)
+                # Agent first: the customer leg is dialled only after the agent answered.
+                assert obs.events.index(agent_up) < obs.events.index(dial)
+                cust_uid = dial["DestUniqueid"]
+                assert dial["DestChannel"].startswith("PJSIP/trunk-")
+                assert dial["DestLinkedid"] == "redial-7-a"
+                end = await obs.wait_for(where(Event="DialEnd", Uniqueid="redial-7-a",
+                                               DestUniqueid=cust_uid), 10, start)
+                assert end["DialStatus"] == "ANSWER"
+                enters = [await obs.wait_for(where(Event="BridgeEnter", Uniqueid=u), 5, start)
+                          for u in ("redial-7-a", cust_uid)]
+                assert enters[0]["BridgeUniqueid"] == enters[1]["BridgeUniqueid"]
+                await daemon.wait_for(where(Event="BridgeEnter", Uniqueid=cust_uid), 5, dstart)
+                # The agent hangs up after 2 s of talk: both legs end normally.
+                for uid in ("redial-7-a", cust_uid):
+                    hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=uid), 10, start)
+                    assert hangup["Cause"] == "16", dict(hangup)
+                assert obs.find(where(Event="VarSet", Uniqueid="redial-7-a",
+                                      Variable="REDIAL_SAFE_NUMBER", Value=CUSTOMER), start)
+
+        run(scenario())
+        assert len(agent.invites) == 1 and len(cust.invites) == 1
+        agent_inv, cust_inv = agent.invites[0], cust.invites[0]
+        assert agent_inv.from_user == CUSTOMER, agent_inv
+        # The customer rings only once the agent answered (after its 0.5 s ring); phone log
+        # times are read times (+- 20 ms), so the strict order is checked on AMI above.
+        assert cust_inv.received - agent_inv.received >= 0.4, (agent.events, cust.events)
+        assert cust_inv.request_uri.startswith(f"sip:{CUSTOMER}@"), cust_inv
+        # Checked last so that everything else above is known to work when this fails.
+        assert cust_inv.from_user == DID, (
+            f"the customer's phone saw From {cust_inv.from_header!r}, not the DID {DID}")
+
+    @pytest.mark.parametrize(("number", "trunk"), [
+        ("123&PJSIP/999@trunk", "trunk"),
+        (CUSTOMER, "trunk&PJSIP/x"),
+    ], ids=["number-injection", "trunk-injection"])
+    def test_injection_is_refused(self, sandbox: Sandbox, sipps: Sipps, number: str,
+                                  trunk: str) -> None:
+        """A number or trunk carrying a second dial string never creates a customer-side channel."""
+        # If the refusal fails, the agent ends the call after 1 s of talk.
+        sipps.add(AgentPhone("agent1", ring_delay=0.2, hangup_after=1.0, max_time=60))
+        cust = sipps.add(CustomerPhone(ring_delay=0.2, max_time=60))
+        channel_id = f"redial-inject-{int(time.monotonic() * 1000)}-a"
+
+        def refused_or_leaked(m: AmiMessage) -> bool:
+            if m.get("Uniqueid") == channel_id:
+                return m.get("Event") == "Hangup"
+            return m.get("Event") == "Newchannel" and m.get("Linkedid") == channel_id
+
+        async def scenario() -> tuple[AmiMessage, list[AmiMessage]]:
+            async with observer(sandbox) as obs, daemon_session(sandbox) as daemon:
+                await wait_idle(obs)
+                start = obs.mark()
+                await daemon.action(daemon_originate(channel_id, 8, number=number, trunk=trunk))
+                first = await obs.wait_for(refused_or_leaked, 10, start)
+                await obs.wait_for(where(Event="Hangup", Uniqueid=channel_id), 10, start)
+                await asyncio.sleep(0.3)  # anything the refusal would have let through
+                leaked = obs.find(lambda m: m.get("Event") == "Newchannel"
+                                  and m.get("Uniqueid") != channel_id, start)
+                return first, leaked
+
+        first, leaked = run(scenario())
+        assert not leaked and not cust.invites, (
+            f"REDIAL_NUMBER={number!r} REDIAL_TRUNK={trunk!r} was not refused: channels "
+            f"{[m['Channel'] for m in leaked]} created, the customer phone got "
+            f"{[i.request_uri for i in cust.invites]}")
+        assert first["Event"] == "Hangup" and first["Cause"] == "21", dict(first)
+
+
+class TestDaemonAmiUser:
+    """The shipped [redial] manager user can do what the daemon needs, and no more."""
+
+    def test_permissions(self, sandbox: Sandbox) -> None:
+        """Status, CoreShowChannels, QueueStatus, QueuePause, QueueLog work; Command is refused."""
+        async def scenario() -> None:
+            async with daemon_session(sandbox) as daemon:
+                await daemon.action({"Action": "Status"})
+                await daemon.action_list({"Action": "CoreShowChannels"})
+                items = await daemon.action_list({"Action": "QueueStatus", "Queue": "support"})
+                members = [m for m in items if m.get("Event") == "QueueMember"]
+                assert [(m["Location"], m["Name"]) for m in members] == [("PJSIP/agent1",
+                                                                          "Alice")]
+                for paused in ("true", "false"):
+                    await daemon.action({"Action": "QueuePause", "Interface": "PJSIP/agent2",
+                                         "Queue": "sales", "Paused": paused,
+                                         "Reason": "redial-sandbox-test"})
+                await daemon.action({"Action": "QueueLog", "Queue": "support",
+                                     "Event": "REDIALTEST", "Message": "sandbox"})
+                denied = await daemon.action({"Action": "Command", "Command": "core show uptime"},
+                                             check=False)
+                assert denied.get("Response") == "Error", dict(denied)
+        run(scenario())
+        assert "|NONE|support||REDIALTEST|sandbox" in sandbox.queue_log_path.read_text()
+
+
+class TestPhones:
+    """SIPp phone modes the later tests rely on."""
+
+    def test_busy_and_no_answer(self, sandbox: Sandbox, sipps: Sipps) -> None:
+        """Busy: OriginateResponse Reason 0 (not 5), Hangup 17; no answer: Reason 3, Hangup 19."""
+        busy = sipps.add(AgentPhone("agent2", mode="busy", ring_delay=0.1, max_time=60))
+        silent = sipps.add(AgentPhone("agent3", mode="noanswer", max_time=60))
+
+        async def scenario() -> dict[str, tuple[str, str, str]]:
+            async with observer(sandbox) as obs:
+                outcome: dict[str, tuple[str, str, str]] = {}
+                for agent in ("agent2", "agent3"):
+                    start = obs.mark()
+                    reply = await obs.action({
+                        "Action": "Originate", "Channel": f"PJSIP/{agent}",
+                        "Application": "Wait", "Data": "1",
+                        "Async": "true", "Timeout": "1500"})
+                    resp = await obs.wait_for(where(Event="OriginateResponse",
+                                                    ActionID=reply["ActionID"]), 10, start)
+                    hangup = await obs.wait_for(
+                        where(Event="Hangup", Channel=startswith(f"PJSIP/{agent}-")), 5, start)
+                    outcome[agent] = (resp["Response"], resp["Reason"], hangup["Cause"])
+                return outcome
+
+        # Asterisk 22's dial API reports a 486 as Reason 0 (failure), not 5 (busy): only the
+        # Hangup cause (17) and DialEnd (BUSY) tell busy apart.
+        assert run(scenario()) == {"agent2": ("Failure", "0", "17"),
+                                   "agent3": ("Failure", "3", "19")}
+        assert busy.events_of("BUSY") and silent.invites
+        run(silent.wait_for_event("CANCELLED", timeout=5))
+        assert silent.invites[0].from_user  # the INVITE was recorded with its From
+
+
+class TestObserver:
+    """The AMI observer's own behaviour."""
+
+    def test_wait_for_timeout_lists_recent_events(self, sandbox: Sandbox) -> None:
+        """A wait_for that times out raises AssertionError naming the awaited and recent events."""
+        async def scenario() -> str:
+            async with observer(sandbox) as obs:
+                with pytest.raises(AssertionError) as info:
+                    await obs.wait_for(where(Event="NoSuchEvent"), 0.3, what="NoSuchEvent")
+                return str(info.value)
+        message = run(scenario())
+        assert "NoSuchEvent" in message and "FullyBooted" in message
+
+
+class TestSandboxLifecycle:
+    """start/stop/restart of a second sandbox on its own ports, beside the session one."""
+
+    def test_restart_and_double_stop(self, sandbox: Sandbox) -> None:
+        """A second sandbox starts, restarts with the same secrets, stops twice, leaves nothing."""
+        other = Sandbox(ami_port=15138, sip_port=15160, rtp_ports=(21000, 21099),
+                        agent_ports={"agent1": 15161}, customer_phone_port=15169)
+        with other:
+            assert sandbox.running and other.running
+            secret, first_pid = other.ami_secret, other.pid
+            other.restart()
+            assert other.ami_secret == secret and other.pid != first_pid
+            assert "15160" in other.cli("pjsip show transports")
+
+            async def login() -> None:
+                async with daemon_session(other) as daemon:
+                    await daemon.action({"Action": "Ping"})
+            run(login())
+            pid = other.pid
+        other.stop()  # a second stop is harmless
+        assert not other.running and pid is not None and not Path(f"/proc/{pid}").exists()
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", 15138)) != 0  # AMI gone
+
+    def test_failed_start_cleans_up(self, sandbox: Sandbox, tmp_path: Path) -> None:
+        """A start that fails half-way (manager conf without a secret) raises and leaves nothing."""
+        broken = tmp_path / "manager_redial.conf"
+        broken.write_text("[redial]\nread = call\n")
+        other = Sandbox(ami_port=15138, sip_port=15160, manager_conf=broken)
+        with pytest.raises(SandboxError, match="secret"):
+            other.start()
+        assert not other.running
+        with pytest.raises(SandboxError, match="already listens"):
+            Sandbox(ami_port=sandbox.ami_port).start()
+
+    def test_ensure_root(self, sandbox: Sandbox, tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+        """ensure_root returns the cached root; without debootstrap it names what is missing."""
+        assert ensure_root(sandbox.root.parent) == sandbox.root
+        monkeypatch.setattr(shutil, "which", lambda name: None)
+        with pytest.raises(SandboxError, match="debootstrap"):
+            ensure_root(tmp_path)
+        assert not (tmp_path / "asterisk-root").exists()
