@@ -126,6 +126,7 @@ async def rig(
             code = await asyncio.to_thread(daemon.stop)
             assert code == 0, f"redial exited {code} on SIGTERM:\n{daemon.tail()}"
             assert not daemon.lines("event_failed"), daemon.tail()
+            assert sandbox.ami_secret not in daemon.log_path.read_text(), "the AMI secret leaked into the log"
     # Leave the PBX idle for the next test.
     await asyncio.to_thread(_hang_up_everything, sandbox)
 
@@ -223,3 +224,23 @@ class TestRestart:
             await rig.assert_one_connected_redial()
         finally:
             call.stop()
+
+
+class TestLogin:
+    """A wrong secret is reported by username, never by secret, and retried."""
+
+    async def test_refused_login(self, sandbox: Sandbox, workdir: Path) -> None:
+        config = daemon_config(sandbox, workdir, callback_window=WINDOW)
+        wrong = "wrong-" + sandbox.ami_secret
+        config.write_text(config.read_text().replace(sandbox.ami_secret, wrong))
+        daemon = DaemonProcess(config, workdir / "redial.log")
+        with pytest.raises(AssertionError, match="did not log in"):
+            await asyncio.to_thread(daemon.start, 6.0)
+        try:
+            refusals = daemon.lines("ami_login_refused")
+            # Retried every reconnect_delay (2 s) while it runs, without exiting.
+            assert len(refusals) >= 2 and refusals[0]["username"] == "redial"
+            text = daemon.log_path.read_text()
+            assert wrong not in text and sandbox.ami_secret not in text
+        finally:
+            assert await asyncio.to_thread(daemon.stop) == 0
