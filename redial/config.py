@@ -7,9 +7,12 @@ error names the key's dotted path and what was expected.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import os
+import re
 import stat
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,15 +73,112 @@ class StoreSettings:
     path: Path = Path("/var/lib/redial/redial.sqlite3")
 
 
+# phonenumbers' number types, by the names the YAML uses.
+NUMBER_TYPES = frozenset(
+    {
+        "fixed_line",
+        "mobile",
+        "fixed_line_or_mobile",
+        "toll_free",
+        "premium_rate",
+        "shared_cost",
+        "voip",
+        "personal_number",
+        "pager",
+        "uan",
+        "voicemail",
+        "unknown",
+    }
+)
+# Premium-rate, shared-cost, pagers, voicemail and unknown types are never dialled by default.
+DEFAULT_NUMBER_TYPES = frozenset(
+    {"fixed_line", "mobile", "fixed_line_or_mobile", "toll_free", "voip", "personal_number", "uan"}
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+REDIAL_OUTCOMES = frozenset({"agent_no_answer", "customer_no_answer", "customer_busy", "failed"})
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRules:
+    """Which customer numbers may be dialled, and in which form."""
+
+    # ISO 3166 region numbers without a leading + are read in (phonenumbers).
+    home_region: str = "US"
+    # Regions whose numbers may be dialled besides the home region; None: any ("*").
+    allowed_regions: frozenset[str] | None = frozenset()
+    allowed_types: frozenset[str] = DEFAULT_NUMBER_TYPES
+    # What REDIAL_NUMBER carries: the number as the carrier delivered it, E.164, or national.
+    dial_format: str = "as_received"
+    # One number a line; re-read when the file changes.
+    do_not_call_file: Path | None = None
+    # At most this many redials to one number per day (0: no limit).
+    max_redials_per_day: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessHours:
+    """When redials may ring customers; ``weekly`` None means at any time."""
+
+    timezone: str = "UTC"
+    # Index 0 is Monday; each day a tuple of (start, end) minutes after midnight, end exclusive.
+    weekly: tuple[tuple[tuple[int, int], ...], ...] | None = None
+    holidays: frozenset[dt.date] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    # Attempts in all, the first included.
+    attempts: int = 2
+    # Seconds between the end of one attempt and the next.
+    spacing: float = 120.0
+    retry_on: frozenset[str] = frozenset({"customer_no_answer", "customer_busy"})
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    # Seconds to wait for a busy agent to become free before the fallback.
+    busy_wait: float = 120.0
+    # The QueuePause reason that reserves the agent for the redial (shown in queue_log).
+    pause_reason: str = "redial"
+    # When the agent stays busy, is paused for another reason, or left the queue:
+    # "queue_member" rings another free member of the same queue, "callback" records
+    # the drop for a person to call back.
+    fallback: str = "queue_member"
+
+
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
-    # None means every queue ("*").
+    # Scope; None means all ("*").
     queues: frozenset[str] | None = None
+    dids: frozenset[str] | None = None
+    trunks: frozenset[str] | None = None
     abnormal_causes: frozenset[int] = DEFAULT_ABNORMAL_CAUSES
     # Cause 0 ("undefined") carries no information: the admin decides.
     undefined_cause_abnormal: bool = False
+    # A hang-up the channel driver requested (SoftHangupRequest bit 1: RTP timeout,
+    # lost transport) is a drop whatever the Hangup cause.
+    driver_hangup_abnormal: bool = True
+    # Drops after less talk time than this are not redialled (seconds).
+    min_talk_time: float = 0.0
+    # Drops after more talk time than this are not redialled; None: no limit.
+    max_talk_time: float | None = None
     # Seconds to wait for the customer to call back on their own before redialling.
     callback_window: float = 20.0
+    numbers: NumberRules = field(default_factory=NumberRules)
+    hours: BusinessHours = field(default_factory=BusinessHours)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class OutageGuard:
+    """Many drops on one trunk at once is a carrier outage: spread the redials out."""
+
+    # More than ``drops`` abnormal drops within ``within`` seconds on one trunk trips it.
+    drops: int = 5
+    within: float = 60.0
+    # While tripped: at most this many redials a minute on that trunk.
+    rate: float = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +206,18 @@ class Settings:
     ami: AmiSettings = field(default_factory=AmiSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
+    # Per-queue policies: the base policy with that queue's overrides applied.
+    queue_policies: Mapping[str, PolicySettings] = field(default_factory=dict)
+    outage_guard: OutageGuard = field(default_factory=OutageGuard)
     originate: OriginateSettings = field(default_factory=OriginateSettings)
     logging: LogSettings = field(default_factory=LogSettings)
     source: str = "<defaults>"
+
+    def policy_for(self, queue: str | None) -> PolicySettings:
+        """The effective policy of ``queue``."""
+        if queue is not None and queue in self.queue_policies:
+            return self.queue_policies[queue]
+        return self.policy
 
 
 class _Section:
@@ -199,17 +308,108 @@ def _choice(*choices: str) -> Callable[[object, str], str]:
     return parse
 
 
-def _queues(value: object, path: str) -> frozenset[str] | None:
+def _names(what: str) -> Callable[[object, str], frozenset[str] | None]:
+    def parse(value: object, path: str) -> frozenset[str] | None:
+        if value == "*":
+            return None
+        if not isinstance(value, list) or not value:
+            raise ConfigError(path, f'expected "*" or a non-empty list of {what}s')
+        names = []
+        for index, item in enumerate(value):
+            if isinstance(item, int) and not isinstance(item, bool):
+                item = str(item)  # a DID written without quotes
+            if not isinstance(item, str) or not item:
+                raise ConfigError(f"{path}[{index}]", f"expected a {what}, got {_kind(item)}")
+            names.append(item)
+        return frozenset(names)
+
+    return parse
+
+
+def _choices(allowed: frozenset[str], what: str) -> Callable[[object, str], frozenset[str]]:
+    def parse(value: object, path: str) -> frozenset[str]:
+        if not isinstance(value, list):
+            raise ConfigError(path, f"expected a list of {what}s: {', '.join(sorted(allowed))}")
+        for index, item in enumerate(value):
+            if item not in allowed:
+                raise ConfigError(f"{path}[{index}]", f"expected one of {', '.join(sorted(allowed))}, got {item!r}")
+        return frozenset(value)
+
+    return parse
+
+
+def _region(value: object, path: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{2}", value):
+        raise ConfigError(path, f"expected a two-letter region code such as US or DE, got {value!r}")
+    return value
+
+
+def _regions(value: object, path: str) -> frozenset[str] | None:
     if value == "*":
         return None
-    if not isinstance(value, list) or not value:
-        raise ConfigError(path, 'expected "*" or a non-empty list of queue names')
-    names = []
+    if not isinstance(value, list):
+        raise ConfigError(path, 'expected "*" or a list of two-letter region codes')
+    return frozenset(_region(item, f"{path}[{index}]") for index, item in enumerate(value))
+
+
+def _timezone(value: object, path: str) -> str:
+    name = _string()(value, path)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(path, f"unknown time zone {name!r}; expected an IANA name such as Europe/Berlin") from None
+    return name
+
+
+_SPAN = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
+
+
+def _spans(value: object, path: str) -> tuple[tuple[int, int], ...]:
+    if not isinstance(value, list):
+        raise ConfigError(path, 'expected a list of spans such as ["08:00-12:00", "13:00-18:00"] ([] = closed)')
+    spans = []
     for index, item in enumerate(value):
-        if not isinstance(item, str) or not item:
-            raise ConfigError(f"{path}[{index}]", f"expected a queue name, got {_kind(item)}")
-        names.append(item)
-    return frozenset(names)
+        where = f"{path}[{index}]"
+        match = _SPAN.fullmatch(item) if isinstance(item, str) else None
+        if match is None:
+            raise ConfigError(where, f"expected HH:MM-HH:MM, got {item!r}")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or start >= end:
+            raise ConfigError(where, f"{item!r} is not a span within one day (start before end, end at most 24:00)")
+        spans.append((start, end))
+    return tuple(sorted(spans))
+
+
+def _weekly(value: object, path: str) -> tuple[tuple[tuple[int, int], ...], ...] | None:
+    if value == "always":
+        return None
+    section = _Section(value, path)
+    days = tuple(section.get(day, _spans, ()) for day in WEEKDAYS)
+    section.finish()
+    return days
+
+
+def _holidays(value: object, path: str) -> frozenset[dt.date]:
+    if not isinstance(value, list):
+        raise ConfigError(path, "expected a list of dates (YYYY-MM-DD)")
+    dates = set()
+    for index, item in enumerate(value):
+        if isinstance(item, dt.date) and not isinstance(item, dt.datetime):
+            dates.add(item)
+            continue
+        try:
+            dates.add(dt.date.fromisoformat(str(item)))
+        except ValueError:
+            raise ConfigError(f"{path}[{index}]", f"expected a date YYYY-MM-DD, got {item!r}") from None
+    return frozenset(dates)
+
+
+def _optional_number(low: float, high: float) -> Callable[[object, str], float | None]:
+    def parse(value: object, path: str) -> float | None:
+        return None if value is None else _number(low, high)(value, path)
+
+    return parse
 
 
 def _causes(value: object, path: str) -> frozenset[int]:
@@ -285,16 +485,129 @@ def _store(section: _Section) -> StoreSettings:
     return StoreSettings(path=path)
 
 
-def _policy(section: _Section) -> PolicySettings:
-    d = PolicySettings()
-    settings = PolicySettings(
-        queues=section.get("queues", _queues, d.queues),
-        abnormal_causes=section.get("abnormal_causes", _causes, d.abnormal_causes),
-        undefined_cause_abnormal=section.get("undefined_cause_abnormal", _boolean, False),
-        callback_window=section.get("callback_window", _number(0, 3600), d.callback_window),
+def _number_rules(section: _Section) -> NumberRules:
+    d = NumberRules()
+    rules = NumberRules(
+        home_region=section.get("home_region", _region, d.home_region),
+        allowed_regions=section.get("allowed_regions", _regions, d.allowed_regions),
+        allowed_types=section.get("allowed_types", _choices(NUMBER_TYPES, "number type"), d.allowed_types),
+        dial_format=section.get("dial_format", _choice("as_received", "e164", "national"), d.dial_format),
+        do_not_call_file=section.get("do_not_call_file", lambda v, p: Path(_string()(v, p)), None),
+        max_redials_per_day=section.get("max_redials_per_day", _integer(0, 1000), d.max_redials_per_day),
     )
     section.finish()
+    return rules
+
+
+def _hours(section: _Section) -> BusinessHours:
+    d = BusinessHours()
+    hours = BusinessHours(
+        timezone=section.get("timezone", _timezone, d.timezone),
+        weekly=section.get("weekly", _weekly, None),
+        holidays=section.get("holidays", _holidays, d.holidays),
+    )
+    section.finish()
+    return hours
+
+
+def _retry(section: _Section) -> RetrySettings:
+    d = RetrySettings()
+    retry = RetrySettings(
+        attempts=section.get("attempts", _integer(1, 10), d.attempts),
+        spacing=section.get("spacing", _number(10, 86400), d.spacing),
+        retry_on=section.get("retry_on", _choices(REDIAL_OUTCOMES, "outcome"), d.retry_on),
+    )
+    section.finish()
+    return retry
+
+
+def _agent(section: _Section) -> AgentSettings:
+    d = AgentSettings()
+    agent = AgentSettings(
+        busy_wait=section.get("busy_wait", _number(0, 3600), d.busy_wait),
+        pause_reason=section.get("pause_reason", _string(TOKEN, "letters, digits, _ . and -"), d.pause_reason),
+        fallback=section.get("fallback", _choice("queue_member", "callback"), d.fallback),
+    )
+    section.finish()
+    return agent
+
+
+# Keys that select calls, not how they are handled: not overridable per queue.
+_SCOPE_KEYS = ("queues", "dids", "trunks")
+
+
+def _policy(section: _Section, scope: bool = True) -> PolicySettings:
+    d = PolicySettings()
+    if scope:
+        queues = section.get("queues", _names("queue name"), None)
+        dids = section.get("dids", _names("dialled number"), None)
+        trunks = section.get("trunks", _names("trunk endpoint"), None)
+    else:
+        queues = dids = trunks = None
+    settings = PolicySettings(
+        queues=queues,
+        dids=dids,
+        trunks=trunks,
+        abnormal_causes=section.get("abnormal_causes", _causes, d.abnormal_causes),
+        undefined_cause_abnormal=section.get("undefined_cause_abnormal", _boolean, False),
+        driver_hangup_abnormal=section.get("driver_hangup_abnormal", _boolean, True),
+        min_talk_time=section.get("min_talk_time", _number(0, 86400), d.min_talk_time),
+        max_talk_time=section.get("max_talk_time", _optional_number(1, 86400), None),
+        callback_window=section.get("callback_window", _number(0, 3600), d.callback_window),
+        numbers=_number_rules(section.section("numbers")),
+        hours=_hours(section.section("hours")),
+        retry=_retry(section.section("retry")),
+        agent=_agent(section.section("agent")),
+    )
+    if settings.max_talk_time is not None and settings.max_talk_time <= settings.min_talk_time:
+        raise ConfigError(section.key_path("max_talk_time"), "must be greater than min_talk_time")
     return settings
+
+
+def _merge(base: Mapping[Any, Any], override: Mapping[Any, Any]) -> dict[Any, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key != "weekly":
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _policies(section: _Section) -> tuple[PolicySettings, dict[str, PolicySettings]]:
+    base = _policy(section)
+    overrides = section.get("queue_overrides", lambda v, p: _Section(v, p), _Section({}, ""))
+    section.finish()
+    base_raw = {k: v for k, v in section.data.items() if k not in (*_SCOPE_KEYS, "queue_overrides")}
+    per_queue: dict[str, PolicySettings] = {}
+    for queue, override in overrides.data.items():
+        path = overrides.key_path(str(queue))
+        if not isinstance(override, Mapping):
+            raise ConfigError(path, f"expected a mapping of policy settings, got {_kind(override)}")
+        for key in _SCOPE_KEYS + ("queue_overrides",):
+            if key in override:
+                raise ConfigError(f"{path}.{key}", "scope keys cannot be overridden per queue")
+        # Validate the override on its own first, so errors name its own path.
+        _checked = _Section(override, path)
+        _policy(_checked, scope=False)
+        _checked.finish()
+        merged = _Section(_merge(base_raw, override), path)
+        policy = _policy(merged, scope=False)
+        per_queue[str(queue)] = PolicySettings(
+            **{**_fields(policy), "queues": base.queues, "dids": base.dids, "trunks": base.trunks}
+        )
+    return base, per_queue
+
+
+def _outage_guard(section: _Section) -> OutageGuard:
+    d = OutageGuard()
+    guard = OutageGuard(
+        drops=section.get("drops", _integer(1, 10000), d.drops),
+        within=section.get("within", _number(1, 86400), d.within),
+        rate=section.get("rate", _number(0.1, 6000), d.rate),
+    )
+    section.finish()
+    return guard
 
 
 def _originate(section: _Section) -> OriginateSettings:
@@ -329,10 +642,13 @@ def parse_settings(data: object, env: Mapping[str, str] | None = None, source: s
     """Validate an already-loaded YAML document into :class:`Settings`."""
     env = os.environ if env is None else env
     root = _Section(data, "")
+    policy, queue_policies = _policies(root.section("policy"))
     settings = Settings(
         ami=_ami(root.section("ami"), env),
         store=_store(root.section("store")),
-        policy=_policy(root.section("policy")),
+        policy=policy,
+        queue_policies=queue_policies,
+        outage_guard=_outage_guard(root.section("outage_guard")),
         originate=_originate(root.section("originate")),
         logging=_logging(root.section("logging")),
         source=source,
