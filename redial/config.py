@@ -385,7 +385,8 @@ def _weekly(value: object, path: str) -> tuple[tuple[tuple[int, int], ...], ...]
     if value == "always":
         return None
     section = _Section(value, path)
-    days = tuple(section.get(day, _spans, ()) for day in WEEKDAYS)
+    closed: tuple[tuple[int, int], ...] = ()
+    days = tuple(section.get(day, _spans, closed) for day in WEEKDAYS)
     section.finish()
     return days
 
@@ -584,7 +585,7 @@ def _policies(section: _Section) -> tuple[PolicySettings, dict[str, PolicySettin
         path = overrides.key_path(str(queue))
         if not isinstance(override, Mapping):
             raise ConfigError(path, f"expected a mapping of policy settings, got {_kind(override)}")
-        for key in _SCOPE_KEYS + ("queue_overrides",):
+        for key in (*_SCOPE_KEYS, "queue_overrides"):
             if key in override:
                 raise ConfigError(f"{path}.{key}", "scope keys cannot be overridden per queue")
         # Validate the override on its own first, so errors name its own path.
