@@ -109,6 +109,10 @@ class NumberRules:
     allowed_types: frozenset[str] = DEFAULT_NUMBER_TYPES
     # What REDIAL_NUMBER carries: the number as the carrier delivered it, E.164, or national.
     dial_format: str = "as_received"
+    # Local numbers without their area code (5551234 in the US), which the numbering data
+    # cannot confirm: "allow" dials them, "block" treats them as type unknown. Numbers
+    # with an area code or a leading + must always be valid.
+    unverified_numbers: str = "allow"
     # One number a line; re-read when the file changes.
     do_not_call_file: Path | None = None
     # At most this many redials to one number per day (0: no limit).
@@ -493,6 +497,7 @@ def _number_rules(section: _Section) -> NumberRules:
         allowed_regions=section.get("allowed_regions", _regions, d.allowed_regions),
         allowed_types=section.get("allowed_types", _choices(NUMBER_TYPES, "number type"), d.allowed_types),
         dial_format=section.get("dial_format", _choice("as_received", "e164", "national"), d.dial_format),
+        unverified_numbers=section.get("unverified_numbers", _choice("allow", "block"), d.unverified_numbers),
         do_not_call_file=section.get("do_not_call_file", lambda v, p: Path(_string()(v, p)), None),
         max_redials_per_day=section.get("max_redials_per_day", _integer(0, 1000), d.max_redials_per_day),
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
+from pathlib import Path
 
 import structlog
 
@@ -32,6 +34,25 @@ class Daemon:
     def stop(self) -> None:
         self._queue.put_nowait(_STOP)
 
+    def reload(self) -> None:
+        """SIGHUP: re-read the configuration; an invalid file keeps the running one."""
+        from redial.config import load_settings
+        from redial.exceptions import ConfigError
+
+        source = self.settings.source
+        try:
+            settings = load_settings(Path(source))
+        except ConfigError as exc:
+            self.log.error("reload_failed", config=source, error=str(exc), kept="the running configuration")
+            return
+        if settings.ami != self.settings.ami or settings.store != self.settings.store:
+            self.log.warning("reload_partial", detail="ami and store settings take effect at the next restart")
+            settings = dataclasses.replace(settings, ami=self.settings.ami, store=self.settings.store)
+        self.settings = settings
+        if self.engine is not None:
+            self.engine.reload(settings)
+        self.log.info("reloaded", config=source)
+
     async def run(self) -> None:
         settings = self.settings
         self.store = store = await Store.open(settings.store.path)
@@ -39,7 +60,7 @@ class Daemon:
             self.link = link = AmiLink(
                 settings.ami,
                 on_event=self._queue.put_nowait,
-                on_login=lambda alive: self._queue.put_nowait(LinkUp(alive)),
+                on_login=lambda alive, members: self._queue.put_nowait(LinkUp(alive, members)),
                 log=self.log,
             )
             self.engine = engine = Engine(settings, store, link, self.clock, self.log)
@@ -93,4 +114,6 @@ async def run_daemon(settings: Settings, clock: Clock | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stop)
+    if settings.source.startswith("/") or Path(settings.source).exists():
+        loop.add_signal_handler(signal.SIGHUP, daemon.reload)
     await daemon.run()

@@ -3,49 +3,71 @@
 It knows nothing of sockets. The live runner (``daemon.py``) and the replay
 runner feed it the same events; the clock, the store and the originator are
 passed in. One task drives it, so its state needs no lock.
+
+Every state a redial enters is written to the store before the daemon acts on
+it (reserving the agent, originating), so a restarted daemon knows what was
+pending and never repeats an Originate.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 
+from redial.agents import AgentBoard, AgentView, Availability
 from redial.ami import events as ev
 from redial.ami.actions import Action, OriginateRequest, originate_action
 from redial.clock import Clock
-from redial.config import Settings
-from redial.exceptions import AmiNotConnected, AmiRefused, AmiTimeout, UnsafeValueError
+from redial.config import PolicySettings, Settings
+from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, UnsafeValueError
+from redial.policy.attempt import Defer, GiveUp, Ring, WaitForAgent, plan_attempt
 from redial.policy.classify import cause_name, classify
 from redial.policy.decide import Verdict, decide
-from redial.redials import Outcome, Redial, RedialState, advance, expire, same_customer
+from redial.policy.guard import OutageGuard
+from redial.policy.hours import is_open
+from redial.policy.numbers import DoNotCallList, check_number
+from redial.redials import Outcome, Redial, RedialState, advance, channel_id_for, expire, same_customer
 from redial.store import Store
 from redial.tracker import CallTracker, EndedCall, InboundCall
 
 # When the AMI link is down at the due time, try again this much later.
 RETRY_WHEN_DISCONNECTED = 5.0
+_IN_FLIGHT = (RedialState.ORIGINATING, RedialState.AGENT_ANSWERED, RedialState.CUSTOMER_ANSWERED)
+_PENDING = (RedialState.WAITING, RedialState.WAITING_AGENT)
 
 
 class Originator(Protocol):
-    async def originate(self, action: Action) -> None:
-        """Send the Originate and wait for Asterisk's Response.
+    """The side of the AMI link the engine acts through.
 
-        Raises AmiNotConnected (not sent), AmiRefused (Asterisk said no) or
-        AmiTimeout (sent, no answer: fate unknown).
-        """
-        ...
+    Each call raises AmiNotConnected (not sent), AmiRefused (Asterisk said no) or
+    AmiTimeout (sent, no answer: fate unknown).
+    """
+
+    async def originate(self, action: Action) -> None: ...
+
+    async def pause(self, interface: str, paused: bool, reason: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class LinkUp:
-    """The AMI link is (again) logged in; ``linkedids`` are the calls alive on the PBX."""
+    """The AMI link is (again) logged in: the calls alive on the PBX and the queue members."""
 
     linkedids: frozenset[str]
+    members: tuple[ev.MemberState, ...] | None = None
 
 
 EngineInput = ev.AmiEvent | LinkUp
+
+
+def local_midnight(now: float, timezone: str) -> float:
+    zone = zoneinfo.ZoneInfo(timezone)
+    local = dt.datetime.fromtimestamp(now, zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 class Engine:
@@ -57,26 +79,39 @@ class Engine:
         clock: Clock,
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
-        self._settings = settings
         self._store = store
         self._originator = originator
         self._clock = clock
         self._log = log if log is not None else structlog.get_logger("redial")
+        self._open: dict[int, Redial] = {}
+        self._board = AgentBoard()
+        self._dnc: dict[tuple[str, str], DoNotCallList] = {}
+        self._action_seq = 0
+        self._unpause: dict[int, str] = {}
+        self.settings = settings
+        self._guard = OutageGuard(settings.outage_guard)
         prefix = settings.originate.channel_id_prefix + "-"
         self._tracker = CallTracker(is_own_channel=lambda linkedid: linkedid.startswith(prefix))
-        self._open: dict[int, Redial] = {}
-        self._action_seq = 0
+
+    def reload(self, settings: Settings) -> None:
+        """Take a new configuration (SIGHUP); calls and redials in progress carry on."""
+        self.settings = settings
+        self._guard.settings = settings.outage_guard
 
     @property
     def tracked_calls(self) -> int:
         return len(self._tracker)
 
     @property
+    def board(self) -> AgentBoard:
+        return self._board
+
+    @property
     def open_redials(self) -> list[Redial]:
         return sorted(self._open.values(), key=lambda r: r.id)
 
     async def resume(self) -> None:
-        """Take up every redial a previous run left open."""
+        """Take up every redial a previous run left open, and agents it left paused."""
         for redial in await self._store.open_redials():
             self._open[redial.id] = redial
             self._log.info(
@@ -86,16 +121,22 @@ class Engine:
                 due_at=redial.due_at,
                 channel_id=redial.channel_id,
             )
+        self._unpause.update(dict(await self._store.paused_interfaces()))
 
     def next_wakeup(self) -> float | None:
         """When :meth:`tick` next has something to do."""
         times = []
-        timeout = self._settings.originate.outcome_timeout
+        timeout = self.settings.originate.outcome_timeout
         for redial in self._open.values():
             if redial.state is RedialState.WAITING:
                 times.append(redial.due_at)
+            elif redial.state is RedialState.WAITING_AGENT and redial.agent_deadline is not None:
+                times.append(redial.agent_deadline)
             elif redial.originated_at is not None:
                 times.append(redial.originated_at + timeout)
+        guard = self._guard.next_change()
+        if guard is not None:
+            times.append(guard)
         return min(times, default=None)
 
     async def handle(self, item: EngineInput) -> None:
@@ -103,6 +144,7 @@ class Engine:
             await self._on_link_up(item)
             return
         now = self._clock.now()
+        self._board.handle(item)
         for output in self._tracker.handle(item, now):
             if isinstance(output, EndedCall):
                 await self._on_call_ended(output, now)
@@ -112,27 +154,59 @@ class Engine:
             moved = advance(redial, item)
             if moved is not None:
                 await self._save(moved, now)
+                if moved.done:
+                    await self._after_attempt(moved, now)
 
     async def tick(self) -> None:
-        """Originate what is due; close what waited too long for its outcome."""
+        """Carry out what is due; close what waited too long for its outcome."""
         now = self._clock.now()
-        timeout = self._settings.originate.outcome_timeout
-        for redial in list(self._open.values()):
-            if redial.state is RedialState.WAITING and redial.due_at <= now:
-                await self._originate(redial, now)
+        for change in self._guard.refresh(now):
+            self._log.warning("outage_guard_ended", trunk=change.trunk, drops=change.drops, detail=change.detail)
+        timeout = self.settings.originate.outcome_timeout
+        for redial in sorted(self._open.values(), key=lambda r: (r.due_at, r.id)):
+            if redial.id not in self._open:
                 continue
-            expired = expire(redial, now, timeout)
-            if expired is not None:
-                await self._save(expired, now)
+            if (
+                redial.state is RedialState.WAITING and redial.due_at <= now
+            ) or redial.state is RedialState.WAITING_AGENT:
+                await self._attempt(redial, now)
+            else:
+                expired = expire(redial, now, timeout)
+                if expired is not None:
+                    await self._save(expired, now)
+                    await self._after_attempt(expired, now)
+
+    # ---- call ends ----------------------------------------------------------------------
+    def _do_not_call(self, policy: PolicySettings) -> frozenset[str]:
+        rules = policy.numbers
+        if rules.do_not_call_file is None:
+            return frozenset()
+        key = (str(rules.do_not_call_file), rules.home_region)
+        dnc = self._dnc.get(key)
+        if dnc is None:
+            dnc = self._dnc[key] = DoNotCallList(rules.do_not_call_file, rules.home_region)
+        numbers = dnc.numbers()
+        while dnc.problems:
+            self._log.error("do_not_call_list_problem", file=str(rules.do_not_call_file), problem=dnc.problems.pop(0))
+        return numbers
 
     async def _on_call_ended(self, call: EndedCall, now: float) -> None:
-        policy = self._settings.policy
-        classification = classify(call, policy)
-        decision = decide(call, classification, policy)
         if call.queue is None:
             # Internal and outbound calls are not the daemon's business; keep them out of the store.
             return
-        call_id = await self._store.record_call(call, classification, decision, now)
+        policy = self.settings.policy_for(call.queue)
+        classification = classify(call, policy)
+        number = check_number(call.customer_number, policy.numbers, self._do_not_call(policy))
+        hours = is_open(now, policy.hours)
+        today = await self._store.redials_since(number.e164, local_midnight(now, policy.hours.timezone))
+        decision = decide(call, classification, policy, number=number, hours=hours, redials_today=today)
+        if classification.abnormal:
+            tripped = self._guard.record_drop(call.trunk, now)
+            if tripped is not None:
+                self._log.warning(
+                    "outage_guard_tripped", trunk=tripped.trunk, drops=tripped.drops, detail=tripped.detail
+                )
+        call_id = await self._store.record_call(call, classification, decision, now, number.e164)
         fields = {
             "linkedid": call.linkedid,
             "uniqueid": call.customer_uniqueid,
@@ -156,36 +230,84 @@ class Engine:
         if decision.verdict is not Verdict.REDIAL or decision.due_at is None:
             return
         redial = await self._store.create_redial(
-            call_id, decision.due_at, self._settings.originate.channel_id_prefix, now
+            call_id, decision.due_at, self.settings.originate.channel_id_prefix, now, decision.dial_number
         )
         self._open[redial.id] = redial
         self._log_redial(redial)
 
     async def _on_inbound(self, call: InboundCall, now: float) -> None:
         for redial in list(self._open.values()):
-            if redial.state is RedialState.WAITING and same_customer(redial.customer_number, call.caller_number):
+            if redial.state in _PENDING and same_customer(redial.customer_number, call.caller_number):
                 detail = f"the customer called in again (call {call.uniqueid}) before the redial"
-                await self._save(redial.finished(Outcome.CUSTOMER_CALLED_BACK, detail), now)
+                finished = redial.finished(Outcome.CUSTOMER_CALLED_BACK, detail)
+                await self._save(finished, now)
+                await self._after_attempt(finished, now)
 
     async def _on_link_up(self, link: LinkUp) -> None:
+        now = self._clock.now()
+        if link.members is not None:
+            self._board.reset(link.members)
         # Events may have been lost while the link was down: a redial in flight whose
         # channels are gone from the PBX will never report its outcome.
-        now = self._clock.now()
         for redial in list(self._open.values()):
-            if redial.state in (RedialState.WAITING, RedialState.DONE):
-                continue
-            if redial.channel_id not in link.linkedids:
+            if redial.state in _IN_FLIGHT and redial.channel_id not in link.linkedids:
                 detail = "outcome unknown: its channels were gone when the AMI link came back"
-                await self._save(redial.finished(Outcome.FAILED, detail), now)
+                finished = redial.finished(Outcome.FAILED, detail)
+                await self._save(finished, now)
+                await self._after_attempt(finished, now)
+        # Agents a killed daemon left paused for redials that are over.
+        for redial_id, interface in list(self._unpause.items()):
+            if await self._release(interface, redial_id):
+                del self._unpause[redial_id]
 
-    async def _originate(self, redial: Redial, now: float) -> None:
+    # ---- attempts -----------------------------------------------------------------------
+    def _reserved(self, exclude: int) -> set[str]:
+        return {
+            r.ring_interface or r.agent_interface
+            for r in self._open.values()
+            if r.id != exclude and (r.state in _IN_FLIGHT or r.paused_interface)
+        }
+
+    async def _attempt(self, redial: Redial, now: float) -> None:
+        policy = self.settings.policy_for(redial.queue)
+        reason = policy.agent.pause_reason
+        reserved = self._reserved(redial.id)
+        agent = self._board.view(redial.agent_interface, now, reason)
+        if agent.interface in reserved:
+            agent = AgentView(agent.interface, Availability.BUSY, f"{agent.interface} is ringing for another redial")
+        free = self._board.free_members(redial.queue, now, reason, exclude=reserved | {redial.agent_interface})
+        plan = plan_attempt(
+            policy=policy,
+            agent=agent,
+            free_members=free,
+            hours=is_open(now, policy.hours),
+            guard_slot=self._guard.slot(redial.trunk, now),
+            agent_deadline=redial.agent_deadline,
+            now=now,
+        )
+        if isinstance(plan, GiveUp):
+            finished = redial.finished(plan.outcome, plan.detail)
+            await self._save(finished, now)
+            await self._after_attempt(finished, now)
+        elif isinstance(plan, Defer):
+            if redial.state is not RedialState.WAITING or redial.due_at != plan.until:
+                await self._save(redial.moved(RedialState.WAITING, plan.detail, due_at=plan.until), now)
+        elif isinstance(plan, WaitForAgent):
+            if redial.state is not RedialState.WAITING_AGENT or redial.agent_deadline != plan.until:
+                await self._save(redial.moved(RedialState.WAITING_AGENT, plan.detail, agent_deadline=plan.until), now)
+        else:
+            self._guard.take(redial.trunk, now)
+            await self._ring(redial, plan, policy, now)
+
+    async def _ring(self, redial: Redial, plan: Ring, policy: PolicySettings, now: float) -> None:
         self._action_seq += 1
-        originate = self._settings.originate
+        originate = self.settings.originate
+        channel_id = channel_id_for(originate.channel_id_prefix, redial.id, redial.attempt, redial.linkedid)
         request = OriginateRequest(
             redial_id=redial.id,
-            channel_id=redial.channel_id,
-            agent_interface=redial.agent_interface,
-            customer_number=redial.customer_number,
+            channel_id=channel_id,
+            agent_interface=plan.interface,
+            customer_number=redial.dial_number or redial.customer_number,
             trunk=originate.trunk or redial.trunk,
             did=redial.dialled,
             original_uniqueid=redial.original_uniqueid,
@@ -197,25 +319,96 @@ class Engine:
             customer_ring_timeout=originate.customer_ring_timeout,
         )
         try:
-            action = originate_action(request, f"{redial.channel_id}-o{self._action_seq}")
+            action = originate_action(request, f"{channel_id}-o{self._action_seq}")
         except UnsafeValueError as exc:
-            await self._save(redial.finished(Outcome.FAILED, f"not originated: {exc}"), now)
+            finished = redial.finished(Outcome.FAILED, f"not originated: {exc}")
+            await self._save(finished, now)
             return
+        # Reserve the agent so no queue call slips in while their phone rings for the redial.
+        if self._board.queues_of(plan.interface):
+            redial = dataclasses.replace(redial, paused_interface=plan.interface)
+            await self._save(redial.moved(redial.state, f"reserving {plan.interface}"), now)
+            try:
+                await self._originator.pause(plan.interface, True, policy.agent.pause_reason)
+            except AmiNotConnected as exc:
+                retry = redial.moved(
+                    RedialState.WAITING, f"not sent ({exc}); retrying", due_at=now + RETRY_WHEN_DISCONNECTED
+                )
+                await self._save(dataclasses.replace(retry, paused_interface=None), now)
+                return
+            except AmiError as exc:
+                self._log.warning("agent_pause_failed", redial_id=redial.id, interface=plan.interface, error=str(exc))
         # Write-ahead: once ORIGINATING is stored, no later run will send this Originate again.
-        started = redial.moved(RedialState.ORIGINATING, "Originate sent; ringing the agent", originated_at=now)
+        started = dataclasses.replace(
+            redial.moved(RedialState.ORIGINATING, f"Originate sent; ringing {plan.interface}", originated_at=now),
+            channel_id=channel_id,
+            ring_interface=plan.interface,
+            bridged_legs=0,
+        )
+        if plan.fallback:
+            self._log.info("redial_fallback", redial_id=redial.id, interface=plan.interface, detail=plan.detail)
         await self._save(started, now)
         try:
             await self._originator.originate(action)
         except AmiNotConnected as exc:
-            retry = redial.moved(
-                RedialState.WAITING, f"not sent ({exc}); retrying", due_at=now + RETRY_WHEN_DISCONNECTED
+            retry = dataclasses.replace(
+                started.moved(RedialState.WAITING, f"not sent ({exc}); retrying", due_at=now + RETRY_WHEN_DISCONNECTED),
+                originated_at=None,
             )
-            await self._save(dataclasses.replace(retry, originated_at=None), now)
+            await self._save(retry, now)
+            await self._release_for(retry, now)
         except AmiRefused as exc:
-            await self._save(started.finished(Outcome.FAILED, f"Asterisk refused the Originate: {exc}"), now)
+            finished = started.finished(Outcome.FAILED, f"Asterisk refused the Originate: {exc}")
+            await self._save(finished, now)
+            await self._after_attempt(finished, now)
         except AmiTimeout as exc:
             # Sent but unanswered: never resend; the events or the outcome deadline decide.
-            self._log.warning("originate_unanswered", redial_id=redial.id, channel_id=redial.channel_id, error=str(exc))
+            self._log.warning("originate_unanswered", redial_id=redial.id, channel_id=channel_id, error=str(exc))
+
+    async def _after_attempt(self, redial: Redial, now: float) -> None:
+        """An attempt is over: release the agent, and retry when the policy says so."""
+        redial = await self._release_for(redial, now)
+        policy = self.settings.policy_for(redial.queue)
+        retry = policy.retry
+        if redial.outcome is None or redial.outcome.value not in retry.retry_on or redial.attempt >= retry.attempts:
+            return
+        again = dataclasses.replace(
+            redial.moved(
+                RedialState.WAITING,
+                f"attempt {redial.attempt + 1} of {retry.attempts} in {retry.spacing:g} s after {redial.outcome.value}",
+                due_at=now + retry.spacing,
+                originated_at=None,
+            ),
+            outcome=None,
+            attempt=redial.attempt + 1,
+            agent_deadline=None,
+            ring_interface="",
+            bridged_legs=0,
+        )
+        await self._save(again, now)
+
+    async def _release_for(self, redial: Redial, now: float) -> Redial:
+        if not redial.paused_interface:
+            return redial
+        await self._release(redial.paused_interface, redial.id)
+        released = dataclasses.replace(redial, paused_interface=None)
+        await self._store.save_redial(released, now)
+        if not released.done:
+            self._open[released.id] = released
+        return released
+
+    async def _release(self, interface: str, redial_id: int) -> bool:
+        policy = self.settings.policy
+        try:
+            await self._originator.pause(interface, False, policy.agent.pause_reason)
+        except AmiNotConnected:
+            # Released at the next login.
+            self._unpause[redial_id] = interface
+            return False
+        except AmiError as exc:
+            self._log.warning("agent_unpause_failed", redial_id=redial_id, interface=interface, error=str(exc))
+        self._log.info("agent_released", redial_id=redial_id, interface=interface)
+        return True
 
     async def _save(self, redial: Redial, now: float) -> None:
         await self._store.save_redial(redial, now)
@@ -235,7 +428,8 @@ class Engine:
             linkedid=redial.linkedid,
             channel_id=redial.channel_id,
             customer=redial.customer_number,
-            agent=redial.agent_interface,
+            agent=redial.ring_interface or redial.agent_interface,
+            attempt=redial.attempt,
             state=redial.state.value,
             outcome=redial.outcome.value if redial.outcome else None,
             due_at=redial.due_at,

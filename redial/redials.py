@@ -20,7 +20,8 @@ from redial.ami import events as ev
 
 
 class RedialState(enum.Enum):
-    WAITING = "waiting"
+    WAITING = "waiting"  # the callback window, a retry's spacing, or the outage guard's turn
+    WAITING_AGENT = "waiting_agent"  # the agent is busy; wait for them until agent_deadline
     ORIGINATING = "originating"
     AGENT_ANSWERED = "agent_answered"
     CUSTOMER_ANSWERED = "customer_answered"
@@ -34,6 +35,9 @@ class Outcome(enum.Enum):
     CUSTOMER_BUSY = "customer_busy"
     FAILED = "failed"
     CUSTOMER_CALLED_BACK = "customer_called_back"
+    OUTSIDE_HOURS = "outside_hours"
+    # No agent could take it: recorded for a person to call the customer back.
+    CALLBACK_REQUESTED = "callback_requested"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,15 @@ class Redial:
     outcome: Outcome | None = None
     detail: str = ""
     bridged_legs: int = 0
+    attempt: int = 1
+    # What REDIAL_NUMBER carries (the number rules' dial format).
+    dial_number: str = ""
+    # The interface being rung: the agent's own, or a fallback member's.
+    ring_interface: str = ""
+    # Until when to wait for a busy agent.
+    agent_deadline: float | None = None
+    # The interface the daemon paused to reserve it; released when the attempt ends.
+    paused_interface: str | None = None
 
     @property
     def done(self) -> bool:
@@ -163,6 +176,11 @@ def expire(redial: Redial, now: float, outcome_timeout: float) -> Redial | None:
     if now < redial.originated_at + outcome_timeout:
         return None
     return redial.finished(Outcome.FAILED, f"no outcome seen within {outcome_timeout:g} s of the Originate")
+
+
+def channel_id_for(prefix: str, redial_id: int, attempt: int, linkedid: str) -> str:
+    """The ChannelId of one attempt: unique per attempt, the same if that attempt is looked up again."""
+    return f"{prefix}-{redial_id}-{attempt}-{linkedid}"
 
 
 def same_customer(a: str, b: str) -> bool:

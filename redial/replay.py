@@ -38,9 +38,13 @@ class RecordingOriginator:
     """Accepts every Originate and remembers it: nothing leaves the process."""
 
     actions: list[Action] = field(default_factory=list)
+    pauses: list[tuple[str, bool, str]] = field(default_factory=list)
 
     async def originate(self, action: Action) -> None:
         self.actions.append(action)
+
+    async def pause(self, interface: str, paused: bool, reason: str) -> None:
+        self.pauses.append((interface, paused, reason))
 
 
 @dataclass

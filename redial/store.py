@@ -17,7 +17,7 @@ import aiosqlite
 from redial.exceptions import StoreError
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision
-from redial.redials import Outcome, Redial, RedialState
+from redial.redials import Outcome, Redial, RedialState, channel_id_for
 from redial.tracker import EndedCall
 
 # Each entry moves the schema from version N to N+1; never edit a released one.
@@ -72,6 +72,19 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX redial_log_redial ON redial_log (redial_id);
     """,
+    # 2: retries, agent reservation, number rules.
+    """
+    ALTER TABLE redials ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE redials ADD COLUMN dial_number TEXT NOT NULL DEFAULT '';
+    ALTER TABLE redials ADD COLUMN ring_interface TEXT NOT NULL DEFAULT '';
+    ALTER TABLE redials ADD COLUMN agent_deadline REAL;
+    ALTER TABLE redials ADD COLUMN paused_interface TEXT;
+    ALTER TABLE redials ADD COLUMN created_at REAL NOT NULL DEFAULT 0;
+    UPDATE redials SET created_at = updated_at;
+    ALTER TABLE calls ADD COLUMN number_e164 TEXT NOT NULL DEFAULT '';
+    CREATE INDEX calls_number ON calls (number_e164);
+    CREATE INDEX redials_created ON redials (created_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -79,7 +92,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _REDIAL_SELECT = """
     SELECT r.id, r.call_id, c.linkedid, c.customer_uniqueid, c.customer_number, c.dialled,
            c.queue, c.agent_interface, c.agent_member, c.trunk, r.state, r.due_at,
-           r.channel_id, r.originated_at, r.outcome, r.detail
+           r.channel_id, r.originated_at, r.outcome, r.detail, r.attempt, r.dial_number,
+           r.ring_interface, r.agent_deadline, r.paused_interface
     FROM redials r JOIN calls c ON c.id = r.call_id
 """
 
@@ -102,6 +116,11 @@ def _redial(row: Sequence[Any]) -> Redial:
         originated_at=row[13],
         outcome=Outcome(row[14]) if row[14] else None,
         detail=row[15],
+        attempt=row[16],
+        dial_number=row[17] or row[4],
+        ring_interface=row[18] or row[7] or "",
+        agent_deadline=row[19],
+        paused_interface=row[20],
     )
 
 
@@ -163,15 +182,15 @@ class Store:
         return int(row[0]) if row and row[0] is not None else 0
 
     async def record_call(
-        self, call: EndedCall, classification: Classification, decision: Decision, now: float
+        self, call: EndedCall, classification: Classification, decision: Decision, now: float, number_e164: str = ""
     ) -> int | None:
         """Insert the ended call; its row id, or ``None`` when this Linkedid was recorded before."""
         cursor = await self._db.execute(
             """INSERT OR IGNORE INTO calls (linkedid, customer_uniqueid, customer_channel, customer_number,
                    dialled, queue, trunk, agent_interface, agent_member, joined_at, answered_at, ended_at,
                    ended_by, cause, soft_cause, transferred, agent_complete_reason, talk_time,
-                   classification, verdict, reason, detail, recorded_at)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   classification, verdict, reason, detail, recorded_at, number_e164)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 call.linkedid,
                 call.customer_uniqueid,
@@ -196,18 +215,31 @@ class Store:
                 decision.reason.value,
                 decision.detail,
                 now,
+                number_e164,
             ),
         )
         await self._db.commit()
         return cursor.lastrowid if cursor.rowcount == 1 else None
 
-    async def create_redial(self, call_id: int, due_at: float, channel_prefix: str, now: float) -> Redial:
+    async def create_redial(
+        self, call_id: int, due_at: float, channel_prefix: str, now: float, dial_number: str = ""
+    ) -> Redial:
         """Create the WAITING redial of a recorded call, with its ChannelId (the idempotency key)."""
         db = self._db
         try:
             cursor = await db.execute(
-                "INSERT INTO redials (call_id, state, due_at, channel_id, detail, updated_at) VALUES (?,?,?,?,?,?)",
-                (call_id, RedialState.WAITING.value, due_at, "", "waiting for the callback window", now),
+                """INSERT INTO redials (call_id, state, due_at, channel_id, detail, updated_at, dial_number, created_at)
+                   VALUES (?,?,?,?,?,?,?,?)""",
+                (
+                    call_id,
+                    RedialState.WAITING.value,
+                    due_at,
+                    "",
+                    "waiting for the callback window",
+                    now,
+                    dial_number,
+                    now,
+                ),
             )
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"call {call_id} already has a redial") from exc
@@ -216,7 +248,7 @@ class Store:
         async with db.execute("SELECT linkedid FROM calls WHERE id = ?", (call_id,)) as cur:
             row = await cur.fetchone()
         assert row is not None
-        channel_id = f"{channel_prefix}-{redial_id}-{row[0]}"
+        channel_id = channel_id_for(channel_prefix, redial_id, 1, row[0])
         await db.execute("UPDATE redials SET channel_id = ? WHERE id = ?", (channel_id, redial_id))
         await db.execute(
             "INSERT INTO redial_log (redial_id, at, state, outcome, detail) VALUES (?,?,?,?,?)",
@@ -230,7 +262,9 @@ class Store:
     async def save_redial(self, redial: Redial, now: float) -> None:
         """Write the redial's state (before the daemon acts on it) and log the transition."""
         await self._db.execute(
-            "UPDATE redials SET state=?, due_at=?, originated_at=?, outcome=?, detail=?, updated_at=? WHERE id=?",
+            """UPDATE redials SET state=?, due_at=?, originated_at=?, outcome=?, detail=?, updated_at=?,
+                   channel_id=?, attempt=?, dial_number=?, ring_interface=?, agent_deadline=?, paused_interface=?
+               WHERE id=?""",
             (
                 redial.state.value,
                 redial.due_at,
@@ -238,6 +272,12 @@ class Store:
                 redial.outcome.value if redial.outcome else None,
                 redial.detail,
                 now,
+                redial.channel_id,
+                redial.attempt,
+                redial.dial_number,
+                redial.ring_interface,
+                redial.agent_deadline,
+                redial.paused_interface,
                 redial.id,
             ),
         )
@@ -246,6 +286,26 @@ class Store:
             (redial.id, now, redial.state.value, redial.outcome.value if redial.outcome else None, redial.detail),
         )
         await self._db.commit()
+
+    async def redials_since(self, number_e164: str, since: float) -> int:
+        """How many redials to this number were created at or after ``since`` (the daily cap)."""
+        if not number_e164:
+            return 0
+        async with self._db.execute(
+            """SELECT COUNT(*) FROM redials r JOIN calls c ON c.id = r.call_id
+               WHERE c.number_e164 = ? AND r.created_at >= ?""",
+            (number_e164, since),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def paused_interfaces(self) -> list[tuple[int, str]]:
+        """Interfaces finished redials left paused (the daemon died before releasing them)."""
+        async with self._db.execute(
+            "SELECT id, paused_interface FROM redials WHERE state = 'done' AND paused_interface IS NOT NULL"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     async def redial(self, redial_id: int) -> Redial | None:
         async with self._db.execute(_REDIAL_SELECT + " WHERE r.id = ?", (redial_id,)) as cursor:

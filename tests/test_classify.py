@@ -14,7 +14,7 @@ CALL = EndedCall(
     linkedid="1.1",
     customer_uniqueid="1.1",
     customer_channel="PJSIP/trunk-01",
-    customer_number="5551234",
+    customer_number="2025550123",
     dialled="100",
     queue="support",
     agent_interface="PJSIP/agent1",
@@ -42,19 +42,29 @@ class TestClassify:
 
     @pytest.mark.parametrize("cause", [16, 31, 17, 21, 26])
     def test_normal_causes(self, cause: int) -> None:
-        assert classify(dataclasses.replace(CALL, cause=cause), PolicySettings()).kind is EndKind.NORMAL
+        call = dataclasses.replace(CALL, cause=cause, soft_cause=None)
+        assert classify(call, PolicySettings()).kind is EndKind.NORMAL
+
+    def test_channel_driver_hangup_counts_whatever_the_cause(self) -> None:
+        call = dataclasses.replace(CALL, cause=16, soft_cause=1)
+        assert classify(call, PolicySettings()).abnormal
+        assert not classify(call, PolicySettings(driver_hangup_abnormal=False)).abnormal
+
+    def test_bridge_teardown_soft_hangup_is_not_the_driver(self) -> None:
+        call = dataclasses.replace(CALL, cause=16, soft_cause=16)
+        assert classify(call, PolicySettings()).kind is EndKind.NORMAL
 
     def test_agent_complete_reason_is_not_proof(self) -> None:
         # An RTP-timeout drop reports Reason caller; the cause decides.
         assert classify(CALL, PolicySettings()).abnormal
 
     def test_configured_cause_list(self) -> None:
-        settings = PolicySettings(abnormal_causes=frozenset({16}))
+        settings = PolicySettings(abnormal_causes=frozenset({16}), driver_hangup_abnormal=False)
         assert classify(dataclasses.replace(CALL, cause=16), settings).abnormal
         assert not classify(CALL, settings).abnormal
 
     def test_undefined_cause_follows_setting(self) -> None:
-        call = dataclasses.replace(CALL, cause=0)
+        call = dataclasses.replace(CALL, cause=0, soft_cause=None)
         assert classify(call, PolicySettings()).kind is EndKind.NORMAL
         assert classify(call, PolicySettings(undefined_cause_abnormal=True)).kind is EndKind.ABNORMAL
 
@@ -66,7 +76,8 @@ class TestClassify:
         assert classify(dataclasses.replace(CALL, queue=None), PolicySettings()).kind is EndKind.NOT_QUEUE_CALL
 
     def test_missing_cause_is_normal(self) -> None:
-        assert classify(dataclasses.replace(CALL, cause=None), PolicySettings()).kind is EndKind.NORMAL
+        call = dataclasses.replace(CALL, cause=None, soft_cause=None)
+        assert classify(call, PolicySettings()).kind is EndKind.NORMAL
 
     def test_cause_names(self) -> None:
         assert cause_name(44) == "requested channel not available"

@@ -6,42 +6,104 @@ import dataclasses
 
 import pytest
 
-from redial.config import PolicySettings
+from redial.config import BusinessHours, NumberRules, PolicySettings
 from redial.policy.classify import classify
-from redial.policy.decide import Decision, Reason, Verdict, decide
+from redial.policy.decide import Decision, Reason, Verdict, decide, talk_seconds
+from redial.policy.hours import is_open
+from redial.policy.numbers import check_number
 from tests.test_classify import CALL
 
+# Monday 2026-11-23 10:00 UTC.
+MONDAY_10 = 1795428000.0
 
-def _decide(settings: PolicySettings | None = None, **changes: object) -> Decision:
+
+def _decide(
+    settings: PolicySettings | None = None,
+    *,
+    now: float = MONDAY_10,
+    dnc: frozenset[str] = frozenset(),
+    today: int = 0,
+    **changes: object,
+) -> Decision:
     settings = settings or PolicySettings()
     call = dataclasses.replace(CALL, **changes)  # type: ignore[arg-type]
-    return decide(call, classify(call, settings), settings)
+    return decide(
+        call,
+        classify(call, settings),
+        settings,
+        number=check_number(call.customer_number, settings.numbers, dnc),
+        hours=is_open(now, settings.hours),
+        redials_today=today,
+    )
 
 
 class TestDecide:
-    """From classification to a decision with its reason."""
+    """From classification and checks to a decision with its reason."""
 
     def test_drop_is_redialled_after_window(self) -> None:
         decision = _decide(PolicySettings(callback_window=20))
         assert decision.verdict is Verdict.REDIAL and decision.reason is Reason.ABNORMAL_END
-        assert decision.due_at == CALL.ended_at + 20
+        assert decision.due_at == CALL.ended_at + 20 and decision.dial_number == "2025550123"
 
     def test_zero_window_is_immediate(self) -> None:
         assert _decide(PolicySettings(callback_window=0)).due_at == CALL.ended_at
 
     def test_normal_end_skipped(self) -> None:
-        decision = _decide(cause=16)
+        decision = _decide(cause=16, soft_cause=None)
         assert (decision.verdict, decision.reason) == (Verdict.SKIP, Reason.NORMAL_END)
 
-    @pytest.mark.parametrize("number", ["", "anonymous", "123&PJSIP/999@trunk", "12"])
-    def test_undialable_number_skipped(self, number: str) -> None:
+    @pytest.mark.parametrize(
+        ("number", "reason"),
+        [
+            ("", Reason.NUMBER_WITHHELD),
+            ("anonymous", Reason.NUMBER_WITHHELD),
+            ("123&PJSIP/999@trunk", Reason.NUMBER_MALFORMED),
+            ("+19005550123", Reason.NUMBER_TYPE_NOT_ALLOWED),
+            ("+442079460000", Reason.NUMBER_REGION_NOT_ALLOWED),
+            ("+15551234", Reason.NUMBER_TYPE_NOT_ALLOWED),
+        ],
+    )
+    def test_numbers_never_dialled(self, number: str, reason: Reason) -> None:
         decision = _decide(customer_number=number)
-        assert (decision.verdict, decision.reason) == (Verdict.SKIP, Reason.NUMBER_NOT_DIALABLE)
+        assert (decision.verdict, decision.reason) == (Verdict.SKIP, reason)
 
-    def test_queue_scope(self) -> None:
-        settings = PolicySettings(queues=frozenset({"sales"}))
-        assert _decide(settings).reason is Reason.QUEUE_OUT_OF_SCOPE
-        assert _decide(settings, queue="sales").verdict is Verdict.REDIAL
+    def test_unverified_local_number(self) -> None:
+        # 5551234 has no area code: possible in the US, not verifiable, so allowed by default.
+        assert _decide(customer_number="5551234").dial_number == "5551234"
+        blocked = PolicySettings(numbers=NumberRules(unverified_numbers="block"))
+        assert _decide(blocked, customer_number="5551234").reason is Reason.NUMBER_TYPE_NOT_ALLOWED
+
+    def test_do_not_call(self) -> None:
+        assert _decide(dnc=frozenset({"+12025550123"})).reason is Reason.DO_NOT_CALL
+
+    def test_daily_cap(self) -> None:
+        settings = PolicySettings(numbers=NumberRules(max_redials_per_day=2))
+        assert _decide(settings, today=1).verdict is Verdict.REDIAL
+        assert _decide(settings, today=2).reason is Reason.DAILY_CAP
+        unlimited = PolicySettings(numbers=NumberRules(max_redials_per_day=0))
+        assert _decide(unlimited, today=99).verdict is Verdict.REDIAL
+
+    def test_scope(self) -> None:
+        assert _decide(PolicySettings(queues=frozenset({"sales"}))).reason is Reason.QUEUE_OUT_OF_SCOPE
+        assert _decide(PolicySettings(queues=frozenset({"sales"})), queue="sales").verdict is Verdict.REDIAL
+        assert _decide(PolicySettings(dids=frozenset({"200"}))).reason is Reason.DID_OUT_OF_SCOPE
+        assert _decide(PolicySettings(trunks=frozenset({"carrier2"}))).reason is Reason.TRUNK_OUT_OF_SCOPE
+        assert _decide(PolicySettings(trunks=frozenset({"trunk"}), dids=frozenset({"100"}))).verdict is Verdict.REDIAL
+
+    def test_talk_time_bounds(self) -> None:
+        assert _decide(PolicySettings(min_talk_time=30), talk_time=10).reason is Reason.TALK_TOO_SHORT
+        assert _decide(PolicySettings(min_talk_time=30), talk_time=30).verdict is Verdict.REDIAL
+        assert _decide(PolicySettings(max_talk_time=600), talk_time=601).reason is Reason.TALK_TOO_LONG
+
+    def test_talk_time_without_agent_complete(self) -> None:
+        assert talk_seconds(dataclasses.replace(CALL, talk_time=None)) == CALL.ended_at - (CALL.answered_at or 0)
+
+    def test_outside_hours(self) -> None:
+        office = BusinessHours(weekly=(((540, 1020),),) * 5 + ((), ()))  # Mon-Fri 09:00-17:00 UTC
+        settings = PolicySettings(hours=office)
+        assert _decide(settings).verdict is Verdict.REDIAL
+        decision = _decide(settings, now=MONDAY_10 + 8 * 3600)
+        assert decision.reason is Reason.OUTSIDE_HOURS and "18:00" in decision.detail
 
     def test_transfer_and_unanswered_skipped(self) -> None:
         assert _decide(transferred=True).reason is Reason.TRANSFERRED

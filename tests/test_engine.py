@@ -26,11 +26,15 @@ class FakeOriginator:
     def __init__(self) -> None:
         self.actions: list[Action] = []
         self.fail_with: list[AmiError] = []
+        self.pauses: list[tuple[str, bool, str]] = []
 
     async def originate(self, action: Action) -> None:
         self.actions.append(action)
         if self.fail_with:
             raise self.fail_with.pop(0)
+
+    async def pause(self, interface: str, paused: bool, reason: str) -> None:
+        self.pauses.append((interface, paused, reason))
 
 
 def settings(window: float = 20) -> Settings:

@@ -11,7 +11,7 @@ import pytest
 from redial.config import PolicySettings
 from redial.exceptions import StoreError
 from redial.policy.classify import classify
-from redial.policy.decide import decide
+from redial.policy.decide import Decision, Reason, Verdict
 from redial.redials import Outcome, RedialState
 from redial.store import SCHEMA_VERSION, Store
 from tests.test_classify import CALL
@@ -20,7 +20,8 @@ from tests.test_classify import CALL
 async def _record(store: Store, linkedid: str = "1.1") -> int | None:
     call = dataclasses.replace(CALL, linkedid=linkedid)
     classification = classify(call, PolicySettings())
-    return await store.record_call(call, classification, decide(call, classification, PolicySettings()), 50.0)
+    decision = Decision(Verdict.REDIAL, Reason.ABNORMAL_END, classification.reason, due_at=70.0)
+    return await store.record_call(call, classification, decision, 50.0, "+12025550123")
 
 
 class TestSchema:
@@ -64,7 +65,7 @@ class TestRecords:
         call_id = await _record(store)
         assert call_id is not None
         redial = await store.create_redial(call_id, 70.0, "redial", 50.0)
-        assert redial.channel_id == f"redial-{redial.id}-1.1" and redial.state is RedialState.WAITING
+        assert redial.channel_id == f"redial-{redial.id}-1-1.1" and redial.state is RedialState.WAITING
         with pytest.raises(StoreError, match="already has a redial"):
             await store.create_redial(call_id, 70.0, "redial", 50.0)
         await store.close()

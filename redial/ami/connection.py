@@ -53,7 +53,7 @@ class AmiLink:
         self,
         settings: AmiSettings,
         on_event: Callable[[ev.AmiEvent], None],
-        on_login: Callable[[frozenset[str]], None],
+        on_login: Callable[[frozenset[str], tuple[ev.MemberState, ...]], None],
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
         self._settings = settings
@@ -149,11 +149,12 @@ class AmiLink:
         self.connected_since = asyncio.get_running_loop().time()
         try:
             alive = await self._alive_linkedids()
+            members = await self._queue_members()
         except (AmiNotConnected, AmiTimeout, AmiRefused) as exc:
-            self._drop_link(f"CoreShowChannels failed: {exc}")
+            self._drop_link(f"rebuilding state failed: {exc}")
             return
-        self._log.info("ami_logged_in", username=settings.username, channels=len(alive))
-        self._on_login(alive)
+        self._log.info("ami_logged_in", username=settings.username, channels=len(alive), queue_members=len(members))
+        self._on_login(alive, members)
         self._spawn(self._keepalive())
 
     async def _alive_linkedids(self) -> frozenset[str]:
@@ -162,6 +163,12 @@ class AmiLink:
         return frozenset(
             str(m.get("Linkedid")) for m in messages if m.get("Event") == "CoreShowChannel" and m.get("Linkedid")
         )
+
+    async def _queue_members(self) -> tuple[ev.MemberState, ...]:
+        reply = await self._send({"Action": "QueueStatus"}, as_list=True)
+        messages = reply if isinstance(reply, list) else [reply]
+        members = (ev.decode(m) for m in messages if m.get("Event") == "QueueMember")
+        return tuple(m for m in members if isinstance(m, ev.MemberState))
 
     async def _keepalive(self) -> None:
         interval = self._settings.ping_interval
@@ -215,6 +222,13 @@ class AmiLink:
 
     async def originate(self, action: Action) -> None:
         """Send an Originate; returns once Asterisk queued it (the outcome arrives as events)."""
+        await self._send(action)
+
+    async def pause(self, interface: str, paused: bool, reason: str) -> None:
+        """Pause or unpause ``interface`` in all its queues (QueuePause without Queue)."""
+        action: Action = {"Action": "QueuePause", "Interface": interface, "Paused": "true" if paused else "false"}
+        if paused:
+            action["Reason"] = reason
         await self._send(action)
 
     async def send(self, action: Action, *, as_list: bool = False) -> Any:

@@ -151,6 +151,42 @@ class OriginateResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberState:
+    """A queue member's state (``QueueMemberStatus``, ``QueueMemberAdded``, or ``QueueMember`` in a QueueStatus list).
+
+    ``status``: 0 unknown, 1 not in use, 2 in use, 3 busy, 4 invalid, 5 unavailable,
+    6 ringing, 7 ringinuse, 8 on hold. ``last_call`` is Asterisk's epoch second.
+    """
+
+    queue: str
+    interface: str
+    name: str
+    state_interface: str
+    status: int
+    paused: bool
+    paused_reason: str
+    in_call: bool
+    last_call: int
+    wrapup_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRemoved:
+    """A member left a queue (``QueueMemberRemoved``): logged off, end of shift."""
+
+    queue: str
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """A device's state changed (``DeviceStateChange``): NOT_INUSE, INUSE, RINGING, UNAVAILABLE..."""
+
+    device: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class FullyBooted:
     """Asterisk is up and accepting calls (sent after login and after a restart)."""
 
@@ -166,6 +202,9 @@ AmiEvent = (
     | BridgeEntered
     | Transferred
     | OriginateResult
+    | MemberState
+    | MemberRemoved
+    | DeviceState
     | FullyBooted
 )
 
@@ -278,6 +317,42 @@ def _originate_response(frame: Mapping[str, object]) -> OriginateResult:
     )
 
 
+def _member_state(frame: Mapping[str, object]) -> MemberState | None:
+    # Inside a QueueStatus reply the member event says Name/Location instead of MemberName/Interface.
+    interface = _text(frame, "Interface") or _text(frame, "Location")
+    queue = _text(frame, "Queue")
+    status = _int_or_none(_text(frame, "Status"))
+    if not interface or not queue or status is None:
+        return None
+    return MemberState(
+        queue=queue,
+        interface=interface,
+        name=_text(frame, "MemberName") or _text(frame, "Name"),
+        state_interface=_text(frame, "StateInterface") or interface,
+        status=status,
+        paused=_text(frame, "Paused") == "1",
+        paused_reason=_text(frame, "PausedReason"),
+        in_call=_text(frame, "InCall") == "1",
+        last_call=_int_or_none(_text(frame, "LastCall")) or 0,
+        wrapup_time=_int_or_none(_text(frame, "Wrapuptime")) or 0,
+    )
+
+
+def _member_removed(frame: Mapping[str, object]) -> MemberRemoved | None:
+    interface = _text(frame, "Interface")
+    queue = _text(frame, "Queue")
+    if not interface or not queue:
+        return None
+    return MemberRemoved(queue=queue, interface=interface)
+
+
+def _device_state(frame: Mapping[str, object]) -> DeviceState | None:
+    device = _text(frame, "Device")
+    if not device:
+        return None
+    return DeviceState(device=device, state=_text(frame, "State"))
+
+
 def decode(frame: Mapping[str, object]) -> AmiEvent | None:
     """The typed record of an AMI event frame, or ``None`` for anything the daemon ignores."""
     name = _text(frame, "Event")
@@ -303,6 +378,12 @@ def decode(frame: Mapping[str, object]) -> AmiEvent | None:
         return _transfer(frame)
     if name == "OriginateResponse":
         return _originate_response(frame)
+    if name in ("QueueMemberStatus", "QueueMember", "QueueMemberAdded", "QueueMemberPause"):
+        return _member_state(frame)
+    if name == "QueueMemberRemoved":
+        return _member_removed(frame)
+    if name == "DeviceStateChange":
+        return _device_state(frame)
     if name == "FullyBooted":
         return FullyBooted()
     return None

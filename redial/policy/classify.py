@@ -69,6 +69,11 @@ def classify(call: EndedCall, settings: PolicySettings) -> Classification:
         return Classification(EndKind.TRANSFERRED, "the call was transferred")
     leg = call.ended_by.value
     cause = call.cause
+    if settings.driver_hangup_abnormal and call.soft_cause is not None and call.soft_cause & 1:
+        # SoftHangupRequest bit 1: the channel driver gave up on the leg (RTP timeout, lost transport).
+        return Classification(
+            EndKind.ABNORMAL, f"the channel driver hung up the {leg} leg (media or transport lost), cause {cause}"
+        )
     described = f"{leg} leg ended first with cause {cause} ({cause_name(cause)})"
     if cause is None:
         return Classification(EndKind.NORMAL, f"{leg} leg ended first without a cause")

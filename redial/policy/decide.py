@@ -5,9 +5,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from redial.ami.actions import INTERFACE, is_dialable
+from redial.ami.actions import INTERFACE
 from redial.config import PolicySettings
 from redial.policy.classify import Classification, EndKind
+from redial.policy.hours import OpenCheck
+from redial.policy.numbers import NumberCheck
 from redial.tracker import EndedCall
 
 
@@ -25,7 +27,17 @@ class Reason(enum.Enum):
     NOT_ANSWERED = "not_answered"
     NOT_A_QUEUE_CALL = "not_a_queue_call"
     QUEUE_OUT_OF_SCOPE = "queue_out_of_scope"
-    NUMBER_NOT_DIALABLE = "number_not_dialable"
+    DID_OUT_OF_SCOPE = "did_out_of_scope"
+    TRUNK_OUT_OF_SCOPE = "trunk_out_of_scope"
+    TALK_TOO_SHORT = "talk_too_short"
+    TALK_TOO_LONG = "talk_too_long"
+    NUMBER_WITHHELD = "number_withheld"
+    NUMBER_MALFORMED = "number_malformed"
+    NUMBER_REGION_NOT_ALLOWED = "number_region_not_allowed"
+    NUMBER_TYPE_NOT_ALLOWED = "number_type_not_allowed"
+    DO_NOT_CALL = "do_not_call"
+    DAILY_CAP = "daily_cap"
+    OUTSIDE_HOURS = "outside_hours"
     NO_AGENT_INTERFACE = "no_agent_interface"
 
 
@@ -36,6 +48,8 @@ class Decision:
     detail: str
     # When to originate (epoch seconds), for a REDIAL.
     due_at: float | None = None
+    # What REDIAL_NUMBER will carry, for a REDIAL.
+    dial_number: str = ""
 
 
 _SKIP_FOR_KIND = {
@@ -46,15 +60,64 @@ _SKIP_FOR_KIND = {
 }
 
 
-def decide(call: EndedCall, classification: Classification, settings: PolicySettings) -> Decision:
-    """Redial an abnormal end of an in-scope queue call to a dialable number, after the window."""
+_NUMBER_REASONS = {
+    "withheld": Reason.NUMBER_WITHHELD,
+    "malformed": Reason.NUMBER_MALFORMED,
+    "region_not_allowed": Reason.NUMBER_REGION_NOT_ALLOWED,
+    "type_not_allowed": Reason.NUMBER_TYPE_NOT_ALLOWED,
+    "do_not_call": Reason.DO_NOT_CALL,
+}
+
+
+def talk_seconds(call: EndedCall) -> float:
+    """How long agent and customer talked: AgentComplete's TalkTime, else answer to end."""
+    if call.talk_time is not None:
+        return float(call.talk_time)
+    if call.answered_at is None:
+        return 0.0
+    return max(0.0, call.ended_at - call.answered_at)
+
+
+def decide(
+    call: EndedCall,
+    classification: Classification,
+    settings: PolicySettings,
+    *,
+    number: NumberCheck,
+    hours: OpenCheck,
+    redials_today: int,
+) -> Decision:
+    """Redial an abnormal end of an in-scope queue call to an allowed number, after the window.
+
+    ``number`` and ``hours`` are the pure checks of the number rules and business
+    hours for this call; ``redials_today`` counts redials to this number today.
+    """
     if classification.kind in _SKIP_FOR_KIND:
         return Decision(Verdict.SKIP, _SKIP_FOR_KIND[classification.kind], classification.reason)
     if settings.queues is not None and call.queue not in settings.queues:
         return Decision(Verdict.SKIP, Reason.QUEUE_OUT_OF_SCOPE, f"queue {call.queue!r} is not protected")
-    if not is_dialable(call.customer_number):
-        shown = call.customer_number or "withheld"
-        return Decision(Verdict.SKIP, Reason.NUMBER_NOT_DIALABLE, f"customer number {shown!r} cannot be dialled")
+    if settings.dids is not None and call.dialled not in settings.dids:
+        return Decision(Verdict.SKIP, Reason.DID_OUT_OF_SCOPE, f"dialled number {call.dialled!r} is not protected")
+    if settings.trunks is not None and call.trunk not in settings.trunks:
+        return Decision(Verdict.SKIP, Reason.TRUNK_OUT_OF_SCOPE, f"trunk {call.trunk!r} is not protected")
+    talked = talk_seconds(call)
+    if talked < settings.min_talk_time:
+        return Decision(
+            Verdict.SKIP, Reason.TALK_TOO_SHORT, f"talked {talked:.0f} s, less than {settings.min_talk_time:g} s"
+        )
+    if settings.max_talk_time is not None and talked > settings.max_talk_time:
+        return Decision(
+            Verdict.SKIP, Reason.TALK_TOO_LONG, f"talked {talked:.0f} s, more than {settings.max_talk_time:g} s"
+        )
+    if not number.allowed:
+        return Decision(Verdict.SKIP, _NUMBER_REASONS.get(number.reason, Reason.NUMBER_MALFORMED), number.detail)
+    cap = settings.numbers.max_redials_per_day
+    if cap and redials_today >= cap:
+        return Decision(
+            Verdict.SKIP, Reason.DAILY_CAP, f"{number.e164 or call.customer_number} had {redials_today} redials today"
+        )
+    if not hours.open:
+        return Decision(Verdict.SKIP, Reason.OUTSIDE_HOURS, hours.detail)
     if not call.agent_interface or not INTERFACE.fullmatch(call.agent_interface):
         return Decision(
             Verdict.SKIP, Reason.NO_AGENT_INTERFACE, f"agent interface {call.agent_interface!r} cannot be rung"
@@ -64,4 +127,5 @@ def decide(call: EndedCall, classification: Classification, settings: PolicySett
         Reason.ABNORMAL_END,
         classification.reason,
         due_at=call.ended_at + settings.callback_window,
+        dial_number=number.dial_number,
     )
