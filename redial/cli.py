@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -77,8 +78,73 @@ def run(config_path: Path | None) -> None:
 def check_config(config_path: Path | None) -> None:
     """Validate the configuration and print the effective settings."""
     settings = _settings(config_path)
+    effective = describe(settings)
+    per_queue = effective.pop("queue_policies")
     click.echo(f"# {settings.source}: valid")
-    click.echo(yaml.safe_dump(describe(settings), sort_keys=False, default_flow_style=False).rstrip())
+    click.echo(yaml.safe_dump(effective, sort_keys=False, default_flow_style=False).rstrip())
+    for queue, policy in per_queue.items():
+        click.echo(f"\n# effective policy of queue {queue}")
+        click.echo(yaml.safe_dump({"queue": queue, "policy": policy}, sort_keys=False).rstrip())
+
+
+@main.command()
+@config_option
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--at",
+    "start",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]),
+    default=None,
+    help="Simulated time the recording starts at (for business hours); default: now.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a call instead of a table.")
+def replay(config_path: Path | None, recordings: tuple[Path, ...], start: dt.datetime | None, as_json: bool) -> None:
+    """Run the policy over recorded AMI traffic (.ami bytes or .json events); originate nothing.
+
+    Prints, for each queue call that ends in the recording, how it ended, the
+    classification, the decision and its reason, and what the daemon would have done.
+    """
+    import time
+
+    from redial.clock import ManualClock
+    from redial.replay import load_frames
+    from redial.replay import replay as run_replay
+    from redial.store import Store
+
+    settings = _settings(config_path)
+    configure_logging(dataclasses.replace(settings.logging, level="error"))
+    began = time.time() if start is None else (start if start.tzinfo else start.astimezone()).timestamp()
+
+    async def go(path: Path) -> tuple[int, int, list[dict[str, Any]], list[str]]:
+        store = await Store.open(":memory:")
+        try:
+            result = await run_replay(load_frames(path), settings, store, ManualClock(began))
+            rows = list(reversed(await store.history(100000)))
+        finally:
+            await store.close()
+        channels = [str(a.get("Channel")) for a in result.originated]
+        return result.frames, result.events, rows, channels
+
+    for path in recordings:
+        try:
+            frames, decoded, rows, rung = asyncio.run(go(path))
+        except (ValueError, OSError) as exc:
+            click.echo(f"redial: cannot replay {path}: {exc}", err=True)
+            sys.exit(1)
+        if as_json:
+            for row in rows:
+                click.echo(json.dumps({"file": str(path), **row}, sort_keys=True))
+            continue
+        click.echo(f"{path}: {frames} frames, {decoded} events used, {len(rows)} queue calls ended")
+        for row in rows:
+            cause = "-" if row["cause"] is None else row["cause"]
+            click.echo(
+                f"  call {row['linkedid']} from {row['customer_number'] or 'withheld'} in {row['queue']}, "
+                f"ended by {row['ended_by']} with cause {cause}: {row['classification']}"
+            )
+            click.echo(f"    decision: {row['verdict']} ({row['reason']}): {row['detail']}")
+            if row["redial_id"] is not None:
+                click.echo(f"    would ring {', '.join(rung) or 'nobody'} first, then {row['customer_number']}")
 
 
 def _when(epoch: float | None) -> str:

@@ -68,3 +68,47 @@ class TestHistory:
         file.write_text(f"store:\n  path: {tmp_path / 'none.sqlite3'}\n")
         result = CliRunner().invoke(main, ["history", "--config", str(file)])
         assert result.exit_code == 1 and "no store" in result.output
+
+
+class TestReplay:
+    """``redial replay`` runs the policy on recordings and originates nothing."""
+
+    def test_drops_and_normal_ends(self, corpus: Path) -> None:
+        files = [str(corpus / "asterisk22" / n) for n in ("drop_rtp_timeout.ami", "normal_agent_hangup.ami")]
+        result = CliRunner().invoke(main, ["replay", *files, "--at", "2026-11-23T10:00:00+0000"])
+        assert result.exit_code == 0, result.output
+        drop, normal = result.output.split("normal_agent_hangup.ami:")
+        assert "decision: redial (abnormal_end)" in drop and "would ring PJSIP/agent1 first" in drop
+        assert "decision: skip (normal_end)" in normal and "would ring" not in normal
+
+    def test_business_hours_apply_to_the_simulated_time(self, corpus: Path, tmp_path: Path) -> None:
+        file = tmp_path / "r.yaml"
+        file.write_text("policy:\n  hours:\n    timezone: UTC\n    weekly:\n      mon: ['09:00-17:00']\n")
+        path = str(corpus / "asterisk22" / "drop_rtp_timeout.ami")
+        late = CliRunner().invoke(main, ["replay", "--config", str(file), path, "--at", "2026-11-23T20:00:00+0000"])
+        assert "skip (outside_hours)" in late.output
+        early = CliRunner().invoke(main, ["replay", "--config", str(file), path, "--at", "2026-11-23T10:00:00+0000"])
+        assert "redial (abnormal_end)" in early.output
+
+    def test_json_corpus_without_queue_calls(self, corpus: Path) -> None:
+        path = str(corpus / "cacofonisk" / "queue" / "queue_simple.json")
+        result = CliRunner().invoke(main, ["replay", path, "--json"])
+        assert result.exit_code == 0 and result.output == ""
+
+    def test_unreadable_recording(self, tmp_path: Path) -> None:
+        bad = tmp_path / "bad.json"
+        bad.write_text("{not json")
+        result = CliRunner().invoke(main, ["replay", str(bad)])
+        assert result.exit_code == 1 and "cannot replay" in result.output
+
+
+class TestCheckConfigPerQueue:
+    """The effective policy of every overridden queue is printed."""
+
+    def test_override_printed(self, tmp_path: Path) -> None:
+        file = tmp_path / "r.yaml"
+        file.write_text("policy:\n  callback_window: 20\n  queue_overrides:\n    vip:\n      callback_window: 5\n")
+        result = CliRunner().invoke(main, ["check-config", "--config", str(file)])
+        assert result.exit_code == 0
+        base, vip = result.output.split("# effective policy of queue vip")
+        assert "callback_window: 20.0" in base and "callback_window: 5.0" in vip and "retry:" in vip

@@ -94,3 +94,56 @@ class TestSecrets:
         os.chmod(file, 0o644)
         with pytest.raises(ConfigError, match="readable by every user"):
             parse_settings({"ami": {"secret_file": str(file)}}, env={})
+
+
+class TestPolicySections:
+    """Numbers, hours, retry, agent, overrides and the outage guard."""
+
+    def test_hours_parsed(self) -> None:
+        hours = parse_settings(
+            {
+                "policy": {
+                    "hours": {
+                        "timezone": "Europe/Berlin",
+                        "weekly": {"fri": ["13:00-17:00", "08:00-12:00"]},
+                        "holidays": ["2026-12-25"],
+                    }
+                }
+            },
+            env={},
+        ).policy.hours
+        assert hours.weekly is not None and hours.weekly[4] == ((480, 720), (780, 1020)) and hours.weekly[0] == ()
+        assert [str(d) for d in hours.holidays] == ["2026-12-25"]
+
+    @pytest.mark.parametrize(
+        ("data", "path"),
+        [
+            ({"policy": {"hours": {"weekly": {"monday": []}}}}, "policy.hours.weekly.monday"),
+            ({"policy": {"hours": {"holidays": ["25.12.2026"]}}}, "policy.hours.holidays[0]"),
+            ({"policy": {"numbers": {"home_region": "usa"}}}, "policy.numbers.home_region"),
+            ({"policy": {"retry": {"retry_on": ["customer_rejected"]}}}, "policy.retry.retry_on[0]"),
+            ({"policy": {"agent": {"fallback": "anyone"}}}, "policy.agent.fallback"),
+            ({"policy": {"queue_overrides": {"vip": {"queues": ["x"]}}}}, "policy.queue_overrides.vip.queues"),
+            ({"policy": {"min_talk_time": 60, "max_talk_time": 30}}, "policy.max_talk_time"),
+            ({"outage_guard": {"rate": 0}}, "outage_guard.rate"),
+        ],
+    )
+    def test_errors_name_the_key(self, data: object, path: str) -> None:
+        with pytest.raises(ConfigError) as caught:
+            parse_settings(data, env={})
+        assert caught.value.path == path
+
+    def test_override_merges_over_base(self) -> None:
+        settings = parse_settings(
+            {
+                "policy": {
+                    "callback_window": 20,
+                    "retry": {"attempts": 3, "spacing": 60},
+                    "queue_overrides": {"vip": {"retry": {"attempts": 1}}},
+                }
+            },
+            env={},
+        )
+        vip = settings.policy_for("vip")
+        assert (vip.retry.attempts, vip.retry.spacing, vip.callback_window) == (1, 60, 20)
+        assert settings.policy_for("other").retry.attempts == 3

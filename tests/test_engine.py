@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -200,3 +201,197 @@ class TestOriginateErrors:
         clock.advance(200)
         await engine.tick()
         assert engine.open_redials == [] and (await store.history())[0]["outcome"] == Outcome.FAILED.value
+
+
+def _ref(uid: str, linked: str, channel: str) -> ev.ChannelRef:
+    return ev.ChannelRef(channel=channel, uniqueid=uid, linkedid=linked)
+
+
+def drop(n: int, number: str = "2025550123", agent: str = "PJSIP/agent1", trunk: str = "trunk") -> list[ev.AmiEvent]:
+    """A queue call answered by ``agent`` that the customer's network drops (RTP timeout)."""
+    cust, agt = f"{n}.1", f"{n}.2"
+    customer = _ref(cust, cust, f"PJSIP/{trunk}-{n:08x}")
+    agent_leg = _ref(agt, cust, f"{agent}-{n:08x}")
+    return [
+        ev.NewChannel(customer, number, "from-trunk", "100"),
+        ev.QueueCallerJoined(customer, "support", number, "100"),
+        ev.NewChannel(agent_leg, "", "from-agents", "s"),
+        ev.AgentConnected(customer, agent_leg, "support", agent, "Alice"),
+        ev.HangupRequested(customer, 1, soft=True),
+        ev.ChannelHungUp(customer, 44, "Requested channel not available"),
+        ev.ChannelHungUp(agent_leg, 44, "Requested channel not available"),
+    ]
+
+
+def member(interface: str, status: int = 1, paused_reason: str = "", queue: str = "support") -> ev.MemberState:
+    return ev.MemberState(
+        queue, interface, interface[-6:], interface, status, bool(paused_reason), paused_reason, False, 0, 0
+    )
+
+
+async def run(engine: Engine, clock: ManualClock, events: list[ev.AmiEvent], step: float = 0.01) -> None:
+    for event in events:
+        clock.advance(step)
+        await engine.handle(event)
+        await engine.tick()
+
+
+def cfg(**policy: object) -> Settings:
+    guard = policy.pop("outage_guard", {})
+    return parse_settings({"policy": {"callback_window": 5, **policy}, "outage_guard": guard}, env={})
+
+
+class TestAgentAvailability:
+    """The same agent only when free; reserve, fall back, release."""
+
+    async def test_busy_agent_is_waited_for_then_reserved(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
+        await run(engine, clock, [*drop(1), member("PJSIP/agent1", status=2)])
+        clock.advance(10)
+        await engine.tick()
+        assert originator.actions == [] and engine.open_redials[0].state is RedialState.WAITING_AGENT
+        await run(engine, clock, [member("PJSIP/agent1", status=1)])
+        assert originator.pauses == [("PJSIP/agent1", True, "redial")]
+        assert len(originator.actions) == 1 and originator.actions[0]["Channel"] == "PJSIP/agent1"
+
+    async def test_paused_agent_falls_back_to_free_member(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        members = (member("PJSIP/agent1", paused_reason="lunch"), member("PJSIP/agent2"))
+        await engine.handle(LinkUp(frozenset(), members))
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent2"]
+        assert originator.pauses == [("PJSIP/agent2", True, "redial")]
+
+    async def test_callback_fallback_originates_nothing(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(agent={"fallback": "callback"}), store, originator, clock)
+        await engine.handle(
+            LinkUp(frozenset(), (member("PJSIP/agent1", paused_reason="lunch"), member("PJSIP/agent2")))
+        )
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        assert originator.actions == [] and engine.open_redials == []
+        assert (await store.history())[0]["outcome"] == "callback_requested"
+
+    async def test_agent_released_after_outcome(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(retry={"attempts": 1}), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        cid = str(originator.actions[0]["ChannelId"])
+        await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
+        assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
+        assert (await store.history())[0]["outcome"] == "agent_no_answer"
+
+    async def test_agent_left_paused_by_a_crash_is_released_at_login(self, tmp_path: Path) -> None:
+        clock = ManualClock(START)
+        store = await Store.open(tmp_path / "r.sqlite3")
+        engine = Engine(cfg(), store, FakeOriginator(), clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        (redial,) = engine.open_redials
+        await store.save_redial(redial.finished(Outcome.FAILED, "killed"), clock.now())
+        await store.close()
+        store = await Store.open(tmp_path / "r.sqlite3")
+        again = FakeOriginator()
+        engine = Engine(cfg(), store, again, clock)
+        await engine.resume()
+        await engine.handle(LinkUp(frozenset(), ()))
+        assert again.pauses == [("PJSIP/agent1", False, "redial")]
+        await store.close()
+
+
+class TestRetries:
+    """Retried outcomes get another attempt with its own ChannelId."""
+
+    async def test_customer_no_answer_is_retried(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(retry={"attempts": 2, "spacing": 60}), store, originator, clock)
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        first = str(originator.actions[0]["ChannelId"])
+        cust = ev.ChannelRef("PJSIP/trunk-9", "9.9", first)
+        await engine.handle(ev.OriginateResult("x", True, 4, first, ""))
+        await engine.handle(ev.DialEnded(ev.ChannelRef("PJSIP/agent1-9", first, first), cust, "NOANSWER"))
+        (redial,) = engine.open_redials
+        assert redial.state is RedialState.WAITING and redial.attempt == 2
+        clock.advance(59)
+        await engine.tick()
+        assert len(originator.actions) == 1
+        clock.advance(2)
+        await engine.tick()
+        second = str(originator.actions[1]["ChannelId"])
+        assert first.startswith("redial-1-1-") and second.startswith("redial-1-2-")
+
+    async def test_rejected_or_last_attempt_not_retried(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(retry={"attempts": 1}), store, originator, clock)
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        cid = str(originator.actions[0]["ChannelId"])
+        await engine.handle(ev.DialEnded(ev.ChannelRef("x", cid, cid), ev.ChannelRef("y", "9.9", cid), "BUSY"))
+        assert engine.open_redials == []
+
+
+class TestPolicyInEngine:
+    """Hours, do-not-call, caps and the outage guard, wired in."""
+
+    async def test_closed_at_due_time(self, store: Store) -> None:
+        # Monday 2026-11-23 10:00 UTC; open until 10:00:03 only.
+        clock, originator = ManualClock(1795428000.0 - 1), FakeOriginator()
+        hours = {"timezone": "UTC", "weekly": {"mon": ["09:00-10:00"]}}
+        engine = Engine(cfg(hours=hours), store, originator, clock)
+        await run(engine, clock, drop(1), step=0.01)
+        clock.advance(10)
+        await engine.tick()
+        assert originator.actions == []
+        assert (await store.history())[0]["outcome"] == "outside_hours"
+
+    async def test_do_not_call_file(self, store: Store, tmp_path: Path) -> None:
+        dnc = tmp_path / "dnc.txt"
+        dnc.write_text("# blocked\n(202) 555-0123\n")
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(numbers={"do_not_call_file": str(dnc)}), store, originator, clock)
+        await run(engine, clock, drop(1))
+        assert (await store.history())[0]["reason"] == "do_not_call"
+
+    async def test_daily_cap_counts_todays_redials(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(numbers={"max_redials_per_day": 2}), store, originator, clock)
+        for n in (1, 2, 3):
+            await run(engine, clock, drop(n))
+        reasons = [row["reason"] for row in reversed(await store.history())]
+        assert reasons == ["abnormal_end", "abnormal_end", "daily_cap"]
+
+    async def test_outage_guard_spreads_redials(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        settings = cfg(outage_guard={"drops": 2, "within": 60, "rate": 6}, callback_window=0)
+        engine = Engine(settings, store, originator, clock)
+        times: list[float] = []
+        record = originator.originate
+
+        async def timed(action: Action) -> None:
+            times.append(clock.now() - START)
+            await record(action)
+
+        originator.originate = timed  # type: ignore[method-assign]
+        for n in range(1, 6):
+            await run(engine, clock, drop(n, number=f"202555010{n}", agent=f"PJSIP/agent{n}"))
+        for _ in range(100):
+            clock.advance(0.5)
+            await engine.tick()
+        # Two drops pass at once; the third trips the guard: from then on one every 10 s.
+        assert len(times) == 5 and times[2] < 1
+        assert [round(b - a) for a, b in itertools.pairwise(times)] == [10, 10]
