@@ -115,8 +115,10 @@ class NumberRules:
     unverified_numbers: str = "allow"
     # One number a line; re-read when the file changes.
     do_not_call_file: Path | None = None
-    # At most this many redials to one number per day (0: no limit).
-    max_redials_per_day: int = 3
+    # At most this many redials to one number per day (0: no limit). Off by default:
+    # each drop already gets a bounded number of attempts, and a customer whose calls
+    # keep dropping still wants them back.
+    max_redials_per_day: int = 0
 
 
 @dataclass(frozen=True, slots=True)
