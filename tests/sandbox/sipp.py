@@ -443,8 +443,10 @@ class CustomerCall(SippProcess):
     def __init__(self, number: str, mode: CallMode, *, did: str, sip_host: str, sip_port: int,
                  talk_time: float, cause: int, max_time: float, caller_name: str,
                  local_port: int | None, media_port: int | None) -> None:
-        if not re.fullmatch(r"\+?[0-9]{1,20}", number):
-            raise ValueError(f"customer number must be digits: {number!r}")
+        # Digits with one optional leading +, or `anonymous`: a withheld caller ID
+        # (RFC 3323: the From user is `anonymous`).
+        if not re.fullmatch(r"\+?[0-9]{1,20}|anonymous", number):
+            raise ValueError(f"customer number must be digits or 'anonymous': {number!r}")
         talk_ms = max(1, round(talk_time * 1000))
         # After the answer: how long until we hang up, or until we give up waiting for a BYE.
         wait_ms = max(1, round((max_time - 2) * 1000))
@@ -499,6 +501,7 @@ def customer_call(number: str = "5551234", mode: CallMode = "hangup", *, did: st
                   media_port: int | None = None) -> CustomerCall:
     """Start a customer's call from `number` to `did` at the sandbox; returns the started call.
 
+    `number` is digits (one optional leading +), or `anonymous` for a withheld caller ID.
     Modes, after Asterisk answers:
       rtp_drop      send no RTP, so the trunk's rtp_timeout drops the call; wait for the BYE
       bye_q850      stream RTP, after talk_time s send BYE with `Reason: Q.850;cause=<cause>`
