@@ -113,7 +113,7 @@ class TestReadHeaders:
         reader = asyncio.StreamReader()
         reader.feed_data(b"agi_x: " + b"y" * 70000 + b"\n")
         reader.feed_eof()
-        with pytest.raises(ValueError, match="too long|closed"):
+        with pytest.raises(ValueError, match=r"too long"):
             await read_headers(reader)
 
     async def test_cut_short(self) -> None:
