@@ -87,6 +87,10 @@ class AgentBoard:
             return changed
         return False
 
+    def name_of(self, interface: str) -> str:
+        """The member name the queues know ``interface`` by ("" if none)."""
+        return next((m.name for (_q, i), m in self._members.items() if i == interface and m.name), "")
+
     def queues_of(self, interface: str) -> tuple[str, ...]:
         return tuple(sorted(q for (q, i) in self._members if i == interface))
 

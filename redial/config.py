@@ -152,6 +152,26 @@ class AgentSettings:
     fallback: str = "queue_member"
 
 
+# A sound file name as Playback() takes it, without extension: no dots, so no "..".
+SOUND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_/-]{0,79}")
+
+
+@dataclass(frozen=True, slots=True)
+class ExperienceSettings:
+    """What agent and customer see and hear on a redial."""
+
+    # The agent's phone shows "<agent_caller_id_name> <customer number>".
+    agent_caller_id_name: str = "REDIAL"
+    # Played to the agent on answer, before the customer is dialled ("Please hold
+    # while we try to connect you.").
+    agent_prompt: tuple[str, ...] = ("pls-hold-while-try",)
+    # Played to the customer on answer, before they are bridged ("Hello. One moment, please.").
+    customer_greeting: tuple[str, ...] = ("hello", "one-moment-please")
+    # The number the customer sees: "dialled" (what they dialled when the call dropped)
+    # or a fixed number.
+    customer_caller_id: str = "dialled"
+
+
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
     # Scope; None means all ("*").
@@ -174,6 +194,21 @@ class PolicySettings:
     hours: BusinessHours = field(default_factory=BusinessHours)
     retry: RetrySettings = field(default_factory=RetrySettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
+    experience: ExperienceSettings = field(default_factory=ExperienceSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class FastAgiSettings:
+    """The returning-caller service the inbound dialplan asks before Queue()."""
+
+    enabled: bool = True
+    # Loopback only: Asterisk runs on the same machine.
+    host: str = "127.0.0.1"
+    port: int = 4573
+    # A caller whose last call dropped this recently is offered to the same agent first.
+    returning_window: float = 900.0
+    # Seconds the inbound dialplan rings that agent before falling back to the queue.
+    ring_timeout: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +227,8 @@ class OriginateSettings:
     context: str = "redial-out"
     account: str = "redial"
     channel_id_prefix: str = "redial"
-    caller_id_name: str = "REDIAL"
+    # Write REDIALSTART / REDIALEND lines to queue_log (the QueueLog action).
+    queue_log: bool = True
     agent_ring_timeout: int = 20
     customer_ring_timeout: int = 30
     # None: the endpoint the customer's call came in on.
@@ -215,6 +251,7 @@ class Settings:
     # Per-queue policies: the base policy with that queue's overrides applied.
     queue_policies: Mapping[str, PolicySettings] = field(default_factory=dict)
     outage_guard: OutageGuard = field(default_factory=OutageGuard)
+    fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
     originate: OriginateSettings = field(default_factory=OriginateSettings)
     logging: LogSettings = field(default_factory=LogSettings)
     source: str = "<defaults>"
@@ -529,6 +566,61 @@ def _retry(section: _Section) -> RetrySettings:
     return retry
 
 
+def _sounds(value: object, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(path, "expected a list of sound file names without extension ([] for none)")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not SOUND.fullmatch(item):
+            raise ConfigError(
+                f"{path}[{index}]", f"expected a sound name of letters, digits, _ - and / (no dots), got {item!r}"
+            )
+    return tuple(value)
+
+
+def _shown_number(value: object, path: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value == "dialled" or (isinstance(value, str) and re.fullmatch(r"\+?[0-9]{1,20}", value)):
+        return str(value)
+    raise ConfigError(path, f'expected "dialled" or a phone number (digits, optional leading +), got {value!r}')
+
+
+def _experience(section: _Section) -> ExperienceSettings:
+    d = ExperienceSettings()
+    experience = ExperienceSettings(
+        agent_caller_id_name=section.get(
+            "agent_caller_id_name",
+            _string(LABEL, "letters, digits, spaces and _.:#*+- (at most 40)"),
+            d.agent_caller_id_name,
+        ),
+        agent_prompt=section.get("agent_prompt", _sounds, d.agent_prompt),
+        customer_greeting=section.get("customer_greeting", _sounds, d.customer_greeting),
+        customer_caller_id=section.get("customer_caller_id", _shown_number, d.customer_caller_id),
+    )
+    section.finish()
+    return experience
+
+
+def _loopback(value: object, path: str) -> str:
+    host = _string()(value, path)
+    if host not in ("localhost", "::1") and not re.fullmatch(r"127(\.\d{1,3}){3}", host):
+        raise ConfigError(path, f"expected a loopback address (127.0.0.1, ::1), got {host!r}")
+    return host
+
+
+def _fastagi(section: _Section) -> FastAgiSettings:
+    d = FastAgiSettings()
+    settings = FastAgiSettings(
+        enabled=section.get("enabled", _boolean, d.enabled),
+        host=section.get("host", _loopback, d.host),
+        port=section.get("port", _integer(1, 65535), d.port),
+        returning_window=section.get("returning_window", _number(0, 86400), d.returning_window),
+        ring_timeout=section.get("ring_timeout", _integer(5, 300), d.ring_timeout),
+    )
+    section.finish()
+    return settings
+
+
 def _agent(section: _Section) -> AgentSettings:
     d = AgentSettings()
     agent = AgentSettings(
@@ -566,6 +658,7 @@ def _policy(section: _Section, scope: bool = True) -> PolicySettings:
         hours=_hours(section.section("hours")),
         retry=_retry(section.section("retry")),
         agent=_agent(section.section("agent")),
+        experience=_experience(section.section("experience")),
     )
     if settings.max_talk_time is not None and settings.max_talk_time <= settings.min_talk_time:
         raise ConfigError(section.key_path("max_talk_time"), "must be greater than min_talk_time")
@@ -625,9 +718,7 @@ def _originate(section: _Section) -> OriginateSettings:
         context=section.get("context", token, d.context),
         account=section.get("account", token, d.account),
         channel_id_prefix=section.get("channel_id_prefix", token, d.channel_id_prefix),
-        caller_id_name=section.get(
-            "caller_id_name", _string(LABEL, "letters, digits, spaces and _.:#*+- (at most 40)"), d.caller_id_name
-        ),
+        queue_log=section.get("queue_log", _boolean, d.queue_log),
         agent_ring_timeout=section.get("agent_ring_timeout", _integer(5, 300), d.agent_ring_timeout),
         customer_ring_timeout=section.get("customer_ring_timeout", _integer(5, 300), d.customer_ring_timeout),
         trunk=section.get("trunk", token, None),
@@ -657,6 +748,7 @@ def parse_settings(data: object, env: Mapping[str, str] | None = None, source: s
         policy=policy,
         queue_policies=queue_policies,
         outage_guard=_outage_guard(root.section("outage_guard")),
+        fastagi=_fastagi(root.section("fastagi")),
         originate=_originate(root.section("originate")),
         logging=_logging(root.section("logging")),
         source=source,
@@ -697,6 +789,8 @@ def _plain(value: Any) -> Any:
         return {"timezone": value.timezone, "weekly": weekly, "holidays": sorted(str(d) for d in value.holidays)}
     if isinstance(value, frozenset):
         return sorted(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, Mapping):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import structlog
 
+from redial.agi import ReturningCallerService
 from redial.ami.connection import AmiLink
 from redial.clock import Clock, SystemClock
 from redial.config import Settings
@@ -65,6 +66,10 @@ class Daemon:
             )
             self.engine = engine = Engine(settings, store, link, self.clock, self.log)
             await engine.resume()
+            returning = None
+            if settings.fastagi.enabled:
+                returning = ReturningCallerService(settings, store, engine.agent_view, self.clock, self.log)
+                await returning.start()
             self.log.info(
                 "started",
                 config=settings.source,
@@ -77,6 +82,8 @@ class Daemon:
                 await self._consume(engine)
             finally:
                 await link.close()
+                if returning is not None:
+                    await returning.close()
         finally:
             await store.close()
             self.log.info("stopped")

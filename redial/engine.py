@@ -21,7 +21,7 @@ import structlog
 
 from redial.agents import AgentBoard, AgentView, Availability
 from redial.ami import events as ev
-from redial.ami.actions import Action, OriginateRequest, originate_action
+from redial.ami.actions import Action, OriginateRequest, originate_action, queue_log_action
 from redial.clock import Clock
 from redial.config import PolicySettings, Settings
 from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, UnsafeValueError
@@ -51,6 +51,8 @@ class Originator(Protocol):
     async def originate(self, action: Action) -> None: ...
 
     async def pause(self, interface: str, paused: bool, reason: str) -> None: ...
+
+    async def queue_log(self, action: Action) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +262,13 @@ class Engine:
             if await self._release(interface, redial_id):
                 del self._unpause[redial_id]
 
+    def agent_view(self, interface: str, now: float) -> AgentView:
+        """The agent's availability, counting the daemon's own reservations as busy."""
+        view = self._board.view(interface, now, self.settings.policy.agent.pause_reason)
+        if interface in self._reserved(exclude=-1):
+            return AgentView(interface, Availability.BUSY, f"{interface} is reserved for a redial", view.queues)
+        return view
+
     # ---- attempts -----------------------------------------------------------------------
     def _reserved(self, exclude: int) -> set[str]:
         return {
@@ -302,7 +311,9 @@ class Engine:
     async def _ring(self, redial: Redial, plan: Ring, policy: PolicySettings, now: float) -> None:
         self._action_seq += 1
         originate = self.settings.originate
+        experience = policy.experience
         channel_id = channel_id_for(originate.channel_id_prefix, redial.id, redial.attempt, redial.linkedid)
+        shown = redial.dialled if experience.customer_caller_id == "dialled" else experience.customer_caller_id
         request = OriginateRequest(
             redial_id=redial.id,
             channel_id=channel_id,
@@ -314,9 +325,13 @@ class Engine:
             queue=redial.queue,
             context=originate.context,
             account=originate.account,
-            caller_id_name=originate.caller_id_name,
+            caller_id_name=experience.agent_caller_id_name,
             agent_ring_timeout=originate.agent_ring_timeout,
             customer_ring_timeout=originate.customer_ring_timeout,
+            agent_prompt=experience.agent_prompt,
+            customer_greeting=experience.customer_greeting,
+            show_number=shown,
+            agent_name=self._board.name_of(plan.interface) or (redial.agent_member if not plan.fallback else ""),
         )
         try:
             action = originate_action(request, f"{channel_id}-o{self._action_seq}")
@@ -364,9 +379,28 @@ class Engine:
         except AmiTimeout as exc:
             # Sent but unanswered: never resend; the events or the outcome deadline decide.
             self._log.warning("originate_unanswered", redial_id=redial.id, channel_id=channel_id, error=str(exc))
+        else:
+            kind = "fallback" if plan.fallback else "agent"
+            fields = [str(redial.id), str(redial.attempt), redial.customer_number, channel_id, kind]
+            await self._queue_log(started, "REDIALSTART", fields)
+
+    async def _queue_log(self, redial: Redial, verb: str, fields: list[str]) -> None:
+        """Audit line in queue_log, linked to the dropped call by its Uniqueid."""
+        if not self.settings.originate.queue_log:
+            return
+        interface = redial.ring_interface or redial.agent_interface
+        action = queue_log_action(redial.queue, interface, redial.original_uniqueid, verb, fields)
+        try:
+            await self._originator.queue_log(action)
+        except AmiError as exc:
+            self._log.warning("queue_log_failed", redial_id=redial.id, verb=verb, error=str(exc))
 
     async def _after_attempt(self, redial: Redial, now: float) -> None:
-        """An attempt is over: release the agent, and retry when the policy says so."""
+        """An attempt is over: log it, release the agent, and retry when the policy says so."""
+        if redial.originated_at is not None:
+            outcome = redial.outcome.value if redial.outcome else "unknown"
+            took = f"{max(0.0, now - redial.originated_at):.0f}"
+            await self._queue_log(redial, "REDIALEND", [str(redial.id), str(redial.attempt), outcome, took])
         redial = await self._release_for(redial, now)
         policy = self.settings.policy_for(redial.queue)
         retry = policy.retry

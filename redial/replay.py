@@ -39,12 +39,16 @@ class RecordingOriginator:
 
     actions: list[Action] = field(default_factory=list)
     pauses: list[tuple[str, bool, str]] = field(default_factory=list)
+    queue_logs: list[Action] = field(default_factory=list)
 
     async def originate(self, action: Action) -> None:
         self.actions.append(action)
 
     async def pause(self, interface: str, paused: bool, reason: str) -> None:
         self.pauses.append((interface, paused, reason))
+
+    async def queue_log(self, action: Action) -> None:
+        self.queue_logs.append(action)
 
 
 @dataclass

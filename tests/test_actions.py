@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redial.ami.actions import OriginateRequest, assert_header_safe, is_dialable, originate_action
+from redial.ami.actions import OriginateRequest, assert_header_safe, is_dialable, originate_action, queue_log_action
 from redial.exceptions import UnsafeValueError
 
 REQUEST = OriginateRequest(
@@ -105,3 +105,47 @@ class TestHeaderSafety:
     def test_dialable(self) -> None:
         assert is_dialable("+4930123456") and is_dialable("5551234")
         assert not is_dialable("<unknown>") and not is_dialable("+") and not is_dialable("1+2")
+
+
+class TestExperienceVariables:
+    """Prompts, greeting, shown number and agent name travel as checked variables."""
+
+    def test_present_when_set(self) -> None:
+        request = dataclasses.replace(
+            REQUEST,
+            agent_prompt=("pls-hold-while-try",),
+            customer_greeting=("hello", "custom/greeting"),
+            show_number="100",
+            agent_name="Alice",
+        )
+        variables = originate_action(request, "a1")["Variable"]
+        assert "REDIAL_AGENT_PROMPT=pls-hold-while-try" in variables
+        assert "REDIAL_GREETING=hello&custom/greeting" in variables
+        assert "REDIAL_SHOW_NUMBER=100" in variables and "REDIAL_AGENT_NAME=Alice" in variables
+
+    def test_sound_path_escape_refused(self) -> None:
+        with pytest.raises(UnsafeValueError, match="greeting"):
+            originate_action(dataclasses.replace(REQUEST, customer_greeting=("../../etc/passwd",)), "a1")
+
+    def test_odd_agent_name_left_out(self) -> None:
+        variables = originate_action(dataclasses.replace(REQUEST, agent_name="A,B=1"), "a1")["Variable"]
+        assert not any(v.startswith("REDIAL_AGENT_NAME") for v in variables)
+
+
+class TestQueueLog:
+    """queue_log lines."""
+
+    def test_fields(self) -> None:
+        action = queue_log_action("support", "PJSIP/agent1", "1795354875.10", "REDIALEND", ["7", "1", "connected"])
+        assert action == {
+            "Action": "QueueLog",
+            "Queue": "support",
+            "Event": "REDIALEND",
+            "Uniqueid": "1795354875.10",
+            "Interface": "PJSIP/agent1",
+            "Message": "7|1|connected",
+        }
+
+    def test_hostile_field_replaced(self) -> None:
+        action = queue_log_action("support", "PJSIP/agent1", "1.1", "REDIALSTART", ["5551234\r\nAction: X", "a|b"])
+        assert action["Message"] == "-|-"

@@ -28,6 +28,7 @@ class FakeOriginator:
         self.actions: list[Action] = []
         self.fail_with: list[AmiError] = []
         self.pauses: list[tuple[str, bool, str]] = []
+        self.queue_logs: list[Action] = []
 
     async def originate(self, action: Action) -> None:
         self.actions.append(action)
@@ -36,6 +37,9 @@ class FakeOriginator:
 
     async def pause(self, interface: str, paused: bool, reason: str) -> None:
         self.pauses.append((interface, paused, reason))
+
+    async def queue_log(self, action: Action) -> None:
+        self.queue_logs.append(action)
 
 
 def settings(window: float = 20) -> Settings:
@@ -395,3 +399,27 @@ class TestPolicyInEngine:
         # Two drops pass at once; the third trips the guard: from then on one every 10 s.
         assert len(times) == 5 and times[2] < 1
         assert [round(b - a) for a, b in itertools.pairwise(times[2:])] == [10, 10]
+
+
+class TestQueueLog:
+    """REDIALSTART and REDIALEND lines carry the dropped call's Uniqueid."""
+
+    async def test_start_and_end(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(retry={"attempts": 1}), store, originator, clock)
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        cid = str(originator.actions[0]["ChannelId"])
+        await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
+        verbs = [(a["Event"], a["Uniqueid"], str(a["Message"]).split("|")[2]) for a in originator.queue_logs]
+        assert verbs == [("REDIALSTART", "1.1", "2025550123"), ("REDIALEND", "1.1", "agent_no_answer")]
+
+    async def test_off_when_configured(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        settings = parse_settings({"policy": {"callback_window": 5}, "originate": {"queue_log": False}}, env={})
+        engine = Engine(settings, store, originator, clock)
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        assert originator.actions and originator.queue_logs == []

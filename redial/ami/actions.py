@@ -25,6 +25,11 @@ INTERFACE = re.compile(r"[A-Za-z0-9_]{1,16}/[A-Za-z0-9_.@:+-]{1,80}")
 UNIQUEID = re.compile(r"[A-Za-z0-9_.-]{1,150}")
 # Free text an admin configures (the caller ID name shown to the agent).
 LABEL = re.compile(r"[A-Za-z0-9 _.:#*+-]{0,40}")
+# Playback() file lists: names without dots (so no ".."), joined by &.
+SOUNDS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_/-]{0,79}(&[A-Za-z0-9_][A-Za-z0-9_/-]{0,79}){0,9}")
+# queue_log verbs and their data fields.
+VERB = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
+LOG_FIELD = re.compile(r"[A-Za-z0-9 _.:@/+-]{0,80}")
 
 ActionValue = str | Sequence[str]
 Action = dict[str, ActionValue]
@@ -68,6 +73,11 @@ class OriginateRequest:
     caller_id_name: str
     agent_ring_timeout: int
     customer_ring_timeout: int
+    agent_prompt: tuple[str, ...] = ()
+    customer_greeting: tuple[str, ...] = ()
+    # The number shown to the customer; "" shows nothing in particular.
+    show_number: str = ""
+    agent_name: str = ""
 
 
 def originate_action(request: OriginateRequest, action_id: str) -> Action:
@@ -87,8 +97,17 @@ def originate_action(request: OriginateRequest, action_id: str) -> Action:
     ]
     if DID.fullmatch(request.did):
         variables.append(f"REDIAL_DID={request.did}")
+    if DID.fullmatch(request.show_number):
+        variables.append(f"REDIAL_SHOW_NUMBER={request.show_number}")
     if TOKEN.fullmatch(request.queue):
         variables.append(f"REDIAL_QUEUE={request.queue}")
+    if request.agent_name and LABEL.fullmatch(request.agent_name):
+        variables.append(f"REDIAL_AGENT_NAME={request.agent_name}")
+    if request.agent_prompt:
+        variables.append(f"REDIAL_AGENT_PROMPT={checked(SOUNDS, '&'.join(request.agent_prompt), 'agent prompt')}")
+    if request.customer_greeting:
+        greeting = checked(SOUNDS, "&".join(request.customer_greeting), "customer greeting")
+        variables.append(f"REDIAL_GREETING={greeting}")
     name = checked(LABEL, request.caller_id_name, "caller ID name")
     action: Action = {
         "Action": "Originate",
@@ -103,6 +122,24 @@ def originate_action(request: OriginateRequest, action_id: str) -> Action:
         "Async": "true",
         "ChannelId": checked(UNIQUEID, request.channel_id, "channel id"),
         "Variable": variables,
+    }
+    assert_header_safe(action)
+    return action
+
+
+def queue_log_action(queue: str, interface: str, uniqueid: str, verb: str, fields: Sequence[str]) -> Action:
+    """A line for Asterisk's queue_log (``time|uniqueid|queue|interface|verb|fields...``).
+
+    Fields that fail the whitelist are written as ``-`` rather than dropping the line.
+    """
+    data = "|".join(f if LOG_FIELD.fullmatch(f) else "-" for f in fields)
+    action: Action = {
+        "Action": "QueueLog",
+        "Queue": queue if TOKEN.fullmatch(queue) else "NONE",
+        "Event": checked(VERB, verb, "queue_log verb"),
+        "Uniqueid": uniqueid if UNIQUEID.fullmatch(uniqueid) else "NONE",
+        "Interface": interface if INTERFACE.fullmatch(interface) else "NONE",
+        "Message": data,
     }
     assert_header_safe(action)
     return action

@@ -231,6 +231,10 @@ class AmiLink:
             action["Reason"] = reason
         await self._send(action)
 
+    async def queue_log(self, action: Action) -> None:
+        """Write a queue_log line (the QueueLog action)."""
+        await self._send(action)
+
     async def send(self, action: Action, *, as_list: bool = False) -> Any:
         """Any other action, with the configured timeout."""
         return await self._send(action, as_list=as_list)

@@ -383,6 +383,7 @@ writeprotect = yes
 [from-trunk]
 exten => _X.,1,NoOp(inbound ${CALLERID(num)})
  same => n,Answer()
+ same => n,Gosub(redial-returning,s,1)
  same => n,Queue(support,t)
 
 [from-agents]

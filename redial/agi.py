@@ -1,0 +1,136 @@
+"""The returning-caller FastAGI service: thin I/O around :func:`decide_returning`.
+
+The inbound dialplan runs ``AGI(agi://127.0.0.1:4573/returning)`` before Queue();
+when the caller's last call dropped recently and that agent is free, the service
+sets ``REDIAL_AGENT`` and the shipped dialplan rings that agent first. A pending
+redial for the caller is cancelled by the engine as soon as their new call
+appears (``customer_called_back``).
+
+panoramisk's ``Request`` sends the AGI commands; the headers are read here,
+bounded in size and time, because panoramisk's own handler loops forever on a
+client that closes before sending them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import structlog
+from panoramisk.fast_agi import Request
+
+from redial.agents import AgentView
+from redial.ami.actions import INTERFACE
+from redial.clock import Clock
+from redial.config import Settings
+from redial.policy.numbers import check_number
+from redial.policy.returning import RecentDrop, ReturningDecision, decide_returning
+from redial.store import Store
+
+MAX_HEADER_BYTES = 64 * 1024
+HEADER_TIMEOUT = 5.0
+ROUTE = "returning"
+
+
+async def read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+    """The ``agi_*`` lines up to the blank line; ValueError when too long or cut short."""
+    headers: dict[str, str] = {}
+    size = 0
+    while True:
+        try:
+            line = await reader.readline()
+        except (ValueError, asyncio.LimitOverrunError):
+            # One line beyond the stream's limit (64 KiB).
+            raise ValueError("AGI headers too long") from None
+        if not line:
+            raise ValueError("connection closed before the AGI headers ended")
+        size += len(line)
+        if size > MAX_HEADER_BYTES:
+            raise ValueError("AGI headers too long")
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        if not text:
+            return headers
+        key, sep, value = text.partition(": ")
+        if sep:
+            headers[key] = value
+
+
+class ReturningCallerService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        agent_view: Callable[[str, float], AgentView],
+        clock: Clock,
+        log: structlog.typing.FilteringBoundLogger | None = None,
+    ) -> None:
+        self.settings = settings
+        self._store = store
+        self._agent_view = agent_view
+        self._clock = clock
+        self._log = log if log is not None else structlog.get_logger("redial.agi")
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> bool:
+        """Listen on the configured loopback port; False (logged) when it cannot."""
+        agi = self.settings.fastagi
+        try:
+            self._server = await asyncio.start_server(self._handle, agi.host, agi.port)
+        except OSError as exc:
+            self._log.error("fastagi_unavailable", host=agi.host, port=agi.port, error=exc.strerror or str(exc))
+            return False
+        self._log.info("fastagi_listening", host=agi.host, port=agi.port)
+        return True
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    async def lookup(self, caller: str) -> ReturningDecision:
+        """What to tell the dialplan for a call from ``caller``."""
+        now = self._clock.now()
+        agi = self.settings.fastagi
+        policy = self.settings.policy
+        number = check_number(caller, policy.numbers, frozenset())
+        found = await self._store.last_drop(number.e164, caller, now - agi.returning_window)
+        drop = RecentDrop(*found) if found else None
+        agent = self._agent_view(drop.agent_interface, now) if drop else None
+        return decide_returning(drop, agent, now, agi.returning_window)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            headers = await asyncio.wait_for(read_headers(reader), HEADER_TIMEOUT)
+            script = headers.get("agi_network_script", "")
+            if script != ROUTE:
+                self._log.warning("fastagi_unknown_script", script=script[:80])
+                return
+            caller = headers.get("agi_callerid", "")
+            decision = await self.lookup(caller)
+            self._log.info(
+                "returning_caller",
+                customer=caller[:40],
+                uniqueid=headers.get("agi_uniqueid", "")[:80],
+                agent=decision.agent_interface or None,
+                reason=decision.reason,
+                detail=decision.detail,
+            )
+            if decision.agent_interface and INTERFACE.fullmatch(decision.agent_interface):
+                request = Request(app=None, headers=headers, reader=reader, writer=writer)
+                timeout = self.settings.fastagi.ring_timeout
+                await asyncio.wait_for(
+                    request.send_command(f'SET VARIABLE REDIAL_AGENT "{decision.agent_interface}"'), HEADER_TIMEOUT
+                )
+                await asyncio.wait_for(
+                    request.send_command(f'SET VARIABLE REDIAL_AGENT_TIMEOUT "{timeout}"'), HEADER_TIMEOUT
+                )
+        except (TimeoutError, ValueError, ConnectionError) as exc:
+            self._log.warning("fastagi_request_failed", error=str(exc) or type(exc).__name__)
+        except Exception:
+            self._log.exception("fastagi_request_failed")
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()

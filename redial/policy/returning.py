@@ -1,0 +1,39 @@
+"""Should a customer calling in again ring the agent who lost their call? Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redial.agents import AgentView, Availability
+
+
+@dataclass(frozen=True, slots=True)
+class RecentDrop:
+    """The caller's most recent dropped call, from the store."""
+
+    linkedid: str
+    agent_interface: str
+    agent_member: str
+    ended_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReturningDecision:
+    # The interface to ring first, or "" to go straight to the queue.
+    agent_interface: str
+    reason: str
+    detail: str
+
+
+def decide_returning(drop: RecentDrop | None, agent: AgentView | None, now: float, window: float) -> ReturningDecision:
+    """Ring the same agent first when the caller's last call dropped within ``window`` and the agent is free."""
+    if drop is None or agent is None:
+        return ReturningDecision("", "no_recent_drop", "no dropped call from this number")
+    age = now - drop.ended_at
+    if age > window:
+        return ReturningDecision("", "drop_too_old", f"last drop {age:.0f} s ago, window {window:g} s")
+    if agent.availability is not Availability.FREE:
+        return ReturningDecision("", "agent_not_free", agent.detail)
+    return ReturningDecision(
+        drop.agent_interface, "same_agent", f"call {drop.linkedid} dropped {age:.0f} s ago; {agent.detail}"
+    )

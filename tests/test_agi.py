@@ -1,0 +1,135 @@
+"""Tests for redial.agi: the FastAGI service on a real loopback socket."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from redial.agents import AgentView, Availability
+from redial.agi import ReturningCallerService, read_headers
+from redial.clock import ManualClock
+from redial.config import FastAgiSettings, PolicySettings, parse_settings
+from redial.policy.classify import Classification, EndKind
+from redial.policy.decide import Decision, Reason, Verdict
+from redial.store import Store
+from tests.test_classify import CALL
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = await Store.open(tmp_path / "s.sqlite3")
+    call = dataclasses.replace(CALL, ended_at=NOW - 60)
+    kind = Classification(EndKind.ABNORMAL, "cause 44")
+    await store.record_call(call, kind, Decision(Verdict.REDIAL, Reason.ABNORMAL_END, "x"), NOW, "+12025550123")
+    yield store
+    await store.close()
+
+
+async def agi_call(port: int, caller: str, script: str = "returning") -> list[str]:
+    """Play Asterisk: send the headers, answer every command with 200, return the commands."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"agi_network: yes\nagi_network_script: {script}\nagi_callerid: {caller}\nagi_uniqueid: 9.1\n\n".encode()
+    )
+    commands = []
+    while line := await asyncio.wait_for(reader.readline(), 5):
+        commands.append(line.decode().strip())
+        writer.write(b"200 result=1\n")
+    writer.close()
+    return commands
+
+
+def service(store: Store, availability: Availability, port: int) -> ReturningCallerService:
+    settings = dataclasses.replace(parse_settings({}, env={}), fastagi=FastAgiSettings(port=port))
+    view = lambda interface, now: AgentView(interface, availability, f"{interface} is {availability.value}")  # noqa: E731
+    return ReturningCallerService(settings, store, view, ManualClock(NOW))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TestService:
+    """What the dialplan is told."""
+
+    async def test_recent_drop_rings_same_agent(self, store: Store) -> None:
+        port = free_port()
+        svc = service(store, Availability.FREE, port)
+        assert await svc.start()
+        try:
+            commands = await agi_call(port, "(202) 555-0123")
+        finally:
+            await svc.close()
+        assert commands == ['SET VARIABLE REDIAL_AGENT "PJSIP/agent1"', 'SET VARIABLE REDIAL_AGENT_TIMEOUT "20"']
+
+    async def test_busy_agent_or_other_caller_goes_to_queue(self, store: Store) -> None:
+        port = free_port()
+        svc = service(store, Availability.BUSY, port)
+        assert await svc.start()
+        try:
+            assert await agi_call(port, "2025550123") == []
+            assert await agi_call(port, "2025559999") == []
+            assert await agi_call(port, "2025550123", script="other") == []
+        finally:
+            await svc.close()
+
+    async def test_client_closing_early_does_not_hang(self, store: Store) -> None:
+        port = free_port()
+        svc = service(store, Availability.FREE, port)
+        assert await svc.start()
+        try:
+            for _ in range(3):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"agi_network: yes\n")
+                writer.close()
+            assert await agi_call(port, "2025550123") != []
+        finally:
+            await svc.close()
+
+    async def test_port_in_use_is_reported_not_fatal(self, store: Store) -> None:
+        port = free_port()
+        first = service(store, Availability.FREE, port)
+        assert await first.start()
+        try:
+            assert not await service(store, Availability.FREE, port).start()
+        finally:
+            await first.close()
+
+
+class TestReadHeaders:
+    """Bounded header reading."""
+
+    async def test_too_long(self) -> None:
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"agi_x: " + b"y" * 70000 + b"\n")
+        reader.feed_eof()
+        with pytest.raises(ValueError, match=r"too long"):
+            await read_headers(reader)
+
+    async def test_cut_short(self) -> None:
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"agi_network: yes\n")
+        reader.feed_eof()
+        with pytest.raises(ValueError, match="closed"):
+            await read_headers(reader)
+
+
+class TestConfig:
+    """The service must stay on loopback."""
+
+    def test_non_loopback_refused(self) -> None:
+        from redial.exceptions import ConfigError
+
+        with pytest.raises(ConfigError, match="loopback"):
+            parse_settings({"fastagi": {"host": "0.0.0.0"}}, env={})
+        assert PolicySettings().experience.agent_prompt == ("pls-hold-while-try",)
