@@ -90,6 +90,9 @@ class Engine:
         self._dnc: dict[tuple[str, str], DoNotCallList] = {}
         self._action_seq = 0
         self._unpause: dict[int, str] = {}
+        # A connected redial keeps its agent reserved until the agent's channel hangs up:
+        # ChannelId -> (redial id, interface).
+        self._held: dict[str, tuple[int, str]] = {}
         self.settings = settings
         self._guard = OutageGuard(settings.outage_guard)
         prefix = settings.originate.channel_id_prefix + "-"
@@ -147,6 +150,10 @@ class Engine:
             return
         now = self._clock.now()
         self._board.handle(item)
+        if isinstance(item, ev.ChannelHungUp) and item.ref.uniqueid in self._held:
+            redial_id, interface = self._held.pop(item.ref.uniqueid)
+            if await self._release(interface, redial_id):
+                await self._store.clear_paused(redial_id, now)
         for output in self._tracker.handle(item, now):
             if isinstance(output, EndedCall):
                 await self._on_call_ended(output, now)
@@ -261,6 +268,12 @@ class Engine:
         for redial_id, interface in list(self._unpause.items()):
             if await self._release(interface, redial_id):
                 del self._unpause[redial_id]
+                await self._store.clear_paused(redial_id, now)
+        # Connected redials whose call ended while the link was down.
+        for channel_id, (redial_id, interface) in list(self._held.items()):
+            if channel_id not in link.linkedids and await self._release(interface, redial_id):
+                del self._held[channel_id]
+                await self._store.clear_paused(redial_id, now)
 
     def agent_view(self, interface: str, now: float) -> AgentView:
         """The agent's availability, counting the daemon's own reservations as busy."""
@@ -401,6 +414,10 @@ class Engine:
             outcome = redial.outcome.value if redial.outcome else "unknown"
             took = f"{max(0.0, now - redial.originated_at):.0f}"
             await self._queue_log(redial, "REDIALEND", [str(redial.id), str(redial.attempt), outcome, took])
+        if redial.outcome is Outcome.CONNECTED and redial.paused_interface:
+            # Agent and customer are talking: keep the agent out of the queue until it ends.
+            self._held[redial.channel_id] = (redial.id, redial.paused_interface)
+            return
         redial = await self._release_for(redial, now)
         policy = self.settings.policy_for(redial.queue)
         retry = policy.retry
@@ -433,6 +450,11 @@ class Engine:
 
     async def _release(self, interface: str, redial_id: int) -> bool:
         policy = self.settings.policy
+        view = self._board.view(interface, self._clock.now(), policy.agent.pause_reason)
+        if view.availability is Availability.PAUSED:
+            # The agent paused themselves meanwhile (lunch, end of shift): theirs to undo.
+            self._log.info("agent_left_paused", redial_id=redial_id, interface=interface, detail=view.detail)
+            return True
         try:
             await self._originator.pause(interface, False, policy.agent.pause_reason)
         except AmiNotConnected:

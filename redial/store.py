@@ -321,6 +321,13 @@ class Store:
             rows = await cursor.fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    async def clear_paused(self, redial_id: int, now: float) -> None:
+        """The agent a finished redial reserved has been released."""
+        await self._db.execute(
+            "UPDATE redials SET paused_interface = NULL, updated_at = ? WHERE id = ?", (now, redial_id)
+        )
+        await self._db.commit()
+
     async def redial(self, redial_id: int) -> Redial | None:
         async with self._db.execute(_REDIAL_SELECT + " WHERE r.id = ?", (redial_id,)) as cursor:
             row = await cursor.fetchone()

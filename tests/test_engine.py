@@ -295,6 +295,43 @@ class TestAgentAvailability:
         assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
         assert (await store.history())[0]["outcome"] == "agent_no_answer"
 
+    async def test_connected_redial_holds_agent_until_call_ends(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        cid = str(originator.actions[0]["ChannelId"])
+        agent_leg = ev.ChannelRef("PJSIP/agent1-9", cid, cid)
+        customer_leg = ev.ChannelRef("PJSIP/trunk-9", "9.9", cid)
+        await run(
+            engine,
+            clock,
+            [
+                ev.OriginateResult("x", True, 4, cid, ""),
+                ev.DialEnded(agent_leg, customer_leg, "ANSWER"),
+                ev.BridgeEntered(agent_leg, "b"),
+                ev.BridgeEntered(customer_leg, "b"),
+            ],
+        )
+        assert (await store.history())[0]["outcome"] == "connected"
+        assert originator.pauses == [("PJSIP/agent1", True, "redial")]
+        await run(engine, clock, [ev.ChannelHungUp(customer_leg, 16, ""), ev.ChannelHungUp(agent_leg, 16, "")])
+        assert originator.pauses[-1] == ("PJSIP/agent1", False, "redial")
+
+    async def test_agent_who_paused_themselves_is_not_unpaused(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(retry={"attempts": 1}), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        cid = str(originator.actions[0]["ChannelId"])
+        await run(engine, clock, [member("PJSIP/agent1", paused_reason="lunch")])
+        await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
+        assert originator.pauses == [("PJSIP/agent1", True, "redial")]
+
     async def test_agent_left_paused_by_a_crash_is_released_at_login(self, tmp_path: Path) -> None:
         clock = ManualClock(START)
         store = await Store.open(tmp_path / "r.sqlite3")

@@ -1,0 +1,168 @@
+"""Issue 4 on the real PBX: what agent and customer see and hear, returning callers, metrics.
+
+Checked on the PBX: the observer's AMI events, the phones' INVITEs, Asterisk's
+queue_log file and QueueStatus; never the daemon's own word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox import AgentPhone, AmiObserver, CustomerPhone, Sandbox, customer_call
+from tests.sandbox.daemon import DaemonProcess, daemon_config
+from tests.sandbox.observer import AmiMessage, where
+from tests.test_integration import CUSTOMER, DID, Rig, redial_leg
+
+pytestmark = pytest.mark.integration
+
+WINDOW = 3.0
+
+
+@pytest.fixture
+def agent() -> Iterator[AgentPhone]:
+    phone = AgentPhone("agent1", ring_delay=0.5, max_time=120)
+    phone.start()
+    yield phone
+    phone.stop()
+
+
+@pytest.fixture
+def customer_phone() -> Iterator[CustomerPhone]:
+    phone = CustomerPhone(ring_delay=0.5, hangup_after=6, max_time=120)
+    phone.start()
+    yield phone
+    phone.stop()
+
+
+@pytest.fixture
+async def rig(sandbox: Sandbox, tmp_path: Path, agent: AgentPhone, customer_phone: CustomerPhone) -> AsyncIterator[Rig]:
+    daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=WINDOW), tmp_path / "redial.log")
+    async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as observer:
+        await asyncio.to_thread(daemon.start)
+        try:
+            yield Rig(sandbox, observer, agent, customer_phone, daemon)
+        finally:
+            assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+    await asyncio.to_thread(sandbox.cli, "channel request hangup all")
+
+
+async def calls_taken(observer: AmiObserver, interface: str = "PJSIP/agent1") -> int:
+    events = await observer.action_list({"Action": "QueueStatus", "Queue": "support"})
+    (member,) = [e for e in events if e.get("Event") == "QueueMember" and e.get("Location") == interface]
+    return int(member["CallsTaken"])
+
+
+def playback(channel_uid: str, data: str) -> object:
+    return where(Event="Newexten", Uniqueid=channel_uid, Application="Playback", AppData=data)
+
+
+class TestAgentAndCustomer:
+    """The agent knows who is calling; the customer recognises the call."""
+
+    async def test_caller_ids_prompt_and_greeting(self, rig: Rig) -> None:
+        obs = rig.observer
+        call = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
+        try:
+            await rig.drop_seen("44")
+            leg = await obs.wait_for(redial_leg, timeout=WINDOW + 15, what="the redial's agent leg")
+            cid = leg["Uniqueid"]
+            prompt = await obs.wait_for(playback(cid, "pls-hold-while-try"), timeout=15, what="agent prompt")
+            dial = await obs.wait_for(
+                where(Event="Newexten", Uniqueid=cid, Application="Dial"), timeout=15, what="dialling the customer"
+            )
+            customer_leg = await obs.wait_for(
+                where(Event="Newchannel", Linkedid=cid, Channel=lambda c: c.startswith("PJSIP/trunk-")), timeout=15
+            )
+            greeting = await obs.wait_for(
+                playback(customer_leg["Uniqueid"], "hello&one-moment-please"), timeout=20, what="customer greeting"
+            )
+            bridged = await obs.wait_for(
+                where(Event="BridgeEnter", Uniqueid=customer_leg["Uniqueid"]), timeout=20, what="customer bridged"
+            )
+        finally:
+            call.stop()
+        # The prompt ("Please hold while we try to connect you.", about 2 s) plays before the customer is dialled.
+        assert dial.received - prompt.received > 1.5
+        # The greeting plays on the customer's channel before the bridge.
+        assert bridged.received - greeting.received > 1.0
+        agent_invite = rig.agent.invites[-1]
+        assert agent_invite.from_user == CUSTOMER and agent_invite.from_name == f"REDIAL {CUSTOMER}"
+        assert rig.customer_phone.invites[0].from_user == DID
+        assert rig.customer_phone.invites[0].received > agent_invite.received + 1.5
+
+
+class TestMetrics:
+    """The redial is auditable in queue_log and does not count as a queue call."""
+
+    async def test_queue_log_and_calls_taken(self, rig: Rig) -> None:
+        obs = rig.observer
+        call = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
+        try:
+            hangup: AmiMessage = await rig.drop_seen("44")
+            original = hangup["Uniqueid"]
+            await obs.wait_for(where(Event="QueueMemberStatus", Interface="PJSIP/agent1", Status="1"), timeout=10)
+            before = await calls_taken(obs)
+            await rig.assert_one_connected_redial()
+            # The customer's phone hangs up 6 s after answering: wait for the redial to end.
+            await obs.wait_for(
+                where(Event="Hangup", Uniqueid=lambda u: u.startswith("redial-")), timeout=30, what="redial ended"
+            )
+            await asyncio.sleep(1)
+            after = await calls_taken(obs)
+        finally:
+            call.stop()
+        assert after == before, "the redial counted as a queue call"
+        log = rig.sandbox.queue_log_path.read_text()
+        lines = [line.split("|") for line in log.splitlines() if f"|{original}|" in line]
+        verbs = [fields[4] for fields in lines]
+        assert "REDIALSTART" in verbs and "REDIALEND" in verbs, log[-2000:]
+        (end,) = [fields for fields in lines if fields[4] == "REDIALEND"]
+        assert end[2] == "support" and end[3] == "PJSIP/agent1" and end[7] == "connected"
+        pauses = [line for line in log.splitlines() if "|PJSIP/agent1|PAUSE|" in line or "|PAUSEALL|" in line]
+        assert any("redial" in line for line in pauses), "no pause with the reason redial in queue_log"
+
+
+class TestReturningCaller:
+    """A customer who calls back inside the window reaches the same agent, and no redial follows."""
+
+    async def test_same_agent_through_fastagi(self, sandbox: Sandbox, tmp_path: Path, agent: AgentPhone) -> None:
+        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=10), tmp_path / "redial.log")
+        async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
+            await asyncio.to_thread(daemon.start)
+            first = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
+            try:
+                await obs.wait_for(
+                    where(Event="Hangup", Channel=lambda c: c.startswith("PJSIP/trunk-"), Cause="44"), timeout=20
+                )
+            finally:
+                first.stop()
+            await obs.wait_for(where(Event="QueueMemberStatus", Interface="PJSIP/agent1", Status="1"), timeout=10)
+            invites_before = len(agent.invites)
+            mark = obs.mark()
+            again = customer_call(CUSTOMER, "hangup", did=DID, talk_time=2, max_time=25)
+            try:
+                new = await obs.wait_for(
+                    where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")), start=mark, timeout=10
+                )
+                uid = new["Uniqueid"]
+                await obs.wait_for(
+                    where(Event="Newexten", Uniqueid=uid, Application="AGI"), start=mark, timeout=10, what="AGI"
+                )
+                await obs.wait_for(
+                    where(Event="Newexten", Uniqueid=uid, Application="Dial", AppData=lambda d: "PJSIP/agent1" in d),
+                    start=mark,
+                    timeout=10,
+                    what="the returning caller dialled straight to agent1",
+                )
+                await obs.wait_for(where(Event="Hangup", Uniqueid=uid), start=mark, timeout=20)
+                assert not obs.find(where(Event="QueueCallerJoin", Uniqueid=uid), start=mark)
+                assert len(agent.invites) == invites_before + 1
+                await asyncio.sleep(10)
+                assert obs.find(redial_leg) == [], daemon.tail()
+            finally:
+                again.stop()
+                assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
