@@ -81,6 +81,10 @@ class Daemon:
             try:
                 await self._consume(engine)
             finally:
+                try:
+                    await asyncio.wait_for(engine.shutdown(), timeout=3)
+                except Exception:  # a timeout included: stopping must not hang
+                    self.log.warning("release_on_stop_failed", detail="agents may stay paused until the next start")
                 await link.close()
                 if returning is not None:
                     await returning.close()

@@ -185,6 +185,19 @@ class Engine:
                     await self._save(expired, now)
                     await self._after_attempt(expired, now)
 
+    async def shutdown(self) -> None:
+        """Stopping: release every agent the daemon holds, rather than leave them out of their queues.
+
+        Redials in flight carry on on the PBX; a restarted daemon looks them up.
+        """
+        now = self._clock.now()
+        held = [(rid, iface) for rid, iface in self._held.values()]
+        held += [(r.id, r.paused_interface) for r in self._open.values() if r.paused_interface]
+        for redial_id, interface in held:
+            if await self._release(interface, redial_id):
+                await self._store.clear_paused(redial_id, now)
+        self._held.clear()
+
     # ---- call ends ----------------------------------------------------------------------
     def _do_not_call(self, policy: PolicySettings) -> frozenset[str]:
         rules = policy.numbers

@@ -320,6 +320,17 @@ class TestAgentAvailability:
         await run(engine, clock, [ev.ChannelHungUp(customer_leg, 16, ""), ev.ChannelHungUp(agent_leg, 16, "")])
         assert originator.pauses[-1] == ("PJSIP/agent1", False, "redial")
 
+    async def test_shutdown_releases_held_agents(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        await engine.shutdown()
+        assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
+        assert await store.paused_interfaces() == []
+
     async def test_agent_who_paused_themselves_is_not_unpaused(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
         engine = Engine(cfg(retry={"attempts": 1}), store, originator, clock)

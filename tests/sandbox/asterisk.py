@@ -71,6 +71,12 @@ MODULES = (
     "func_cdr",
     "func_channel",
     "func_logic",
+    "app_stack",  # Gosub/Return: [redial-returning], Dial's U() greeting
+    "res_speech",  # res_agi depends on it
+    "res_agi",  # the returning-caller FastAGI hook
+    "app_playback",  # the agent's prompt and the customer's greeting
+    "format_gsm",  # the stock prompts are GSM files
+    "codec_gsm",  # played to ulaw phones
 )
 
 
