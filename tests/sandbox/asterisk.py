@@ -76,7 +76,8 @@ MODULES = (
     "res_agi",  # the returning-caller FastAGI hook
     "app_playback",  # the agent's prompt and the customer's greeting
     "format_gsm",  # the stock prompts are GSM files
-    "codec_gsm",  # played to ulaw phones
+    "codec_gsm",  # GSM <-> signed linear
+    "codec_ulaw",  # signed linear <-> the phones' ulaw (prompts, ringback)
 )
 
 
