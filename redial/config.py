@@ -65,12 +65,17 @@ class AmiSettings:
     # Seconds between the daemon's own Pings; a peer silent for two of them is dead.
     ping_interval: float = 10.0
     action_timeout: float = 10.0
+    # Reconnect after a first delay of reconnect_delay seconds, doubling (with
+    # jitter) up to reconnect_max.
     reconnect_delay: float = 2.0
+    reconnect_max: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     path: Path = Path("/var/lib/redial/redial.sqlite3")
+    # Calls and redials older than this many days are purged (0: keep everything).
+    retention_days: int = 90
 
 
 # phonenumbers' number types, by the names the YAML uses.
@@ -488,6 +493,15 @@ def _ami(section: _Section, env: Mapping[str, str]) -> AmiSettings:
         if secret:
             raise ConfigError(section.key_path("secret_file"), "set secret or secret_file, not both")
         secret = from_file
+    credentials = env.get("CREDENTIALS_DIRECTORY")
+    if not secret and credentials:
+        # systemd's LoadCredential=ami-secret:/etc/redial/ami-secret puts it here, readable only by us.
+        credential = Path(credentials) / "ami-secret"
+        if credential.exists():
+            try:
+                secret = Secret(credential.read_text(encoding="utf-8").strip())
+            except OSError as exc:
+                raise ConfigError("ami.secret", f"cannot read the credential {credential}: {exc.strerror}") from None
     settings = AmiSettings(
         host=section.get("host", _string(), d.host),
         port=section.get("port", _integer(1, 65535), d.port),
@@ -496,6 +510,7 @@ def _ami(section: _Section, env: Mapping[str, str]) -> AmiSettings:
         ping_interval=section.get("ping_interval", _number(1, 3600), d.ping_interval),
         action_timeout=section.get("action_timeout", _number(1, 600), d.action_timeout),
         reconnect_delay=section.get("reconnect_delay", _number(0.1, 600), d.reconnect_delay),
+        reconnect_max=section.get("reconnect_max", _number(0.1, 3600), d.reconnect_max),
     )
     section.finish()
     overrides: dict[str, Any] = {}
@@ -524,9 +539,11 @@ def _fields(obj: Any) -> dict[str, Any]:
 
 
 def _store(section: _Section) -> StoreSettings:
-    path = section.get("path", lambda v, p: Path(_string()(v, p)), StoreSettings().path)
+    d = StoreSettings()
+    path = section.get("path", lambda v, p: Path(_string()(v, p)), d.path)
+    retention = section.get("retention_days", _integer(0, 36500), d.retention_days)
     section.finish()
-    return StoreSettings(path=path)
+    return StoreSettings(path=path, retention_days=retention)
 
 
 def _number_rules(section: _Section) -> NumberRules:

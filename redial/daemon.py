@@ -15,7 +15,10 @@ from redial.clock import Clock, SystemClock
 from redial.config import Settings
 from redial.engine import Engine, EngineInput, LinkUp
 from redial.exceptions import StoreError
+from redial.notify import Notifier
 from redial.store import Store
+
+PURGE_EVERY = 3600.0
 
 _STOP = object()
 
@@ -23,9 +26,11 @@ _STOP = object()
 class Daemon:
     """Wires store, engine and AMI link; one task consumes events in arrival order."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None, notifier: Notifier | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.notifier = notifier or Notifier()
+        self._ready = False
         self.log = structlog.get_logger("redial")
         self._queue: asyncio.Queue[EngineInput | object] = asyncio.Queue()
         self.store: Store | None = None
@@ -92,10 +97,42 @@ class Daemon:
             await store.close()
             self.log.info("stopped")
 
+    async def _purge(self) -> None:
+        days = self.settings.store.retention_days
+        if not days or self.store is None:
+            return
+        deleted = await self.store.purge(self.clock.now() - days * 86400)
+        if deleted:
+            self.log.info("store_purged", calls=deleted, older_than_days=days)
+
+    def _link_up(self) -> None:
+        if not self._ready:
+            self._ready = True
+            self.notifier.ready("logged in to AMI")
+        else:
+            self.notifier.status("logged in to AMI again")
+
     async def _consume(self, engine: Engine) -> None:
         queue = self._queue
+        loop = asyncio.get_running_loop()
+        watchdog = self.notifier.watchdog_interval
+        next_ping = loop.time()
+        next_purge = loop.time()
         while True:
+            # Housekeeping runs from this loop, so a WATCHDOG ping proves events are consumed.
+            if watchdog is not None and loop.time() >= next_ping:
+                self.notifier.watchdog()
+                next_ping = loop.time() + watchdog
+            if loop.time() >= next_purge:
+                next_purge = loop.time() + PURGE_EVERY
+                try:
+                    await self._purge()
+                except Exception:
+                    self.log.exception("store_purge_failed")
             wake = engine.next_wakeup()
+            if watchdog is not None:
+                ping_at = self.clock.now() + max(0.0, next_ping - loop.time())
+                wake = ping_at if wake is None else min(wake, ping_at)
             item: object
             if not queue.empty():
                 item = queue.get_nowait()
@@ -107,7 +144,10 @@ class Daemon:
                 except TimeoutError:
                     item = None
             if item is _STOP:
+                self.notifier.stopping()
                 return
+            if isinstance(item, LinkUp):
+                self._link_up()
             try:
                 if item is not None:
                     await engine.handle(item)  # type: ignore[arg-type]

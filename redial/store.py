@@ -321,6 +321,20 @@ class Store:
             rows = await cursor.fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    async def purge(self, before: float) -> int:
+        """Delete calls that ended before ``before`` with everything recorded about them,
+        except calls whose redial is still open. The number of calls deleted."""
+        old = """SELECT c.id FROM calls c LEFT JOIN redials r ON r.call_id = c.id
+                 WHERE c.ended_at < ? AND (r.id IS NULL OR r.state = 'done')"""
+        db = self._db
+        await db.execute(
+            f"DELETE FROM redial_log WHERE redial_id IN (SELECT id FROM redials WHERE call_id IN ({old}))", (before,)
+        )
+        await db.execute(f"DELETE FROM redials WHERE call_id IN ({old})", (before,))
+        cursor = await db.execute(f"DELETE FROM calls WHERE id IN ({old})", (before,))
+        await db.commit()
+        return cursor.rowcount
+
     async def clear_paused(self, redial_id: int, now: float) -> None:
         """The agent a finished redial reserved has been released."""
         await self._db.execute(

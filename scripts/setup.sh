@@ -12,6 +12,7 @@ missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v make >/dev/null 2>&1 || missing+=(make)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)  # the unit's hardening score
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     apt-get update -qq

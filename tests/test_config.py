@@ -147,3 +147,22 @@ class TestPolicySections:
         vip = settings.policy_for("vip")
         assert (vip.retry.attempts, vip.retry.spacing, vip.callback_window) == (1, 60, 20)
         assert settings.policy_for("other").retry.attempts == 3
+
+
+class TestCredentials:
+    """systemd's LoadCredential gives the secret when the file does not."""
+
+    def test_credential_directory(self, tmp_path: Path) -> None:
+        (tmp_path / "ami-secret").write_text("from-credential\n")
+        ami = parse_settings({}, env={"CREDENTIALS_DIRECTORY": str(tmp_path)}).ami
+        assert ami.secret.reveal() == "from-credential"
+
+    def test_config_secret_wins(self, tmp_path: Path) -> None:
+        (tmp_path / "ami-secret").write_text("from-credential\n")
+        ami = parse_settings({"ami": {"secret": "inline"}}, env={"CREDENTIALS_DIRECTORY": str(tmp_path)}).ami
+        assert ami.secret.reveal() == "inline"
+
+    def test_retention(self) -> None:
+        assert parse_settings({}, env={}).store.retention_days == 90
+        with pytest.raises(ConfigError, match=r"store\.retention_days"):
+            parse_settings({"store": {"retention_days": -1}}, env={})

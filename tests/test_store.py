@@ -82,3 +82,21 @@ class TestRecords:
         assert [entry["state"] for entry in log] == ["waiting", "done"]
         assert log[-1]["outcome"] == "connected"
         await store.close()
+
+
+class TestRetention:
+    """Old history is purged; open redials never are."""
+
+    async def test_purge_old_keeps_open(self, tmp_path: Path) -> None:
+        store = await Store.open(tmp_path / "s.sqlite3")
+        old_done = await store.create_redial(await _record(store, "1.1") or 0, 70.0, "redial", 50.0)
+        await store.save_redial(old_done.finished(Outcome.CONNECTED, "talking"), 60.0)
+        old_open = await store.create_redial(await _record(store, "2.1") or 0, 70.0, "redial", 50.0)
+        await _record(store, "3.1")
+        assert await store.purge(before=CALL.ended_at + 1) == 2
+        remaining = {row["linkedid"] for row in await store.history()}
+        assert remaining == {"2.1"}
+        assert [r.id for r in await store.open_redials()] == [old_open.id]
+        assert await store.redial_log(old_done.id) == []
+        assert await store.purge(before=CALL.ended_at - 1) == 0
+        await store.close()

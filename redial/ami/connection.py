@@ -26,6 +26,7 @@ from panoramisk.message import Message
 
 from redial.ami import events as ev
 from redial.ami.actions import Action, assert_header_safe, login_action
+from redial.ami.backoff import Backoff
 from redial.config import AmiSettings
 from redial.exceptions import AmiNotConnected, AmiRefused, AmiTimeout
 
@@ -44,6 +45,32 @@ _NEVER_RESEND = (
 )
 # The event classes the daemon reads; the AMI user's read permission limits them too.
 LOGIN_EVENTS = "call,agent"
+
+
+class _BackoffManager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager with growing, jittered reconnect delays.
+
+    panoramisk schedules every reconnect with ``call_later(self.reconnect_timeout, self.connect)``
+    (after a refused connection and after a lost one), so the delay is read from the
+    backoff here and advanced on each connect attempt.
+    """
+
+    def __init__(self, backoff: Backoff, **config: Any) -> None:
+        self._backoff = backoff
+        super().__init__(**config)
+
+    @property
+    def reconnect_timeout(self) -> float:
+        return self._backoff.current
+
+    @reconnect_timeout.setter
+    def reconnect_timeout(self, _value: float) -> None:
+        # panoramisk's __init__ assigns its fixed delay; the backoff decides instead.
+        pass
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        self._backoff.advance()
+        return super().connect(*args, **kwargs)
 
 
 class AmiLink:
@@ -66,6 +93,7 @@ class AmiLink:
         self._closing = False
         self.logins = 0
         self.connected_since: float | None = None
+        self.backoff = Backoff(settings.reconnect_delay, settings.reconnect_max)
 
     @property
     def logged_in(self) -> bool:
@@ -73,7 +101,8 @@ class AmiLink:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._manager = Manager(
+        self._manager = _BackoffManager(
+            self.backoff,
             loop=loop,
             host=self._settings.host,
             port=self._settings.port,
@@ -82,7 +111,6 @@ class AmiLink:
             # Disable panoramisk's own blind ping; ours checks the answer.
             ping_delay=10**9,
             ping_interval=10**9,
-            reconnect_timeout=max(1, int(self._settings.reconnect_delay)),
             forgetable_actions=_NEVER_RESEND,
             on_connect=self._connected,
             on_disconnect=self._disconnected,
@@ -118,7 +146,12 @@ class AmiLink:
         was = self._logged_in
         self._logged_in = False
         if not self._closing:
-            self._log.warning("ami_disconnected", was_logged_in=was, error=str(exc) if exc else None)
+            self._log.warning(
+                "ami_disconnected",
+                was_logged_in=was,
+                error=str(exc) if exc else None,
+                retry_in=round(self.backoff.current, 1),
+            )
 
     def _drop_link(self, why: str) -> None:
         """Abort the socket; panoramisk's connection_lost schedules the reconnect."""
@@ -145,6 +178,7 @@ class AmiLink:
             return
         del response
         self._logged_in = True
+        self.backoff.reset()
         self.logins += 1
         self.connected_since = asyncio.get_running_loop().time()
         try:

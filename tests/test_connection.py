@@ -1,0 +1,198 @@
+"""Tests for redial.ami.connection and redial.ami.backoff, against a fake AMI peer on loopback.
+
+A fake is used only for what a real Asterisk cannot be made to do: go silent
+without closing the TCP connection (a black-holed link), refuse logins on
+demand, or send garbage frames. The real PBX path is in test_integration.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from redial.ami import events as ev
+from redial.ami.backoff import Backoff
+from redial.ami.connection import AmiLink
+from redial.config import AmiSettings, Secret
+from redial.exceptions import AmiNotConnected, AmiTimeout
+
+
+class FakeAsterisk:
+    """Just enough AMI: login, Ping, CoreShowChannels, QueueStatus; can go silent or refuse logins."""
+
+    def __init__(self) -> None:
+        self.silent = False
+        self.refuse = False
+        self.connections = 0
+        self.connect_times: list[float] = []
+        self.actions: list[dict[str, str]] = []
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def send(self, text: str) -> None:
+        for writer in self.writers:
+            if not writer.is_closing():
+                writer.write(text.replace("\n", "\r\n").encode())
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.connect_times.append(time.monotonic())
+        self.writers.append(writer)
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        block: dict[str, str] = {}
+        with contextlib.suppress(ConnectionError):
+            while line := await reader.readline():
+                text = line.decode().rstrip("\r\n")
+                if text:
+                    key, _, value = text.partition(": ")
+                    block.setdefault(key, value)
+                    continue
+                if block:
+                    self.actions.append(block)
+                    if not self.silent:
+                        writer.write(self._answer(block).replace("\n", "\r\n").encode())
+                block = {}
+        writer.close()
+
+    def _answer(self, action: dict[str, str]) -> str:
+        aid = action.get("ActionID", "")
+        name = action.get("Action", "").lower()
+        if name == "login":
+            if self.refuse:
+                return f"Response: Error\nActionID: {aid}\nMessage: Authentication failed\n\n"
+            return f"Response: Success\nActionID: {aid}\nMessage: Authentication accepted\n\n"
+        if name in ("coreshowchannels", "queuestatus"):
+            done = "CoreShowChannelsComplete" if name == "coreshowchannels" else "QueueStatusComplete"
+            return (
+                f"Response: Success\nActionID: {aid}\nEventList: start\nMessage: will follow\n\n"
+                f"Event: {done}\nActionID: {aid}\nEventList: Complete\nListItems: 0\n\n"
+            )
+        if name == "ping":
+            return f"Response: Success\nActionID: {aid}\nPing: Pong\n\n"
+        return f"Response: Success\nActionID: {aid}\nMessage: Originate successfully queued\n\n"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeAsterisk]:
+    server = FakeAsterisk()
+    await server.start()
+    yield server
+    await server.close()
+
+
+def settings(port: int, ping: float = 0.5) -> AmiSettings:
+    return AmiSettings(port=port, secret=Secret("s3cret"), ping_interval=ping, action_timeout=0.5, reconnect_delay=0.2)
+
+
+async def wait_until(check: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.02)
+
+
+class Link:
+    def __init__(self, port: int, ping: float = 0.5) -> None:
+        self.events: list[ev.AmiEvent] = []
+        self.logins: list[float] = []
+        self.link = AmiLink(settings(port, ping), self.events.append, lambda alive, members: self.logins.append(1))
+
+
+class TestDeadPeer:
+    """A silent peer is noticed by the daemon's own ping and the link is rebuilt."""
+
+    async def test_black_holed_link_reconnects_within_two_intervals(self, fake: FakeAsterisk) -> None:
+        client = Link(fake.port, ping=0.5)
+        await client.link.start()
+        try:
+            await wait_until(lambda: client.link.logged_in, 5)
+            fake.silent = True
+            went_silent = time.monotonic()
+            await wait_until(lambda: fake.connections >= 2, 5)
+            # Ping sent at most one interval after going silent, answer awaited one more.
+            assert fake.connect_times[1] - went_silent < 2 * 0.5 + 0.2 + 0.5
+            fake.silent = False
+            await wait_until(lambda: client.link.logged_in and len(client.logins) == 2, 5)
+        finally:
+            await client.link.close()
+
+    async def test_originate_never_resent_after_reconnect(self, fake: FakeAsterisk) -> None:
+        client = Link(fake.port, ping=0.5)
+        await client.link.start()
+        try:
+            await wait_until(lambda: client.link.logged_in, 5)
+            fake.silent = True
+            action = {"Action": "Originate", "ActionID": "o1", "Channel": "PJSIP/agent1", "Async": "true"}
+            with pytest.raises(AmiTimeout):
+                await client.link.originate(action)
+            fake.silent = False
+            await wait_until(lambda: len(client.logins) == 2, 5)
+            await asyncio.sleep(0.3)
+            assert [a.get("Action") for a in fake.actions].count("Originate") == 1
+        finally:
+            await client.link.close()
+
+
+class TestLogin:
+    """Refused logins are retried with growing, jittered delays; nothing is sent before login."""
+
+    async def test_refused_login_backs_off(self, fake: FakeAsterisk) -> None:
+        fake.refuse = True
+        client = Link(fake.port)
+        client.link.backoff = Backoff(0.1, 0.8, uniform=lambda low, high: high)
+        await client.link.start()
+        try:
+            with pytest.raises(AmiNotConnected):
+                await client.link.originate({"Action": "Originate", "Async": "true"})
+            await wait_until(lambda: fake.connections >= 4, 5)
+        finally:
+            await client.link.close()
+        gaps = [b - a for a, b in zip(fake.connect_times, fake.connect_times[1:], strict=False)]
+        assert gaps[1] > gaps[0] * 1.5, gaps
+        assert "Originate" not in [a.get("Action") for a in fake.actions]
+
+
+class TestGarbage:
+    """Malformed frames never break the link."""
+
+    async def test_garbage_then_real_event(self, fake: FakeAsterisk) -> None:
+        client = Link(fake.port)
+        await client.link.start()
+        try:
+            await wait_until(lambda: client.link.logged_in, 5)
+            fake.send("\xff\xfe not a header\n\nEvent: Hangup\nCause: x\n\nEvent: Hangup\n\n: : :\n\n")
+            fake.send("Event: Hangup\nUniqueid: 1.1\nLinkedid: 1.1\nChannel: PJSIP/t-1\nCause: 44\n\n")
+            await wait_until(lambda: any(isinstance(e, ev.ChannelHungUp) for e in client.events), 5)
+            assert client.link.logged_in
+        finally:
+            await client.link.close()
+
+
+class TestBackoff:
+    """The delays themselves."""
+
+    def test_doubles_to_cap_with_jitter_in_upper_half(self) -> None:
+        drawn: list[tuple[float, float]] = []
+        backoff = Backoff(1, 8, uniform=lambda low, high: drawn.append((low, high)) or high)
+        delays = [backoff.advance() for _ in range(6)]
+        assert delays == [1, 2, 4, 8, 8, 8]
+        assert drawn[2] == (2, 4)
+        backoff.reset()
+        assert backoff.advance() == 1
