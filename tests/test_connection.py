@@ -196,3 +196,112 @@ class TestBackoff:
         assert drawn[2] == (2, 4)
         backoff.reset()
         assert backoff.advance() == 1
+
+
+def hostile_frames(count: int, seed: int) -> list[str]:
+    """Frames with the shapes that break parsers: missing fields, huge, non-UTF-8, injected lines."""
+    import random
+
+    rng = random.Random(seed)
+    names = [
+        "Hangup",
+        "Newchannel",
+        "AgentConnect",
+        "QueueCallerJoin",
+        "DialEnd",
+        "BridgeEnter",
+        "OriginateResponse",
+        "QueueMemberStatus",
+        "SoftHangupRequest",
+        "AgentComplete",
+        "Bogus",
+    ]
+    values = [
+        "",
+        "<unknown>",
+        "x" * 20000,
+        "\udcff\udcfe",
+        "123&PJSIP/999@trunk",
+        "1.1",
+        "-1",
+        "99999999999999",
+        "a: b",
+        "Action: Originate",
+        ",,,",
+        "PJSIP/agent1",
+        "redial-1-1-1.1",
+        "\t",
+        "日本",
+    ]
+    keys = [
+        "Uniqueid",
+        "Linkedid",
+        "Channel",
+        "Cause",
+        "CallerIDNum",
+        "Queue",
+        "Interface",
+        "DestUniqueid",
+        "Status",
+        "Paused",
+        "Reason",
+        "Response",
+        "TalkTime",
+        "DialStatus",
+        "",
+    ]
+    frames = []
+    for _ in range(count):
+        lines = [f"Event: {rng.choice(names)}"]
+        for _ in range(rng.randint(0, 8)):
+            lines.append(f"{rng.choice(keys)}: {rng.choice(values)}")
+        if rng.random() < 0.2:
+            lines.insert(rng.randrange(len(lines) + 1), rng.choice(["garbage without colon", ":", "::::"]))
+        frames.append("\n".join(lines) + "\n\n")
+    return frames
+
+
+class TestHostileStream:
+    """200 random malformed or hostile frames reach the engine through the real link: nothing breaks."""
+
+    async def test_engine_survives_and_still_works(self, fake: FakeAsterisk, tmp_path: object) -> None:
+        from redial.clock import ManualClock
+        from redial.config import parse_settings
+        from redial.engine import Engine
+        from redial.replay import RecordingOriginator
+        from redial.store import Store
+
+        store = await Store.open(":memory:")
+        originator = RecordingOriginator()
+        engine = Engine(
+            parse_settings({"policy": {"callback_window": 0}}, env={}), store, originator, ManualClock(1.8e9)
+        )
+        client = Link(fake.port)
+        await client.link.start()
+        try:
+            await wait_until(lambda: client.link.logged_in, 5)
+            for frame in hostile_frames(200, seed=5):
+                fake.send(frame.encode("utf-8", "surrogateescape").decode("latin-1"))
+            drop = (
+                "Event: Newchannel\nUniqueid: 7.1\nLinkedid: 7.1\nChannel: PJSIP/trunk-7\nCallerIDNum: 2025550123\n"
+                "Exten: 100\n\nEvent: QueueCallerJoin\nUniqueid: 7.1\nLinkedid: 7.1\nChannel: PJSIP/trunk-7\n"
+                "Queue: support\nCallerIDNum: 2025550123\n\nEvent: Newchannel\nUniqueid: 7.2\nLinkedid: 7.1\n"
+                "Channel: PJSIP/agent1-7\n\nEvent: AgentConnect\nUniqueid: 7.1\nLinkedid: 7.1\nDestUniqueid: 7.2\n"
+                "DestLinkedid: 7.1\nQueue: support\nInterface: PJSIP/agent1\nMemberName: Alice\n\n"
+                "Event: Hangup\nUniqueid: 7.1\nLinkedid: 7.1\nChannel: PJSIP/trunk-7\nCause: 41\n\n"
+                "Event: Hangup\nUniqueid: 7.2\nLinkedid: 7.1\nChannel: PJSIP/agent1-7\nCause: 41\n\n"
+            )
+            fake.send(drop)
+            await wait_until(
+                lambda: sum(isinstance(e, ev.ChannelHungUp) and e.ref.uniqueid == "7.2" for e in client.events) == 1, 5
+            )
+            for event in client.events:
+                await engine.handle(event)
+                await engine.tick()
+            await engine.tick()
+            assert client.link.logged_in and fake.connections == 1
+            assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent1"]
+            assert all("\n" not in str(v) and "\r" not in str(v) for a in originator.actions for v in a.values())
+        finally:
+            await client.link.close()
+            await store.close()
