@@ -27,8 +27,6 @@ def customer_phone() -> Iterator[CustomerPhone]:
     phone.stop()
 
 
-
-
 async def agent1_paused(observer: AmiObserver) -> bool:
     events = await observer.action_list({"Action": "QueueStatus", "Queue": "support"})
     (member,) = [e for e in events if e.get("Event") == "QueueMember" and e.get("Location") == "PJSIP/agent1"]
@@ -110,3 +108,119 @@ class TestAsteriskRestart:
         finally:
             agent.stop()
             assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+
+
+class TestHostileCallerId:
+    """A caller ID of ``123&PJSIP/999@trunk`` that drops is never dialled and adds no channel."""
+
+    async def test_no_redial_no_extra_channel(
+        self, sandbox: Sandbox, tmp_path: Path, customer_phone: CustomerPhone
+    ) -> None:
+        agent = AgentPhone("agent1", ring_delay=0.5, max_time=60)
+        agent.start()
+        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=2), tmp_path / "redial.log")
+        try:
+            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
+                await asyncio.to_thread(daemon.start)
+                call = customer_call(CUSTOMER, "rtp_drop", did="199", max_time=20)
+                try:
+                    joined = await obs.wait_for(
+                        where(Event="QueueCallerJoin", CallerIDNum="123&PJSIP/999@trunk"), timeout=10
+                    )
+                    await obs.wait_for(where(Event="Hangup", Uniqueid=joined["Uniqueid"], Cause="44"), timeout=20)
+                    await asyncio.sleep(6)
+                finally:
+                    call.stop()
+                channels = obs.find(where(Event="Newchannel"))
+                assert obs.find(redial_leg) == [] and len(channels) == 2, [c["Channel"] for c in channels]
+                assert not obs.find(where(Event="Newchannel", Channel=lambda c: "999" in c))
+                assert customer_phone.invites == []
+                (decision,) = daemon.lines("decision")
+                assert decision["reason"] == "number_malformed"
+        finally:
+            agent.stop()
+            assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+
+
+class BlackHoleProxy:
+    """A loopback TCP proxy to the sandbox's AMI that can silently swallow existing connections."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.connections = 0
+        self.connected_at: list[float] = []
+        self._holed: set[int] = set()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    def black_hole_all(self) -> None:
+        """From now on, every existing connection goes silent both ways; new ones work."""
+        self._holed.update(range(1, self.connections + 1))
+
+    async def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        if self.server is not None:
+            self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        number = self.connections
+        self.connected_at.append(asyncio.get_running_loop().time())
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._writers += [writer, up_writer]
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if number not in self._holed:
+                    dst.write(data)
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer), return_exceptions=True)
+
+
+class TestBlackHoledLink:
+    """A TCP link that goes silent without closing is noticed by the ping and rebuilt; redials go on."""
+
+    async def test_reconnects_and_still_redials(
+        self, sandbox: Sandbox, tmp_path: Path, customer_phone: CustomerPhone
+    ) -> None:
+        import yaml
+
+        proxy = BlackHoleProxy(sandbox.ami_port)
+        await proxy.start()
+        agent = AgentPhone("agent1", ring_delay=0.5, max_time=90)
+        agent.start()
+        config = daemon_config(sandbox, tmp_path, callback_window=2)
+        data = yaml.safe_load(config.read_text())
+        data["ami"].update(port=proxy.port, ping_interval=2, reconnect_delay=1)
+        config.write_text(yaml.safe_dump(data))
+        daemon = DaemonProcess(config, tmp_path / "redial.log")
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.to_thread(daemon.start)
+            proxy.black_hole_all()
+            holed_at = loop.time()
+            await asyncio.to_thread(daemon.wait_for, "ami_link_dropped", 10)
+            dropped_at = loop.time()
+            await asyncio.to_thread(daemon.wait_for, "ami_logged_in", 10)
+            while len(daemon.lines("ami_logged_in")) < 2:
+                await asyncio.sleep(0.1)
+            # Silent for at most two ping intervals (plus the log's polling slack).
+            assert dropped_at - holed_at <= 2 * 2 + 0.5
+            assert proxy.connections == 2 and proxy.connected_at[1] - holed_at <= 2 * 2 + 1 + 1
+            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
+                call = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=20)
+                try:
+                    leg = await obs.wait_for(redial_leg, timeout=25, what="a redial over the rebuilt link")
+                    await obs.wait_for(where(Event="BridgeEnter", Uniqueid=leg["Uniqueid"]), timeout=20)
+                finally:
+                    call.stop()
+        finally:
+            agent.stop()
+            assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+            await proxy.close()

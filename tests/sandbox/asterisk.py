@@ -392,6 +392,10 @@ exten => _X.,1,NoOp(inbound ${CALLERID(num)})
  same => n,Answer()
  same => n,Gosub(redial-returning,s,1)
  same => n,Queue(support,t)
+; DID 199: a carrier that delivers a hostile caller ID (tests of injection).
+exten => 199,1,Set(CALLERID(num)=123&PJSIP/999@trunk)
+ same => n,Answer()
+ same => n,Queue(support,t)
 
 [from-agents]
 ; Agents' phones only receive calls in the sandbox.
