@@ -524,6 +524,9 @@ def _ami(section: _Section, env: Mapping[str, str]) -> AmiSettings:
         overrides["secret"] = Secret(env["REDIAL_AMI_SECRET"])
     if overrides:
         settings = AmiSettings(**{**_fields(settings), **overrides})
+    for key, value in (("username", settings.username), ("secret", settings.secret.reveal())):
+        if any(ch in value for ch in "\r\n\0"):
+            raise ConfigError(f"ami.{key}", "holds a line break or NUL, which AMI cannot carry")
     return settings
 
 

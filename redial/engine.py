@@ -269,6 +269,9 @@ class Engine:
         now = self._clock.now()
         if link.members is not None:
             self._board.reset(link.members)
+        forgotten = self._tracker.forget_gone(link.linkedids)
+        if forgotten:
+            self._log.warning("calls_lost_while_disconnected", calls=forgotten)
         # Events may have been lost while the link was down: a redial in flight whose
         # channels are gone from the PBX will never report its outcome.
         for redial in list(self._open.values()):

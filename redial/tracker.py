@@ -129,6 +129,18 @@ class CallTracker:
         """Channels being followed; zero once every call has ended."""
         return len(self._call_of)
 
+    def forget_gone(self, alive_linkedids: frozenset[str]) -> int:
+        """After a reconnect: drop calls the PBX no longer has (their Hangups were lost).
+
+        Their end was not seen, so nothing is reported; memory must not keep them forever.
+        """
+        gone = [linkedid for linkedid in self._calls if linkedid not in alive_linkedids]
+        for linkedid in gone:
+            call = self._calls.pop(linkedid)
+            for uniqueid in call.live:
+                self._call_of.pop(uniqueid, None)
+        return len(gone)
+
     def _call(self, ref: ev.ChannelRef) -> _Call | None:
         return self._calls.get(self._call_of.get(ref.uniqueid, ref.linkedid))
 

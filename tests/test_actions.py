@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redial.ami.actions import OriginateRequest, assert_header_safe, is_dialable, originate_action, queue_log_action
+from redial.ami.actions import (
+    OriginateRequest,
+    assert_header_safe,
+    is_dialable,
+    login_action,
+    originate_action,
+    pause_action,
+    queue_log_action,
+)
 from redial.exceptions import UnsafeValueError
 
 REQUEST = OriginateRequest(
@@ -149,3 +157,31 @@ class TestQueueLog:
     def test_hostile_field_replaced(self) -> None:
         action = queue_log_action("support", "PJSIP/agent1", "1.1", "REDIALSTART", ["5551234\r\nAction: X", "a|b"])
         assert action["Message"] == "-|-"
+
+
+class TestEveryWriteIsSafe:
+    """Whatever reaches the builders, no action carries a line break, NUL or a second action."""
+
+    @given(st.text(max_size=40), st.text(max_size=40), st.text(max_size=40), st.lists(st.text(max_size=30)))
+    def test_queue_log(self, queue: str, interface: str, uniqueid: str, fields: list[str]) -> None:
+        action = queue_log_action(queue, interface, uniqueid, "REDIALEND", fields)
+        assert_header_safe(action)
+        assert str(action["Message"]).count("|") == max(0, len(fields) - 1)
+
+    @given(st.text(max_size=60), st.booleans(), st.text(max_size=30))
+    def test_pause(self, interface: str, paused: bool, reason: str) -> None:
+        try:
+            action = pause_action(interface, paused, reason)
+        except UnsafeValueError:
+            return
+        assert_header_safe(action)
+        assert action["Interface"] == interface and "/" in interface
+
+    @given(st.text(max_size=30), st.text(max_size=30))
+    def test_login(self, username: str, secret: str) -> None:
+        try:
+            action = login_action(username, secret, "call,agent")
+        except UnsafeValueError:
+            assert any(ch in username + secret for ch in "\r\n\0")
+            return
+        assert_header_safe(action)

@@ -166,3 +166,13 @@ class TestCredentials:
         assert parse_settings({}, env={}).store.retention_days == 90
         with pytest.raises(ConfigError, match=r"store\.retention_days"):
             parse_settings({"store": {"retention_days": -1}}, env={})
+
+
+class TestAmiValues:
+    """Values AMI cannot carry are configuration errors, not a silent login failure."""
+
+    def test_secret_with_line_break(self) -> None:
+        with pytest.raises(ConfigError, match=r"ami\.secret"):
+            parse_settings({"ami": {"secret": "a\r\nAction: Originate"}}, env={})
+        with pytest.raises(ConfigError, match=r"ami\.username"):
+            parse_settings({}, env={"REDIAL_AMI_USERNAME": "x\ny"})

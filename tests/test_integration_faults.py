@@ -6,6 +6,7 @@ Exactly one redial each time, checked on the PBX, and the agent is never left pa
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,3 +225,36 @@ class TestBlackHoledLink:
             agent.stop()
             assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
             await proxy.close()
+
+
+class TestSystemdNotify:
+    """Under systemd: READY=1 once logged in, then WATCHDOG=1 from the event loop, STOPPING=1 on SIGTERM."""
+
+    async def test_ready_and_watchdog(self, sandbox: Sandbox, tmp_path: Path) -> None:
+        import socket
+        import time
+
+        path = str(tmp_path / "notify.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+            server.bind(path)
+            server.settimeout(0.2)
+            env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}  # ping every 1 s
+            daemon = DaemonProcess(daemon_config(sandbox, tmp_path), tmp_path / "redial.log", env=env)
+            messages: list[tuple[float, str]] = []
+            await asyncio.to_thread(daemon.start)
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                try:
+                    messages.append((time.monotonic(), server.recv(256).decode()))
+                except TimeoutError:
+                    continue
+            assert await asyncio.to_thread(daemon.stop) == 0
+            while True:
+                try:
+                    messages.append((time.monotonic(), server.recv(256).decode()))
+                except TimeoutError:
+                    break
+        texts = [m for _, m in messages if m != "WATCHDOG=1"]
+        assert texts[0].startswith("READY=1") and texts[-1] == "STOPPING=1", texts
+        pings = [t for t, m in messages if m == "WATCHDOG=1"]
+        assert len(pings) >= 3 and all(b - a < 1.6 for a, b in itertools.pairwise(pings)), pings

@@ -149,3 +149,14 @@ class TestSyntheticEnds:
         frames += [_channel("Hangup", u, "1.1", "x", Cause="16") for u in ("1.1", "1.2", "1.3")]
         (call,) = ended(run(frames)[1])
         assert call.trunk == "my-carrier"
+
+
+class TestReconnect:
+    """Calls whose end was lost while the link was down leave memory at the next login."""
+
+    def test_forget_gone(self) -> None:
+        tracker, _ = run(_answered_queue_call())
+        assert len(tracker) == 1 and tracker.channel_count == 3
+        assert tracker.forget_gone(frozenset({"1.1"})) == 0 and len(tracker) == 1
+        assert tracker.forget_gone(frozenset()) == 1
+        assert len(tracker) == 0 and tracker.channel_count == 0

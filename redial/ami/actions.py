@@ -145,6 +145,19 @@ def queue_log_action(queue: str, interface: str, uniqueid: str, verb: str, field
     return action
 
 
+def pause_action(interface: str, paused: bool, reason: str) -> Action:
+    """QueuePause for ``interface`` in all its queues; the reason only when pausing."""
+    action: Action = {
+        "Action": "QueuePause",
+        "Interface": checked(INTERFACE, interface, "agent interface"),
+        "Paused": "true" if paused else "false",
+    }
+    if paused:
+        action["Reason"] = checked(TOKEN, reason, "pause reason")
+    assert_header_safe(action)
+    return action
+
+
 def login_action(username: str, secret: str, events: str) -> Action:
     action: Action = {"Action": "Login", "Username": username, "Secret": secret, "Events": events}
     assert_header_safe(action)

@@ -25,7 +25,7 @@ from panoramisk import actions as pactions
 from panoramisk.message import Message
 
 from redial.ami import events as ev
-from redial.ami.actions import Action, assert_header_safe, login_action
+from redial.ami.actions import Action, assert_header_safe, login_action, pause_action
 from redial.ami.backoff import Backoff
 from redial.config import AmiSettings
 from redial.exceptions import AmiNotConnected, AmiRefused, AmiTimeout
@@ -260,10 +260,7 @@ class AmiLink:
 
     async def pause(self, interface: str, paused: bool, reason: str) -> None:
         """Pause or unpause ``interface`` in all its queues (QueuePause without Queue)."""
-        action: Action = {"Action": "QueuePause", "Interface": interface, "Paused": "true" if paused else "false"}
-        if paused:
-            action["Reason"] = reason
-        await self._send(action)
+        await self._send(pause_action(interface, paused, reason))
 
     async def queue_log(self, action: Action) -> None:
         """Write a queue_log line (the QueueLog action)."""

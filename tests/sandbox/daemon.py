@@ -35,16 +35,17 @@ def daemon_config(sandbox: Sandbox, workdir: Path, **policy: Any) -> Path:
 class DaemonProcess:
     """``redial run --config FILE`` in the background, its JSON log lines in a file."""
 
-    def __init__(self, config: Path, log_path: Path) -> None:
+    def __init__(self, config: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log_path = log_path
+        self.extra_env = env or {}
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 15.0) -> None:
         """Start and wait until it logged in to AMI (its ``ami_logged_in`` line)."""
         seen = len(self.lines("ami_logged_in"))
         log = self.log_path.open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "redial.cli", "run", "--config", str(self.config)],
             stdout=log,
