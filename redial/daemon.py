@@ -36,6 +36,7 @@ class Daemon:
         self.store: Store | None = None
         self.engine: Engine | None = None
         self.link: AmiLink | None = None
+        self.returning: ReturningCallerService | None = None
 
     def stop(self) -> None:
         self._queue.put_nowait(_STOP)
@@ -51,12 +52,28 @@ class Daemon:
         except ConfigError as exc:
             self.log.error("reload_failed", config=source, error=str(exc), kept="the running configuration")
             return
-        if settings.ami != self.settings.ami or settings.store != self.settings.store:
-            self.log.warning("reload_partial", detail="ami and store settings take effect at the next restart")
-            settings = dataclasses.replace(settings, ami=self.settings.ami, store=self.settings.store)
+        kept = {"ami": self.settings.ami, "store": self.settings.store}
+        if (settings.fastagi.enabled, settings.fastagi.host, settings.fastagi.port) != (
+            self.settings.fastagi.enabled,
+            self.settings.fastagi.host,
+            self.settings.fastagi.port,
+        ):
+            kept["fastagi"] = dataclasses.replace(
+                settings.fastagi,
+                enabled=self.settings.fastagi.enabled,
+                host=self.settings.fastagi.host,
+                port=self.settings.fastagi.port,
+            )
+        if any(getattr(settings, key) != value for key, value in kept.items()):
+            self.log.warning(
+                "reload_partial", detail="ami, store and the FastAGI address take effect at the next restart"
+            )
+            settings = dataclasses.replace(settings, **kept)  # type: ignore[arg-type]
         self.settings = settings
         if self.engine is not None:
             self.engine.reload(settings)
+        if self.returning is not None:
+            self.returning.settings = settings
         self.log.info("reloaded", config=source)
 
     async def run(self) -> None:
@@ -75,6 +92,7 @@ class Daemon:
             if settings.fastagi.enabled:
                 returning = ReturningCallerService(settings, store, engine.agent_view, self.clock, self.log)
                 await returning.start()
+            self.returning = returning
             self.log.info(
                 "started",
                 config=settings.source,

@@ -464,10 +464,16 @@ class Engine:
             self._open[released.id] = released
         return released
 
+    def _own_pause_reasons(self) -> frozenset[str]:
+        policies = [self.settings.policy, *self.settings.queue_policies.values()]
+        return frozenset(p.agent.pause_reason for p in policies)
+
     async def _release(self, interface: str, redial_id: int) -> bool:
         policy = self.settings.policy
-        view = self._board.view(interface, self._clock.now(), policy.agent.pause_reason)
-        if view.availability is Availability.PAUSED:
+        # Paused with any of the daemon's own reasons (queues may override it) is ours to undo.
+        views = [self._board.view(interface, self._clock.now(), reason) for reason in self._own_pause_reasons()]
+        view = views[0]
+        if all(v.availability is Availability.PAUSED for v in views):
             # The agent paused themselves meanwhile (lunch, end of shift): theirs to undo.
             self._log.info("agent_left_paused", redial_id=redial_id, interface=interface, detail=view.detail)
             return True

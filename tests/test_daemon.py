@@ -34,3 +34,11 @@ class TestReload:
         file.write_text("ami:\n  port: 6000\npolicy:\n  callback_window: 3\n")
         daemon.reload()
         assert daemon.settings.ami.port == 5038 and daemon.settings.policy.callback_window == 3
+
+    def test_fastagi_address_waits_for_restart_but_window_applies(self, tmp_path: Path) -> None:
+        file = tmp_path / "r.yaml"
+        file.write_text("fastagi:\n  port: 4573\n  returning_window: 900\n")
+        daemon = Daemon(load_settings(file, env={}))
+        file.write_text("fastagi:\n  port: 4600\n  returning_window: 60\n")
+        daemon.reload()
+        assert daemon.settings.fastagi.port == 4573 and daemon.settings.fastagi.returning_window == 60

@@ -320,6 +320,20 @@ class TestAgentAvailability:
         await run(engine, clock, [ev.ChannelHungUp(customer_leg, 16, ""), ev.ChannelHungUp(agent_leg, 16, "")])
         assert originator.pauses[-1] == ("PJSIP/agent1", False, "redial")
 
+    async def test_queue_specific_pause_reason_is_released(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        settings = cfg(retry={"attempts": 1}, queue_overrides={"support": {"agent": {"pause_reason": "redial-vip"}}})
+        engine = Engine(settings, store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
+        await run(engine, clock, drop(1))
+        clock.advance(6)
+        await engine.tick()
+        cid = str(originator.actions[0]["ChannelId"])
+        # Asterisk reports the daemon's own pause back.
+        await run(engine, clock, [member("PJSIP/agent1", paused_reason="redial-vip")])
+        await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
+        assert originator.pauses == [("PJSIP/agent1", True, "redial-vip"), ("PJSIP/agent1", False, "redial")]
+
     async def test_shutdown_releases_held_agents(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
         engine = Engine(cfg(), store, originator, clock)
