@@ -8,8 +8,10 @@ import datetime as dt
 import json
 import os
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import yaml
@@ -17,6 +19,9 @@ import yaml
 from redial.config import DEFAULT_CONFIG_PATH, Settings, describe, load_settings, parse_settings
 from redial.exceptions import ConfigError, StoreError
 from redial.logs import configure_logging
+from redial.store import Store
+
+T = TypeVar("T")
 
 # sysexits.h EX_CONFIG: systemd's RestartPreventExitStatus keeps a broken config from looping.
 EXIT_CONFIG = 78
@@ -153,31 +158,72 @@ def _when(epoch: float | None) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-@main.command()
-@config_option
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100000), help="How many calls.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object a line instead of a table.")
-def history(config_path: Path | None, limit: int, as_json: bool) -> None:
-    """Recent ended queue calls, the decision on each, and the redial's outcome."""
-    from redial.store import Store
-
-    settings = _settings(config_path)
+def _open_store_or_exit(settings: Settings) -> None:
     if not settings.store.path.exists():
         click.echo(f"redial: no store at {settings.store.path} yet: the daemon has recorded nothing", err=True)
         sys.exit(1)
 
-    async def fetch() -> list[dict[str, Any]]:
+
+def _read_store(settings: Settings, query: Callable[[Store], Awaitable[T]]) -> T:
+    """Run one read against the store, or exit with a clear message."""
+    _open_store_or_exit(settings)
+
+    async def run() -> T:
         store = await Store.open(settings.store.path)
         try:
-            return await store.history(limit)
+            return await query(store)
         finally:
             await store.close()
 
     try:
-        rows = asyncio.run(fetch())
+        return asyncio.run(run())
     except StoreError as exc:
         click.echo(f"redial: store error: {exc}", err=True)
         sys.exit(EXIT_STORE)
+
+
+def _time_option(value: str | None, settings: Settings, name: str) -> float | None:
+    from redial.stats import parse_when
+
+    if value is None:
+        return None
+    try:
+        return parse_when(value, time.time(), settings.policy.hours.timezone)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from None
+
+
+@main.command()
+@config_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100000), help="How many calls.")
+@click.option("--number", help="Only this customer number (as received, or E.164).")
+@click.option("--agent", help="Only this agent (interface such as PJSIP/agent1, or member name).")
+@click.option("--queue", help="Only this queue.")
+@click.option("--outcome", help="Only this redial outcome (connected, ...) or skip reason (normal_end, ...).")
+@click.option("--since", help="Ended at or after: 7d, 24h, 30m, or a date/time (policy time zone).")
+@click.option("--until", help="Ended before: same forms as --since.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line instead of a table.")
+def history(
+    config_path: Path | None,
+    limit: int,
+    number: str | None,
+    agent: str | None,
+    queue: str | None,
+    outcome: str | None,
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """Recent ended queue calls, the decision on each, and the redial's outcome."""
+    settings = _settings(config_path)
+    start = _time_option(since, settings, "--since")
+    end = _time_option(until, settings, "--until")
+    rows = _read_store(
+        settings,
+        lambda store: store.history(
+            limit, number=number, agent=agent, queue=queue, outcome=outcome, since=start, until=end
+        ),
+    )
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, sort_keys=True))
@@ -185,15 +231,89 @@ def history(config_path: Path | None, limit: int, as_json: bool) -> None:
     if not rows:
         click.echo("no calls recorded yet")
         return
-    click.echo(f"{'ENDED':19}  {'CUSTOMER':14} {'QUEUE':10} {'AGENT':12} {'CAUSE':>5} {'DECISION':22} OUTCOME")
+    # 80 columns: the ID leads to `redial show`.
+    click.echo(f"{'ID':>5} {'ENDED':16} {'CUSTOMER':12} {'QUEUE':8} {'AGENT':8} {'CAUSE':>5} DECISION/OUTCOME")
     for row in rows:
-        decision = row["verdict"] if row["verdict"] == "redial" else f"skip:{row['reason']}"
-        outcome = row["outcome"] or (row["redial_state"] or "-")
+        decision = "redial" if row["verdict"] == "redial" else f"skip:{row['reason']}"
+        result = row["outcome"] or row["redial_state"] or ""
+        shown = f"{decision} {result}".strip()
         click.echo(
-            f"{_when(row['ended_at']):19}  {row['customer_number'][:14]:14} {str(row['queue'])[:10]:10} "
-            f"{str(row['agent_member'] or row['agent_interface'] or '-')[:12]:12} "
-            f"{'-' if row['cause'] is None else row['cause']:>5} {decision[:22]:22} {outcome}"
+            f"{row['call_id']:>5} {_when(row['ended_at'])[:16]:16} {row['customer_number'][:12]:12} "
+            f"{str(row['queue'])[:8]:8} {str(row['agent_member'] or row['agent_interface'] or '-')[:8]:8} "
+            f"{'-' if row['cause'] is None else row['cause']:>5} {shown[:20]}"
         )
+
+
+@main.command()
+@config_option
+@click.argument("call_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="The record as JSON.")
+def show(config_path: Path | None, call_id: int, as_json: bool) -> None:
+    """The whole timeline of one call (the ID from `redial history`)."""
+    settings = _settings(config_path)
+
+    async def query(store: Store) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
+        call = await store.call_details(call_id)
+        rows = await store.history(1, call_id=call_id)
+        log = await store.redial_log(rows[0]["redial_id"]) if rows and rows[0]["redial_id"] else []
+        return call, rows, log
+
+    call, rows, log = _read_store(settings, query)
+    if call is None:
+        click.echo(f"redial: no call with ID {call_id}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps({"call": call, "redial": rows[0] if rows else None, "timeline": log}, sort_keys=True))
+        return
+    click.echo(f"call {call_id}  linkedid {call['linkedid']}  customer {call['customer_number'] or 'withheld'}")
+    click.echo(f"  dialled {call['dialled']} on trunk {call['trunk']}, queue {call['queue']}")
+    timeline = [
+        (call["joined_at"], f"joined queue {call['queue']}"),
+        (call["answered_at"], f"answered by {call['agent_member'] or '-'} ({call['agent_interface'] or '-'})"),
+        (call["ended_at"], f"ended by the {call['ended_by']} leg, cause {call['cause']}: {call['classification']}"),
+        (call["recorded_at"], f"decision: {call['verdict']} ({call['reason']}): {call['detail']}"),
+    ]
+    for entry in log:
+        outcome = f", outcome {entry['outcome']}" if entry["outcome"] else ""
+        timeline.append((entry["at"], f"redial {entry['state']}{outcome}: {entry['detail']}"))
+    for when, text in timeline:
+        if when is not None:
+            click.echo(f"  {_when(when)}  {text}")
+
+
+@main.command()
+@config_option
+@click.option("--since", default="7d", show_default=True, help="From: 7d, 24h, 30m, or a date/time.")
+@click.option("--until", help="Until (default: now).")
+@click.option("--by", type=click.Choice(["queue", "agent", "trunk", "day"]), help="One funnel per group.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+def stats(config_path: Path | None, since: str, until: str | None, by: str | None, as_json: bool) -> None:
+    """The recovery funnel: answered, abnormal ends, skipped, called back, redialled, connected."""
+    from redial.stats import funnel
+
+    settings = _settings(config_path)
+    start = _time_option(since, settings, "--since") or 0.0
+    end = _time_option(until, settings, "--until") or time.time() + 1
+    rows = _read_store(settings, lambda store: store.funnel_rows(start, end))
+    groups = funnel(rows, by, settings.policy.hours.timezone)
+    if as_json:
+        click.echo(json.dumps({k: v.as_dict() for k, v in groups.items()}, sort_keys=True))
+        return
+    if not groups:
+        click.echo("no calls in that period")
+        return
+    click.echo(
+        f"{(by or 'all').upper():14} {'ANSWERED':>8} {'ABNORMAL':>8} {'SKIPPED':>7} {'CALLBACK':>8} "
+        f"{'REDIALED':>8} {'CONNECT':>7} {'RATE':>6}"
+    )
+    for key, stage in groups.items():
+        rate = "-" if stage.recovery_rate is None else f"{stage.recovery_rate:.0%}"
+        click.echo(
+            f"{key[:14]:14} {stage.answered:>8} {stage.abnormal:>8} {sum(stage.skipped.values()):>7} "
+            f"{stage.called_back_first:>8} {stage.attempted:>8} {stage.connected:>7} {rate:>6}"
+        )
+        for reason, count in sorted(stage.skipped.items()):
+            click.echo(f"{'':14}   skipped {reason}: {count}")
 
 
 if __name__ == "__main__":  # pragma: no cover
