@@ -72,6 +72,10 @@ class TestOriginateAction:
         action = originate_action(dataclasses.replace(REQUEST, did="s"), "a1")
         assert not any(v.startswith("REDIAL_DID") for v in action["Variable"])
 
+    def test_local_channel_member_accepted(self) -> None:
+        action = originate_action(dataclasses.replace(REQUEST, agent_interface="Local/100@agents/n"), "a1")
+        assert action["Channel"] == "Local/100@agents/n"
+
     def test_odd_agent_interface_refused(self) -> None:
         with pytest.raises(UnsafeValueError, match="agent interface"):
             originate_action(dataclasses.replace(REQUEST, agent_interface="PJSIP/a&PJSIP/b"), "a1")

@@ -19,8 +19,9 @@ CUSTOMER_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 DID = re.compile(r"\+?[0-9]{1,20}")
 # Endpoint, context, account and queue names: the dialplan re-checks the same class.
 TOKEN = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}")
-# A queue member interface such as PJSIP/agent1, SIP/200 or Local/200@agents.
-INTERFACE = re.compile(r"[A-Za-z0-9_]{1,16}/[A-Za-z0-9_.@:+-]{1,80}")
+# A queue member interface such as PJSIP/agent1, SIP/200 or Local/200@agents/n.
+# Never "&": that would make one Dial ring several targets.
+INTERFACE = re.compile(r"[A-Za-z0-9_]{1,16}/[A-Za-z0-9_.@:+-][A-Za-z0-9_.@:+/-]{0,79}")
 # Asterisk Uniqueids (1795354875.10) and our ChannelIds (redial-42-1795354875.10).
 UNIQUEID = re.compile(r"[A-Za-z0-9_.-]{1,150}")
 # Free text an admin configures (the caller ID name shown to the agent).
