@@ -244,6 +244,74 @@ def history(
         )
 
 
+EXIT_NOT_RUNNING = 3  # LSB: program is not running
+
+
+def _daemon_request(settings: Settings, method: str, path: str) -> dict[str, Any] | None:
+    """Ask the running daemon on its loopback endpoint; None when nothing answers."""
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{settings.status.host}:{settings.status.port}{path}"
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            data: dict[str, Any] = json.loads(response.read())
+            return data
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="The daemon's answer as JSON.")
+def status(config_path: Path | None, as_json: bool) -> None:
+    """Is the daemon running and logged in to AMI; what it tracks; its pending redials."""
+    settings = _settings(config_path)
+    snapshot = _daemon_request(settings, "GET", "/status")
+    if snapshot is None:
+        where = f"{settings.status.host}:{settings.status.port}"
+        click.echo(f"redial is not running (nothing answers on {where})")
+        sys.exit(EXIT_NOT_RUNNING)
+    if as_json:
+        click.echo(json.dumps(snapshot, sort_keys=True))
+        return
+    ami = snapshot["ami"]
+    state = "logged in" if ami["logged_in"] else "NOT logged in (reconnecting)"
+    click.echo(f"redial is running (pid {snapshot['pid']}) since {_when(snapshot['started_at'])}")
+    click.echo(f"AMI {ami['host']}: {state}; {ami['logins']} login(s)")
+    click.echo(f"calls tracked: {snapshot['tracked_calls']}; pending redials: {len(snapshot['open_redials'])}")
+    for redial in snapshot["open_redials"]:
+        click.echo(
+            f"  #{redial['redial_id']:<5} {redial['customer'][:14]:14} {str(redial['agent'])[:16]:16} "
+            f"{redial['state']:16} due {_when(redial['due_at'])[11:19]}"
+        )
+
+
+@main.command()
+@config_option
+@click.argument("redial_id", type=int)
+@click.option(
+    "--by",
+    "who",
+    default=lambda: os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown",
+    help="Who asks (recorded with the cancel; default: your user name).",
+)
+def cancel(config_path: Path | None, redial_id: int, who: str) -> None:
+    """Cancel a pending redial (through the daemon if it runs, else in the store)."""
+    settings = _settings(config_path)
+    from urllib.parse import quote
+
+    answer = _daemon_request(settings, "POST", f"/redials/{redial_id}/cancel?by={quote(who)}")
+    if answer is not None:
+        result = str(answer["result"])
+    else:
+        result = _read_store(settings, lambda store: store.cancel_redial(redial_id, who, time.time()))
+    click.echo(result)
+    if result != f"redial {redial_id} cancelled":
+        sys.exit(1)
+
+
 @main.command()
 @config_option
 @click.argument("call_id", type=int)

@@ -217,6 +217,15 @@ class FastAgiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusSettings:
+    """The loopback endpoint ``redial status`` and Prometheus read."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9327
+
+
+@dataclass(frozen=True, slots=True)
 class OutageGuard:
     """Many drops on one trunk at once is a carrier outage: spread the redials out."""
 
@@ -257,6 +266,7 @@ class Settings:
     queue_policies: Mapping[str, PolicySettings] = field(default_factory=dict)
     outage_guard: OutageGuard = field(default_factory=OutageGuard)
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
+    status: StatusSettings = field(default_factory=StatusSettings)
     originate: OriginateSettings = field(default_factory=OriginateSettings)
     logging: LogSettings = field(default_factory=LogSettings)
     source: str = "<defaults>"
@@ -641,6 +651,17 @@ def _fastagi(section: _Section) -> FastAgiSettings:
     return settings
 
 
+def _status(section: _Section) -> StatusSettings:
+    d = StatusSettings()
+    settings = StatusSettings(
+        enabled=section.get("enabled", _boolean, d.enabled),
+        host=section.get("host", _loopback, d.host),
+        port=section.get("port", _integer(1, 65535), d.port),
+    )
+    section.finish()
+    return settings
+
+
 def _agent(section: _Section) -> AgentSettings:
     d = AgentSettings()
     agent = AgentSettings(
@@ -769,6 +790,7 @@ def parse_settings(data: object, env: Mapping[str, str] | None = None, source: s
         queue_policies=queue_policies,
         outage_guard=_outage_guard(root.section("outage_guard")),
         fastagi=_fastagi(root.section("fastagi")),
+        status=_status(root.section("status")),
         originate=_originate(root.section("originate")),
         logging=_logging(root.section("logging")),
         source=source,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import signal
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -15,12 +18,29 @@ from redial.clock import Clock, SystemClock
 from redial.config import Settings
 from redial.engine import Engine, EngineInput, LinkUp
 from redial.exceptions import StoreError
+from redial.metrics import Metrics
 from redial.notify import Notifier
+from redial.status import StatusServer
 from redial.store import Store
 
 PURGE_EVERY = 3600.0
 
 _STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrived:
+    """An AMI event and when it came off the socket (for the event-lag metric)."""
+
+    at: float
+    event: object
+
+
+@dataclass(frozen=True, slots=True)
+class _Cancel:
+    redial_id: int
+    by: str
+    reply: asyncio.Future[str]
 
 
 class Daemon:
@@ -30,7 +50,9 @@ class Daemon:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.notifier = notifier or Notifier()
+        self.metrics = Metrics()
         self._ready = False
+        self.started_at = time.time()
         self.log = structlog.get_logger("redial")
         self._queue: asyncio.Queue[EngineInput | object] = asyncio.Queue()
         self.store: Store | None = None
@@ -82,17 +104,28 @@ class Daemon:
         try:
             self.link = link = AmiLink(
                 settings.ami,
-                on_event=self._queue.put_nowait,
+                on_event=lambda event: self._queue.put_nowait(_Arrived(time.monotonic(), event)),
                 on_login=lambda alive, members: self._queue.put_nowait(LinkUp(alive, members)),
                 log=self.log,
             )
-            self.engine = engine = Engine(settings, store, link, self.clock, self.log)
+            self.engine = engine = Engine(settings, store, link, self.clock, self.log, self.metrics)
             await engine.resume()
             returning = None
             if settings.fastagi.enabled:
                 returning = ReturningCallerService(settings, store, engine.agent_view, self.clock, self.log)
                 await returning.start()
             self.returning = returning
+            status = None
+            if settings.status.enabled:
+                status = StatusServer(
+                    settings.status.host,
+                    settings.status.port,
+                    self.snapshot,
+                    self.metrics.exposition,
+                    self.request_cancel,
+                    self.log,
+                )
+                await status.start()
             self.log.info(
                 "started",
                 config=settings.source,
@@ -111,6 +144,8 @@ class Daemon:
                 await link.close()
                 if returning is not None:
                     await returning.close()
+                if status is not None:
+                    await status.close()
         finally:
             await store.close()
             self.log.info("stopped")
@@ -122,6 +157,27 @@ class Daemon:
         deleted = await self.store.purge(self.clock.now() - days * 86400)
         if deleted:
             self.log.info("store_purged", calls=deleted, older_than_days=days)
+
+    def snapshot(self) -> dict[str, object]:
+        link, engine = self.link, self.engine
+        return {
+            "running": True,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "config": self.settings.source,
+            "ami": {
+                "logged_in": bool(link and link.logged_in),
+                "logins": link.logins if link else 0,
+                "host": f"{self.settings.ami.host}:{self.settings.ami.port}",
+            },
+            **(engine.snapshot() if engine else {}),
+        }
+
+    async def request_cancel(self, redial_id: int, by: str) -> str:
+        """Cancel through the consumer task, which alone changes the engine's state."""
+        reply: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Cancel(redial_id, by, reply))
+        return await reply
 
     def _link_up(self) -> None:
         if not self._ready:
@@ -166,10 +222,22 @@ class Daemon:
                 return
             if isinstance(item, LinkUp):
                 self._link_up()
+                self.metrics.ami_logins.inc()
+            arrived = None
+            if isinstance(item, _Arrived):
+                arrived, item = item.at, item.event
             try:
-                if item is not None:
+                if isinstance(item, _Cancel):
+                    if not item.reply.done():
+                        item.reply.set_result(await engine.cancel(item.redial_id, item.by))
+                elif item is not None:
                     await engine.handle(item)  # type: ignore[arg-type]
                 await engine.tick()
+                if arrived is not None:
+                    self.metrics.event_lag.observe(time.monotonic() - arrived)
+                self.metrics.ami_connected.set(1 if self.link and self.link.logged_in else 0)
+                self.metrics.open_redials.set(len(engine.open_redials))
+                self.metrics.tracked_calls.set(engine.tracked_calls)
             except StoreError as exc:
                 self.log.error("store_error", error=str(exc))
             except Exception:

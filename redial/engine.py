@@ -25,6 +25,7 @@ from redial.ami.actions import Action, OriginateRequest, originate_action, queue
 from redial.clock import Clock
 from redial.config import PolicySettings, Settings
 from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, UnsafeValueError
+from redial.metrics import Metrics
 from redial.policy.attempt import Defer, GiveUp, Ring, WaitForAgent, plan_attempt
 from redial.policy.classify import cause_name, classify
 from redial.policy.decide import Verdict, decide
@@ -80,8 +81,10 @@ class Engine:
         originator: Originator,
         clock: Clock,
         log: structlog.typing.FilteringBoundLogger | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self.metrics = metrics or Metrics()
         self._originator = originator
         self._clock = clock
         self._log = log if log is not None else structlog.get_logger("redial")
@@ -185,6 +188,38 @@ class Engine:
                     await self._save(expired, now)
                     await self._after_attempt(expired, now)
 
+    async def cancel(self, redial_id: int, by: str) -> str:
+        """An operator's cancel: only a redial that has not started ringing; the answer in words."""
+        redial = self._open.get(redial_id)
+        if redial is None:
+            return f"redial {redial_id} is not pending"
+        if redial.state not in _PENDING:
+            return f"redial {redial_id} is already ringing ({redial.state.value}); hang it up on the PBX"
+        now = self._clock.now()
+        finished = redial.finished(Outcome.CANCELLED, f"cancelled by {by}")
+        await self._save(finished, now)
+        await self._after_attempt(finished, now)
+        return f"redial {redial_id} cancelled"
+
+    def snapshot(self) -> dict[str, object]:
+        """What ``redial status`` shows."""
+        return {
+            "tracked_calls": self.tracked_calls,
+            "open_redials": [
+                {
+                    "redial_id": r.id,
+                    "customer": r.customer_number,
+                    "agent": r.ring_interface or r.agent_interface,
+                    "queue": r.queue,
+                    "state": r.state.value,
+                    "attempt": r.attempt,
+                    "due_at": r.due_at,
+                    "detail": r.detail,
+                }
+                for r in self.open_redials
+            ],
+        }
+
     async def shutdown(self) -> None:
         """Stopping: release every agent the daemon holds, rather than leave them out of their queues.
 
@@ -222,7 +257,9 @@ class Engine:
         hours = is_open(now, policy.hours)
         today = await self._store.redials_since(number.e164, local_midnight(now, policy.hours.timezone))
         decision = decide(call, classification, policy, number=number, hours=hours, redials_today=today)
+        self.metrics.decisions.labels(decision.verdict.value, decision.reason.value).inc()
         if classification.abnormal:
+            self.metrics.drops.labels(str(call.cause), call.trunk).inc()
             tripped = self._guard.record_drop(call.trunk, now)
             if tripped is not None:
                 self._log.warning(
@@ -409,6 +446,7 @@ class Engine:
             # Sent but unanswered: never resend; the events or the outcome deadline decide.
             self._log.warning("originate_unanswered", redial_id=redial.id, channel_id=channel_id, error=str(exc))
         else:
+            self.metrics.drop_to_redial.observe(max(0.0, now - redial.dropped_at))
             kind = "fallback" if plan.fallback else "agent"
             fields = [str(redial.id), str(redial.attempt), redial.customer_number, channel_id, kind]
             await self._queue_log(started, "REDIALSTART", fields)
@@ -426,6 +464,10 @@ class Engine:
 
     async def _after_attempt(self, redial: Redial, now: float) -> None:
         """An attempt is over: log it, release the agent, and retry when the policy says so."""
+        if redial.outcome is not None:
+            self.metrics.outcomes.labels(redial.outcome.value).inc()
+            if redial.outcome is Outcome.CONNECTED:
+                self.metrics.drop_to_connected.observe(max(0.0, now - redial.dropped_at))
         if redial.originated_at is not None:
             outcome = redial.outcome.value if redial.outcome else "unknown"
             took = f"{max(0.0, now - redial.originated_at):.0f}"

@@ -35,6 +35,8 @@ class Outcome(enum.Enum):
     CUSTOMER_BUSY = "customer_busy"
     FAILED = "failed"
     CUSTOMER_CALLED_BACK = "customer_called_back"
+    # An operator cancelled it (redial cancel).
+    CANCELLED = "cancelled"
     OUTSIDE_HOURS = "outside_hours"
     # No agent could take it: recorded for a person to call the customer back.
     CALLBACK_REQUESTED = "callback_requested"
@@ -70,6 +72,8 @@ class Redial:
     agent_deadline: float | None = None
     # The interface the daemon paused to reserve it; released when the attempt ends.
     paused_interface: str | None = None
+    # When the call dropped (epoch seconds).
+    dropped_at: float = 0.0
 
     @property
     def done(self) -> bool:

@@ -93,7 +93,7 @@ _REDIAL_SELECT = """
     SELECT r.id, r.call_id, c.linkedid, c.customer_uniqueid, c.customer_number, c.dialled,
            c.queue, c.agent_interface, c.agent_member, c.trunk, r.state, r.due_at,
            r.channel_id, r.originated_at, r.outcome, r.detail, r.attempt, r.dial_number,
-           r.ring_interface, r.agent_deadline, r.paused_interface
+           r.ring_interface, r.agent_deadline, r.paused_interface, c.ended_at
     FROM redials r JOIN calls c ON c.id = r.call_id
 """
 
@@ -121,6 +121,7 @@ def _redial(row: Sequence[Any]) -> Redial:
         ring_interface=row[18] or row[7] or "",
         agent_deadline=row[19],
         paused_interface=row[20],
+        dropped_at=row[21],
     )
 
 
@@ -334,6 +335,16 @@ class Store:
         cursor = await db.execute(f"DELETE FROM calls WHERE id IN ({old})", (before,))
         await db.commit()
         return cursor.rowcount
+
+    async def cancel_redial(self, redial_id: int, by: str, now: float) -> str:
+        """Cancel a pending redial while the daemon is not running; the answer in words."""
+        redial = await self.redial(redial_id)
+        if redial is None:
+            return f"no redial {redial_id}"
+        if redial.state not in (RedialState.WAITING, RedialState.WAITING_AGENT):
+            return f"redial {redial_id} is {redial.state.value}: only a pending redial can be cancelled"
+        await self.save_redial(redial.finished(Outcome.CANCELLED, f"cancelled by {by}"), now)
+        return f"redial {redial_id} cancelled"
 
     async def clear_paused(self, redial_id: int, now: float) -> None:
         """The agent a finished redial reserved has been released."""

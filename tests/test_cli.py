@@ -171,3 +171,38 @@ class TestOperatorCommands:
         )
         assert table.output.splitlines()[1].split()[:3] == ["support", "3", "2"]
         assert all(len(line) <= 80 for line in table.output.splitlines())
+
+
+class TestStatusAndCancel:
+    """Without a running daemon: a plain answer, and cancel works on the store."""
+
+    def test_status_not_running(self, tmp_path: Path) -> None:
+        file = tmp_path / "r.yaml"
+        file.write_text("status:\n  port: 9\n")
+        result = CliRunner().invoke(main, ["status", "--config", str(file)])
+        assert result.exit_code == 3 and "not running" in result.output
+
+    def test_cancel_in_store(self, tmp_path: Path) -> None:
+        from redial.policy.classify import Classification, EndKind
+        from redial.policy.decide import Decision, Reason, Verdict
+        from tests.test_classify import CALL
+
+        path = tmp_path / "s.sqlite3"
+
+        async def fill() -> int:
+            store = await Store.open(path)
+            kind = Classification(EndKind.ABNORMAL, "x")
+            call_id = await store.record_call(CALL, kind, Decision(Verdict.REDIAL, Reason.ABNORMAL_END, "x"), 1.0)
+            redial = await store.create_redial(call_id or 0, 2.0, "redial", 1.0)
+            await store.close()
+            return redial.id
+
+        redial_id = asyncio.run(fill())
+        file = tmp_path / "r.yaml"
+        file.write_text(f"store:\n  path: {path}\nstatus:\n  port: 9\n")
+        first = CliRunner().invoke(main, ["cancel", "--config", str(file), str(redial_id), "--by", "alice"])
+        assert first.exit_code == 0 and first.output.strip() == f"redial {redial_id} cancelled"
+        again = CliRunner().invoke(main, ["cancel", "--config", str(file), str(redial_id)])
+        assert again.exit_code == 1 and "only a pending redial" in again.output
+        shown = CliRunner().invoke(main, ["show", "--config", str(file), "1"])
+        assert "cancelled by alice" in shown.output

@@ -485,3 +485,28 @@ class TestQueueLog:
         clock.advance(6)
         await engine.tick()
         assert originator.actions and originator.queue_logs == []
+
+
+class TestOperator:
+    """Cancel and metrics."""
+
+    async def test_cancel_pending_not_ringing(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        await run(engine, clock, [*drop(1), *drop(2, number="2025550199")])
+        first, second = engine.open_redials
+        assert await engine.cancel(first.id, "alice") == f"redial {first.id} cancelled"
+        clock.advance(6)
+        await engine.tick()
+        assert [a["ChannelId"] for a in originator.actions] == [second.channel_id]
+        assert "already ringing" in await engine.cancel(second.id, "bob")
+        assert "not pending" in await engine.cancel(999, "bob")
+        assert engine.metrics.outcomes.labels("cancelled")._value.get() == 1
+
+    async def test_metrics_count_drops_and_decisions(self, store: Store) -> None:
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        await run(engine, clock, drop(1))
+        text = engine.metrics.exposition().decode()
+        assert 'redial_drops_total{cause="44",trunk="trunk"} 1.0' in text
+        assert 'redial_decisions_total{reason="abnormal_end",verdict="redial"} 1.0' in text

@@ -8,6 +8,9 @@ and what the SIPp phones received, never by the daemon's own log.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,11 @@ pytestmark = pytest.mark.integration
 WINDOW = 4.0  # callback window the daemon runs with in these tests
 CUSTOMER = "5551234"
 DID = "100"
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
 
 
 def redial_leg(msg: AmiMessage) -> bool:
@@ -145,6 +153,19 @@ class TestDrops:
             await rig.assert_one_connected_redial()
         finally:
             call.stop()
+        # The operator's view of the same run: /metrics and `redial status`.
+        metrics = await asyncio.to_thread(_get, "http://127.0.0.1:9327/metrics")
+        assert 'redial_drops_total{cause="44",trunk="trunk"} 1.0' in metrics
+        assert 'redial_outcomes_total{outcome="connected"} 1.0' in metrics
+        assert "redial_ami_connected 1.0" in metrics
+        status = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "redial.cli", "status", "--config", str(rig.daemon.config)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert status.returncode == 0 and "logged in" in status.stdout, status.stdout + status.stderr
 
     async def test_bye_with_q850_cause_41(self, rig: Rig) -> None:
         call = customer_call(CUSTOMER, "bye_q850", did=DID, talk_time=2, cause=41, max_time=25)

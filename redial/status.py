@@ -1,0 +1,80 @@
+"""The loopback status endpoint: ``GET /status`` (JSON), ``GET /metrics`` (Prometheus),
+``POST /redials/<id>/cancel?by=<who>``. A few lines of HTTP/1.1, bounded in size and time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import urllib.parse
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+MAX_REQUEST_BYTES = 8192
+REQUEST_TIMEOUT = 5.0
+_CANCEL = re.compile(r"/redials/(\d{1,12})/cancel")
+
+
+class StatusServer:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        status: Callable[[], dict[str, object]],
+        metrics: Callable[[], bytes],
+        cancel: Callable[[int, str], Awaitable[str]],
+        log: structlog.typing.FilteringBoundLogger | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self._status, self._metrics, self._cancel = status, metrics, cancel
+        self._log = log if log is not None else structlog.get_logger("redial.status")
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> bool:
+        try:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        except OSError as exc:
+            self._log.error("status_unavailable", host=self.host, port=self.port, error=exc.strerror or str(exc))
+            return False
+        self._log.info("status_listening", host=self.host, port=self.port)
+        return True
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
+            method, _, target = head.split(b"\r\n", 1)[0].decode("latin-1").partition(" ")
+            url = urllib.parse.urlsplit(target.split(" ", 1)[0])
+            status, ctype, body = await self._route(method, url.path, urllib.parse.parse_qs(url.query))
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            status, ctype, body = 400, "text/plain", b"bad request\n"
+        except Exception:
+            self._log.exception("status_request_failed")
+            status, ctype, body = 500, "text/plain", b"internal error\n"
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 500: "Error"}[status]
+        head_out = f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+        writer.write((head_out + "Connection: close\r\n\r\n").encode() + body)
+        with contextlib.suppress(Exception):
+            await writer.drain()
+        writer.close()
+
+    async def _route(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        if path == "/status" and method == "GET":
+            return 200, "application/json", json.dumps(self._status(), sort_keys=True).encode() + b"\n"
+        if path == "/metrics" and method == "GET":
+            return 200, "text/plain; version=0.0.4; charset=utf-8", self._metrics()
+        match = _CANCEL.fullmatch(path)
+        if match:
+            if method != "POST":
+                return 405, "text/plain", b"use POST\n"
+            who = (query.get("by") or ["unknown"])[0][:80]
+            result = await asyncio.wait_for(self._cancel(int(match.group(1)), who), REQUEST_TIMEOUT)
+            return 200, "application/json", json.dumps({"result": result}).encode() + b"\n"
+        return 404, "text/plain", b"not found\n"
