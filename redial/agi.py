@@ -24,6 +24,7 @@ from redial.agents import AgentView
 from redial.ami.actions import INTERFACE
 from redial.clock import Clock
 from redial.config import Settings
+from redial.loopback import LoopbackService
 from redial.policy.numbers import check_number
 from redial.policy.returning import RecentDrop, ReturningDecision, decide_returning
 from redial.store import Store
@@ -56,7 +57,9 @@ async def read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
             headers[key] = value
 
 
-class ReturningCallerService:
+class ReturningCallerService(LoopbackService):
+    name = "fastagi"
+
     def __init__(
         self,
         settings: Settings,
@@ -65,29 +68,11 @@ class ReturningCallerService:
         clock: Clock,
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
+        super().__init__(settings.fastagi.host, settings.fastagi.port, log)
         self.settings = settings
         self._store = store
         self._agent_view = agent_view
         self._clock = clock
-        self._log = log if log is not None else structlog.get_logger("redial.agi")
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> bool:
-        """Listen on the configured loopback port; False (logged) when it cannot."""
-        agi = self.settings.fastagi
-        try:
-            self._server = await asyncio.start_server(self._handle, agi.host, agi.port)
-        except OSError as exc:
-            self._log.error("fastagi_unavailable", host=agi.host, port=agi.port, error=exc.strerror or str(exc))
-            return False
-        self._log.info("fastagi_listening", host=agi.host, port=agi.port)
-        return True
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
 
     async def lookup(self, caller: str) -> ReturningDecision:
         """What to tell the dialplan for a call from ``caller``."""

@@ -12,12 +12,16 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from redial.loopback import LoopbackService
+
 MAX_REQUEST_BYTES = 8192
 REQUEST_TIMEOUT = 5.0
 _CANCEL = re.compile(r"/redials/(\d{1,12})/cancel")
 
 
-class StatusServer:
+class StatusServer(LoopbackService):
+    name = "status"
+
     def __init__(
         self,
         host: str,
@@ -27,25 +31,8 @@ class StatusServer:
         cancel: Callable[[int, str], Awaitable[str]],
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port, log)
         self._status, self._metrics, self._cancel = status, metrics, cancel
-        self._log = log if log is not None else structlog.get_logger("redial.status")
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> bool:
-        try:
-            self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        except OSError as exc:
-            self._log.error("status_unavailable", host=self.host, port=self.port, error=exc.strerror or str(exc))
-            return False
-        self._log.info("status_listening", host=self.host, port=self.port)
-        return True
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -245,6 +245,20 @@ def cfg(**policy: object) -> Settings:
     return parse_settings({"policy": {"callback_window": 5, **policy}, "outage_guard": guard}, env={})
 
 
+async def ringing(
+    store: Store, settings: Settings | None = None, members: tuple[ev.MemberState, ...] = ()
+) -> tuple[Engine, FakeOriginator, ManualClock]:
+    """An engine that saw one drop (call 1) and, its window over, originated the redial."""
+    clock, originator = ManualClock(START), FakeOriginator()
+    engine = Engine(settings or cfg(), store, originator, clock)
+    if members:
+        await engine.handle(LinkUp(frozenset(), members))
+    await run(engine, clock, drop(1))
+    clock.advance(6)
+    await engine.tick()
+    return engine, originator, clock
+
+
 class TestAgentAvailability:
     """The same agent only when free; reserve, fall back, release."""
 
@@ -284,24 +298,14 @@ class TestAgentAvailability:
         assert (await store.history())[0]["outcome"] == "callback_requested"
 
     async def test_agent_released_after_outcome(self, store: Store) -> None:
-        clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(retry={"attempts": 1}), store, originator, clock)
-        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
-        await run(engine, clock, drop(1))
-        clock.advance(6)
-        await engine.tick()
+        engine, originator, _clock = await ringing(store, cfg(retry={"attempts": 1}), members=(member("PJSIP/agent1"),))
         cid = str(originator.actions[0]["ChannelId"])
         await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
         assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
         assert (await store.history())[0]["outcome"] == "agent_no_answer"
 
     async def test_connected_redial_holds_agent_until_call_ends(self, store: Store) -> None:
-        clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
-        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
-        await run(engine, clock, drop(1))
-        clock.advance(6)
-        await engine.tick()
+        engine, originator, clock = await ringing(store, cfg(), members=(member("PJSIP/agent1"),))
         cid = str(originator.actions[0]["ChannelId"])
         agent_leg = ev.ChannelRef("PJSIP/agent1-9", cid, cid)
         customer_leg = ev.ChannelRef("PJSIP/trunk-9", "9.9", cid)
@@ -335,23 +339,13 @@ class TestAgentAvailability:
         assert originator.pauses == [("PJSIP/agent1", True, "redial-vip"), ("PJSIP/agent1", False, "redial")]
 
     async def test_shutdown_releases_held_agents(self, store: Store) -> None:
-        clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
-        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
-        await run(engine, clock, drop(1))
-        clock.advance(6)
-        await engine.tick()
+        engine, originator, _clock = await ringing(store, cfg(), members=(member("PJSIP/agent1"),))
         await engine.shutdown()
         assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
         assert await store.paused_interfaces() == []
 
     async def test_agent_who_paused_themselves_is_not_unpaused(self, store: Store) -> None:
-        clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(retry={"attempts": 1}), store, originator, clock)
-        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
-        await run(engine, clock, drop(1))
-        clock.advance(6)
-        await engine.tick()
+        engine, originator, clock = await ringing(store, cfg(retry={"attempts": 1}), members=(member("PJSIP/agent1"),))
         cid = str(originator.actions[0]["ChannelId"])
         await run(engine, clock, [member("PJSIP/agent1", paused_reason="lunch")])
         await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
@@ -381,11 +375,7 @@ class TestRetries:
     """Retried outcomes get another attempt with its own ChannelId."""
 
     async def test_customer_no_answer_is_retried(self, store: Store) -> None:
-        clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(retry={"attempts": 2, "spacing": 60}), store, originator, clock)
-        await run(engine, clock, drop(1))
-        clock.advance(6)
-        await engine.tick()
+        engine, originator, clock = await ringing(store, cfg(retry={"attempts": 2, "spacing": 60}))
         first = str(originator.actions[0]["ChannelId"])
         cust = ev.ChannelRef("PJSIP/trunk-9", "9.9", first)
         await engine.handle(ev.OriginateResult("x", True, 4, first, ""))
@@ -401,11 +391,7 @@ class TestRetries:
         assert first.startswith("redial-1-1-") and second.startswith("redial-1-2-")
 
     async def test_rejected_or_last_attempt_not_retried(self, store: Store) -> None:
-        clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(retry={"attempts": 1}), store, originator, clock)
-        await run(engine, clock, drop(1))
-        clock.advance(6)
-        await engine.tick()
+        engine, originator, _clock = await ringing(store, cfg(retry={"attempts": 1}))
         cid = str(originator.actions[0]["ChannelId"])
         await engine.handle(ev.DialEnded(ev.ChannelRef("x", cid, cid), ev.ChannelRef("y", "9.9", cid), "BUSY"))
         assert engine.open_redials == []
@@ -467,11 +453,7 @@ class TestQueueLog:
     """REDIALSTART and REDIALEND lines carry the dropped call's Uniqueid."""
 
     async def test_start_and_end(self, store: Store) -> None:
-        clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(retry={"attempts": 1}), store, originator, clock)
-        await run(engine, clock, drop(1))
-        clock.advance(6)
-        await engine.tick()
+        engine, originator, _clock = await ringing(store, cfg(retry={"attempts": 1}))
         cid = str(originator.actions[0]["ChannelId"])
         await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
         verbs = [(a["Event"], a["Uniqueid"], str(a["Message"]).split("|")[2]) for a in originator.queue_logs]
