@@ -147,6 +147,10 @@ class Store:
         except sqlite3.DatabaseError as exc:
             await db.close()
             raise StoreError(f"the store {name} is unusable: {exc}") from None
+        except BaseException:
+            # Never leave aiosqlite's worker thread behind on a refused store.
+            await db.close()
+            raise
         return store
 
     async def _prepare(self) -> None:
