@@ -155,8 +155,7 @@ class Engine:
         self._board.handle(item)
         if isinstance(item, ev.ChannelHungUp) and item.ref.uniqueid in self._held:
             redial_id, interface = self._held.pop(item.ref.uniqueid)
-            if await self._release(interface, redial_id):
-                await self._store.clear_paused(redial_id, now)
+            await self._release(interface, redial_id, now)
         for output in self._tracker.handle(item, now):
             if isinstance(output, EndedCall):
                 await self._on_call_ended(output, now)
@@ -229,8 +228,7 @@ class Engine:
         held = [(rid, iface) for rid, iface in self._held.values()]
         held += [(r.id, r.paused_interface) for r in self._open.values() if r.paused_interface]
         for redial_id, interface in held:
-            if await self._release(interface, redial_id):
-                await self._store.clear_paused(redial_id, now)
+            await self._release(interface, redial_id, now)
         self._held.clear()
 
     # ---- call ends ----------------------------------------------------------------------
@@ -319,14 +317,12 @@ class Engine:
                 await self._after_attempt(finished, now)
         # Agents a killed daemon left paused for redials that are over.
         for redial_id, interface in list(self._unpause.items()):
-            if await self._release(interface, redial_id):
+            if await self._release(interface, redial_id, now):
                 del self._unpause[redial_id]
-                await self._store.clear_paused(redial_id, now)
         # Connected redials whose call ended while the link was down.
         for channel_id, (redial_id, interface) in list(self._held.items()):
-            if channel_id not in link.linkedids and await self._release(interface, redial_id):
+            if channel_id not in link.linkedids and await self._release(interface, redial_id, now):
                 del self._held[channel_id]
-                await self._store.clear_paused(redial_id, now)
 
     def agent_view(self, interface: str, now: float) -> AgentView:
         """The agent's availability, counting the daemon's own reservations as busy."""
@@ -499,9 +495,8 @@ class Engine:
     async def _release_for(self, redial: Redial, now: float) -> Redial:
         if not redial.paused_interface:
             return redial
-        await self._release(redial.paused_interface, redial.id)
+        await self._release(redial.paused_interface, redial.id, now)
         released = dataclasses.replace(redial, paused_interface=None)
-        await self._store.save_redial(released, now)
         if not released.done:
             self._open[released.id] = released
         return released
@@ -510,7 +505,8 @@ class Engine:
         policies = [self.settings.policy, *self.settings.queue_policies.values()]
         return frozenset(p.agent.pause_reason for p in policies)
 
-    async def _release(self, interface: str, redial_id: int) -> bool:
+    async def _release(self, interface: str, redial_id: int, now: float) -> bool:
+        """Unpause ``interface``; the store forgets the reservation only once it is released."""
         policy = self.settings.policy
         # Paused with any of the daemon's own reasons (queues may override it) is ours to undo.
         views = [self._board.view(interface, self._clock.now(), reason) for reason in self._own_pause_reasons()]
@@ -518,6 +514,7 @@ class Engine:
         if all(v.availability is Availability.PAUSED for v in views):
             # The agent paused themselves meanwhile (lunch, end of shift): theirs to undo.
             self._log.info("agent_left_paused", redial_id=redial_id, interface=interface, detail=view.detail)
+            await self._store.clear_paused(redial_id, now)
             return True
         try:
             await self._originator.pause(interface, False, policy.agent.pause_reason)
@@ -528,6 +525,7 @@ class Engine:
         except AmiError as exc:
             self._log.warning("agent_unpause_failed", redial_id=redial_id, interface=interface, error=str(exc))
         self._log.info("agent_released", redial_id=redial_id, interface=interface)
+        await self._store.clear_paused(redial_id, now)
         return True
 
     async def _save(self, redial: Redial, now: float) -> None:

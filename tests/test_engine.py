@@ -492,3 +492,19 @@ class TestOperator:
         text = engine.metrics.exposition().decode()
         assert 'redial_drops_total{cause="44",trunk="trunk"} 1.0' in text
         assert 'redial_decisions_total{reason="abnormal_end",verdict="redial"} 1.0' in text
+
+
+class TestReleaseWhileDisconnected:
+    """An unpause that cannot be sent leaves the reservation in the store for the next run."""
+
+    async def test_reservation_kept(self, store: Store) -> None:
+        engine, originator, _clock = await ringing(store, cfg(retry={"attempts": 1}), members=(member("PJSIP/agent1"),))
+        cid = str(originator.actions[0]["ChannelId"])
+
+        async def down(interface: str, paused: bool, reason: str) -> None:
+            raise AmiNotConnected("down")
+
+        originator.pause = down  # type: ignore[method-assign]
+        await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
+        assert engine.open_redials == []
+        assert [iface for _id, iface in await store.paused_interfaces()] == ["PJSIP/agent1"]
