@@ -130,7 +130,11 @@ def replay(config_path: Path | None, recordings: tuple[Path, ...], start: dt.dat
         channels = [str(a.get("Channel")) for a in result.originated]
         return result.frames, result.events, rows, channels
 
-    for path in recordings:
+    # Progress on a terminal only: a pipe or a file gets the results alone.
+    show_progress = sys.stderr.isatty()
+    for number, path in enumerate(recordings, start=1):
+        if show_progress:
+            click.echo(f"replaying {path} ({number}/{len(recordings)}) ...", err=True)
         try:
             frames, decoded, rows, rung = asyncio.run(go(path))
         except (ValueError, OSError) as exc:
@@ -382,6 +386,77 @@ def stats(config_path: Path | None, since: str, until: str | None, by: str | Non
         )
         for reason, count in sorted(stage.skipped.items()):
             click.echo(f"{'':14}   skipped {reason}: {count}")
+
+
+
+
+def use_colour(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    target = sys.stdout if stream is None else stream
+    return bool(getattr(target, "isatty", lambda: False)())
+
+
+@main.command()
+@config_option
+@click.option(
+    "--admin-user",
+    envvar="REDIAL_DOCTOR_USER",
+    help="An AMI user with the system and command classes, for the deeper checks (rtp_timeout, "
+    "modules, read classes). Its secret comes from $REDIAL_DOCTOR_SECRET or a prompt.",
+)
+@click.option(
+    "--asterisk-etc",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/etc/asterisk"),
+    show_default=True,
+    envvar="REDIAL_ASTERISK_ETC",
+    help="Where pjsip.conf is, read when AMI may not show endpoints.",
+)
+@click.option("--timeout", type=click.FloatRange(0.5, 120), default=5.0, show_default=True,
+              help="Seconds to wait for each answer from Asterisk.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a check.")
+def doctor(config_path: Path | None, admin_user: str | None, asterisk_etc: Path, timeout: float,
+           as_json: bool) -> None:
+    """Check the Asterisk side: AMI user, dialplan, queues, rtp_timeout, version, clock.
+
+    Each problem comes with its fix. Exits 1 when a check fails, 0 otherwise.
+    """
+    from redial.doctor import Admin, Status, diagnose, render, verdict
+
+    settings = _settings(config_path)
+    if not settings.ami.secret:
+        click.echo(
+            "redial: configuration error: ami.secret: no AMI secret set "
+            "(ami.secret, ami.secret_file or REDIAL_AMI_SECRET)",
+            err=True,
+        )
+        sys.exit(EXIT_CONFIG)
+    admin = None
+    if admin_user:
+        secret = os.environ.get("REDIAL_DOCTOR_SECRET")
+        if secret is None:
+            if not sys.stdin.isatty():
+                click.echo("redial: --admin-user needs its secret in $REDIAL_DOCTOR_SECRET", err=True)
+                sys.exit(2)
+            secret = click.prompt(f"AMI secret of {admin_user}", hide_input=True, err=True)
+        admin = Admin(admin_user, secret)
+    colour = use_colour()
+    if not as_json:
+        ami = settings.ami
+        click.echo(f"redial doctor: Asterisk AMI at {ami.host}:{ami.port} as {ami.username}")
+    findings = []
+    for finding in diagnose(settings, admin=admin, etc_dir=asterisk_etc, timeout=timeout):
+        findings.append(finding)
+        if as_json:
+            click.echo(json.dumps({"check": finding.check, "status": finding.status.name.lower(),
+                                   "summary": finding.summary, "fix": finding.fix}))
+        else:
+            click.echo(render(finding, colour=colour), color=colour)
+    if not as_json:
+        click.echo(verdict(findings))
+    sys.exit(1 if any(f.status is Status.FAIL for f in findings) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,7 +25,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.redial-installed
-if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# pip check also catches a venv that lost a dependency since the stamp was written.
+if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
+        || ! .venv/bin/python -m pip check --disable-pip-version-check >/dev/null 2>&1; then
     echo "setup: installing redial and its test tools into .venv"
     .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
     touch "$stamp"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from redial.cli import EXIT_CONFIG, main
+from redial.cli import EXIT_CONFIG, main, use_colour
 from redial.clock import ManualClock
 from redial.config import parse_settings
 from redial.replay import load_frames, replay
@@ -206,3 +207,30 @@ class TestStatusAndCancel:
         assert again.exit_code == 1 and "only a pending redial" in again.output
         shown = CliRunner().invoke(main, ["show", "--config", str(file), "1"])
         assert "cancelled by alice" in shown.output
+
+
+class TestColourAndDoctorOptions:
+    """NO_COLOR and terminals; the doctor's admin secret."""
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    def test_colour_only_on_a_terminal_without_no_color(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+        assert use_colour(self.Tty()) is True
+        assert use_colour(object()) is False
+        monkeypatch.setenv("NO_COLOR", "1")
+        assert use_colour(self.Tty()) is False
+
+    def test_admin_user_without_secret_is_refused_when_not_interactive(self, tmp_path: Path) -> None:
+        file = tmp_path / "r.yaml"
+        file.write_text("ami:\n  secret: s\n  port: 1\n")
+        result = CliRunner().invoke(main, ["doctor", "--config", str(file), "--admin-user", "root"], env={})
+        assert result.exit_code == 2 and "REDIAL_DOCTOR_SECRET" in result.output
+
+    def test_doctor_without_ami_secret_exits_78(self, tmp_path: Path) -> None:
+        file = tmp_path / "r.yaml"
+        file.write_text("ami:\n  port: 1\n")
+        result = CliRunner().invoke(main, ["doctor", "--config", str(file)], env={"REDIAL_AMI_SECRET": ""})
+        assert result.exit_code == EXIT_CONFIG and "ami.secret" in result.output

@@ -183,7 +183,7 @@ class Sandbox:
         ami_port: int = DEFAULT_AMI_PORT,
         sip_port: int = DEFAULT_SIP_PORT,
         rtp_ports: tuple[int, int] = DEFAULT_RTP_PORTS,
-        rtp_timeout: int = 3,
+        rtp_timeout: int | None = 3,
         members: Sequence[tuple[str, str]] = DEFAULT_MEMBERS,
         sales_members: Sequence[tuple[str, str]] = DEFAULT_SALES_MEMBERS,
         agent_ports: dict[str, int] | None = None,
@@ -367,7 +367,7 @@ context = from-trunk
 disallow = all
 allow = ulaw
 direct_media = no
-rtp_timeout = {self.rtp_timeout}
+{'' if self.rtp_timeout is None else f'rtp_timeout = {self.rtp_timeout}'}
 aors = trunk
 
 ; PJSIP/<number>@trunk reaches the customer's phone (SIPp) through this contact.

@@ -1,0 +1,161 @@
+"""Read ``pjsip.conf`` as Asterisk does, for ``redial doctor``. Pure except for reading files.
+
+``redial doctor`` asks Asterisk for each endpoint's ``rtp_timeout`` over AMI, but
+PJSIPShowEndpoint needs the ``system`` class that the daemon's own AMI user has no
+business holding. When AMI refuses, the doctor reads the configuration files
+instead, which it can do because it runs on the PBX's machine.
+
+Asterisk's config syntax, as far as it matters here: ``[name]`` starts a section,
+``[name](!)`` a template, ``[name](tpl1,tpl2)`` a section that inherits from
+templates in order, ``[name](+)`` adds to an earlier section; ``key = value`` and
+``key => value``; ``;`` starts a comment (``\\;`` is a literal semicolon) and
+``;-- ... --;`` a block comment; ``#include`` and ``#tryinclude`` take a file name
+or a glob, relative to the configuration directory.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# An include loop (a.conf includes b.conf includes a.conf) must end.
+_MAX_INCLUDE_DEPTH = 10
+
+
+@dataclass
+class Section:
+    name: str
+    template: bool = False
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PjsipEndpoint:
+    name: str
+    rtp_timeout: int
+    # An identify section matches this endpoint by address: the usual mark of a trunk.
+    identified: bool
+
+
+def _strip_comment(line: str) -> str:
+    out: list[str] = []
+    escaped = False
+    for char in line:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ";":
+            break
+        else:
+            out.append(char)
+    return "".join(out).strip()
+
+
+def _lines(path: Path, etc_dir: Path, depth: int) -> list[tuple[str, str]]:
+    """(line, "file:lineno") pairs with includes expanded and comments gone."""
+    if depth > _MAX_INCLUDE_DEPTH:
+        raise ValueError(f"{path}: #include nested more than {_MAX_INCLUDE_DEPTH} deep (a loop?)")
+    result: list[tuple[str, str]] = []
+    in_block = False
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw
+        if in_block:
+            end = line.find("--;")
+            if end < 0:
+                continue
+            line = line[end + 3 :]
+            in_block = False
+        start = line.find(";--")
+        if start >= 0:
+            end = line.find("--;", start + 3)
+            if end < 0:
+                in_block = True
+                line = line[:start]
+            else:
+                line = line[:start] + line[end + 3 :]
+        stripped = line.strip()
+        if stripped.startswith(("#include", "#tryinclude")):
+            directive, _, target = stripped.partition(" ")
+            target = target.strip().strip('"').strip("<>")
+            pattern = target if target.startswith("/") else str(etc_dir / target)
+            matches = sorted(glob.glob(pattern))
+            if not matches and directive == "#include" and not glob.has_magic(pattern):
+                raise ValueError(f"{path}:{number}: #include {target}: no such file")
+            for match in matches:
+                result.extend(_lines(Path(match), etc_dir, depth + 1))
+            continue
+        content = _strip_comment(line)
+        if content:
+            result.append((content, f"{path}:{number}"))
+    return result
+
+
+def parse_sections(path: Path, etc_dir: Path | None = None) -> list[Section]:
+    """The sections of ``path`` (includes expanded), templates applied, in file order."""
+    etc = path.parent if etc_dir is None else etc_dir
+    sections: list[Section] = []
+    by_name: dict[str, Section] = {}
+    templates: dict[str, Section] = {}
+    current: Section | None = None
+    for content, where in _lines(path, etc, 0):
+        if content.startswith("["):
+            close = content.find("]")
+            if close < 0:
+                raise ValueError(f"{where}: section header without ]: {content!r}")
+            name = content[1:close].strip()
+            options: list[str] = []
+            rest = content[close + 1 :].strip()
+            if rest.startswith("(") and rest.endswith(")"):
+                options = [item.strip() for item in rest[1:-1].split(",") if item.strip()]
+            if "+" in options and name in by_name:
+                current = by_name[name]
+                continue
+            current = Section(name=name, template="!" in options)
+            for option in options:
+                if option in ("!", "+"):
+                    continue
+                parent = templates.get(option)
+                if parent is None:
+                    raise ValueError(f"{where}: [{name}] inherits from unknown template {option!r}")
+                current.values.update(parent.values)
+            if current.template:
+                templates[name] = current
+            else:
+                sections.append(current)
+                by_name[name] = current
+            continue
+        if current is None:
+            continue
+        key, sep, value = content.partition("=")
+        if not sep:
+            continue
+        current.values[key.strip()] = value.lstrip(">").strip()
+    return sections
+
+
+def endpoints(path: Path, etc_dir: Path | None = None) -> Mapping[str, PjsipEndpoint]:
+    """Every ``type = endpoint`` section of a pjsip.conf with its ``rtp_timeout`` (0 when unset).
+
+    A name can hold several sections of different types (an endpoint and its aor
+    share one); only the endpoint's values count.
+    """
+    sections = parse_sections(path, etc_dir)
+    identified = {
+        s.values.get("endpoint", "") for s in sections if s.values.get("type") == "identify"
+    }
+    found: dict[str, PjsipEndpoint] = {}
+    for section in sections:
+        if section.values.get("type") != "endpoint":
+            continue
+        raw = section.values.get("rtp_timeout", "0")
+        try:
+            rtp_timeout = int(raw)
+        except ValueError:
+            rtp_timeout = 0
+        found[section.name] = PjsipEndpoint(section.name, rtp_timeout, section.name in identified)
+    return found
