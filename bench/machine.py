@@ -1,0 +1,94 @@
+"""What the benchmarks ran on, and the CPU time and memory of processes, read from /proc."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, object]:
+    """uname, CPU model, cores and memory of this machine, and the repository's commit."""
+    uname = platform.uname()
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True, timeout=5, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "uname": " ".join((uname.system, uname.node, uname.release, uname.version, uname.machine)),
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "mem_total_mb": round(mem_kb / 1024),
+        "python": platform.python_version(),
+        "commit": commit,
+    }
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def result_path(kind: str) -> Path:
+    """bench/results/<kind>-<UTC date and time>.json (the directory is created)."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    return RESULTS_DIR / f"{kind}-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}.json"
+
+
+@dataclass(frozen=True)
+class ProcSample:
+    """CPU seconds (user + sys, all threads) and memory of one process at one moment."""
+
+    cpu: float
+    rss_mb: float
+    peak_rss_mb: float  # VmHWM: the highest resident size the process ever had
+
+    @classmethod
+    def read(cls, pid: int) -> ProcSample | None:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return None
+        # Fields after the command name, which may itself hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2:].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        mem = {}
+        for line in status.splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                mem[key] = int(value.split()[0]) / 1024
+        return cls((utime + stime) / CLOCK_TICKS, mem.get("VmRSS", 0.0), mem.get("VmHWM", 0.0))
+
+
+def system_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (from /proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
