@@ -8,6 +8,7 @@ and what the SIPp phones received, never by the daemon's own log.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import urllib.request
@@ -26,6 +27,17 @@ pytestmark = pytest.mark.integration
 WINDOW = 4.0  # callback window the daemon runs with in these tests
 CUSTOMER = "5551234"
 DID = "100"
+
+
+async def _cli(rig: Rig, *args: str) -> str:
+    """A redial command against the running daemon's configuration (and so its store)."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "redial.cli", *args, "--config", str(rig.daemon.config)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def _get(url: str) -> str:
@@ -166,6 +178,14 @@ class TestDrops:
             timeout=20,
         )
         assert status.returncode == 0 and "logged in" in status.stdout, status.stdout + status.stderr
+        # history, show and stats read the store this real run filled.
+        rows = [json.loads(row) for row in (await _cli(rig, "history", "--json")).splitlines()]
+        (row,) = [r for r in rows if r["classification"] == "abnormal"]
+        assert (row["verdict"], row["outcome"], row["cause"]) == ("redial", "connected", 44), row
+        timeline = await _cli(rig, "show", str(row["call_id"]))
+        assert "connected" in timeline and "44" in timeline and CUSTOMER in timeline, timeline
+        funnel = json.loads(await _cli(rig, "stats", "--json"))["all"]
+        assert (funnel["abnormal_ends"], funnel["redials_attempted"], funnel["connected"]) == (1, 1, 1), funnel
 
     async def test_bye_with_q850_cause_41(self, rig: Rig) -> None:
         call = customer_call(CUSTOMER, "bye_q850", did=DID, talk_time=2, cause=41, max_time=25)
