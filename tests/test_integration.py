@@ -196,6 +196,41 @@ class TestDrops:
             call.stop()
 
 
+class TestOperatorCancel:
+    """An admin cancels a pending redial through the running daemon: nothing rings, and who asked is kept."""
+
+    async def test_cancel_during_the_window(
+        self, sandbox: Sandbox, workdir: Path, agent: AgentPhone, customer_phone: CustomerPhone
+    ) -> None:
+        window = 12.0
+        config = daemon_config(sandbox, workdir, callback_window=window)
+        daemon = DaemonProcess(config, workdir / "redial.log")
+        async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
+            await asyncio.to_thread(daemon.start)
+            rig = Rig(sandbox, obs, agent, customer_phone, daemon)
+            call = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
+            try:
+                await rig.drop_seen("44")
+                await asyncio.sleep(0.5)
+                shown = json.loads(await _cli(rig, "status", "--json"))
+                (pending,) = shown["open_redials"]
+                assert (pending["customer"], pending["state"]) == (CUSTOMER, "waiting"), shown
+                answer = await _cli(rig, "cancel", str(pending["redial_id"]), "--by", "alice")
+                assert answer.strip() == f"redial {pending['redial_id']} cancelled", answer
+                await rig.assert_no_redial(window + 3)
+                # The agent's phone rang once: for the original queue call, never for a redial.
+                assert len(agent.invites) == 1 and customer_phone.invites == []
+                rows = [json.loads(r) for r in (await _cli(rig, "history", "--json")).splitlines()]
+                (row,) = [r for r in rows if r["classification"] == "abnormal"]
+                assert row["outcome"] == "cancelled", row
+                assert "cancelled by alice" in await _cli(rig, "show", str(row["call_id"]))
+            finally:
+                call.stop()
+                code = await asyncio.to_thread(daemon.stop)
+        assert code == 0, daemon.tail()
+        await asyncio.to_thread(_hang_up_everything, sandbox)
+
+
 class TestNormalEnds:
     """Normal hang-ups by either side are never redialled."""
 
