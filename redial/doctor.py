@@ -536,7 +536,8 @@ class PbxProbe:
             raise ProbeError(
                 f"Asterisk refused the login of AMI user {username!r}: {reply.get('Message', 'no reason')}",
                 f"check that manager.conf has a [{username}] section (from {MANAGER_CONF_HINT}) whose "
-                "secret is the configured one, that its permit= allows this host, and run "
+                "secret is the configured one, that its permit= allows this host and, while the daemon "
+                "is logged in, that allowmultiplelogin is not no; then run "
                 'asterisk -rx "manager reload"',
             )
 
