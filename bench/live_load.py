@@ -292,21 +292,24 @@ def check(plan: LoadPlan, record: PbxRecord) -> Verdict:
 
 # ---- the rig --------------------------------------------------------------------------------------
 class LoadSandbox(Sandbox):
-    """The test sandbox with many agents and a queue that rings one member at a time."""
+    """The test sandbox with many agents (every AOR at one SIPp port), a queue that rings one member
+    at a time, and the dialplan's FastAGI address moved off the test suite's port."""
 
-    def __init__(self, *, agents: int, workdir: Path, rtp_timeout: int, **kwargs: Any) -> None:
+    def __init__(self, *, agents: int, workdir: Path, rtp_timeout: int, ami_port: int = AMI_PORT,
+                 sip_port: int = SIP_PORT, rtp_ports: tuple[int, int] = RTP_PORTS, agents_port: int = AGENTS_PORT,
+                 customer_phone_port: int = CUSTOMER_PHONE_PORT, fastagi_port: int = FASTAGI_PORT) -> None:
         names = [f"agent{i}" for i in range(1, agents + 1)]
         extensions = workdir / "extensions_redial.conf"
         text = SHIPPED_EXTENSIONS.read_text(encoding="utf-8")
         shipped_agi = "agi://127.0.0.1:4573/"
         if shipped_agi not in text:
             raise RuntimeError(f"{SHIPPED_EXTENSIONS} no longer calls {shipped_agi}: update bench/live_load.py")
-        extensions.write_text(text.replace(shipped_agi, f"agi://127.0.0.1:{FASTAGI_PORT}/"), encoding="utf-8")
+        extensions.write_text(text.replace(shipped_agi, f"agi://127.0.0.1:{fastagi_port}/"), encoding="utf-8")
         super().__init__(
-            ami_port=AMI_PORT, sip_port=SIP_PORT, rtp_ports=RTP_PORTS, rtp_timeout=rtp_timeout,
+            ami_port=ami_port, sip_port=sip_port, rtp_ports=rtp_ports, rtp_timeout=rtp_timeout,
             members=[(f"PJSIP/{n}", n) for n in names], sales_members=(),
-            agent_ports=dict.fromkeys(names, AGENTS_PORT), customer_phone_port=CUSTOMER_PHONE_PORT,
-            extensions_conf=extensions, **kwargs)
+            agent_ports=dict.fromkeys(names, agents_port), customer_phone_port=customer_phone_port,
+            extensions_conf=extensions)
 
     def _config_files(self) -> dict[str, str]:
         files = super()._config_files()

@@ -37,8 +37,11 @@ def machine() -> dict[str, object]:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                 text=True, timeout=5, check=False).stdout.strip()
+        # The daemon runs from this working tree: say whether it differs from the commit.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "redial", "config"], cwd=REPO,
+                               capture_output=True, text=True, timeout=5, check=False).stdout.split("\n")
     except OSError:
-        commit = ""
+        commit, dirty = "", []
     return {
         "uname": " ".join((uname.system, uname.node, uname.release, uname.version, uname.machine)),
         "cpu_model": cpu_model(),
@@ -46,6 +49,7 @@ def machine() -> dict[str, object]:
         "mem_total_mb": round(mem_kb / 1024),
         "python": platform.python_version(),
         "commit": commit,
+        "uncommitted_changes": [line[3:] for line in dirty if line.strip()],
     }
 
 
