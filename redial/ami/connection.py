@@ -10,6 +10,9 @@
 - Events are decoded in the transport callback and handed to a plain callable
   (the daemon puts them on its queue): panoramisk's coroutine callbacks would be
   fire-and-forget and lose both exceptions and ordering.
+- The bytes are cut by the daemon's own protocol (``FastAmiProtocol``): only the
+  events the daemon reads are decoded, straight to typed records; responses and
+  list events still take panoramisk's path, so its action futures work unchanged.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from typing import Any
 import structlog
 from panoramisk import Manager
 from panoramisk import actions as pactions
+from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from redial.ami import events as ev
 from redial.ami.actions import Action, assert_header_safe, login_action, pause_action
 from redial.ami.backoff import Backoff
+from redial.ami.frames import EventCutter
 from redial.config import AmiSettings
 from redial.exceptions import AmiNotConnected, AmiRefused, AmiTimeout
 
@@ -45,6 +50,38 @@ _NEVER_RESEND = (
 )
 # The event classes the daemon reads; the AMI user's read permission limits them too.
 LOGIN_EVENTS = "call,agent"
+
+
+class FastAmiProtocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol with the daemon's parser in front of it.
+
+    panoramisk builds a case-insensitive Message for every frame and matches it
+    against every registered pattern; most of a busy PBX's frames are events the
+    daemon never reads. Here :class:`~redial.ami.frames.EventCutter` decodes the
+    needed events straight from the bytes and hands the records to ``on_event``;
+    everything else panoramisk needs (responses, list events, FullyBooted,
+    Shutdown) goes through its own ``Message.from_line`` and ``handle_message``.
+    """
+
+    def __init__(
+        self,
+        on_event: Callable[[ev.AmiEvent], None],
+        on_undecodable: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.cutter = EventCutter(on_event, self._panoramisk_frame, on_undecodable)
+        self.version: str | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.version is None and data.startswith(b"Asterisk Call Manager/"):
+            banner, _, _ = data.partition(b"\r\n")
+            self.version = banner.partition(b"/")[2].decode("ascii", "replace").strip()
+        self.cutter.feed(data)
+
+    def _panoramisk_frame(self, text: str) -> None:
+        message = Message.from_line(text)
+        if message is not None:
+            self.handle_message(message)
 
 
 class _BackoffManager(Manager):  # type: ignore[misc]
@@ -114,9 +151,16 @@ class AmiLink:
             forgetable_actions=_NEVER_RESEND,
             on_connect=self._connected,
             on_disconnect=self._disconnected,
+            protocol_factory=self._protocol,
         )
         self._manager.register_event("*", self._event)
         self._manager.connect()
+
+    def _protocol(self) -> FastAmiProtocol:
+        return FastAmiProtocol(self._on_event, self._undecodable)
+
+    def _undecodable(self, name: str) -> None:
+        self._log.exception("ami_event_undecodable", ami_event=name)
 
     async def close(self) -> None:
         self._closing = True
@@ -218,6 +262,7 @@ class AmiLink:
                 return
 
     def _event(self, manager: Manager, message: Message) -> None:
+        """Events that took panoramisk's path (FullyBooted, an unclaimed OriginateResponse...)."""
         try:
             record = ev.decode(message)
         except Exception:  # a bad frame must never stop the link

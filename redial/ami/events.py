@@ -7,8 +7,9 @@ needs also decodes to ``None``: a malformed frame must never stop the daemon.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 # Asterisk writes an empty caller number as this literal.
 UNKNOWN = "<unknown>"
@@ -16,6 +17,8 @@ UNKNOWN = "<unknown>"
 
 def _text(frame: Mapping[str, object], key: str) -> str:
     value = frame.get(key, "")
+    if value.__class__ is str:  # the common case, first
+        return value
     if isinstance(value, (list, tuple)):  # panoramisk turns repeated keys into lists
         value = value[0] if value else ""
     return value if isinstance(value, str) else str(value)
@@ -353,37 +356,51 @@ def _device_state(frame: Mapping[str, object]) -> DeviceState | None:
     return DeviceState(device=device, state=_text(frame, "State"))
 
 
+def _full_booted(_frame: Mapping[str, object]) -> FullyBooted:
+    return FullyBooted()
+
+
+def _hangup_requested(frame: Mapping[str, object]) -> HangupRequested | None:
+    return _hangup_request(frame, soft=False)
+
+
+def _soft_hangup_requested(frame: Mapping[str, object]) -> HangupRequested | None:
+    return _hangup_request(frame, soft=True)
+
+
+Decoder = Callable[[Mapping[str, object]], AmiEvent | None]
+
+# Event name -> decoder. Every other event decodes to None.
+DECODERS: Mapping[str, Decoder] = MappingProxyType(
+    {
+        "Newchannel": _new_channel,
+        "Hangup": _hangup,
+        "HangupRequest": _hangup_requested,
+        "SoftHangupRequest": _soft_hangup_requested,
+        "QueueCallerJoin": _queue_join,
+        "AgentConnect": _agent_connect,
+        "AgentComplete": _agent_complete,
+        "DialEnd": _dial_end,
+        "BridgeEnter": _bridge_enter,
+        "BlindTransfer": _transfer,
+        "AttendedTransfer": _transfer,
+        "OriginateResponse": _originate_response,
+        "QueueMemberStatus": _member_state,
+        "QueueMember": _member_state,
+        "QueueMemberAdded": _member_state,
+        "QueueMemberPause": _member_state,
+        "QueueMemberRemoved": _member_removed,
+        "DeviceStateChange": _device_state,
+        "FullyBooted": _full_booted,
+    }
+)
+
+# The one list of AMI event names the daemon reads; Asterisk may filter every other one away
+# (config/manager_redial.conf's eventfilter lines, checked against this by the tests).
+NEEDED_EVENTS: frozenset[str] = frozenset(DECODERS)
+
+
 def decode(frame: Mapping[str, object]) -> AmiEvent | None:
     """The typed record of an AMI event frame, or ``None`` for anything the daemon ignores."""
-    name = _text(frame, "Event")
-    if name == "Newchannel":
-        return _new_channel(frame)
-    if name == "Hangup":
-        return _hangup(frame)
-    if name == "HangupRequest":
-        return _hangup_request(frame, soft=False)
-    if name == "SoftHangupRequest":
-        return _hangup_request(frame, soft=True)
-    if name == "QueueCallerJoin":
-        return _queue_join(frame)
-    if name == "AgentConnect":
-        return _agent_connect(frame)
-    if name == "AgentComplete":
-        return _agent_complete(frame)
-    if name == "DialEnd":
-        return _dial_end(frame)
-    if name == "BridgeEnter":
-        return _bridge_enter(frame)
-    if name in ("BlindTransfer", "AttendedTransfer"):
-        return _transfer(frame)
-    if name == "OriginateResponse":
-        return _originate_response(frame)
-    if name in ("QueueMemberStatus", "QueueMember", "QueueMemberAdded", "QueueMemberPause"):
-        return _member_state(frame)
-    if name == "QueueMemberRemoved":
-        return _member_removed(frame)
-    if name == "DeviceStateChange":
-        return _device_state(frame)
-    if name == "FullyBooted":
-        return FullyBooted()
-    return None
+    decoder = DECODERS.get(_text(frame, "Event"))
+    return decoder(frame) if decoder is not None else None

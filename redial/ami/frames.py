@@ -7,6 +7,10 @@ lines with CRLF, but a bare LF is accepted too. The banner line
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
+from redial.ami import events as ev
+
 Frame = dict[str, str]
 
 # Cap one frame so a peer that never sends the blank line cannot grow memory forever.
@@ -68,3 +72,100 @@ def split_recording(data: bytes) -> list[Frame]:
     """All frames of a whole recorded AMI byte stream (a ``.ami`` file)."""
     parser = FrameParser()
     return parser.feed(data + b"\r\n\r\n")
+
+
+def _frame_of(text: str) -> Frame:
+    """``parse_frame`` for a frame already decoded to text with CRLF line ends (the fast path's case)."""
+    frame: Frame = {}
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            if line.endswith(":") and len(line) > 1:
+                frame.setdefault(line[:-1], "")
+            continue
+        if key and key not in frame:
+            frame[key] = value
+    return frame
+
+
+class EventCutter:
+    """The live link's parser: bytes in, typed events out, without building anything for the rest.
+
+    Each frame's first line is read first. An event the daemon has a decoder for
+    (``events.NEEDED_EVENTS``) becomes a dict and then its typed record, handed to
+    ``on_event``; any other event (VarSet, Newexten, RTCP...: most of the stream)
+    is only counted. Whatever the transport must see itself goes to ``on_other`` as
+    text: responses to actions, events that carry an ActionID (the items of a
+    CoreShowChannels or QueueStatus list, OriginateResponse), the banner,
+    FullyBooted and Shutdown. ``on_undecodable`` hears the name of an event whose
+    decoder failed; the stream goes on.
+    """
+
+    # Events the transport (panoramisk) acts on itself: reconnect bookkeeping.
+    TRANSPORT_EVENTS = frozenset({b"FullyBooted", b"Shutdown"})
+
+    def __init__(
+        self,
+        on_event: Callable[[ev.AmiEvent], None],
+        on_other: Callable[[str], None],
+        on_undecodable: Callable[[str], None] | None = None,
+        *,
+        decoders: Mapping[str, ev.Decoder] = ev.DECODERS,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> None:
+        self._on_event = on_event
+        self._on_other = on_other
+        self._on_undecodable = on_undecodable
+        # Keyed by the raw bytes of the name: no decoding before the decision.
+        self._decoders = {name.encode(): decoder for name, decoder in decoders.items()}
+        self._max = max_frame_bytes
+        self._rest = b""
+        self.frames = 0
+        self.decoded = 0
+        self.oversized_dropped = 0
+        self.undecodable = 0
+
+    def feed(self, data: bytes) -> None:
+        buffer = self._rest + data if self._rest else data
+        if b"\n\n" in buffer:
+            # A peer that ends lines with a bare LF (Asterisk never does).
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        blocks = buffer.split(b"\r\n\r\n")
+        rest = blocks.pop()
+        if len(rest) > self._max:
+            self.oversized_dropped += 1
+            rest = b""
+        self._rest = rest
+        decoders = self._decoders
+        on_event = self._on_event
+        transport_events = self.TRANSPORT_EVENTS
+        self.frames += len(blocks)
+        for block in blocks:
+            if block.startswith(b"Event: "):
+                end = block.find(b"\r", 7)
+                name = block[7:end] if end > 0 else block[7:]
+                decoder = decoders.get(name)
+                if b"\nActionID: " in block or name in transport_events:
+                    self._other(block)
+                elif decoder is not None:
+                    if len(block) > self._max:
+                        self.oversized_dropped += 1
+                        continue
+                    try:
+                        record = decoder(_frame_of(block.decode("utf-8", "replace")))
+                    except Exception:  # a bad frame must never stop the link
+                        self.undecodable += 1
+                        if self._on_undecodable is not None:
+                            self._on_undecodable(name.decode("utf-8", "replace")[:80])
+                        continue
+                    if record is not None:
+                        self.decoded += 1
+                        on_event(record)
+            elif block.strip():
+                self._other(block)
+
+    def _other(self, block: bytes) -> None:
+        if len(block) > self._max:
+            self.oversized_dropped += 1
+            return
+        self._on_other(block.decode("utf-8", "ignore").strip())
