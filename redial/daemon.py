@@ -14,6 +14,7 @@ import structlog
 
 from redial.agi import ReturningCallerService
 from redial.ami.connection import AmiLink
+from redial.ami.events import AmiEvent
 from redial.clock import Clock, SystemClock
 from redial.config import Settings
 from redial.engine import Engine, EngineInput, LinkUp
@@ -63,6 +64,15 @@ class Daemon:
     def stop(self) -> None:
         self._queue.put_nowait(_STOP)
 
+    def event_arrived(self, event: AmiEvent) -> None:
+        """The AMI link's callback: queue the event with the time it came off the socket."""
+        self._queue.put_nowait(_Arrived(time.monotonic(), event))
+
+    async def drain(self, engine: Engine) -> None:
+        """Consume what is queued so far, then return: how the replay benchmark drives the consumer."""
+        self.stop()
+        await self._consume(engine)
+
     def reload(self) -> None:
         """SIGHUP: re-read the configuration; an invalid file keeps the running one."""
         from redial.config import load_settings
@@ -104,11 +114,15 @@ class Daemon:
         try:
             self.link = link = AmiLink(
                 settings.ami,
-                on_event=lambda event: self._queue.put_nowait(_Arrived(time.monotonic(), event)),
+                on_event=self.event_arrived,
                 on_login=lambda alive, members: self._queue.put_nowait(LinkUp(alive, members)),
                 log=self.log,
             )
             self.engine = engine = Engine(settings, store, link, self.clock, self.log, self.metrics)
+            # Gauges read when scraped, not set at every event.
+            self.metrics.ami_connected.set_function(lambda: 1 if link.logged_in else 0)
+            self.metrics.open_redials.set_function(lambda: engine.open_redial_count)
+            self.metrics.tracked_calls.set_function(lambda: engine.tracked_calls)
             await engine.resume()
             returning = None
             if settings.fastagi.enabled:
@@ -235,9 +249,6 @@ class Daemon:
                 await engine.tick()
                 if arrived is not None:
                     self.metrics.event_lag.observe(time.monotonic() - arrived)
-                self.metrics.ami_connected.set(1 if self.link and self.link.logged_in else 0)
-                self.metrics.open_redials.set(len(engine.open_redials))
-                self.metrics.tracked_calls.set(engine.tracked_calls)
             except StoreError as exc:
                 self.log.error("store_error", error=str(exc))
             except Exception:

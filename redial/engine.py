@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import zoneinfo
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, overload
 
 import structlog
 
@@ -38,6 +40,9 @@ from redial.tracker import CallTracker, EndedCall, InboundCall
 
 # When the AMI link is down at the due time, try again this much later.
 RETRY_WHEN_DISCONNECTED = 5.0
+# A redial waiting for its busy agent is planned again when the queue members or the
+# open redials change, at its deadline, and at least this often (wrap-up ends, hours).
+AGENT_RECHECK = 1.0
 _IN_FLIGHT = (RedialState.ORIGINATING, RedialState.AGENT_ANSWERED, RedialState.CUSTOMER_ANSWERED)
 _PENDING = (RedialState.WAITING, RedialState.WAITING_AGENT)
 
@@ -67,6 +72,82 @@ class LinkUp:
 EngineInput = ev.AmiEvent | LinkUp
 
 
+class _OpenRedials(dict[int, Redial]):
+    """The open redials by id; ``version`` moves on every change, so what is derived from them can be cached."""
+
+    version = 0
+
+    def __setitem__(self, key: int, value: Redial) -> None:
+        self.version += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: int) -> None:
+        self.version += 1
+        super().__delitem__(key)
+
+    def pop(self, key: int, *default: Any) -> Any:
+        self.version += 1
+        return super().pop(key, *default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.version += 1
+        super().update(*args, **kwargs)
+
+    def clear(self) -> None:
+        self.version += 1
+        super().clear()
+
+    def setdefault(self, key: int, default: Any = None) -> Any:
+        self.version += 1
+        return super().setdefault(key, default)
+
+    def popitem(self) -> tuple[int, Redial]:
+        self.version += 1
+        return super().popitem()
+
+
+@dataclass(frozen=True, slots=True)
+class _Deadlines:
+    """When tick() next has work, derived from the open redials (``-inf``: at every tick)."""
+
+    version: int
+    timeout: float
+    work_at: float  # the first WAITING due or in-flight redial expiring (WAITING_AGENT apart)
+    wakeup: float | None
+    agent_wait: bool  # some redial waits for its agent
+    agent_deadline: float  # the first of their deadlines
+    waiting_agent: tuple[Redial, ...]  # those redials
+
+
+class _FreeMembers(Sequence[str]):
+    """The free members of a queue, looked up only if the plan needs a fallback."""
+
+    def __init__(self, lookup: Callable[[], list[str]]) -> None:
+        self._lookup = lookup
+        self._members: list[str] | None = None
+
+    def _list(self) -> list[str]:
+        if self._members is None:
+            self._members = self._lookup()
+        return self._members
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._list()[index]
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    @property
+    def looked_up(self) -> bool:
+        return self._members is not None
+
+
 def local_midnight(now: float, timezone: str) -> float:
     zone = zoneinfo.ZoneInfo(timezone)
     local = dt.datetime.fromtimestamp(now, zone)
@@ -88,7 +169,12 @@ class Engine:
         self._originator = originator
         self._clock = clock
         self._log = log if log is not None else structlog.get_logger("redial")
-        self._open: dict[int, Redial] = {}
+        self._open = _OpenRedials()
+        self._deadlines: _Deadlines | None = None
+        # What each redial waiting for its agent was last planned against: the versions of its
+        # agent's entries, of the open redials and (if the plan looked at other members) of the
+        # whole board, and the time.
+        self._agent_plans: dict[int, tuple[int, int, int | None, float]] = {}
         self._board = AgentBoard()
         self._dnc: dict[tuple[str, str], DoNotCallList] = {}
         self._action_seq = 0
@@ -115,6 +201,10 @@ class Engine:
         return self._board
 
     @property
+    def open_redial_count(self) -> int:
+        return len(self._open)
+
+    @property
     def open_redials(self) -> list[Redial]:
         return sorted(self._open.values(), key=lambda r: r.id)
 
@@ -131,21 +221,42 @@ class Engine:
             )
         self._unpause.update(dict(await self._store.paused_interfaces()))
 
-    def next_wakeup(self) -> float | None:
-        """When :meth:`tick` next has something to do."""
-        times = []
+    def _open_deadlines(self) -> _Deadlines:
         timeout = self.settings.originate.outcome_timeout
+        cached = self._deadlines
+        if cached is not None and cached.version == self._open.version and cached.timeout == timeout:
+            return cached
+        times = []
+        work_at = agent_deadline = math.inf
+        agent_wait = False
         for redial in self._open.values():
             if redial.state is RedialState.WAITING:
                 times.append(redial.due_at)
-            elif redial.state is RedialState.WAITING_AGENT and redial.agent_deadline is not None:
-                times.append(redial.agent_deadline)
+                work_at = min(work_at, redial.due_at)
+            elif redial.state is RedialState.WAITING_AGENT:
+                agent_wait = True
+                if redial.agent_deadline is not None:
+                    times.append(redial.agent_deadline)
+                    agent_deadline = min(agent_deadline, redial.agent_deadline)
             elif redial.originated_at is not None:
                 times.append(redial.originated_at + timeout)
+                if redial.state in _IN_FLIGHT:
+                    work_at = min(work_at, redial.originated_at + timeout)
+        waiting = tuple(r for r in self._open.values() if r.state is RedialState.WAITING_AGENT)
+        for gone in [rid for rid in self._agent_plans if rid not in self._open]:
+            del self._agent_plans[gone]
+        self._deadlines = _Deadlines(
+            self._open.version, timeout, work_at, min(times, default=None), agent_wait, agent_deadline, waiting
+        )
+        return self._deadlines
+
+    def next_wakeup(self) -> float | None:
+        """When :meth:`tick` next has something to do."""
+        wakeup = self._open_deadlines().wakeup
         guard = self._guard.next_change()
-        if guard is not None:
-            times.append(guard)
-        return min(times, default=None)
+        if guard is None:
+            return wakeup
+        return guard if wakeup is None else min(wakeup, guard)
 
     async def handle(self, item: EngineInput) -> None:
         if isinstance(item, LinkUp):
@@ -161,6 +272,8 @@ class Engine:
                 await self._on_call_ended(output, now)
             elif isinstance(output, InboundCall):
                 await self._on_inbound(output, now)
+        if not self._open or not self._may_concern_a_redial(item):
+            return
         for redial in list(self._open.values()):
             moved = advance(redial, item)
             if moved is not None:
@@ -168,24 +281,60 @@ class Engine:
                 if moved.done:
                     await self._after_attempt(moved, now)
 
+    def _may_concern_a_redial(self, event: ev.AmiEvent) -> bool:
+        """Could ``event`` move a redial (see ``redials.concerns``)? Every ChannelId starts with the prefix."""
+        prefix = self._channel_prefix
+        if isinstance(event, (ev.BridgeEntered, ev.ChannelHungUp)):
+            return event.ref.linkedid.startswith(prefix)
+        if isinstance(event, ev.DialEnded):
+            return event.dest.linkedid.startswith(prefix) or event.dest.uniqueid.startswith(prefix)
+        if isinstance(event, ev.OriginateResult):
+            return event.uniqueid.startswith(prefix)
+        return False
+
+    @property
+    def _channel_prefix(self) -> str:
+        return self.settings.originate.channel_id_prefix + "-"
+
     async def tick(self) -> None:
         """Carry out what is due; close what waited too long for its outcome."""
         now = self._clock.now()
         for change in self._guard.refresh(now):
             self._log.warning("outage_guard_ended", trunk=change.trunk, drops=change.drops, detail=change.detail)
+        if not self._open:
+            return
+        deadlines = self._open_deadlines()
+        replan = deadlines.agent_wait and any(self._replan_due(r, now) for r in deadlines.waiting_agent)
+        if now < deadlines.work_at and not replan:
+            return
         timeout = self.settings.originate.outcome_timeout
         for redial in sorted(self._open.values(), key=lambda r: (r.due_at, r.id)):
             if redial.id not in self._open:
                 continue
-            if (
-                redial.state is RedialState.WAITING and redial.due_at <= now
-            ) or redial.state is RedialState.WAITING_AGENT:
+            if redial.state is RedialState.WAITING_AGENT:
+                if self._replan_due(redial, now):
+                    await self._attempt(redial, now)
+            elif redial.state is RedialState.WAITING and redial.due_at <= now:
                 await self._attempt(redial, now)
             else:
                 expired = expire(redial, now, timeout)
                 if expired is not None:
                     await self._save(expired, now)
                     await self._after_attempt(expired, now)
+
+    def _replan_due(self, redial: Redial, now: float) -> bool:
+        """Could the plan of a redial waiting for its agent come out differently than last time?"""
+        last = self._agent_plans.get(redial.id)
+        if last is None:
+            return True
+        agent_version, open_version, board_version, planned_at = last
+        return (
+            now >= planned_at + AGENT_RECHECK
+            or (redial.agent_deadline is not None and now >= redial.agent_deadline)
+            or open_version != self._open.version
+            or agent_version != self._board.version_of(redial.agent_interface)
+            or (board_version is not None and board_version != self._board.version)
+        )
 
     async def cancel(self, redial_id: int, by: str) -> str:
         """An operator's cancel: only a redial that has not started ringing; the answer in words."""
@@ -346,7 +495,10 @@ class Engine:
         agent = self._board.view(redial.agent_interface, now, reason)
         if agent.interface in reserved:
             agent = AgentView(agent.interface, Availability.BUSY, f"{agent.interface} is ringing for another redial")
-        free = self._board.free_members(redial.queue, now, reason, exclude=reserved | {redial.agent_interface})
+        stamp = (self._board.version_of(redial.agent_interface), self._open.version, self._board.version)
+        free = _FreeMembers(
+            lambda: self._board.free_members(redial.queue, now, reason, exclude=reserved | {redial.agent_interface})
+        )
         plan = plan_attempt(
             policy=policy,
             agent=agent,
@@ -356,6 +508,7 @@ class Engine:
             agent_deadline=redial.agent_deadline,
             now=now,
         )
+        self._agent_plans[redial.id] = (stamp[0], stamp[1], stamp[2] if free.looked_up else None, now)
         if isinstance(plan, GiveUp):
             finished = redial.finished(plan.outcome, plan.detail)
             await self._save(finished, now)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from dataclasses import dataclass
 
 from redial.ami import events as ev
@@ -187,10 +188,15 @@ def channel_id_for(prefix: str, redial_id: int, attempt: int, linkedid: str) -> 
     return f"{prefix}-{redial_id}-{attempt}-{linkedid}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _digits(number: str) -> str:
+    return "".join(ch for ch in number if ch.isdigit())
+
+
 def same_customer(a: str, b: str) -> bool:
     """Two caller numbers name the same customer: equal digits, or national vs international form."""
-    da = "".join(ch for ch in a if ch.isdigit())
-    db = "".join(ch for ch in b if ch.isdigit())
+    da = _digits(a)
+    db = _digits(b)
     if not da or not db:
         return False
     if da == db:

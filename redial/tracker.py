@@ -109,6 +109,19 @@ class _Call:
 
 TrackerOutput = EndedCall | InboundCall
 
+# The events that concern calls; the rest pass the tracker at the cost of one lookup.
+_CALL_EVENTS = frozenset(
+    {
+        ev.NewChannel,
+        ev.ChannelHungUp,
+        ev.HangupRequested,
+        ev.QueueCallerJoined,
+        ev.AgentConnected,
+        ev.AgentCompleted,
+        ev.Transferred,
+    }
+)
+
 
 class CallTracker:
     """Consumes typed AMI events; returns what ended and what came in."""
@@ -145,6 +158,8 @@ class CallTracker:
         return self._calls.get(self._call_of.get(ref.uniqueid, ref.linkedid))
 
     def handle(self, event: ev.AmiEvent, now: float) -> list[TrackerOutput]:
+        if type(event) not in _CALL_EVENTS:  # queue members, devices, Originate answers
+            return []
         if isinstance(event, ev.NewChannel):
             return self._on_new_channel(event, now)
         if isinstance(event, ev.ChannelHungUp):
