@@ -217,20 +217,21 @@ class Daemon:
                     await self._purge()
                 except Exception:
                     self.log.exception("store_purge_failed")
-            wake = engine.next_wakeup()
-            if watchdog is not None:
-                ping_at = self.clock.now() + max(0.0, next_ping - loop.time())
-                wake = ping_at if wake is None else min(wake, ping_at)
             item: object
             if not queue.empty():
                 item = queue.get_nowait()
-            elif wake is None:
-                item = await queue.get()
             else:
-                try:
-                    item = await asyncio.wait_for(queue.get(), max(0.0, wake - self.clock.now()))
-                except TimeoutError:
-                    item = None
+                wake = engine.next_wakeup()
+                if watchdog is not None:
+                    ping_at = self.clock.now() + max(0.0, next_ping - loop.time())
+                    wake = ping_at if wake is None else min(wake, ping_at)
+                if wake is None:
+                    item = await queue.get()
+                else:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), max(0.0, wake - self.clock.now()))
+                    except TimeoutError:
+                        item = None
             if item is _STOP:
                 self.notifier.stopping()
                 return

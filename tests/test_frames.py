@@ -7,7 +7,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redial.ami.frames import FrameParser, parse_frame, split_recording
+from redial.ami import events as ev
+from redial.ami.frames import EventCutter, FrameParser, parse_frame, split_recording
 
 
 class TestParseFrame:
@@ -62,3 +63,66 @@ class TestFrameParser:
             pieces += parser.feed(data[start : start + chunk])
         pieces += parser.feed(b"\r\n\r\n")
         assert pieces == whole
+
+
+def _cut(data: bytes, chunk: int) -> tuple[list[ev.AmiEvent], list[str], EventCutter]:
+    records: list[ev.AmiEvent] = []
+    others: list[str] = []
+    cutter = EventCutter(records.append, others.append)
+    for start in range(0, len(data), chunk):
+        cutter.feed(data[start : start + chunk])
+    return records, others, cutter
+
+
+def _reference(data: bytes) -> list[ev.AmiEvent]:
+    """What the slow path makes of the same bytes: every frame parsed, then decoded."""
+    decoded = (ev.decode(frame) for frame in split_recording(data))
+    return [record for record in decoded if record is not None]
+
+
+class TestEventCutter:
+    """The live parser yields exactly the records of parse_frame + decode, however the bytes arrive."""
+
+    def test_recordings_in_every_chunk_size(self, corpus: Path) -> None:
+        for path in sorted((corpus / "asterisk22").glob("*.ami")):
+            data = path.read_bytes()
+            want = [r for r in _reference(data) if not isinstance(r, (ev.FullyBooted, ev.OriginateResult))]
+            for chunk in (1, 7, 100, 4096, len(data)):
+                records, _others, cutter = _cut(data, chunk)
+                assert records == want, (path.name, chunk)
+                assert cutter.frames == data.count(b"\r\n\r\n")
+
+    def test_transport_frames_go_to_panoramisk(self) -> None:
+        data = (
+            b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nActionID: 1\r\nMessage: ok\r\n\r\n"
+            b"Event: QueueMember\r\nQueue: q\r\nLocation: PJSIP/a\r\nStatus: 1\r\nActionID: 2\r\n\r\n"
+            b"Event: OriginateResponse\r\nActionID: 3\r\nResponse: Failure\r\nUniqueid: x\r\n\r\n"
+            b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n"
+            b"Event: VarSet\r\nVariable: A\r\nValue: 1\r\n\r\n"
+        )
+        records, others, cutter = _cut(data, 5)
+        assert records == []
+        last_lines = [o.splitlines()[-1] for o in others]
+        assert last_lines == ["Message: ok", "ActionID: 2", "Uniqueid: x", "Status: Fully Booted"]
+        assert cutter.frames == 5
+
+    def test_bare_lf_stream(self, corpus: Path) -> None:
+        data = (corpus / "asterisk22" / "drop_bye_q850_41.ami").read_bytes()
+        want, _, _ = _cut(data, 4096)
+        for chunk in (1, 3, 4096):
+            records, _, _ = _cut(data.replace(b"\r\n", b"\n"), chunk)
+            assert records == want
+
+    def test_a_failing_decoder_is_counted_and_skipped(self) -> None:
+        def broken(_frame: object) -> ev.AmiEvent | None:
+            raise ValueError("boom")
+
+        heard: list[str] = []
+        records: list[ev.AmiEvent] = []
+        cutter = EventCutter(records.append, lambda _t: None, heard.append, decoders={"Hangup": broken})
+        cutter.feed(b"Event: Hangup\r\nUniqueid: 1\r\n\r\nEvent: Hangup\r\nUniqueid: 2\r\n\r\n")
+        assert (cutter.undecodable, heard, records) == (2, ["Hangup", "Hangup"], [])
+
+    @given(st.binary(max_size=400), st.integers(min_value=1, max_value=50))
+    def test_garbage_never_raises(self, data: bytes, chunk: int) -> None:
+        _cut(b"Event: Hangup\r\nUniqueid: 1.1\r\n\r\n" + data + b"\r\n\r\n", chunk)

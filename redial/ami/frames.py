@@ -75,16 +75,15 @@ def split_recording(data: bytes) -> list[Frame]:
 
 
 def _frame_of(text: str) -> Frame:
-    """``parse_frame`` for a frame already decoded to text with CRLF line ends (the fast path's case)."""
+    """The fast path's ``parse_frame``, for a frame decoded to text with CRLF line ends.
+
+    Lines are read last to first so the first occurrence of a key wins. A line
+    without ``": "`` lands under a key no decoder asks for.
+    """
     frame: Frame = {}
-    for line in text.split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if not sep:
-            if line.endswith(":") and len(line) > 1:
-                frame.setdefault(line[:-1], "")
-            continue
-        if key and key not in frame:
-            frame[key] = value
+    for line in reversed(text.split("\r\n")):
+        key, _, value = line.partition(": ")
+        frame[key] = value
     return frame
 
 
