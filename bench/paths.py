@@ -180,6 +180,7 @@ def cutter_only(chunks: Iterable[Chunk]) -> EventCutter:
         records += 1
 
     cutter = EventCutter(on_event, lambda _text: None)
+    cutter.actions_pending = False  # as in the live protocol while no action awaits its answer
     for chunk in chunks:
         cutter.feed(chunk.data)
     return cutter

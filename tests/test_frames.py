@@ -126,3 +126,14 @@ class TestEventCutter:
     @given(st.binary(max_size=400), st.integers(min_value=1, max_value=50))
     def test_garbage_never_raises(self, data: bytes, chunk: int) -> None:
         _cut(b"Event: Hangup\r\nUniqueid: 1.1\r\n\r\n" + data + b"\r\n\r\n", chunk)
+
+    def test_events_with_an_action_id_take_the_fast_path_when_no_action_waits(self) -> None:
+        frame = b"Event: OriginateResponse\r\nActionID: 3\r\nResponse: Failure\r\nReason: 0\r\nUniqueid: x\r\n\r\n"
+        records: list[ev.AmiEvent] = []
+        others: list[str] = []
+        cutter = EventCutter(records.append, others.append)
+        cutter.feed(frame)
+        cutter.actions_pending = False
+        cutter.feed(frame)
+        assert len(others) == 1
+        assert records == [ev.OriginateResult(action_id="3", success=False, reason=0, uniqueid="x", channel="")]

@@ -76,6 +76,8 @@ class FastAmiProtocol(AMIProtocol):  # type: ignore[misc]
         if self.version is None and data.startswith(b"Asterisk Call Manager/"):
             banner, _, _ = data.partition(b"\r\n")
             self.version = banner.partition(b"/")[2].decode("ascii", "replace").strip()
+        # No action awaiting an answer: no frame can be a reply, all events take the fast path.
+        self.cutter.actions_pending = bool(self.responses)
         self.cutter.feed(data)
 
     def _panoramisk_frame(self, text: str) -> None:

@@ -94,10 +94,11 @@ class EventCutter:
     (``events.NEEDED_EVENTS``) becomes a dict and then its typed record, handed to
     ``on_event``; any other event (VarSet, Newexten, RTCP...: most of the stream)
     is only counted. Whatever the transport must see itself goes to ``on_other`` as
-    text: responses to actions, events that carry an ActionID (the items of a
-    CoreShowChannels or QueueStatus list, OriginateResponse), the banner,
-    FullyBooted and Shutdown. ``on_undecodable`` hears the name of an event whose
-    decoder failed; the stream goes on.
+    text: responses to actions, events that carry an ActionID while an action
+    awaits its answer (``actions_pending``: the items of a CoreShowChannels or
+    QueueStatus list, OriginateResponse), the banner, FullyBooted and Shutdown.
+    ``on_undecodable`` hears the name of an event whose decoder failed; the
+    stream goes on.
     """
 
     # Events the transport (panoramisk) acts on itself: reconnect bookkeeping.
@@ -123,6 +124,9 @@ class EventCutter:
         self.decoded = 0
         self.oversized_dropped = 0
         self.undecodable = 0
+        # While the transport awaits no answer, an event with an ActionID belongs to no action
+        # (panoramisk would only dispatch it): the check is skipped then. The transport says.
+        self.actions_pending = True
 
     def feed(self, data: bytes) -> None:
         buffer = self._rest + data if self._rest else data
@@ -138,13 +142,14 @@ class EventCutter:
         decoders = self._decoders
         on_event = self._on_event
         transport_events = self.TRANSPORT_EVENTS
+        pending = self.actions_pending
         self.frames += len(blocks)
         for block in blocks:
             if block.startswith(b"Event: "):
                 end = block.find(b"\r", 7)
                 name = block[7:end] if end > 0 else block[7:]
                 decoder = decoders.get(name)
-                if b"\nActionID: " in block or name in transport_events:
+                if name in transport_events or (pending and b"\nActionID: " in block):
                     self._other(block)
                 elif decoder is not None:
                     if len(block) > self._max:
