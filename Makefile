@@ -15,7 +15,7 @@ test: setup lint
 	$(PY) -m pytest
 
 lint:
-	$(PY) -m ruff check redial tests
+	$(PY) -m ruff check redial tests bench
 	$(PY) -m mypy
 
 # The fast tests only (no PBX): for editing.

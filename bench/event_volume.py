@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bench.live_load import LoadSandbox
 from bench.machine import machine, now_utc, result_path
@@ -62,7 +62,9 @@ CUSTOMER_UAC_PORT = 15422
 CUSTOMER_MEDIA_PORT = 18500
 CLOSED_AGI_PORT = 4674
 DID = "100"
-CALLS = (("customer hangs up", "hangup"), ("RTP timeout drop", "rtp_drop"), ("BYE cause 41", "bye_q850"))
+CALLS: tuple[tuple[str, Literal["hangup", "rtp_drop", "bye_q850"]], ...] = (
+    ("customer hangs up", "hangup"), ("RTP timeout drop", "rtp_drop"), ("BYE cause 41", "bye_q850"),
+)
 
 
 def eventfilter_lines(names: Sequence[str]) -> str:
@@ -198,7 +200,7 @@ async def run(rounds: int, out: Any = sys.stdout) -> dict[str, Any]:
                     say(f"  round {r + 1} {label}: " + ", ".join(
                         f"{s.label} {len(s.events) - marks[s.label]}" for s in sessions))
             calls = rounds * len(CALLS)
-            results = {}
+            results: dict[str, dict[str, Any]] = {}
             for s in sessions:
                 # Events of the calls only (the login's own FullyBooted etc. came before the marks).
                 counts = [v for kind in per_kind[s.label].values() for v in kind[0::2]]
