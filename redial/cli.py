@@ -409,15 +409,15 @@ def use_colour(stream: Any = None) -> bool:
 @click.option(
     "--asterisk-etc",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("/etc/asterisk"),
-    show_default=True,
+    default=None,
     envvar="REDIAL_ASTERISK_ETC",
-    help="Where pjsip.conf is, read when AMI may not show endpoints.",
+    help="Asterisk's configuration directory, where pjsip.conf and manager.conf are read "
+    "(default: that of the running Asterisk with the configured AMI port, else /etc/asterisk).",
 )
 @click.option("--timeout", type=click.FloatRange(0.5, 120), default=5.0, show_default=True,
               help="Seconds to wait for each answer from Asterisk.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a check.")
-def doctor(config_path: Path | None, admin_user: str | None, asterisk_etc: Path, timeout: float,
+def doctor(config_path: Path | None, admin_user: str | None, asterisk_etc: Path | None, timeout: float,
            as_json: bool) -> None:
     """Check the Asterisk side: AMI user, dialplan, queues, rtp_timeout, version, clock.
 

@@ -10,6 +10,7 @@ progress instead of a silent terminal.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import re
 import socket
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from redial import pjsipconf
+from redial.ami.events import NEEDED_EVENTS
 from redial.config import Settings
 
 # The actions the daemon sends, with the write class each needs (ListCommands says).
@@ -404,6 +406,60 @@ def check_rtp_timeouts(
     )
 
 
+_FILTER_KEY = re.compile(r"^eventfilter\((.*)\)$")
+_FILTER_OPTION = re.compile(r"(\w+)\(([^()]*)\)")
+
+
+def check_event_filters(username: str, values: Mapping[str, str], needed: frozenset[str], source: str) -> Finding:
+    """The user's eventfilter lines pass every event the daemon reads, and hold back the rest.
+
+    Only the ``eventfilter(name(X))`` form (with ``action(exclude)`` or not) is
+    judged; filters on headers or the legacy regex form are reported, not evaluated.
+    """
+    included: set[str] = set()
+    excluded: set[str] = set()
+    other = 0
+    for key in values:
+        if key == "eventfilter":
+            other += 1
+            continue
+        match = _FILTER_KEY.match(key)
+        if match is None:
+            continue
+        options = dict(_FILTER_OPTION.findall(match.group(1)))
+        name = options.pop("name", None)
+        action = options.pop("action", "include")
+        if name is None or options:
+            other += 1
+        elif action == "exclude":
+            excluded.add(name)
+        else:
+            included.add(name)
+    fix_lines = f"copy the eventfilter lines of [redial] in {MANAGER_CONF_HINT} to [{username}]"
+    blocked = sorted((needed - included) if included else set()) + sorted(needed & excluded)
+    if blocked:
+        return Finding(
+            "eventfilter",
+            Status.FAIL,
+            f"the eventfilter lines of [{username}] hold back {', '.join(blocked)}, which the daemon "
+            f"needs ({source}): calls would end unseen",
+            fix_lines + ', then asterisk -rx "manager reload"',
+        )
+    if not included and not excluded and not other:
+        return Finding(
+            "eventfilter",
+            Status.WARN,
+            f"[{username}] has no eventfilter lines ({source}): Asterisk sends the daemon about twice "
+            "the events it needs (28 instead of 15 a queue call), all parsed on the PBX's own CPU",
+            fix_lines + ', then asterisk -rx "manager reload"',
+        )
+    if other and not included:
+        return Finding("eventfilter", Status.OK, f"[{username}] has eventfilter lines, not evaluated ({source})")
+    return Finding(
+        "eventfilter", Status.OK, f"[{username}] lets through the {len(needed)} events the daemon reads ({source})"
+    )
+
+
 def check_modules(loaded: Mapping[str, bool], wanted: Mapping[str, str]) -> Finding:
     absent = [name for name in wanted if not loaded.get(name, False)]
     if not absent:
@@ -696,11 +752,18 @@ def _dialplan_findings(probe: PbxProbe, settings: Settings) -> list[Finding]:
     return findings
 
 
+_NO_CONFIG_FIX = (
+    "give --asterisk-etc the directory of Asterisk's configuration, or run redial doctor "
+    "--admin-user NAME with an AMI user that has read = system and write = system,command "
+    f"(see the [redial-doctor] example in {MANAGER_CONF_HINT})"
+)
+
+
 def _rtp_finding(
     deep: PbxProbe | None,
     settings: Settings,
     agents: frozenset[str],
-    etc_dir: Path,
+    config_dir: Path | None,
 ) -> Finding:
     trunks = trunk_names(settings)
     if deep is not None:
@@ -711,30 +774,61 @@ def _rtp_finding(
             if endpoint is not None:
                 known[name] = endpoint
         return check_rtp_timeouts(trunks, known, agents, "asked over AMI")
-    pjsip = etc_dir / "pjsip.conf"
+    if config_dir is None:
+        return Finding(
+            "rtp_timeout",
+            Status.SKIPPED,
+            "not checked: the AMI user lacks the system class, and no running Asterisk with AMI on "
+            f"port {settings.ami.port} was found on this host to read pjsip.conf from",
+            _NO_CONFIG_FIX,
+        )
+    pjsip = config_dir / "pjsip.conf"
     try:
-        found = pjsipconf.endpoints(pjsip, etc_dir)
+        found = pjsipconf.endpoints(pjsip, config_dir)
     except (OSError, ValueError) as exc:
         return Finding(
             "rtp_timeout",
             Status.SKIPPED,
             f"not checked: the AMI user lacks the system class and {pjsip} cannot be read ({exc})",
-            "run redial doctor --admin-user NAME with an AMI user that has read = system and "
-            "write = system,command (see the [redial-doctor] example in "
-            f"{MANAGER_CONF_HINT}), or give --asterisk-etc the directory of pjsip.conf",
+            _NO_CONFIG_FIX,
         )
     return check_rtp_timeouts(trunks, found, agents, f"read from {pjsip}")
+
+
+def _manager_findings(config_dir: Path | None, username: str, admin_checked: bool) -> list[Finding]:
+    """What manager.conf says of the daemon's user: its read classes (unless asked over AMI) and filters."""
+    if config_dir is None:
+        return []
+    section = pjsipconf.manager_user(config_dir, username)
+    if section is None:
+        return []
+    source = f"read from {config_dir / 'manager.conf'}"
+    findings = []
+    if not admin_checked:
+        read = [item.strip() for item in section.values.get("read", "").split(",") if item.strip()]
+        finding = check_read_classes(username, read)
+        findings.append(dataclasses.replace(finding, summary=f"{finding.summary} ({source})"))
+    findings.append(check_event_filters(username, section.values, NEEDED_EVENTS, source))
+    return findings
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def diagnose(
     settings: Settings,
     *,
     admin: Admin | None = None,
-    etc_dir: Path = Path("/etc/asterisk"),
+    etc_dir: Path | None = None,
     timeout: float = 5.0,
     probe_factory: Callable[[str, int, float], PbxProbe] = PbxProbe,
 ) -> Iterator[Finding]:
-    """Run every check, yielding each finding as soon as it is known."""
+    """Run every check, yielding each finding as soon as it is known.
+
+    ``etc_dir`` is where Asterisk's configuration is; by default that of the running
+    Asterisk whose AMI port is the configured one, found through /proc (only when
+    AMI is on this host).
+    """
     ami = settings.ami
     probe = probe_factory(ami.host, ami.port, timeout)
     deep: PbxProbe | None = None
@@ -778,7 +872,11 @@ def diagnose(
         agents = frozenset(
             name for members in queues.values() for m in members if (name := endpoint_of(m.interface)) is not None
         )
-        yield _rtp_finding(deep, settings, agents, etc_dir)
+        config_dir = etc_dir
+        if config_dir is None and ami.host in _LOOPBACK:
+            config_dir = pjsipconf.locate_config_dir(ami.port)
+        yield _rtp_finding(deep, settings, agents, config_dir)
+        read_checked = False
         if deep is not None and admin is not None:
             wanted_modules = dict(MODULES)
             if settings.fastagi.enabled:
@@ -786,15 +884,16 @@ def diagnose(
             yield check_modules({name: deep.module_loaded(name) for name in wanted_modules}, wanted_modules)
             read = deep.read_classes(ami.username)
             if read is not None:
+                read_checked = True
                 yield check_read_classes(ami.username, read)
         else:
             yield Finding(
                 "modules",
                 Status.SKIPPED,
-                "modules and the user's read classes not checked (they need an AMI user with the "
-                "system and command classes)",
+                "loaded modules not checked (ModuleCheck needs an AMI user with the system class)",
                 f"run redial doctor --admin-user NAME (see [redial-doctor] in {MANAGER_CONF_HINT})",
             )
+        yield from _manager_findings(config_dir, ami.username, read_checked)
     except ProbeError as exc:
         yield Finding("AMI", Status.FAIL, exc.summary, exc.fix)
     finally:

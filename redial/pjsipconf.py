@@ -159,3 +159,94 @@ def endpoints(path: Path, etc_dir: Path | None = None) -> Mapping[str, PjsipEndp
             rtp_timeout = 0
         found[section.name] = PjsipEndpoint(section.name, rtp_timeout, section.name in identified)
     return found
+
+
+# --- Finding the running Asterisk's configuration ----------------------------------------
+
+DEFAULT_ETC = Path("/etc/asterisk")
+DEFAULT_AMI_PORT = 5038
+
+
+def _argument(argv: list[str], flag: str) -> str | None:
+    for index, arg in enumerate(argv):
+        if arg == flag and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith(flag) and len(arg) > len(flag):
+            return arg[len(flag) :]
+    return None
+
+
+def running_config_dirs(proc: Path = Path("/proc")) -> list[Path]:
+    """The configuration directory of every running Asterisk, as this host sees it.
+
+    Read from each process's ``-C asterisk.conf`` (default /etc/asterisk/asterisk.conf)
+    and that file's ``astetcdir``, through ``/proc/PID/root`` so an Asterisk in a
+    chroot or container is found too. Processes that cannot be read are skipped.
+    """
+    found: list[Path] = []
+    for entry in proc.iterdir() if proc.is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text(encoding="utf-8").strip() != "asterisk":
+                continue
+            argv = (entry / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+            root = entry / "root"
+            conf_arg = _argument(argv, "-C") or str(DEFAULT_ETC / "asterisk.conf")
+            conf = root / conf_arg.lstrip("/")
+            etc = DEFAULT_ETC
+            if conf.is_file():
+                for section in parse_sections(conf, conf.parent):
+                    if section.name == "directories" and "astetcdir" in section.values:
+                        etc = Path(section.values["astetcdir"])
+            located = root / str(etc).lstrip("/")
+            # Show the admin the path they know (/etc/asterisk, or the chroot's) rather than
+            # /proc/PID/root/...; a container in another mount namespace keeps the /proc path.
+            resolved = located.resolve()
+            if (resolved / "manager.conf").is_file():
+                located = resolved
+        except (OSError, ValueError):
+            continue
+        if located not in found:
+            found.append(located)
+    return found
+
+
+def manager_port(etc_dir: Path) -> int | None:
+    """The AMI port manager.conf in ``etc_dir`` sets (5038 when unset); None when unreadable."""
+    try:
+        sections = parse_sections(etc_dir / "manager.conf", etc_dir)
+    except (OSError, ValueError):
+        return None
+    for section in sections:
+        if section.name == "general":
+            try:
+                return int(section.values.get("port", DEFAULT_AMI_PORT))
+            except ValueError:
+                return None
+    return DEFAULT_AMI_PORT
+
+
+def locate_config_dir(ami_port: int, proc: Path = Path("/proc"), fallback: Path = DEFAULT_ETC) -> Path | None:
+    """The configuration directory of the Asterisk whose AMI listens on ``ami_port``.
+
+    Several Asterisks may run on one host (a test PBX beside the real one): the one
+    whose manager.conf names the port the daemon logs in to is the one that counts.
+    /etc/asterisk when no running Asterisk can be read but that directory has the port.
+    """
+    for etc in [*running_config_dirs(proc), fallback]:
+        if manager_port(etc) == ami_port:
+            return etc
+    return None
+
+
+def manager_user(etc_dir: Path, username: str) -> Section | None:
+    """The ``[username]`` section of manager.conf (includes followed); None when absent or unreadable."""
+    try:
+        sections = parse_sections(etc_dir / "manager.conf", etc_dir)
+    except (OSError, ValueError):
+        return None
+    for section in sections:
+        if section.name == username:
+            return section
+    return None

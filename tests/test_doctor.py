@@ -21,6 +21,7 @@ from redial.doctor import (
     _blocks,
     check_clock,
     check_dialplan,
+    check_event_filters,
     check_modules,
     check_permissions,
     check_queues,
@@ -283,3 +284,39 @@ class TestProbeFailures:
         findings = list(diagnose(settings, admin=Admin("x", "y"), timeout=1))
         assert [(f.check, f.status) for f in findings] == [("AMI", Status.FAIL)]
         assert f"127.0.0.1:{port}" in findings[0].summary and "enabled = yes" in (findings[0].fix or "")
+
+
+NEEDED = frozenset({"Hangup", "Newchannel"})
+
+
+class TestEventFilters:
+    """The [redial] user's eventfilter lines pass what the daemon reads."""
+
+    def test_whitelist_covering_the_needed_events(self) -> None:
+        values = {"read": "call,agent", "eventfilter(name(Hangup))": "", "eventfilter(name(Newchannel))": ""}
+        assert check_event_filters("redial", values, NEEDED, "x").status is Status.OK
+
+    def test_whitelist_missing_one_fails_naming_it(self) -> None:
+        finding = check_event_filters("redial", {"eventfilter(name(Newchannel))": ""}, NEEDED, "x")
+        assert finding.status is Status.FAIL and "Hangup" in finding.summary and "manager reload" in (finding.fix or "")
+
+    def test_excluding_a_needed_event_fails(self) -> None:
+        values = {"eventfilter(action(exclude),name(Hangup))": ""}
+        finding = check_event_filters("redial", values, NEEDED, "x")
+        assert finding.status is Status.FAIL and "Hangup" in finding.summary
+
+    def test_no_filters_warn(self) -> None:
+        finding = check_event_filters("redial", {"read": "call"}, NEEDED, "x")
+        assert finding.status is Status.WARN and "config/manager_redial.conf" in (finding.fix or "")
+
+    def test_legacy_filters_not_judged(self) -> None:
+        finding = check_event_filters("redial", {"eventfilter": "Event: Hangup"}, NEEDED, "x")
+        assert finding.status is Status.OK and "not evaluated" in finding.summary
+
+    def test_shipped_user_passes(self) -> None:
+        from redial.ami.events import NEEDED_EVENTS
+        from redial.pjsipconf import parse_sections
+        from tests.sandbox.asterisk import SHIPPED_MANAGER
+
+        (user,) = [x for x in parse_sections(SHIPPED_MANAGER) if x.name == "redial"]
+        assert check_event_filters("redial", user.values, NEEDED_EVENTS, "x").status is Status.OK

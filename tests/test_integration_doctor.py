@@ -25,9 +25,11 @@ DOCTOR_USER = "redial-doctor"
 DOCTOR_SECRET = "doctor-" + secrets.token_hex(8)
 
 
-def manager_with_doctor_user(tmp: Path) -> Path:
+def manager_with_doctor_user(tmp: Path, eventfilters: bool = True) -> Path:
     """The shipped manager_redial.conf with its optional [redial-doctor] example uncommented."""
     text = SHIPPED_MANAGER.read_text(encoding="utf-8")
+    if not eventfilters:
+        text = "\n".join(row for row in text.splitlines() if not row.startswith("eventfilter"))
     start = text.index(";[redial-doctor]")
     example = "\n".join(row[1:] for row in text[start:].splitlines() if row.startswith(";"))
     example = re.sub(r"(?m)^secret = .*$", f"secret = {DOCTOR_SECRET}", example)
@@ -50,13 +52,16 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     empty = tmp / "extensions_redial.conf"
     empty.write_text("; the admin forgot the redial dialplan\n", encoding="utf-8")
     with Sandbox(ami_port=15238, sip_port=15260, rtp_ports=(21500, 21999), rtp_timeout=None,
-                 extensions_conf=empty, manager_conf=manager_with_doctor_user(tmp)) as sandbox:
+                 extensions_conf=empty, manager_conf=manager_with_doctor_user(tmp, eventfilters=False)) as sandbox:
         yield sandbox
 
 
 def doctor(sandbox: Sandbox, workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``redial doctor`` as an admin runs it; Asterisk's configuration directory is found by the doctor itself."""
     config = daemon_config(sandbox, workdir)
-    full_env = {**os.environ, "REDIAL_ASTERISK_ETC": str(sandbox.conf_dir), "NO_COLOR": "1", **env}
+    full_env = {**os.environ, "NO_COLOR": "1", **env}
+    full_env.pop("REDIAL_ASTERISK_ETC", None)
+    full_env.update(env)
     return subprocess.run(
         [sys.executable, "-m", "redial.cli", "doctor", "--config", str(config), *args],
         capture_output=True, text=True, env=full_env, timeout=60, check=False,
@@ -80,9 +85,14 @@ class TestShippedSetup:
         result = doctor(shipped, tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         found = statuses(result.stdout)
-        for check in ("AMI", "permissions", "asterisk", "clock", "dialplan", "returning", "queues", "rtp_timeout"):
+        for check in ("AMI", "permissions", "asterisk", "clock", "dialplan", "returning", "queues", "rtp_timeout",
+                      "events", "eventfilter"):
             assert found.get(check) == {"ok"}, (check, result.stdout)
-        assert "read from" in result.stdout  # rtp_timeout came from pjsip.conf: the user has no system class
+        # rtp_timeout came from pjsip.conf (the user has no system class), of this sandbox's Asterisk,
+        # found through /proc among the others running (the suite's shared sandbox, the broken one).
+        unwrapped = "".join(result.stdout.split())
+        assert f"readfrom{shipped.conf_dir}/pjsip.conf" in unwrapped, result.stdout
+        assert f"readfrom{shipped.conf_dir}/manager.conf" in unwrapped, result.stdout
         assert "All checks passed" in result.stdout and "\x1b[" not in result.stdout
         assert max(len(row) for row in result.stdout.splitlines()) <= 80
 
@@ -127,6 +137,9 @@ class TestBrokenSetup:
         result = doctor(broken, tmp_path)
         self.check_both_reported(result)
         assert "read from" in result.stdout
+        # Its [redial] user also lacks the shipped eventfilter lines: a warning with the fix.
+        assert statuses(result.stdout).get("eventfilter") == {"warn"}
+        assert "copy the eventfilter lines" in " ".join(result.stdout.split())
 
     def test_reported_over_ami(self, broken: Sandbox, tmp_path: Path) -> None:
         result = doctor(broken, tmp_path, "--admin-user", DOCTOR_USER, REDIAL_DOCTOR_SECRET=DOCTOR_SECRET,

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from redial.pjsipconf import endpoints, parse_sections
+from redial.pjsipconf import (
+    endpoints,
+    locate_config_dir,
+    manager_port,
+    manager_user,
+    parse_sections,
+    running_config_dirs,
+)
 
 
 def write(path: Path, text: str) -> Path:
@@ -83,3 +90,45 @@ class TestEndpoints:
     def test_garbage_timeout_counts_as_unset(self, tmp_path: Path) -> None:
         conf = write(tmp_path / "pjsip.conf", "[t]\ntype = endpoint\nrtp_timeout = soon\n")
         assert endpoints(conf)["t"].rtp_timeout == 0
+
+
+def fake_process(proc: Path, pid: int, root: Path, argv: list[str], comm: str = "asterisk") -> None:
+    """A /proc/PID entry: comm, cmdline and the root link (a chroot here)."""
+    entry = proc / str(pid)
+    entry.mkdir(parents=True)
+    (entry / "comm").write_text(comm + "\n")
+    (entry / "cmdline").write_bytes("\0".join(argv).encode() + b"\0")
+    (entry / "root").symlink_to(root)
+
+
+def chroot_with_asterisk(root: Path, etc: str, port: int | None) -> None:
+    conf_dir = root / etc.lstrip("/")
+    conf_dir.mkdir(parents=True)
+    (conf_dir / "asterisk.conf").write_text(f"[directories]\nastetcdir => {etc}\n")
+    general = "[general]\nenabled = yes\n" + (f"port = {port}\n" if port else "")
+    (conf_dir / "manager.conf").write_text(general + "[redial]\nread = call,agent\n")
+
+
+class TestLocate:
+    """The running Asterisk's configuration directory, found through /proc."""
+
+    def test_picks_the_asterisk_with_the_ami_port(self, tmp_path: Path) -> None:
+        proc = tmp_path / "proc"
+        for pid, port in ((100, 15038), (200, 15138)):
+            root = tmp_path / f"root{pid}"
+            chroot_with_asterisk(root, f"/etc/pbx-{pid}", port)
+            fake_process(proc, pid, root, ["asterisk", "-f", "-C", f"/etc/pbx-{pid}/asterisk.conf"])
+        fake_process(proc, 300, tmp_path, ["bash"], comm="bash")
+        assert len(running_config_dirs(proc)) == 2
+        nowhere = tmp_path / "no-etc"
+        located = locate_config_dir(15138, proc, fallback=nowhere)
+        assert located == (tmp_path / "root200" / "etc" / "pbx-200").resolve()
+        assert locate_config_dir(9999, proc, fallback=nowhere) is None
+
+    def test_default_port_and_user_section(self, tmp_path: Path) -> None:
+        chroot_with_asterisk(tmp_path, "/etc/asterisk", None)
+        etc = tmp_path / "etc" / "asterisk"
+        assert manager_port(etc) == 5038
+        user = manager_user(etc, "redial")
+        assert user is not None and user.values["read"] == "call,agent"
+        assert manager_user(etc, "nobody") is None and manager_port(tmp_path / "missing") is None
