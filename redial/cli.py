@@ -50,6 +50,17 @@ def _settings(config_path: Path | None) -> Settings:
         sys.exit(EXIT_CONFIG)
 
 
+def _require_ami_secret(settings: Settings) -> None:
+    """Commands that log in to AMI exit 78 without a secret, naming where one may come from."""
+    if not settings.ami.secret:
+        click.echo(
+            "redial: configuration error: ami.secret: no AMI secret set "
+            "(ami.secret, ami.secret_file or REDIAL_AMI_SECRET)",
+            err=True,
+        )
+        sys.exit(EXIT_CONFIG)
+
+
 @click.group()
 @click.version_option(package_name="redial")
 def main() -> None:
@@ -64,13 +75,7 @@ def run(config_path: Path | None) -> None:
 
     settings = _settings(config_path)
     configure_logging(settings.logging)
-    if not settings.ami.secret:
-        click.echo(
-            "redial: configuration error: ami.secret: no AMI secret set "
-            "(ami.secret, ami.secret_file or REDIAL_AMI_SECRET)",
-            err=True,
-        )
-        sys.exit(EXIT_CONFIG)
+    _require_ami_secret(settings)
     try:
         asyncio.run(run_daemon(settings))
     except StoreError as exc:
@@ -426,13 +431,7 @@ def doctor(config_path: Path | None, admin_user: str | None, asterisk_etc: Path 
     from redial.doctor import Admin, Status, diagnose, render, verdict
 
     settings = _settings(config_path)
-    if not settings.ami.secret:
-        click.echo(
-            "redial: configuration error: ami.secret: no AMI secret set "
-            "(ami.secret, ami.secret_file or REDIAL_AMI_SECRET)",
-            err=True,
-        )
-        sys.exit(EXIT_CONFIG)
+    _require_ami_secret(settings)
     admin = None
     if admin_user:
         secret = os.environ.get("REDIAL_DOCTOR_SECRET")

@@ -24,6 +24,7 @@ from typing import Any
 
 from redial import pjsipconf
 from redial.ami.events import NEEDED_EVENTS
+from redial.ami.frames import split_recording
 from redial.config import Settings
 
 # The actions the daemon sends, with the write class each needs (ListCommands says).
@@ -209,15 +210,17 @@ def check_dialplan(context: str, lines: Sequence[DialplanLine] | None) -> Findin
             f"context [{context}] has no extension s: the Originate enters at s,1",
             fix,
         )
-    dials = [line for line in lines if line.application == "Dial"]
-    greeting = any("U(redial-greeting" in line.data for line in dials)
     detail = f"[{context}] has s,1 and {len(lines)} priorities"
-    return Finding("dialplan", Status.OK, detail + (" (greeting via U())" if greeting else ""))
+    return Finding("dialplan", Status.OK, detail + (" (greeting via U())" if uses_greeting(lines) else ""))
 
 
-def check_greeting(lines: Sequence[DialplanLine] | None, used: bool) -> Finding | None:
-    if not used:
-        return None
+def uses_greeting(lines: Sequence[DialplanLine]) -> bool:
+    """Does the redial context play the customer's greeting through Dial's U(redial-greeting) gosub?"""
+    return any(line.application == "Dial" and "U(redial-greeting" in line.data for line in lines)
+
+
+def check_greeting(lines: Sequence[DialplanLine] | None) -> Finding:
+    """[redial-greeting] exists (asked only when the redial context uses it)."""
     if lines is None:
         return Finding(
             "dialplan",
@@ -477,23 +480,9 @@ def check_modules(loaded: Mapping[str, bool], wanted: Mapping[str, str]) -> Find
 # --- Talking to Asterisk ---------------------------------------------------------------
 
 
-def _blocks(raw_lines: Sequence[str]) -> list[dict[str, str]]:
-    """Frames in raw AMI lines, split at empty lines (first value of a repeated key wins)."""
-    frames: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    for line in raw_lines:
-        text = line.rstrip("\r\n")
-        if not text:
-            if current:
-                frames.append(current)
-                current = {}
-            continue
-        key, sep, value = text.partition(":")
-        if sep:
-            current.setdefault(key.strip(), value.strip())
-    if current:
-        frames.append(current)
-    return frames
+def _reply_frames(raw_lines: Sequence[str]) -> list[dict[str, str]]:
+    """The frames in one pyst2 message's raw lines: its reply, then any events pyst2 glued to it."""
+    return split_recording("".join(raw_lines).encode("utf-8"))
 
 
 @dataclass
@@ -621,7 +610,7 @@ class PbxProbe:
                 f"Asterisk stopped answering ({action.get('Action')}): {exc}",
                 "check that Asterisk is running and not overloaded",
             ) from exc
-        frames = _blocks(message.response)
+        frames = _reply_frames(message.response)
         reply = frames[0] if frames else {}
         glued = [frame for frame in frames[1:] if "Event" in frame]
         return reply, glued, [str(line) for line in message.response]
@@ -740,11 +729,8 @@ def _dialplan_findings(probe: PbxProbe, settings: Settings) -> list[Finding]:
     findings: list[Finding] = []
     out = probe.dialplan(settings.originate.context)
     findings.append(check_dialplan(settings.originate.context, out))
-    if out is not None:
-        uses_greeting = any(line.application == "Dial" and "U(redial-greeting" in line.data for line in out)
-        greeting = check_greeting(probe.dialplan("redial-greeting") if uses_greeting else None, uses_greeting)
-        if greeting is not None:
-            findings.append(greeting)
+    if out is not None and uses_greeting(out):
+        findings.append(check_greeting(probe.dialplan("redial-greeting")))
     if settings.fastagi.enabled:
         findings.append(
             check_returning(probe.dialplan("redial-returning"), settings.fastagi.host, settings.fastagi.port)
@@ -865,10 +851,9 @@ def diagnose(
         else:
             yield Finding("dialplan", Status.SKIPPED, "not checked: ShowDialPlan needs the reporting class")
         queues = probe.queues()
-        wanted = sorted(set(settings.policy.queues or ()) | set(settings.queue_policies)) or None
-        if settings.policy.queues is None and not settings.queue_policies:
-            wanted = None
-        yield from check_queues(wanted, queues)
+        # The queues the configuration names; none named ("*"): every queue Asterisk has.
+        named = set(settings.policy.queues or ()) | set(settings.queue_policies)
+        yield from check_queues(sorted(named) if named else None, queues)
         agents = frozenset(
             name for members in queues.values() for m in members if (name := endpoint_of(m.interface)) is not None
         )

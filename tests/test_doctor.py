@@ -18,10 +18,11 @@ from redial.doctor import (
     ProbeError,
     QueueMemberInfo,
     Status,
-    _blocks,
+    _reply_frames,
     check_clock,
     check_dialplan,
     check_event_filters,
+    check_greeting,
     check_modules,
     check_permissions,
     check_queues,
@@ -34,6 +35,7 @@ from redial.doctor import (
     parse_version,
     render,
     trunk_names,
+    uses_greeting,
     verdict,
 )
 from redial.pjsipconf import PjsipEndpoint
@@ -117,6 +119,13 @@ class TestDialplan:
     def test_context_ok(self) -> None:
         finding = check_dialplan("redial-out", [line("NoOp"), line("Dial", "PJSIP/x,30,U(redial-greeting)")])
         assert finding.status is Status.OK and "greeting" in finding.summary
+
+    def test_greeting_context_needed_only_when_used(self) -> None:
+        assert uses_greeting([line("Dial", "PJSIP/x,30,U(redial-greeting)")])
+        assert not uses_greeting([line("Dial", "PJSIP/x,30"), line("Playback", "U(redial-greeting)")])
+        missing = check_greeting(None)
+        assert missing.status is Status.FAIL and "[redial-greeting]" in (missing.fix or "")
+        assert check_greeting([line("Return")]).status is Status.OK
 
     def test_returning_agi_address_must_match(self) -> None:
         hook = [DialplanLine("redial-returning", "s", "2", "AGI", "agi://127.0.0.1:4573/returning")]
@@ -233,7 +242,7 @@ class TestBlocks:
             "Event: QueueMember\r\n", "Queue: support\r\n", "PausedReason: \r\n", "\r\n",
             "Event: QueueStatusComplete\r\n", "EventList: Complete\r\n", "\r\n",
         ]
-        frames = _blocks(raw)
+        frames = _reply_frames(raw)
         assert [f.get("Event", f.get("Response")) for f in frames] == [
             "Success", "QueueParams", "QueueMember", "QueueStatusComplete"
         ]

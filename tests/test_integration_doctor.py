@@ -59,9 +59,8 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 def doctor(sandbox: Sandbox, workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``redial doctor`` as an admin runs it; Asterisk's configuration directory is found by the doctor itself."""
     config = daemon_config(sandbox, workdir)
-    full_env = {**os.environ, "NO_COLOR": "1", **env}
-    full_env.pop("REDIAL_ASTERISK_ETC", None)
-    full_env.update(env)
+    full_env = {key: value for key, value in os.environ.items() if key != "REDIAL_ASTERISK_ETC"}
+    full_env.update(NO_COLOR="1", **env)
     return subprocess.run(
         [sys.executable, "-m", "redial.cli", "doctor", "--config", str(config), *args],
         capture_output=True, text=True, env=full_env, timeout=60, check=False,
