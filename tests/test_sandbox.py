@@ -137,7 +137,12 @@ async def queue_call(sb: Sandbox, sipps: Sipps, mode: CallMode, *, talk_time: fl
         agent_uid = connect["DestUniqueid"]
         hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=uid), 15, start)
         agent_hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=agent_uid), 5, start)
-        complete = await obs.wait_for(where(Event="AgentComplete", Uniqueid=uid), 5, start)
+        # AgentComplete carries the caller's snapshot only while that channel
+        # still exists; when the caller is gone first it names just the member.
+        complete = await obs.wait_for(
+            lambda m: m.name == "AgentComplete"
+            and (m.get("Uniqueid") == uid or m.get("DestUniqueid") == agent_uid), 5, start,
+            what=f"AgentComplete for {uid} or its member {agent_uid}")
         requests = hangup_requests(obs, uid, start)
         assert requests, "no HangupRequest/SoftHangupRequest on the customer channel"
         assert await call.async_wait(10) == 0, call.diagnostics()

@@ -132,6 +132,21 @@ class TestSyntheticEnds:
         (call,) = ended(run(frames)[1])
         assert call.transferred
 
+    def test_agent_complete_after_caller_gone_still_counts(self) -> None:
+        """AgentComplete naming only the member (caller already destroyed) still gives TalkTime."""
+        frames = [
+            *_answered_queue_call(),
+            _channel("Hangup", "1.3", "1.1", "PJSIP/agent2-03", Cause="26"),
+            _channel("HangupRequest", "1.1", "1.1", "PJSIP/trunk-01"),
+            _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="16"),
+            {"Event": "AgentComplete", "DestUniqueid": "1.2", "DestLinkedid": "1.1",
+             "DestChannel": "PJSIP/agent1-02", "Queue": "q", "Interface": "PJSIP/agent1",
+             "Reason": "caller", "TalkTime": "42"},
+            _channel("Hangup", "1.2", "1.1", "PJSIP/agent1-02", Cause="16"),
+        ]
+        (call,) = ended(run(frames)[1])
+        assert (call.talk_time, call.agent_complete_reason) == (42, "caller")
+
     def test_unanswered_queue_call(self) -> None:
         frames = [*_answered_queue_call()[:2], _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="16")]
         (call,) = ended(run(frames)[1])

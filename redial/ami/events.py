@@ -105,6 +105,8 @@ class AgentCompleted:
     """A queue call between caller and member ended (``AgentComplete``).
 
     ``reason`` only says which leg asked first; it says ``caller`` for a network drop.
+    ``ref`` is the caller's channel, or the member's when Asterisk sent the event
+    after the caller's channel was gone.
     """
 
     ref: ChannelRef
@@ -277,7 +279,11 @@ def _agent_connect(frame: Mapping[str, object]) -> AgentConnected | None:
 
 
 def _agent_complete(frame: Mapping[str, object]) -> AgentCompleted | None:
-    ref = _ref(frame)
+    # When the caller's channel is destroyed before app_queue publishes the
+    # event, Asterisk sends it without the caller's snapshot, only the
+    # member's (Dest*). The member leg shares the call's Linkedid, so the
+    # tracker still finds the call through it.
+    ref = _ref(frame) or _ref(frame, "Dest")
     if ref is None:
         return None
     return AgentCompleted(
