@@ -25,6 +25,8 @@ from redial.status import StatusServer
 from redial.store import Store
 
 PURGE_EVERY = 3600.0
+# At most this many queued items are handled between two ticks.
+BATCH_LIMIT = 512
 
 _STOP = object()
 
@@ -232,29 +234,53 @@ class Daemon:
                         item = await asyncio.wait_for(queue.get(), max(0.0, wake - self.clock.now()))
                     except TimeoutError:
                         item = None
-            if item is _STOP:
-                self.notifier.stopping()
-                return
-            if isinstance(item, LinkUp):
-                self._link_up()
-                self.metrics.ami_logins.inc()
-            arrived = None
-            if isinstance(item, _Arrived):
-                arrived, item = item.at, item.event
+            # Everything queued is handled before one tick: time does not move within a
+            # batch, and ticking (and timing) each of the ~170 events of a 64 KiB read
+            # cost a sixth of the daemon's CPU. The batch is bounded so housekeeping runs.
+            oldest: float | None = None
+            stopping = False
+            handled = 0
+            while True:
+                if item is _STOP:
+                    stopping = True
+                    break
+                if isinstance(item, _Arrived):
+                    if oldest is None:
+                        oldest = item.at
+                    item = item.event
+                await self._process(engine, item)
+                handled += 1
+                if handled >= BATCH_LIMIT or queue.empty():
+                    break
+                item = queue.get_nowait()
             try:
-                if isinstance(item, _Cancel):
-                    if not item.reply.done():
-                        item.reply.set_result(await engine.cancel(item.redial_id, item.by))
-                elif item is not None:
-                    await engine.handle(item)  # type: ignore[arg-type]
                 await engine.tick()
-                if arrived is not None:
-                    self.metrics.event_lag.observe(time.monotonic() - arrived)
             except StoreError as exc:
                 self.log.error("store_error", error=str(exc))
             except Exception:
-                # One bad event or bug must not stop the daemon; what is stored stays stored.
-                self.log.exception("event_failed", item=type(item).__name__)
+                self.log.exception("tick_failed")
+            if oldest is not None:
+                self.metrics.event_lag.observe(time.monotonic() - oldest)
+            if stopping:
+                self.notifier.stopping()
+                return
+
+    async def _process(self, engine: Engine, item: object) -> None:
+        """Hand one queued item to the engine; a failure is logged, never raised."""
+        if isinstance(item, LinkUp):
+            self._link_up()
+            self.metrics.ami_logins.inc()
+        try:
+            if isinstance(item, _Cancel):
+                if not item.reply.done():
+                    item.reply.set_result(await engine.cancel(item.redial_id, item.by))
+            elif item is not None:
+                await engine.handle(item)  # type: ignore[arg-type]
+        except StoreError as exc:
+            self.log.error("store_error", error=str(exc))
+        except Exception:
+            # One bad event or bug must not stop the daemon; what is stored stays stored.
+            self.log.exception("event_failed", item=type(item).__name__)
 
 
 async def run_daemon(settings: Settings, clock: Clock | None = None) -> None:

@@ -30,10 +30,10 @@ from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout,
 from redial.metrics import Metrics
 from redial.policy.attempt import Defer, GiveUp, Ring, WaitForAgent, plan_attempt
 from redial.policy.classify import cause_name, classify
-from redial.policy.decide import Verdict, decide
+from redial.policy.decide import Verdict, decide, skip_by_kind
 from redial.policy.guard import OutageGuard
 from redial.policy.hours import is_open
-from redial.policy.numbers import DoNotCallList, check_number
+from redial.policy.numbers import DoNotCallList, check_number, e164_of
 from redial.redials import Outcome, Redial, RedialState, advance, channel_id_for, expire, same_customer
 from redial.store import Store
 from redial.tracker import CallTracker, EndedCall, InboundCall
@@ -400,10 +400,16 @@ class Engine:
             return
         policy = self.settings.policy_for(call.queue)
         classification = classify(call, policy)
-        number = check_number(call.customer_number, policy.numbers, self._do_not_call(policy))
-        hours = is_open(now, policy.hours)
-        today = await self._store.redials_since(number.e164, local_midnight(now, policy.hours.timezone))
-        decision = decide(call, classification, policy, number=number, hours=hours, redials_today=today)
+        skipped = skip_by_kind(classification)
+        if skipped is not None:
+            # Most calls: the number is stored for history and returning callers, not judged.
+            decision, e164 = skipped, e164_of(call.customer_number, policy.numbers)
+        else:
+            number = check_number(call.customer_number, policy.numbers, self._do_not_call(policy))
+            hours = is_open(now, policy.hours)
+            today = await self._store.redials_since(number.e164, local_midnight(now, policy.hours.timezone))
+            decision = decide(call, classification, policy, number=number, hours=hours, redials_today=today)
+            e164 = number.e164
         self.metrics.decisions.labels(decision.verdict.value, decision.reason.value).inc()
         if classification.abnormal:
             self.metrics.drops.labels(str(call.cause), call.trunk).inc()
@@ -412,7 +418,7 @@ class Engine:
                 self._log.warning(
                     "outage_guard_tripped", trunk=tripped.trunk, drops=tripped.drops, detail=tripped.detail
                 )
-        call_id = await self._store.record_call(call, classification, decision, now, number.e164)
+        call_id = await self._store.record_call(call, classification, decision, now, e164)
         fields = {
             "linkedid": call.linkedid,
             "uniqueid": call.customer_uniqueid,

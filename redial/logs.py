@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -15,11 +16,17 @@ _SECRET_KEYS = ("secret", "password", "passwd", "token")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_secret(key: str) -> bool:
+    # Cached: the daemon logs the same few dozen field names over and over.
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_KEYS)
+
+
 def _mask_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Belt and braces: a field named like a secret is never written out."""
-    for key in list(event):
-        if any(word in key.lower() for word in _SECRET_KEYS):
-            event[key] = "********"
+    for key in [k for k in event if _is_secret(k)]:
+        event[key] = "********"
     return event
 
 

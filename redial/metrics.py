@@ -35,7 +35,7 @@ class Metrics:
         )
         self.event_lag = Histogram(
             "redial_event_lag_seconds",
-            "From an AMI event's arrival to the end of its processing",
+            "From the arrival of the oldest AMI event of a batch to the end of its processing",
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
             registry=r,
         )

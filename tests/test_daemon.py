@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from redial.config import load_settings
-from redial.daemon import Daemon
+from redial.daemon import BATCH_LIMIT, Daemon
 
 
 class TestReload:
@@ -42,3 +42,55 @@ class TestReload:
         file.write_text("fastagi:\n  port: 4600\n  returning_window: 60\n")
         daemon.reload()
         assert daemon.settings.fastagi.port == 4573 and daemon.settings.fastagi.returning_window == 60
+
+
+class _RecordingEngine:
+    """Stands in for the engine: records what the consumer hands it; one event makes it fail."""
+
+    def __init__(self, failing: object = None) -> None:
+        self.calls: list[object] = []
+        self.failing = failing
+
+    async def handle(self, item: object) -> None:
+        self.calls.append(item)
+        if item is self.failing:
+            raise RuntimeError("a bug in one event")
+
+    async def tick(self) -> None:
+        self.calls.append("tick")
+
+    def next_wakeup(self) -> float | None:
+        return None
+
+
+def _daemon(tmp_path: Path) -> Daemon:
+    file = tmp_path / "r.yaml"
+    file.write_text("policy:\n  callback_window: 20\n")
+    return Daemon(load_settings(file, env={}))
+
+
+class TestConsumer:
+    """The one task that feeds queued AMI events to the engine."""
+
+    async def test_queued_events_are_handled_in_order_then_one_tick(self, tmp_path: Path) -> None:
+        """Everything queued is handled in arrival order, a failing event skips only itself, then one tick."""
+        daemon = _daemon(tmp_path)
+        events = [object() for _ in range(5)]
+        engine = _RecordingEngine(failing=events[1])
+        for event in events:
+            daemon.event_arrived(event)  # type: ignore[arg-type]
+        await daemon.drain(engine)  # type: ignore[arg-type]
+        assert engine.calls == [*events, "tick"]
+        lag = daemon.metrics.registry.get_sample_value("redial_event_lag_seconds_count")
+        assert lag == 1.0  # one batch, timed from its oldest event
+
+    async def test_batch_is_bounded(self, tmp_path: Path) -> None:
+        """A backlog longer than the batch limit gets a tick between batches (timers keep running)."""
+        daemon = _daemon(tmp_path)
+        engine = _RecordingEngine()
+        events = [object() for _ in range(BATCH_LIMIT + 3)]
+        for event in events:
+            daemon.event_arrived(event)  # type: ignore[arg-type]
+        await daemon.drain(engine)  # type: ignore[arg-type]
+        ticks = [i for i, call in enumerate(engine.calls) if call == "tick"]
+        assert ticks == [BATCH_LIMIT, BATCH_LIMIT + 4]

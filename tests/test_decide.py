@@ -8,7 +8,7 @@ import pytest
 
 from redial.config import BusinessHours, NumberRules, PolicySettings
 from redial.policy.classify import classify
-from redial.policy.decide import Decision, Reason, Verdict, decide, talk_seconds
+from redial.policy.decide import Decision, Reason, Verdict, decide, skip_by_kind, talk_seconds
 from redial.policy.hours import is_open
 from redial.policy.numbers import check_number
 from tests.test_classify import CALL
@@ -108,6 +108,14 @@ class TestDecide:
     def test_transfer_and_unanswered_skipped(self) -> None:
         assert _decide(transferred=True).reason is Reason.TRANSFERRED
         assert _decide(answered_at=None).reason is Reason.NOT_ANSWERED
+
+    def test_skip_by_kind_is_decides_first_answer(self) -> None:
+        """A normal end, a transfer or an unanswered call is skipped before any number lookup."""
+        settings = PolicySettings()
+        for changes in ({"cause": 16, "soft_cause": None}, {"transferred": True}, {"answered_at": None}):
+            call = dataclasses.replace(CALL, **changes)  # type: ignore[arg-type]
+            assert skip_by_kind(classify(call, settings)) == _decide(settings, **changes)
+        assert skip_by_kind(classify(CALL, settings)) is None
 
     def test_unringable_agent_skipped(self) -> None:
         assert _decide(agent_interface="PJSIP/x&PJSIP/y").reason is Reason.NO_AGENT_INTERFACE

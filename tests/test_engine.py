@@ -419,6 +419,30 @@ class TestPolicyInEngine:
         await run(engine, clock, drop(1))
         assert (await store.history())[0]["reason"] == "do_not_call"
 
+    async def test_normal_end_stores_number_without_judging_it(self, store: Store) -> None:
+        """A normal end keeps the number in E.164 but never asks the store for today's redials."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        asked: list[str] = []
+        counted = store.redials_since
+
+        async def spy(number_e164: str, since: float) -> int:
+            asked.append(number_e164)
+            return await counted(number_e164, since)
+
+        store.redials_since = spy  # type: ignore[method-assign]
+        normal = drop(1, number="(202) 555-0123")
+        normal[4:6] = [ev.HangupRequested(normal[4].ref, None, soft=False),  # type: ignore[attr-defined]
+                       ev.ChannelHungUp(normal[4].ref, 16, "Normal Clearing")]  # type: ignore[attr-defined]
+        normal[6] = ev.ChannelHungUp(normal[6].ref, 16, "Normal Clearing")  # type: ignore[attr-defined]
+        await run(engine, clock, normal)
+        await run(engine, clock, drop(2, number="(202) 555-0123"))
+        rows = await store.history()
+        assert [row["reason"] for row in reversed(rows)] == ["normal_end", "abnormal_end"]
+        assert asked == ["+12025550123"]  # the drop only
+        # Found by its E.164 form, which the raw "(202) 555-0123" is not.
+        assert len(await store.history(number="+12025550123")) == 2
+
     async def test_daily_cap_counts_todays_redials(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
         engine = Engine(cfg(numbers={"max_redials_per_day": 2}), store, originator, clock)

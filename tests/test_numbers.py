@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from redial.ami.actions import is_dialable
 from redial.config import NUMBER_TYPES, NumberRules
-from redial.policy.numbers import REASONS, DoNotCallList, NumberCheck, check_number
+from redial.policy.numbers import REASONS, DoNotCallList, NumberCheck, check_number, e164_of
 
 US = NumberRules(home_region="US")
 GB = NumberRules(home_region="GB")
@@ -333,6 +333,12 @@ class TestProperties:
             assert set(check.dial_number) <= set("+0123456789")
         else:
             assert check.dial_number == ""
+
+    @settings(max_examples=500, deadline=None)
+    @given(raw=st.text() | NUMBERISH, rules=RULES)
+    def test_e164_of_agrees_with_the_full_check(self, raw: str, rules: NumberRules) -> None:
+        """What a normal end stores is what the full check would have stored."""
+        assert e164_of(raw, rules) == check_number(raw, rules, NO_DNC).e164
 
 
 class TestUnverified:

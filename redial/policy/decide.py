@@ -78,6 +78,16 @@ def talk_seconds(call: EndedCall) -> float:
     return max(0.0, call.ended_at - call.answered_at)
 
 
+def skip_by_kind(classification: Classification) -> Decision | None:
+    """The skip for a call that is no drop at all (a normal end, a transfer...), else None.
+
+    :func:`decide` begins with it. Called first on its own, it spares the number,
+    hours and daily-cap lookups that only a drop needs.
+    """
+    reason = _SKIP_FOR_KIND.get(classification.kind)
+    return None if reason is None else Decision(Verdict.SKIP, reason, classification.reason)
+
+
 def decide(
     call: EndedCall,
     classification: Classification,
@@ -92,8 +102,9 @@ def decide(
     ``number`` and ``hours`` are the pure checks of the number rules and business
     hours for this call; ``redials_today`` counts redials to this number today.
     """
-    if classification.kind in _SKIP_FOR_KIND:
-        return Decision(Verdict.SKIP, _SKIP_FOR_KIND[classification.kind], classification.reason)
+    skipped = skip_by_kind(classification)
+    if skipped is not None:
+        return skipped
     if settings.queues is not None and call.queue not in settings.queues:
         return Decision(Verdict.SKIP, Reason.QUEUE_OUT_OF_SCOPE, f"queue {call.queue!r} is not protected")
     if settings.dids is not None and call.dialled not in settings.dids:

@@ -96,8 +96,8 @@ def _dial_form(number: phonenumbers.PhoneNumber, cleaned: str, rules: NumberRule
     return cleaned
 
 
-def check_number(raw: str, rules: NumberRules, do_not_call: frozenset[str]) -> NumberCheck:
-    """Whether ``raw`` (a caller ID as received) may be redialled under ``rules``, and as what."""
+def _parse(raw: str, rules: NumberRules) -> tuple[phonenumbers.PhoneNumber, str] | NumberCheck:
+    """``raw`` parsed (with its separators removed), or the refusal saying why it is no number."""
     shown = _shown(raw)
     if any(ch < " " or ch == "\x7f" for ch in raw):
         return NumberCheck(False, MALFORMED, f"customer number {shown} holds control characters")
@@ -107,10 +107,29 @@ def check_number(raw: str, rules: NumberRules, do_not_call: frozenset[str]) -> N
     if not _DIGITS.fullmatch(cleaned):
         return NumberCheck(False, MALFORMED, f"customer number {shown} is not a phone number")
     try:
-        number = phonenumbers.parse(cleaned, rules.home_region)
+        return phonenumbers.parse(cleaned, rules.home_region), cleaned
     except phonenumbers.NumberParseException as exc:
         return NumberCheck(False, MALFORMED, f"customer number {shown} cannot be parsed: {_why(exc)}")
 
+
+def e164_of(raw: str, rules: NumberRules) -> str:
+    """``raw`` in E.164, or "" if it is no phone number: all a call that is never redialled needs.
+
+    About a tenth of the cost of :func:`check_number`, whose validity and type
+    lookups dominate, and a call center ends most calls normally.
+    """
+    parsed = _parse(raw, rules)
+    if isinstance(parsed, NumberCheck):
+        return ""
+    return phonenumbers.format_number(parsed[0], PhoneNumberFormat.E164)
+
+
+def check_number(raw: str, rules: NumberRules, do_not_call: frozenset[str]) -> NumberCheck:
+    """Whether ``raw`` (a caller ID as received) may be redialled under ``rules``, and as what."""
+    parsed = _parse(raw, rules)
+    if isinstance(parsed, NumberCheck):
+        return parsed
+    number, cleaned = parsed
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     region = _region_of(number)
     valid = phonenumbers.is_valid_number(number)
