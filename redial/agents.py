@@ -189,6 +189,3 @@ class AgentBoard:
         ]
         return [m.interface for m in sorted(free, key=lambda m: (m.last_call, m.interface))]
 
-    def free_count(self, now: float, own_pause_reason: str) -> int:
-        interfaces = list(self._members)
-        return sum(1 for i in interfaces if self.view(i, now, own_pause_reason).availability is Availability.FREE)

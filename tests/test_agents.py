@@ -85,7 +85,6 @@ class TestMembers:
         agents = board(ALICE, bob, carol)
         assert agents.free_members("support", 2000, "redial") == ["PJSIP/agent2", "PJSIP/agent1"]
         assert agents.free_members("support", 2000, "redial", exclude={"PJSIP/agent2"}) == ["PJSIP/agent1"]
-        assert agents.free_count(2000, "redial") == 2
         assert agents.queues_of("PJSIP/agent1") == ("support",)
 
     def test_recorded_call_leaves_alice_free(self, corpus: Path) -> None:
