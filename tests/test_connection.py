@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -34,8 +35,8 @@ class FakeAsterisk:
         self.server: asyncio.Server | None = None
         self.port = 0
 
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", port)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -108,11 +109,37 @@ async def wait_until(check: object, timeout: float) -> None:
         await asyncio.sleep(0.02)
 
 
+class RecordingLog:
+    """Stands in for the structlog logger: keeps (level, event, fields)."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, dict[str, object]]] = []
+
+    def __getattr__(self, level: str) -> object:
+        def record(event: str, **fields: object) -> None:
+            self.entries.append((level, event, fields))
+
+        return record
+
+    def named(self, event: str) -> list[dict[str, object]]:
+        return [fields for _level, name, fields in self.entries if name == event]
+
+
 class Link:
-    def __init__(self, port: int, ping: float = 0.5) -> None:
+    def __init__(self, port: int, ping: float = 0.5, log: RecordingLog | None = None) -> None:
         self.events: list[ev.AmiEvent] = []
         self.logins: list[float] = []
-        self.link = AmiLink(settings(port, ping), self.events.append, lambda alive, members: self.logins.append(1))
+        self.log = log or RecordingLog()
+        self.link = AmiLink(
+            settings(port, ping), self.events.append, lambda alive, members: self.logins.append(1),
+            log=self.log,  # type: ignore[arg-type]
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class TestDeadPeer:
@@ -148,6 +175,58 @@ class TestDeadPeer:
             assert [a.get("Action") for a in fake.actions].count("Originate") == 1
         finally:
             await client.link.close()
+
+
+class TestConnect:
+    """A PBX that cannot be reached is logged at every attempt and retried until it answers."""
+
+    async def test_refused_connect_is_logged_then_pbx_comes_up(self) -> None:
+        """Nothing listening: one warning per attempt naming host, port and error; later the login works."""
+        port = free_port()
+        client = Link(port)
+        client.link.backoff = Backoff(0.1, 0.2)
+        await client.link.start()
+        late = FakeAsterisk()
+        try:
+            await wait_until(lambda: len(client.log.named("ami_connect_failed")) >= 2, 5)
+            first = client.log.named("ami_connect_failed")[0]
+            assert (first["host"], first["port"]) == ("127.0.0.1", port)
+            assert "refused" in str(first["error"]).lower() or "connect call failed" in str(first["error"]).lower()
+            await late.start(port)
+            await wait_until(lambda: client.link.logged_in, 5)
+        finally:
+            await client.link.close()
+            await late.close()
+
+    async def test_black_holed_connect_gives_up_after_the_action_timeout(self) -> None:
+        """A SYN nobody answers (a listener with a full backlog) fails after action_timeout, and is retried."""
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        for _ in range(3):  # fill the accept backlog: further SYNs are dropped
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        client = Link(port)
+        client.link.backoff = Backoff(0.1, 0.2)
+        started = time.monotonic()
+        await client.link.start()
+        try:
+            await wait_until(lambda: len(client.log.named("ami_connect_failed")) >= 2, 5)
+            assert time.monotonic() - started < 2.5  # two attempts of 0.5 s, not the kernel's two minutes
+            assert client.log.named("ami_connect_failed")[0]["error"] == "no answer within 0.5 s"
+        finally:
+            await client.link.close()
+            attempts = len(client.log.named("ami_connect_failed"))
+            await asyncio.sleep(0.8)
+            # Closed: no retry is left behind.
+            assert len(client.log.named("ami_connect_failed")) == attempts
+            for sock in (*fillers, listener):
+                sock.close()
 
 
 class TestLogin:

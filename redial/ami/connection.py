@@ -94,8 +94,18 @@ class _BackoffManager(Manager):  # type: ignore[misc]
     backoff here and advanced on each connect attempt.
     """
 
-    def __init__(self, backoff: Backoff, **config: Any) -> None:
+    def __init__(
+        self,
+        backoff: Backoff,
+        connect_timeout: float,
+        on_connect_failed: Callable[[BaseException], None],
+        **config: Any,
+    ) -> None:
         self._backoff = backoff
+        self._connect_timeout = connect_timeout
+        self._on_connect_failed = on_connect_failed
+        self.stopped = False
+        self.connecting: asyncio.Task[Any] | None = None
         super().__init__(**config)
 
     @property
@@ -108,8 +118,32 @@ class _BackoffManager(Manager):  # type: ignore[misc]
         pass
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:
+        """panoramisk's connect with a time limit: a black-holed SYN would otherwise take
+        the kernel's two minutes of retries, with nothing logged meanwhile."""
+        if self.stopped:  # a retry panoramisk scheduled before the link was closed
+            return None
         self._backoff.advance()
-        return super().connect(*args, **kwargs)
+        config = self.config
+        connection = self.loop.create_connection(
+            config["protocol_factory"], config["host"], config["port"], ssl=config["ssl"]
+        )
+        task = self.loop.create_task(asyncio.wait_for(connection, self._connect_timeout))
+        task.add_done_callback(self.connection_made)
+        self.connecting = task
+        return task
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        # panoramisk reports a failed connect only to its own logger (which the daemon
+        # silences), and retries only after an OSError.
+        if f.cancelled():
+            return
+        exc = f.exception()
+        if exc is not None:
+            self._on_connect_failed(exc)
+            if not isinstance(exc, OSError):
+                self.loop.call_later(self.reconnect_timeout, self.connect)
+                return
+        super().connection_made(f)
 
 
 class AmiLink:
@@ -142,6 +176,8 @@ class AmiLink:
         loop = asyncio.get_running_loop()
         self._manager = _BackoffManager(
             self.backoff,
+            self._settings.action_timeout,
+            self._connect_failed,
             loop=loop,
             host=self._settings.host,
             port=self._settings.port,
@@ -174,7 +210,10 @@ class AmiLink:
                 await task
         if self._manager is not None:
             # Stop panoramisk's reconnect loop before closing the socket.
+            self._manager.stopped = True
             self._manager.connection_lost = lambda exc: None
+            if self._manager.connecting is not None:
+                self._manager.connecting.cancel()
             self._manager.close()
 
     def _spawn(self, coro: Any) -> None:
@@ -187,6 +226,21 @@ class AmiLink:
             return
         self._log.info("ami_connected", host=self._settings.host, port=self._settings.port)
         self._spawn(self._login())
+
+    def _connect_failed(self, exc: BaseException) -> None:
+        if self._closing:
+            return
+        if isinstance(exc, TimeoutError):
+            error = f"no answer within {self._settings.action_timeout:g} s"
+        else:
+            error = str(exc) or type(exc).__name__
+        self._log.warning(
+            "ami_connect_failed",
+            host=self._settings.host,
+            port=self._settings.port,
+            error=error,
+            retry_in=round(self.backoff.current, 1),
+        )
 
     def _disconnected(self, manager: Manager, exc: object) -> None:
         was = self._logged_in
