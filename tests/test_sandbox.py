@@ -13,8 +13,14 @@ Run: python -m pytest tests/test_sandbox.py -x -q
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shlex
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -33,6 +39,7 @@ from tests.sandbox import (
     customer_call,
     ensure_root,
 )
+from tests.sandbox.daemon import stop_orphans
 from tests.sandbox.fixtures import Sipps, shared_sandbox, sipp_registry
 from tests.sandbox.observer import AmiMessage, where
 from tests.sandbox.sipp import CallMode
@@ -381,6 +388,12 @@ class TestObserver:
         assert "NoSuchEvent" in message and "FullyBooted" in message
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class TestSandboxLifecycle:
     """start/stop/restart of a second sandbox on its own ports, beside the session one."""
 
@@ -415,6 +428,32 @@ class TestSandboxLifecycle:
         assert not other.running
         with pytest.raises(SandboxError, match="already listens"):
             Sandbox(ami_port=sandbox.ami_port).start()
+
+    def test_orphaned_test_daemon_is_stopped(self, tmp_path: Path) -> None:
+        """A test daemon a killed session left behind is killed; one a live pytest runs is kept."""
+        config = tmp_path / "redial.yaml"
+        config.write_text(f"ami: {{port: {free_port()}}}\nstore: {{path: {tmp_path / 'r.db'}}}\n"
+                          f"status: {{port: {free_port()}}}\nfastagi: {{port: {free_port()}}}\n")
+        argv = [sys.executable, "-m", "redial.cli", "run", "--config", str(config)]
+        env = {**os.environ, "REDIAL_AMI_SECRET": "x"}
+        ours = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The orphan: started by a shell that exits at once, so init adopts it.
+        launcher = " ".join(shlex.quote(a) for a in argv)
+        subprocess.run(["sh", "-c", f"{launcher} >/dev/null 2>&1 & echo $! > {tmp_path / 'pid'}"],
+                       env=env, check=True)
+        orphan = int((tmp_path / "pid").read_text())
+        try:
+            time.sleep(0.5)
+            assert stop_orphans() == [orphan]
+            deadline = time.monotonic() + 5
+            while Path(f"/proc/{orphan}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not Path(f"/proc/{orphan}").exists() and ours.poll() is None
+        finally:
+            ours.kill()
+            ours.wait(5)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(orphan, signal.SIGKILL)
 
     def test_ensure_root(self, sandbox: Sandbox, tmp_path: Path,
                          monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,36 @@ def daemon_config(sandbox: Sandbox, workdir: Path, **policy: Any) -> Path:
     return path
 
 
+_PYTEST_TMP = f"{tempfile.gettempdir()}/pytest-of-".encode()
+
+
+def stop_orphans() -> list[int]:
+    """SIGKILL test daemons a killed test session left behind; the pids.
+
+    They keep logging in to the sandbox PBX (with a stale secret) and hold their
+    FastAGI port, which breaks the next session's tests. One is an orphan when its
+    config is in a pytest temporary directory and no pytest is its parent any more.
+    """
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            parent_argv = Path(f"/proc/{parent}/cmdline").read_bytes() if parent != "1" else b""
+        except (OSError, IndexError):
+            continue
+        if argv[1:5] != [b"-m", b"redial.cli", b"run", b"--config"] or len(argv) < 6:
+            continue
+        if not argv[5].startswith(_PYTEST_TMP) or b"pytest" in parent_argv:
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(entry.name), signal.SIGKILL)
+            killed.append(int(entry.name))
+    return killed
+
+
 class DaemonProcess:
     """``redial run --config FILE`` in the background, its JSON log lines in a file."""
 
@@ -43,6 +75,7 @@ class DaemonProcess:
 
     def start(self, timeout: float = 15.0) -> None:
         """Start and wait until it logged in to AMI (its ``ami_logged_in`` line)."""
+        stop_orphans()
         seen = len(self.lines("ami_logged_in"))
         log = self.log_path.open("ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
