@@ -28,6 +28,7 @@ from redial.loopback import LoopbackService
 from redial.policy.numbers import check_number
 from redial.policy.returning import RecentDrop, ReturningDecision, decide_returning
 from redial.store import Store
+from redial.tracker import RoutedToAgent
 
 MAX_HEADER_BYTES = 64 * 1024
 HEADER_TIMEOUT = 5.0
@@ -67,12 +68,15 @@ class ReturningCallerService(LoopbackService):
         agent_view: Callable[[str, float], AgentView],
         clock: Clock,
         log: structlog.typing.FilteringBoundLogger | None = None,
+        on_routed: Callable[[RoutedToAgent], None] = lambda _routed: None,
     ) -> None:
         super().__init__(settings.fastagi.host, settings.fastagi.port, log)
         self.settings = settings
         self._store = store
         self._agent_view = agent_view
         self._clock = clock
+        # Tells the call tracker, so a second drop of the direct call is seen too.
+        self._on_routed = on_routed
 
     async def lookup(self, caller: str) -> ReturningDecision:
         """What to tell the dialplan for a call from ``caller``."""
@@ -111,6 +115,11 @@ class ReturningCallerService(LoopbackService):
                 await asyncio.wait_for(
                     request.send_command(f'SET VARIABLE REDIAL_AGENT_TIMEOUT "{timeout}"'), HEADER_TIMEOUT
                 )
+                uniqueid = headers.get("agi_uniqueid", "")
+                if uniqueid:
+                    self._on_routed(
+                        RoutedToAgent(uniqueid, decision.queue, decision.agent_interface, decision.agent_member)
+                    )
         except (TimeoutError, ValueError, ConnectionError) as exc:
             self._log.warning("fastagi_request_failed", error=str(exc) or type(exc).__name__)
         except Exception:

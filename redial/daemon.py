@@ -128,7 +128,9 @@ class Daemon:
             await engine.resume()
             returning = None
             if settings.fastagi.enabled:
-                returning = ReturningCallerService(settings, store, engine.agent_view, self.clock, self.log)
+                returning = ReturningCallerService(
+                    settings, store, engine.agent_view, self.clock, self.log, on_routed=self._queue.put_nowait
+                )
                 await returning.start()
             self.returning = returning
             status = None

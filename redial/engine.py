@@ -36,7 +36,7 @@ from redial.policy.hours import is_open
 from redial.policy.numbers import DoNotCallList, check_number, e164_of
 from redial.redials import Outcome, Redial, RedialState, advance, channel_id_for, expire, same_customer
 from redial.store import Store
-from redial.tracker import CallTracker, EndedCall, InboundCall
+from redial.tracker import CallTracker, EndedCall, InboundCall, RoutedToAgent
 
 # When the AMI link is down at the due time, try again this much later.
 RETRY_WHEN_DISCONNECTED = 5.0
@@ -69,7 +69,7 @@ class LinkUp:
     members: tuple[ev.MemberState, ...] | None = None
 
 
-EngineInput = ev.AmiEvent | LinkUp
+EngineInput = ev.AmiEvent | LinkUp | RoutedToAgent
 
 
 class _OpenRedials(dict[int, Redial]):
@@ -263,6 +263,9 @@ class Engine:
             await self._on_link_up(item)
             return
         now = self._clock.now()
+        if isinstance(item, RoutedToAgent):
+            self._tracker.routed_to_agent(item, now)
+            return
         self._board.handle(item)
         if isinstance(item, ev.ChannelHungUp) and item.ref.uniqueid in self._held:
             redial_id, interface = self._held.pop(item.ref.uniqueid)

@@ -304,10 +304,13 @@ class Store:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
-    async def last_drop(self, number_e164: str, raw_number: str, since: float) -> tuple[str, str, str, float] | None:
-        """The most recent abnormal end from this number since ``since``: (linkedid, interface, member, ended_at)."""
+    async def last_drop(
+        self, number_e164: str, raw_number: str, since: float
+    ) -> tuple[str, str, str, float, str] | None:
+        """The most recent abnormal end from this number since ``since``: (linkedid, interface, member,
+        ended_at, queue)."""
         async with self._db.execute(
-            """SELECT linkedid, agent_interface, agent_member, ended_at FROM calls
+            """SELECT linkedid, agent_interface, agent_member, ended_at, queue FROM calls
                WHERE classification = 'abnormal' AND ended_at >= ? AND agent_interface IS NOT NULL
                  AND (customer_number = ? OR (number_e164 != '' AND number_e164 = ?))
                ORDER BY ended_at DESC LIMIT 1""",
@@ -316,7 +319,7 @@ class Store:
             row = await cursor.fetchone()
         if row is None:
             return None
-        return str(row[0]), str(row[1]), str(row[2] or ""), float(row[3])
+        return str(row[0]), str(row[1]), str(row[2] or ""), float(row[3]), str(row[4] or "")
 
     async def paused_interfaces(self) -> list[tuple[int, str]]:
         """Interfaces finished redials left paused (the daemon died before releasing them)."""

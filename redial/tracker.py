@@ -5,7 +5,9 @@ notes the customer's channel (the one that joined the queue), the agent who
 answered (AgentConnect), and, at the end, which of those two channels was asked
 to hang up first and that channel's Hangup cause: the surviving leg copies the
 cause of the leg that left the bridge, and AgentComplete's Reason says ``caller``
-even for a network drop, so neither can be trusted on its own.
+even for a network drop, so neither can be trusted on its own. A returning caller
+the FastAGI service sends straight to an agent (:class:`RoutedToAgent`) never
+joins a queue; it counts from its answered ``DialEnd`` instead.
 
 When the last channel of a call is gone the tracker emits :class:`CallEnded`
 and forgets the call.
@@ -78,6 +80,20 @@ class InboundCall:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class RoutedToAgent:
+    """The returning-caller service sent this channel straight to an agent, outside Queue().
+
+    If that agent answers, the call is followed as a call of the dropped call's queue,
+    so a second drop is seen (and redialled) like the first.
+    """
+
+    uniqueid: str
+    queue: str
+    agent_interface: str
+    agent_member: str
+
+
 @dataclass(slots=True)
 class _Call:
     linkedid: str
@@ -97,6 +113,9 @@ class _Call:
     answered_at: float | None = None
     ender_uniqueid: str | None = None
     ender_soft_cause: int | None = None
+    # Set while the returning-caller service has this call ringing an agent directly.
+    routed: RoutedToAgent | None = None
+    routed_at: float | None = None
     ended_at: float | None = None
     transferred: bool = False
     agent_complete_reason: str | None = None
@@ -119,6 +138,7 @@ _CALL_EVENTS = frozenset(
         ev.AgentConnected,
         ev.AgentCompleted,
         ev.Transferred,
+        ev.DialEnded,
     }
 )
 
@@ -172,12 +192,42 @@ class CallTracker:
             self._on_agent_connect(event, now)
         elif isinstance(event, ev.AgentCompleted):
             self._on_agent_complete(event)
+        elif isinstance(event, ev.DialEnded):
+            self._on_dial_end(event, now)
         elif isinstance(event, ev.Transferred):
             for linkedid in event.linkedids:
                 call = self._calls.get(linkedid)
                 if call is not None:
                     call.transferred = True
         return []
+
+    def routed_to_agent(self, routed: RoutedToAgent, now: float) -> None:
+        """The returning-caller service is about to Dial ``routed.agent_interface`` for this channel."""
+        linkedid = self._call_of.get(routed.uniqueid)
+        call = self._calls.get(linkedid) if linkedid is not None else None
+        if call is None or call.state is not CallState.STARTED or routed.uniqueid != call.customer_uniqueid:
+            return
+        call.routed = routed
+        call.routed_at = now
+
+    def _on_dial_end(self, event: ev.DialEnded, now: float) -> None:
+        if event.caller is None:
+            return
+        call = self._call(event.caller)
+        if call is None or call.routed is None or call.state is not CallState.STARTED:
+            return
+        if event.caller.uniqueid != call.customer_uniqueid:
+            return
+        routed, call.routed = call.routed, None
+        if event.status != "ANSWER":
+            return  # the dialplan goes on to Queue(): followed from QueueCallerJoin as usual
+        call.state = CallState.CONNECTED
+        call.queue = routed.queue
+        call.joined_at = call.routed_at
+        call.agent_interface = routed.agent_interface
+        call.agent_member = routed.agent_member or None
+        call.agent_uniqueid = event.dest.uniqueid
+        call.answered_at = now
 
     def _on_new_channel(self, event: ev.NewChannel, now: float) -> list[TrackerOutput]:
         ref = event.ref

@@ -16,6 +16,7 @@ from redial.config import FastAgiSettings, PolicySettings, parse_settings
 from redial.policy.classify import Classification, EndKind
 from redial.policy.decide import Decision, Reason, Verdict
 from redial.store import Store
+from redial.tracker import RoutedToAgent
 from tests.test_classify import CALL
 
 NOW = 1_800_000_000.0
@@ -45,10 +46,13 @@ async def agi_call(port: int, caller: str, script: str = "returning") -> list[st
     return commands
 
 
-def service(store: Store, availability: Availability, port: int) -> ReturningCallerService:
+def service(
+    store: Store, availability: Availability, port: int, routed: list[RoutedToAgent] | None = None
+) -> ReturningCallerService:
     settings = dataclasses.replace(parse_settings({}, env={}), fastagi=FastAgiSettings(port=port))
     view = lambda interface, now: AgentView(interface, availability, f"{interface} is {availability.value}")  # noqa: E731
-    return ReturningCallerService(settings, store, view, ManualClock(NOW))
+    sink = routed.append if routed is not None else (lambda _routed: None)
+    return ReturningCallerService(settings, store, view, ManualClock(NOW), on_routed=sink)
 
 
 def free_port() -> int:
@@ -63,18 +67,22 @@ class TestService:
     """What the dialplan is told."""
 
     async def test_recent_drop_rings_same_agent(self, store: Store) -> None:
+        """The dialplan is told the agent; the tracker is told the channel goes to that agent of that queue."""
         port = free_port()
-        svc = service(store, Availability.FREE, port)
+        routed: list[RoutedToAgent] = []
+        svc = service(store, Availability.FREE, port, routed)
         assert await svc.start()
         try:
             commands = await agi_call(port, "(202) 555-0123")
         finally:
             await svc.close()
         assert commands == ['SET VARIABLE REDIAL_AGENT "PJSIP/agent1"', 'SET VARIABLE REDIAL_AGENT_TIMEOUT "20"']
+        assert routed == [RoutedToAgent("9.1", "support", "PJSIP/agent1", "Alice")]
 
     async def test_busy_agent_or_other_caller_goes_to_queue(self, store: Store) -> None:
         port = free_port()
-        svc = service(store, Availability.BUSY, port)
+        routed: list[RoutedToAgent] = []
+        svc = service(store, Availability.BUSY, port, routed)
         assert await svc.start()
         try:
             assert await agi_call(port, "2025550123") == []
@@ -82,6 +90,7 @@ class TestService:
             assert await agi_call(port, "2025550123", script="other") == []
         finally:
             await svc.close()
+        assert routed == []
 
     async def test_client_closing_early_does_not_hang(self, store: Store) -> None:
         port = free_port()

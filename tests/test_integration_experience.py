@@ -166,3 +166,49 @@ class TestReturningCaller:
             finally:
                 again.stop()
                 assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+
+    async def test_second_drop_of_a_returning_caller_is_redialled(
+        self, sandbox: Sandbox, tmp_path: Path, agent: AgentPhone, customer_phone: CustomerPhone
+    ) -> None:
+        """The call routed straight to the agent (outside Queue()) drops too: that agent is redialled, once."""
+        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=6), tmp_path / "redial.log")
+        async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
+            await asyncio.to_thread(daemon.start)
+            try:
+                start = obs.mark()
+                first = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
+                try:
+                    await obs.wait_for(
+                        where(Event="Hangup", Channel=lambda c: c.startswith("PJSIP/trunk-"), Cause="44"), timeout=20
+                    )
+                finally:
+                    first.stop()
+                await obs.wait_for(where(Event="QueueMemberStatus", Interface="PJSIP/agent1", Status="1"), timeout=10)
+                mark = obs.mark()
+                again = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
+                try:
+                    new = await obs.wait_for(
+                        where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")), start=mark,
+                        timeout=10,
+                    )
+                    uid = new["Uniqueid"]
+                    await obs.wait_for(
+                        where(Event="DialEnd", Uniqueid=uid, DialStatus="ANSWER",
+                              DestChannel=lambda c: c.startswith("PJSIP/agent1-")),
+                        start=mark, timeout=10, what="the returning caller answered by agent1 directly",
+                    )
+                    await obs.wait_for(where(Event="Hangup", Uniqueid=uid, Cause="44"), start=mark, timeout=20,
+                                       what="the direct call dropped by RTP timeout")
+                    assert not obs.find(where(Event="QueueCallerJoin", Uniqueid=uid), start=mark)
+                finally:
+                    again.stop()
+                leg = await obs.wait_for(redial_leg, start=mark, timeout=6 + 15, what="the redial's agent leg")
+                assert leg["Channel"].startswith("PJSIP/agent1-"), dict(leg)
+                await asyncio.sleep(3)
+                # The first drop's redial was called off (the customer called back); only this one rang.
+                assert len(obs.find(redial_leg, start=start)) == 1, daemon.tail()
+                decisions = [(d["queue"], d["reason"]) for d in daemon.lines("decision")]
+                assert decisions == [("support", "abnormal_end"), ("support", "abnormal_end")], daemon.tail()
+            finally:
+                assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+        await asyncio.to_thread(sandbox.cli, "channel request hangup all")

@@ -8,13 +8,14 @@ import pytest
 
 from redial.ami import events as ev
 from redial.replay import load_frames
-from redial.tracker import CallTracker, EndedBy, EndedCall, InboundCall, TrackerOutput
+from redial.tracker import CallTracker, EndedBy, EndedCall, InboundCall, RoutedToAgent, TrackerOutput
 
 
 def run(
     frames: list[dict[str, object]] | list, tracker: CallTracker | None = None
 ) -> tuple[CallTracker, list[TrackerOutput]]:
-    tracker = tracker or CallTracker(is_own_channel=lambda linkedid: linkedid.startswith("redial-"))
+    if tracker is None:
+        tracker = CallTracker(is_own_channel=lambda linkedid: linkedid.startswith("redial-"))
     outputs: list[TrackerOutput] = []
     for index, frame in enumerate(frames):
         event = ev.decode(frame)
@@ -146,6 +147,52 @@ class TestSyntheticEnds:
         ]
         (call,) = ended(run(frames)[1])
         assert (call.talk_time, call.agent_complete_reason) == (42, "caller")
+
+    def test_returning_caller_dialled_straight_to_agent_is_followed(self) -> None:
+        """Routed to the agent outside Queue(), answered, then dropped: reported as a call of the old queue."""
+        tracker = CallTracker()
+        routed = RoutedToAgent("2.1", "support", "PJSIP/agent1", "Alice")
+        frames = [
+            _channel("Newchannel", "2.1", "2.1", "PJSIP/trunk-05", CallerIDNum="5551234", Exten="100"),
+            _channel("Newchannel", "2.2", "2.1", "PJSIP/agent1-06"),
+            {"Event": "DialEnd", "Uniqueid": "2.1", "Linkedid": "2.1", "Channel": "PJSIP/trunk-05",
+             "DestUniqueid": "2.2", "DestLinkedid": "2.1", "DestChannel": "PJSIP/agent1-06", "DialStatus": "ANSWER"},
+            _channel("SoftHangupRequest", "2.1", "2.1", "PJSIP/trunk-05", Cause="1"),
+            _channel("Hangup", "2.1", "2.1", "PJSIP/trunk-05", Cause="44"),
+            _channel("Hangup", "2.2", "2.1", "PJSIP/agent1-06", Cause="16"),
+        ]
+        run(frames[:1], tracker)
+        tracker.routed_to_agent(routed, 0.5)
+        (call,) = ended(run(frames[1:], tracker)[1])
+        assert (call.queue, call.agent_interface, call.agent_member, call.agent_uniqueid) == (
+            "support", "PJSIP/agent1", "Alice", "2.2")
+        assert call.answered_at is not None and call.joined_at == 0.5
+        assert (call.ended_by, call.cause, call.soft_cause) == (EndedBy.CUSTOMER, 44, 1)
+
+    def test_returning_caller_agent_not_answering_goes_through_queue(self) -> None:
+        """The direct Dial is not answered: the call is then followed through Queue() as usual."""
+        tracker = CallTracker()
+        run(_answered_queue_call()[:1], tracker)
+        tracker.routed_to_agent(RoutedToAgent("1.1", "other", "PJSIP/agent9", "Zed"), 0.5)
+        frames = [
+            {"Event": "DialEnd", "Uniqueid": "1.1", "Linkedid": "1.1", "Channel": "PJSIP/trunk-01",
+             "DestUniqueid": "1.9", "DestLinkedid": "1.1", "DestChannel": "PJSIP/agent9-09", "DialStatus": "NOANSWER"},
+            *_answered_queue_call()[1:],
+            _channel("Hangup", "1.3", "1.1", "PJSIP/agent2-03", Cause="26"),
+            _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="44"),
+            _channel("Hangup", "1.2", "1.1", "PJSIP/agent1-02", Cause="16"),
+        ]
+        (call,) = ended(run(frames, tracker)[1])
+        assert (call.queue, call.agent_interface, call.agent_member) == ("q", "PJSIP/agent1", "Alice")
+
+    def test_routing_a_channel_that_is_not_the_caller_is_ignored(self) -> None:
+        """Only the call's first channel (the customer) can be routed; anything else changes nothing."""
+        tracker, _ = run(_answered_queue_call()[:3])
+        tracker.routed_to_agent(RoutedToAgent("1.2", "support", "PJSIP/agent1", "Alice"), 0.5)
+        tracker.routed_to_agent(RoutedToAgent("7.7", "support", "PJSIP/agent1", "Alice"), 0.5)
+        frames = [_channel("Hangup", u, "1.1", "PJSIP/x", Cause="16") for u in ("1.1", "1.2", "1.3")]
+        (call,) = ended(run(frames, tracker)[1])
+        assert call.queue == "q" and call.answered_at is None
 
     def test_unanswered_queue_call(self) -> None:
         frames = [*_answered_queue_call()[:2], _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="16")]

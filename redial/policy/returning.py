@@ -15,6 +15,7 @@ class RecentDrop:
     agent_interface: str
     agent_member: str
     ended_at: float
+    queue: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,9 @@ class ReturningDecision:
     agent_interface: str
     reason: str
     detail: str
+    # The dropped call's queue and agent name: the direct call is followed as a call of that queue.
+    queue: str = ""
+    agent_member: str = ""
 
 
 def decide_returning(drop: RecentDrop | None, agent: AgentView | None, now: float, window: float) -> ReturningDecision:
@@ -35,5 +39,9 @@ def decide_returning(drop: RecentDrop | None, agent: AgentView | None, now: floa
     if agent.availability is not Availability.FREE:
         return ReturningDecision("", "agent_not_free", agent.detail)
     return ReturningDecision(
-        drop.agent_interface, "same_agent", f"call {drop.linkedid} dropped {age:.0f} s ago; {agent.detail}"
+        drop.agent_interface,
+        "same_agent",
+        f"call {drop.linkedid} dropped {age:.0f} s ago; {agent.detail}",
+        queue=drop.queue,
+        agent_member=drop.agent_member,
     )
