@@ -126,6 +126,18 @@ class TestMetrics:
         assert any("redial" in line for line in pauses), "no pause with the reason redial in queue_log"
 
 
+async def first_call_drops(obs: AmiObserver) -> None:
+    """The customer's queue call to agent1 drops by RTP timeout; agent1 is free again."""
+    first = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
+    try:
+        await obs.wait_for(
+            where(Event="Hangup", Channel=lambda c: c.startswith("PJSIP/trunk-"), Cause="44"), timeout=20
+        )
+    finally:
+        first.stop()
+    await obs.wait_for(where(Event="QueueMemberStatus", Interface="PJSIP/agent1", Status="1"), timeout=10)
+
+
 class TestReturningCaller:
     """A customer who calls back inside the window reaches the same agent, and no redial follows."""
 
@@ -133,14 +145,7 @@ class TestReturningCaller:
         daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=10), tmp_path / "redial.log")
         async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
             await asyncio.to_thread(daemon.start)
-            first = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
-            try:
-                await obs.wait_for(
-                    where(Event="Hangup", Channel=lambda c: c.startswith("PJSIP/trunk-"), Cause="44"), timeout=20
-                )
-            finally:
-                first.stop()
-            await obs.wait_for(where(Event="QueueMemberStatus", Interface="PJSIP/agent1", Status="1"), timeout=10)
+            await first_call_drops(obs)
             invites_before = len(agent.invites)
             mark = obs.mark()
             again = customer_call(CUSTOMER, "hangup", did=DID, talk_time=2, max_time=25)
@@ -176,14 +181,7 @@ class TestReturningCaller:
             await asyncio.to_thread(daemon.start)
             try:
                 start = obs.mark()
-                first = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
-                try:
-                    await obs.wait_for(
-                        where(Event="Hangup", Channel=lambda c: c.startswith("PJSIP/trunk-"), Cause="44"), timeout=20
-                    )
-                finally:
-                    first.stop()
-                await obs.wait_for(where(Event="QueueMemberStatus", Interface="PJSIP/agent1", Status="1"), timeout=10)
+                await first_call_drops(obs)
                 mark = obs.mark()
                 again = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
                 try:
