@@ -258,6 +258,11 @@ class Engine:
             return wakeup
         return guard if wakeup is None else min(wakeup, guard)
 
+    def work_due(self) -> bool:
+        """Is something due now (say, the Originate of a drop with a zero window)?"""
+        wakeup = self.next_wakeup()
+        return wakeup is not None and wakeup <= self._clock.now()
+
     async def handle(self, item: EngineInput) -> None:
         if isinstance(item, LinkUp):
             await self._on_link_up(item)

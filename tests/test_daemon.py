@@ -47,17 +47,25 @@ class TestReload:
 class _RecordingEngine:
     """Stands in for the engine: records what the consumer hands it; one event makes it fail."""
 
-    def __init__(self, failing: object = None) -> None:
+    def __init__(self, failing: object = None, makes_work_due: object = None) -> None:
         self.calls: list[object] = []
         self.failing = failing
+        self.makes_work_due = makes_work_due
+        self.due = False
 
     async def handle(self, item: object) -> None:
         self.calls.append(item)
+        if item is self.makes_work_due:
+            self.due = True
         if item is self.failing:
             raise RuntimeError("a bug in one event")
 
     async def tick(self) -> None:
         self.calls.append("tick")
+        self.due = False
+
+    def work_due(self) -> bool:
+        return self.due
 
     def next_wakeup(self) -> float | None:
         return None
@@ -94,3 +102,13 @@ class TestConsumer:
         await daemon.drain(engine)  # type: ignore[arg-type]
         ticks = [i for i, call in enumerate(engine.calls) if call == "tick"]
         assert ticks == [BATCH_LIMIT, BATCH_LIMIT + 4]
+
+    async def test_due_work_ends_the_batch(self, tmp_path: Path) -> None:
+        """An event that makes work due (a drop, zero window) is ticked at once, before the events behind it."""
+        daemon = _daemon(tmp_path)
+        events = [object() for _ in range(4)]
+        engine = _RecordingEngine(makes_work_due=events[1])
+        for event in events:
+            daemon.event_arrived(event)  # type: ignore[arg-type]
+        await daemon.drain(engine)  # type: ignore[arg-type]
+        assert engine.calls == [events[0], events[1], "tick", events[2], events[3], "tick"]
