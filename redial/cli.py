@@ -17,7 +17,7 @@ import click
 import yaml
 
 from redial.config import DEFAULT_CONFIG_PATH, Settings, describe, load_settings, parse_settings
-from redial.exceptions import ConfigError, StoreError
+from redial.exceptions import AlreadyRunning, ConfigError, StoreError
 from redial.logs import configure_logging
 from redial.store import Store
 
@@ -26,6 +26,8 @@ T = TypeVar("T")
 # sysexits.h EX_CONFIG: systemd's RestartPreventExitStatus keeps a broken config from looping.
 EXIT_CONFIG = 78
 EXIT_STORE = 74
+# sysexits.h EX_TEMPFAIL: another daemon holds the store; systemd may try again later.
+EXIT_ALREADY_RUNNING = 75
 
 config_option = click.option(
     "--config",
@@ -78,6 +80,9 @@ def run(config_path: Path | None) -> None:
     _require_ami_secret(settings)
     try:
         asyncio.run(run_daemon(settings))
+    except AlreadyRunning as exc:
+        click.echo(f"redial: {exc}", err=True)
+        sys.exit(EXIT_ALREADY_RUNNING)
     except StoreError as exc:
         click.echo(f"redial: store error: {exc}", err=True)
         sys.exit(EXIT_STORE)

@@ -22,7 +22,7 @@ from redial.exceptions import StoreError
 from redial.metrics import Metrics
 from redial.notify import Notifier
 from redial.status import StatusServer
-from redial.store import Store
+from redial.store import Store, StoreLock
 
 PURGE_EVERY = 3600.0
 # At most this many queued items are handled between two ticks.
@@ -112,6 +112,14 @@ class Daemon:
 
     async def run(self) -> None:
         settings = self.settings
+        lock = StoreLock(settings.store.path)
+        lock.acquire()
+        try:
+            await self._run_with_store(settings)
+        finally:
+            lock.release()
+
+    async def _run_with_store(self, settings: Settings) -> None:
         self.store = store = await Store.open(settings.store.path)
         try:
             self.link = link = AmiLink(

@@ -23,6 +23,10 @@ class StoreError(RedialError):
     """The SQLite store cannot be opened, migrated or written."""
 
 
+class AlreadyRunning(StoreError):
+    """Another redial daemon holds the store: two would redial every drop twice."""
+
+
 class AmiError(RedialError):
     """An AMI action failed, timed out, or the link is down."""
 

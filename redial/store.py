@@ -7,6 +7,9 @@ and a drop can never get a second redial, whatever replays or restarts happen.
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from redial.exceptions import StoreError
+from redial.exceptions import AlreadyRunning, StoreError
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision
 from redial.redials import Outcome, Redial, RedialState, channel_id_for
@@ -89,6 +92,9 @@ MIGRATIONS: Sequence[str] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# Seconds a writer waits for another connection (the daemon, a CLI command) to finish.
+_BUSY_TIMEOUT = 5.0
+
 _REDIAL_SELECT = """
     SELECT r.id, r.call_id, c.linkedid, c.customer_uniqueid, c.customer_number, c.dialled,
            c.queue, c.agent_interface, c.agent_member, c.trunk, r.state, r.due_at,
@@ -125,6 +131,49 @@ def _redial(row: Sequence[Any]) -> Redial:
     )
 
 
+class StoreLock:
+    """The running daemon's claim on its store, an exclusive ``flock`` on ``<store>.lock``.
+
+    Two daemons on one store (a second unit, a manual ``redial run`` beside systemd's)
+    would both see every drop and redial it twice. The kernel drops the lock when the
+    process dies, so a crash never leaves it stale. CLI commands do not take it.
+    """
+
+    def __init__(self, store_path: Path | str) -> None:
+        self.store_path = str(store_path)
+        self.path = Path(self.store_path + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`AlreadyRunning` naming the holder's pid."""
+        if self.store_path == ":memory:" or self._fd is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot create the lock file {self.path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f" (pid {holder})" if holder.isdigit() else ""
+            raise AlreadyRunning(
+                f"another redial daemon{who} already runs with the store {self.store_path}; "
+                "stop it first, or give this one its own store.path"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        # The file stays: removing it would let a third process lock a new inode.
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Store:
     """Async access to the SQLite file. Open with :meth:`open`, close with :meth:`close`."""
 
@@ -155,8 +204,8 @@ class Store:
 
     async def _prepare(self) -> None:
         db = self._db
-        await db.execute("PRAGMA busy_timeout = 5000")
-        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
+        await self._set_wal()
         await db.execute("PRAGMA foreign_keys = ON")
         await db.execute("PRAGMA synchronous = NORMAL")
         async with db.execute("PRAGMA quick_check") as cursor:
@@ -164,19 +213,38 @@ class Store:
         if row is None or row[0] != "ok":
             raise StoreError(f"the store {self.path} failed its integrity check: {row[0] if row else '?'}")
         await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        async with db.execute("SELECT MAX(version) FROM schema_version") as cursor:
-            row = await cursor.fetchone()
-        current = (row[0] if row else None) or 0
+        await db.commit()
+        current = await self.schema_version()
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"the store {self.path} has schema version {current}, newer than this redial knows ({SCHEMA_VERSION})"
             )
         for version in range(current, SCHEMA_VERSION):
-            # executescript commits first; each migration then runs in its own transaction.
-            await db.executescript(
-                "BEGIN;" + MIGRATIONS[version] + f"INSERT INTO schema_version VALUES ({version + 1});COMMIT;"
-            )
+            # executescript commits first; each migration then runs in its own transaction,
+            # IMMEDIATE so a second process opening the fresh store waits (busy_timeout).
+            try:
+                script = MIGRATIONS[version] + f"INSERT INTO schema_version VALUES ({version + 1});"
+                await db.executescript(f"BEGIN IMMEDIATE;{script}COMMIT;")
+            except sqlite3.OperationalError:
+                if db.in_transaction:
+                    await db.rollback()
+                if await self.schema_version() > version:
+                    continue  # another process (the daemon, a CLI command) migrated it meanwhile
+                raise
         await db.commit()
+
+    async def _set_wal(self) -> None:
+        # Switching a fresh file to WAL needs it alone, and SQLite answers "locked" at
+        # once instead of waiting (busy_timeout does not apply): retry for as long.
+        deadline = asyncio.get_running_loop().time() + _BUSY_TIMEOUT
+        while True:
+            try:
+                await self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.02)
 
     async def close(self) -> None:
         await self._db.close()

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from redial.cli import EXIT_CONFIG, main, use_colour
+from redial.cli import EXIT_ALREADY_RUNNING, EXIT_CONFIG, main, use_colour
 from redial.clock import ManualClock
 from redial.config import parse_settings
 from redial.replay import load_frames, replay
-from redial.store import Store
+from redial.store import Store, StoreLock
 
 
 class TestCheckConfig:
@@ -37,6 +38,20 @@ class TestCheckConfig:
         file.write_text(f"store:\n  path: {tmp_path / 's.sqlite3'}\n")
         result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": ""})
         assert result.exit_code == EXIT_CONFIG and "ami.secret" in result.output
+
+    def test_run_beside_a_running_daemon_exits_75_naming_it(self, tmp_path: Path) -> None:
+        """A second daemon on the same store refuses to start (it would redial every drop twice)."""
+        store = tmp_path / "s.sqlite3"
+        file = tmp_path / "r.yaml"
+        file.write_text(f"store:\n  path: {store}\n")
+        running = StoreLock(store)
+        running.acquire()
+        try:
+            result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "x"})
+        finally:
+            running.release()
+        assert result.exit_code == EXIT_ALREADY_RUNNING
+        assert f"another redial daemon (pid {os.getpid()}) already runs with the store {store}" in result.output
 
 
 class TestHistory:

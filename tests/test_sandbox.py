@@ -431,19 +431,25 @@ class TestSandboxLifecycle:
 
     def test_orphaned_test_daemon_is_stopped(self, tmp_path: Path) -> None:
         """A test daemon a killed session left behind is killed; one a live pytest runs is kept."""
-        config = tmp_path / "redial.yaml"
-        config.write_text(f"ami: {{port: {free_port()}}}\nstore: {{path: {tmp_path / 'r.db'}}}\n"
-                          f"status: {{port: {free_port()}}}\nfastagi: {{port: {free_port()}}}\n")
-        argv = [sys.executable, "-m", "redial.cli", "run", "--config", str(config)]
+        def argv(name: str) -> list[str]:
+            # Each its own store: a second daemon on the same store would refuse to run.
+            (tmp_path / name).mkdir()
+            config = tmp_path / name / "redial.yaml"
+            config.write_text(f"ami: {{port: {free_port()}}}\nstore: {{path: {tmp_path / name / 'r.db'}}}\n"
+                              f"status: {{port: {free_port()}}}\nfastagi: {{port: {free_port()}}}\n")
+            return [sys.executable, "-m", "redial.cli", "run", "--config", str(config)]
+
         env = {**os.environ, "REDIAL_AMI_SECRET": "x"}
-        ours = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ours = subprocess.Popen(argv("ours"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # The orphan: started by a shell that exits at once, so init adopts it.
-        launcher = " ".join(shlex.quote(a) for a in argv)
+        launcher = " ".join(shlex.quote(a) for a in argv("orphan"))
         subprocess.run(["sh", "-c", f"{launcher} >/dev/null 2>&1 & echo $! > {tmp_path / 'pid'}"],
                        env=env, check=True)
         orphan = int((tmp_path / "pid").read_text())
         try:
             time.sleep(0.5)
+            state = Path(f"/proc/{orphan}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            assert ours.poll() is None and state != "Z", "a daemon exited before the check"
             assert stop_orphans() == [orphan]
             deadline = time.monotonic() + 5
             while Path(f"/proc/{orphan}").exists() and time.monotonic() < deadline:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from redial.config import PolicySettings
-from redial.exceptions import StoreError
+from redial.exceptions import AlreadyRunning, StoreError
 from redial.policy.classify import classify
 from redial.policy.decide import Decision, Reason, Verdict
 from redial.redials import Outcome, RedialState
-from redial.store import SCHEMA_VERSION, Store
+from redial.store import SCHEMA_VERSION, Store, StoreLock
 from tests.test_classify import CALL
 
 
@@ -34,6 +38,17 @@ class TestSchema:
         with sqlite3.connect(tmp_path / "s.sqlite3") as db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
+    async def test_concurrent_first_opens_both_succeed(self, tmp_path: Path) -> None:
+        """The daemon and a CLI command opening a fresh store at once: one migrates, the other waits."""
+        for attempt in range(5):
+            path = tmp_path / f"s{attempt}.sqlite3"
+            stores = await asyncio.gather(*(Store.open(path) for _ in range(3)))
+            assert [await s.schema_version() for s in stores] == [SCHEMA_VERSION] * 3
+            for store in stores:
+                await store.close()
+            with sqlite3.connect(path) as db:
+                assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+
     async def test_newer_schema_refused(self, tmp_path: Path) -> None:
         path = tmp_path / "s.sqlite3"
         await (await Store.open(path)).close()
@@ -48,6 +63,41 @@ class TestSchema:
         path.write_bytes(b"this is not a database" * 100)
         with pytest.raises(StoreError, match=r"s\.sqlite3"):
             await Store.open(path)
+
+
+class TestStoreLock:
+    """One daemon per store; the lock goes with the process that held it."""
+
+    def test_second_claim_refused_naming_pid_and_store(self, tmp_path: Path) -> None:
+        store = tmp_path / "new" / "s.sqlite3"
+        first, second = StoreLock(store), StoreLock(store)
+        first.acquire()
+        try:
+            with pytest.raises(AlreadyRunning, match=rf"\(pid {os.getpid()}\) already runs with the store {store}"):
+                second.acquire()
+        finally:
+            first.release()
+        second.acquire()  # free again once released
+        second.release()
+
+    def test_lock_dies_with_its_process(self, tmp_path: Path) -> None:
+        """A SIGKILLed holder leaves no stale lock: the next daemon starts."""
+        store = tmp_path / "s.sqlite3"
+        code = (
+            f"from redial.store import StoreLock; StoreLock({str(store)!r}).acquire(); "
+            "print('held', flush=True); input()"
+        )
+        holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+            with pytest.raises(AlreadyRunning, match=f"pid {holder.pid}"):
+                StoreLock(store).acquire()
+        finally:
+            holder.kill()
+            holder.wait(5)
+        lock = StoreLock(store)
+        lock.acquire()
+        lock.release()
 
 
 class TestRecords:
