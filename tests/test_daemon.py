@@ -77,6 +77,12 @@ def _daemon(tmp_path: Path) -> Daemon:
     return Daemon(load_settings(file, env={}))
 
 
+async def _queue_and_drain(daemon: Daemon, engine: _RecordingEngine, events: list[object]) -> None:
+    for event in events:
+        daemon.event_arrived(event)  # type: ignore[arg-type]
+    await daemon.drain(engine)  # type: ignore[arg-type]
+
+
 class TestConsumer:
     """The one task that feeds queued AMI events to the engine."""
 
@@ -85,9 +91,7 @@ class TestConsumer:
         daemon = _daemon(tmp_path)
         events = [object() for _ in range(5)]
         engine = _RecordingEngine(failing=events[1])
-        for event in events:
-            daemon.event_arrived(event)  # type: ignore[arg-type]
-        await daemon.drain(engine)  # type: ignore[arg-type]
+        await _queue_and_drain(daemon, engine, events)
         assert engine.calls == [*events, "tick"]
         lag = daemon.metrics.registry.get_sample_value("redial_event_lag_seconds_count")
         assert lag == 1.0  # one batch, timed from its oldest event
@@ -97,9 +101,7 @@ class TestConsumer:
         daemon = _daemon(tmp_path)
         engine = _RecordingEngine()
         events = [object() for _ in range(BATCH_LIMIT + 3)]
-        for event in events:
-            daemon.event_arrived(event)  # type: ignore[arg-type]
-        await daemon.drain(engine)  # type: ignore[arg-type]
+        await _queue_and_drain(daemon, engine, events)
         ticks = [i for i, call in enumerate(engine.calls) if call == "tick"]
         assert ticks == [BATCH_LIMIT, BATCH_LIMIT + 4]
 
@@ -108,7 +110,5 @@ class TestConsumer:
         daemon = _daemon(tmp_path)
         events = [object() for _ in range(4)]
         engine = _RecordingEngine(makes_work_due=events[1])
-        for event in events:
-            daemon.event_arrived(event)  # type: ignore[arg-type]
-        await daemon.drain(engine)  # type: ignore[arg-type]
+        await _queue_and_drain(daemon, engine, events)
         assert engine.calls == [events[0], events[1], "tick", events[2], events[3], "tick"]
