@@ -17,6 +17,7 @@ from redial.policy.classify import Classification, EndKind
 from redial.policy.decide import Decision, Reason, Verdict
 from redial.store import Store
 from redial.tracker import RoutedToAgent
+from tests.ports import free_port
 from tests.test_classify import CALL
 
 NOW = 1_800_000_000.0
@@ -53,14 +54,6 @@ def service(
     view = lambda interface, now: AgentView(interface, availability, f"{interface} is {availability.value}")  # noqa: E731
     sink = routed.append if routed is not None else (lambda _routed: None)
     return ReturningCallerService(settings, store, view, ManualClock(NOW), on_routed=sink)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TestService:

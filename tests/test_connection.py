@@ -20,6 +20,7 @@ from redial.ami.backoff import Backoff
 from redial.ami.connection import AmiLink
 from redial.config import AmiSettings, Secret
 from redial.exceptions import AmiNotConnected, AmiTimeout
+from tests.ports import free_port
 
 
 class FakeAsterisk:
@@ -134,12 +135,6 @@ class Link:
             settings(port, ping), self.events.append, lambda alive, members: self.logins.append(1),
             log=self.log,  # type: ignore[arg-type]
         )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class TestDeadPeer:

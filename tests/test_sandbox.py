@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.ports import free_port
 from tests.sandbox import (
     AgentPhone,
     AmiObserver,
@@ -386,12 +387,6 @@ class TestObserver:
                 return str(info.value)
         message = run(scenario())
         assert "NoSuchEvent" in message and "FullyBooted" in message
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class TestSandboxLifecycle:
