@@ -25,7 +25,7 @@ from redial.ami.actions import INTERFACE
 from redial.clock import Clock
 from redial.config import Settings
 from redial.loopback import LoopbackService
-from redial.policy.numbers import check_number
+from redial.policy.numbers import e164_of
 from redial.policy.returning import RecentDrop, ReturningDecision, decide_returning
 from redial.store import Store
 from redial.tracker import RoutedToAgent
@@ -83,8 +83,8 @@ class ReturningCallerService(LoopbackService):
         now = self._clock.now()
         agi = self.settings.fastagi
         policy = self.settings.policy
-        number = check_number(caller, policy.numbers, frozenset())
-        found = await self._store.last_drop(number.e164, caller, now - agi.returning_window)
+        e164 = e164_of(caller, policy.numbers)
+        found = await self._store.last_drop(e164, caller, now - agi.returning_window)
         drop = RecentDrop(*found) if found else None
         agent = self._agent_view(drop.agent_interface, now) if drop else None
         return decide_returning(drop, agent, now, agi.returning_window)
@@ -97,11 +97,12 @@ class ReturningCallerService(LoopbackService):
                 self._log.warning("fastagi_unknown_script", script=script[:80])
                 return
             caller = headers.get("agi_callerid", "")
+            uniqueid = headers.get("agi_uniqueid", "")
             decision = await self.lookup(caller)
             self._log.info(
                 "returning_caller",
                 customer=caller[:40],
-                uniqueid=headers.get("agi_uniqueid", "")[:80],
+                uniqueid=uniqueid[:80],
                 agent=decision.agent_interface or None,
                 reason=decision.reason,
                 detail=decision.detail,
@@ -115,7 +116,6 @@ class ReturningCallerService(LoopbackService):
                 await asyncio.wait_for(
                     request.send_command(f'SET VARIABLE REDIAL_AGENT_TIMEOUT "{timeout}"'), HEADER_TIMEOUT
                 )
-                uniqueid = headers.get("agi_uniqueid", "")
                 if uniqueid:
                     self._on_routed(
                         RoutedToAgent(uniqueid, decision.queue, decision.agent_interface, decision.agent_member)
