@@ -81,6 +81,9 @@ class TestDecodeEdges:
                            "DestChannel": "PJSIP/agent1-02", "Reason": "caller", "TalkTime": "7"})
         assert isinstance(event, ev.AgentCompleted)
         assert (event.ref.uniqueid, event.ref.linkedid, event.talk_time) == ("1.2", "1.1", 7)
+        # Both channels gone: nothing links it to a call.
+        assert ev.decode({"Event": "AgentComplete", "Queue": "support", "Interface": "PJSIP/agent1",
+                          "Reason": "caller", "TalkTime": "7"}) is None
 
     def test_panoramisk_lists_take_the_first(self) -> None:
         event = ev.decode({"Event": "Hangup", "Uniqueid": ["1.1", "1.2"], "Cause": "16"})

@@ -145,12 +145,19 @@ async def queue_call(sb: Sandbox, sipps: Sipps, mode: CallMode, *, talk_time: fl
         agent_uid = connect["DestUniqueid"]
         hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=uid), 15, start)
         agent_hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=agent_uid), 5, start)
-        # AgentComplete carries the caller's snapshot only while that channel
-        # still exists; when the caller is gone first it names just the member.
-        complete = await obs.wait_for(
-            lambda m: m.name == "AgentComplete"
-            and (m.get("Uniqueid") == uid or m.get("DestUniqueid") == agent_uid), 5, start,
-            what=f"AgentComplete for {uid} or its member {agent_uid}")
+        # AgentComplete carries a channel's snapshot only while that channel still
+        # exists: when the caller is gone first it names just the member, when both
+        # are gone it names neither, only the queue and member interface. One call
+        # runs at a time here, so the queue and interface identify it then.
+        def completes_this_call(m: AmiMessage) -> bool:
+            if m.name != "AgentComplete":
+                return False
+            if "Uniqueid" in m or "DestUniqueid" in m:
+                return m.get("Uniqueid") == uid or m.get("DestUniqueid") == agent_uid
+            return m.get("Queue") == "support" and m.get("Interface") == connect["Interface"]
+
+        complete = await obs.wait_for(completes_this_call, 5, start,
+                                      what=f"AgentComplete for {uid} or its member {agent_uid}")
         requests = hangup_requests(obs, uid, start)
         assert requests, "no HangupRequest/SoftHangupRequest on the customer channel"
         assert await call.async_wait(10) == 0, call.diagnostics()

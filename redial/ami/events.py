@@ -282,7 +282,9 @@ def _agent_complete(frame: Mapping[str, object]) -> AgentCompleted | None:
     # When the caller's channel is destroyed before app_queue publishes the
     # event, Asterisk sends it without the caller's snapshot, only the
     # member's (Dest*). The member leg shares the call's Linkedid, so the
-    # tracker still finds the call through it.
+    # tracker still finds the call through it. With both channels gone it
+    # names neither; it then comes after both Hangups, when the call has been
+    # reported already, and is dropped here (TalkTime falls back to the clock).
     ref = _ref(frame) or _ref(frame, "Dest")
     if ref is None:
         return None
