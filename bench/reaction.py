@@ -65,6 +65,9 @@ def drop_calls(count: int) -> list[Drop]:
         template = templates[DROP_MIX[k % len(DROP_MIX)]]
         values = call_values(DROP_INDEX + k)
         values[b"agent"] = b"dropagent%d" % k
+        # A number of its own: the background calls' numbers repeat, and a customer who is
+        # on another live call is (rightly) not redialled.
+        values[b"number"] = b"209555%04d" % k
         frames = template.render(values)
         cut = next(
             i for i, f in enumerate(frames) if f.startswith(b"Event: Hangup\r\n") and b"Channel: PJSIP/trunk-" in f

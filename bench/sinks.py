@@ -51,7 +51,13 @@ class CountingStore(Store):
         return counts.calls_recorded
 
     async def create_redial(
-        self, call_id: int, due_at: float, channel_prefix: str, now: float, dial_number: str = ""
+        self,
+        call_id: int,
+        due_at: float,
+        channel_prefix: str,
+        now: float,
+        dial_number: str = "",
+        passed_over: tuple[str, ...] = (),
     ) -> Redial:
         assert self._last is not None and self._last[0] == call_id, "create_redial follows its record_call"
         call = self._last[1]
@@ -73,6 +79,7 @@ class CountingStore(Store):
             channel_id=channel_id_for(channel_prefix, redial_id, 1, call.linkedid),
             detail="waiting for the callback window",
             dial_number=dial_number or call.customer_number,
+            passed_over=passed_over,
             ring_interface=call.agent_interface or "",
             dropped_at=call.ended_at,
         )

@@ -125,7 +125,7 @@ class Daemon:
             self.link = link = AmiLink(
                 settings.ami,
                 on_event=self.event_arrived,
-                on_login=lambda alive, members: self._queue.put_nowait(LinkUp(alive, members)),
+                on_login=lambda channels, members: self._queue.put_nowait(LinkUp.of(channels, members)),
                 log=self.log,
             )
             self.engine = engine = Engine(settings, store, link, self.clock, self.log, self.metrics)

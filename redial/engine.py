@@ -21,6 +21,7 @@ from typing import Any, Protocol, overload
 
 import structlog
 
+from redial.adopt import calls_in_progress
 from redial.agents import AgentBoard, AgentView, Availability
 from redial.ami import events as ev
 from redial.ami.actions import Action, OriginateRequest, originate_action, queue_log_action
@@ -33,10 +34,10 @@ from redial.policy.classify import cause_name, classify
 from redial.policy.decide import Verdict, decide, skip_by_kind
 from redial.policy.guard import OutageGuard
 from redial.policy.hours import is_open
-from redial.policy.numbers import DoNotCallList, check_number, e164_of
-from redial.redials import Outcome, Redial, RedialState, advance, channel_id_for, expire, same_customer
+from redial.policy.numbers import DoNotCallList, check_number, customer_key
+from redial.redials import AGENT_OUTCOMES, Outcome, Redial, RedialState, advance, channel_id_for, expire
 from redial.store import Store
-from redial.tracker import CallTracker, EndedCall, InboundCall, RoutedToAgent
+from redial.tracker import CallTracker, EndedBy, EndedCall, InboundCall, RoutedToAgent
 
 # When the AMI link is down at the due time, try again this much later.
 RETRY_WHEN_DISCONNECTED = 5.0
@@ -45,6 +46,8 @@ RETRY_WHEN_DISCONNECTED = 5.0
 AGENT_RECHECK = 1.0
 _IN_FLIGHT = (RedialState.ORIGINATING, RedialState.AGENT_ANSWERED, RedialState.CUSTOMER_ANSWERED)
 _PENDING = (RedialState.WAITING, RedialState.WAITING_AGENT)
+# How many of the latest callback requests `redial status` lists.
+_CALLBACKS_SHOWN = 50
 
 
 class Originator(Protocol):
@@ -67,6 +70,12 @@ class LinkUp:
 
     linkedids: frozenset[str]
     members: tuple[ev.MemberState, ...] | None = None
+    # The channels alive on the PBX: calls already up are taken up from them.
+    channels: tuple[ev.LiveChannel, ...] = ()
+
+    @classmethod
+    def of(cls, channels: tuple[ev.LiveChannel, ...], members: tuple[ev.MemberState, ...]) -> LinkUp:
+        return cls(frozenset(c.ref.linkedid for c in channels), members, channels)
 
 
 EngineInput = ev.AmiEvent | LinkUp | RoutedToAgent
@@ -185,7 +194,26 @@ class Engine:
         self.settings = settings
         self._guard = OutageGuard(settings.outage_guard)
         prefix = settings.originate.channel_id_prefix + "-"
-        self._tracker = CallTracker(is_own_channel=lambda linkedid: linkedid.startswith(prefix))
+        self._tracker = CallTracker(
+            is_own_channel=lambda linkedid: linkedid.startswith(prefix),
+            number_key=self.customer_key,
+            dialled_key=self._dialled_key,
+        )
+        # Redials that ended with nobody able to take them, newest last: shown by `status`.
+        self.callbacks_requested: list[dict[str, object]] = []
+
+    def customer_key(self, number: str) -> str:
+        """The customer a number names, in the one form every "same customer" check uses."""
+        return customer_key(number, self.settings.policy.numbers)
+
+    def _dialled_key(self, number: str) -> str:
+        """The customer behind a number someone dialled (an outside-line prefix taken off)."""
+        numbers = self.settings.policy.numbers
+        return customer_key(number, numbers, getattr(numbers, "dial_prefixes", ()))
+
+    def ring_target(self, interface: str) -> str:
+        """Where to ring member ``interface`` (its device; see ``AgentBoard.device_of``)."""
+        return self._board.device_of(interface)
 
     def reload(self, settings: Settings) -> None:
         """Take a new configuration (SIGHUP); calls and redials in progress carry on."""
@@ -374,6 +402,7 @@ class Engine:
                 }
                 for r in self.open_redials
             ],
+            "callbacks_requested": list(self.callbacks_requested),
         }
 
     async def shutdown(self) -> None:
@@ -409,15 +438,16 @@ class Engine:
         policy = self.settings.policy_for(call.queue)
         classification = classify(call, policy)
         skipped = skip_by_kind(classification)
+        # Stored for history and returning callers in the one "same customer" form.
+        e164 = self.customer_key(call.customer_number)
         if skipped is not None:
-            # Most calls: the number is stored for history and returning callers, not judged.
-            decision, e164 = skipped, e164_of(call.customer_number, policy.numbers)
+            # Most calls: the number is stored, not judged.
+            decision = skipped
         else:
             number = check_number(call.customer_number, policy.numbers, self._do_not_call(policy))
             hours = is_open(now, policy.hours)
-            today = await self._store.redials_since(number.e164, local_midnight(now, policy.hours.timezone))
+            today = await self._store.redials_since(e164, local_midnight(now, policy.hours.timezone))
             decision = decide(call, classification, policy, number=number, hours=hours, redials_today=today)
-            e164 = number.e164
         self.metrics.decisions.labels(decision.verdict.value, decision.reason.value).inc()
         if classification.abnormal:
             self.metrics.drops.labels(str(call.cause), call.trunk).inc()
@@ -449,24 +479,71 @@ class Engine:
         self._log.info("decision", call_id=call_id, **fields)
         if decision.verdict is not Verdict.REDIAL or decision.due_at is None:
             return
+        # The agent's own leg failed (their phone lost media or transport): ringing that
+        # phone again would only wait out a dead device, so another member takes it.
+        agent_failed = call.ended_by is EndedBy.AGENT and call.agent_interface
+        passed_over = (call.agent_interface,) if agent_failed and call.agent_interface else ()
         redial = await self._store.create_redial(
-            call_id, decision.due_at, self.settings.originate.channel_id_prefix, now, decision.dial_number
+            call_id,
+            decision.due_at,
+            self.settings.originate.channel_id_prefix,
+            now,
+            decision.dial_number,
+            passed_over=passed_over,
         )
         self._open[redial.id] = redial
         self._log_redial(redial)
+        # The customer may have called again before Asterisk noticed the drop (rtp_timeout).
+        await self._finish_if_on_call(redial, now)
+
+    async def _finish_if_on_call(self, redial: Redial, now: float) -> bool:
+        """End ``redial`` if its customer is on a live call with the PBX right now."""
+        live = self._tracker.live_call_with(self.customer_key(redial.customer_number))
+        if live is None:
+            return False
+        linkedid, role = live
+        if role == "caller":
+            outcome, detail = Outcome.CUSTOMER_CALLED_BACK, f"the customer is calling in again (call {linkedid})"
+        else:
+            outcome, detail = Outcome.CUSTOMER_ON_CALL, f"the customer is on a call with the PBX (call {linkedid})"
+        finished = redial.finished(outcome, detail)
+        await self._save(finished, now)
+        await self._after_attempt(finished, now)
+        return True
 
     async def _on_inbound(self, call: InboundCall, now: float) -> None:
+        caller = self.customer_key(call.caller_number)
+        callee = self._dialled_key(call.dialled) if call.dialled else ""
+        if not caller and not callee:
+            return
         for redial in list(self._open.values()):
-            if redial.state in _PENDING and same_customer(redial.customer_number, call.caller_number):
+            if redial.state not in _PENDING:
+                continue
+            key = self.customer_key(redial.customer_number)
+            if key and key == caller:
                 detail = f"the customer called in again (call {call.uniqueid}) before the redial"
                 finished = redial.finished(Outcome.CUSTOMER_CALLED_BACK, detail)
-                await self._save(finished, now)
-                await self._after_attempt(finished, now)
+            elif key and key == callee:
+                detail = f"someone dialled the customer (call {call.uniqueid}) before the redial"
+                finished = redial.finished(Outcome.CUSTOMER_ON_CALL, detail)
+            else:
+                continue
+            await self._save(finished, now)
+            await self._after_attempt(finished, now)
 
     async def _on_link_up(self, link: LinkUp) -> None:
         now = self._clock.now()
         if link.members is not None:
             self._board.reset(link.members)
+        # Calls that were up before this login (the daemon (re)started mid-call): follow
+        # them from here, so their drop is seen too.
+        taken_up = 0
+        for found in calls_in_progress(
+            link.channels, self._board.member_at, lambda lid: lid.startswith(self._channel_prefix)
+        ):
+            taken_up += self._tracker.take_up(found, now)
+        if taken_up:
+            self._log.info("calls_taken_up", calls=taken_up)
         forgotten = self._tracker.forget_gone(link.linkedids)
         if forgotten:
             self._log.warning("calls_lost_while_disconnected", calls=forgotten)
@@ -503,6 +580,8 @@ class Engine:
         }
 
     async def _attempt(self, redial: Redial, now: float) -> None:
+        if await self._finish_if_on_call(redial, now):
+            return  # checked again at every turn: the customer may have called meanwhile
         policy = self.settings.policy_for(redial.queue)
         reason = policy.agent.pause_reason
         reserved = self._reserved(redial.id)
@@ -510,8 +589,11 @@ class Engine:
         if agent.interface in reserved:
             agent = AgentView(agent.interface, Availability.BUSY, f"{agent.interface} is ringing for another redial")
         stamp = (self._board.version_of(redial.agent_interface), self._open.version, self._board.version)
+        passed_over = frozenset(redial.passed_over)
         free = _FreeMembers(
-            lambda: self._board.free_members(redial.queue, now, reason, exclude=reserved | {redial.agent_interface})
+            lambda: self._board.free_members(
+                redial.queue, now, reason, exclude=reserved | passed_over | {redial.agent_interface}
+            )
         )
         plan = plan_attempt(
             policy=policy,
@@ -521,6 +603,10 @@ class Engine:
             guard_slot=self._guard.slot(redial.trunk, now),
             agent_deadline=redial.agent_deadline,
             now=now,
+            passed_over=passed_over,
+            others_left=any(
+                m not in passed_over and m != redial.agent_interface for m in self._board.members_of(redial.queue)
+            ),
         )
         self._agent_plans[redial.id] = (stamp[0], stamp[1], stamp[2] if free.looked_up else None, now)
         if isinstance(plan, GiveUp):
@@ -541,12 +627,12 @@ class Engine:
         self._action_seq += 1
         originate = self.settings.originate
         experience = policy.experience
-        channel_id = channel_id_for(originate.channel_id_prefix, redial.id, redial.attempt, redial.linkedid)
+        channel_id = channel_id_for(originate.channel_id_prefix, redial.id, redial.rings + 1, redial.linkedid)
         shown = redial.dialled if experience.customer_caller_id == "dialled" else experience.customer_caller_id
         request = OriginateRequest(
             redial_id=redial.id,
             channel_id=channel_id,
-            agent_interface=plan.interface,
+            agent_interface=self._board.device_of(plan.interface),
             customer_number=redial.dial_number or redial.customer_number,
             trunk=originate.trunk or redial.trunk,
             did=redial.dialled,
@@ -568,6 +654,10 @@ class Engine:
             finished = redial.finished(Outcome.FAILED, f"not originated: {exc}")
             await self._save(finished, now)
             return
+        if redial.paused_interface and redial.paused_interface != plan.interface:
+            # A member who failed earlier stayed paused (the link was down): theirs first.
+            await self._release(redial.paused_interface, redial.id, now)
+            redial = dataclasses.replace(redial, paused_interface=None)
         # Reserve the agent so no queue call slips in while their phone rings for the redial.
         if self._board.queues_of(plan.interface):
             redial = dataclasses.replace(redial, paused_interface=plan.interface)
@@ -588,6 +678,7 @@ class Engine:
             channel_id=channel_id,
             ring_interface=plan.interface,
             bridged_legs=0,
+            rings=redial.rings + 1,
         )
         if plan.fallback:
             self._log.info("redial_fallback", redial_id=redial.id, interface=plan.interface, detail=plan.detail)
@@ -640,6 +731,27 @@ class Engine:
             self._held[redial.channel_id] = (redial.id, redial.paused_interface)
             return
         redial = await self._release_for(redial, now)
+        if redial.outcome in AGENT_OUTCOMES and redial.ring_interface:
+            # The customer was never rung: another member takes over now (or, when none
+            # can, a callback is recorded); this is no attempt on the customer.
+            passed = (*redial.passed_over, redial.ring_interface)
+            again = dataclasses.replace(
+                redial.moved(
+                    RedialState.WAITING,
+                    f"{redial.ring_interface} did not take it ({redial.outcome.value}); trying another member",
+                    due_at=now,
+                    originated_at=None,
+                ),
+                outcome=None,
+                passed_over=passed,
+                agent_deadline=None,
+                ring_interface="",
+                bridged_legs=0,
+            )
+            await self._save(again, now)
+            return
+        if redial.outcome is Outcome.CALLBACK_REQUESTED:
+            self._note_callback_requested(redial, now)
         policy = self.settings.policy_for(redial.queue)
         retry = policy.retry
         if redial.outcome is None or redial.outcome.value not in retry.retry_on or redial.attempt >= retry.attempts:
@@ -659,10 +771,34 @@ class Engine:
         )
         await self._save(again, now)
 
+    def _note_callback_requested(self, redial: Redial, now: float) -> None:
+        """Nobody could take the redial: never a quiet end, a warning and a line in `status`."""
+        self._log.warning(
+            "callback_requested",
+            redial_id=redial.id,
+            call_id=redial.call_id,
+            customer=redial.customer_number,
+            queue=redial.queue,
+            agent=redial.agent_interface,
+            detail=redial.detail,
+        )
+        entry: dict[str, object] = {
+            "redial_id": redial.id,
+            "customer": redial.customer_number,
+            "queue": redial.queue,
+            "agent": redial.agent_interface,
+            "at": now,
+            "detail": redial.detail,
+        }
+        self.callbacks_requested = [*self.callbacks_requested[-(_CALLBACKS_SHOWN - 1) :], entry]
+
     async def _release_for(self, redial: Redial, now: float) -> Redial:
         if not redial.paused_interface:
             return redial
-        await self._release(redial.paused_interface, redial.id, now)
+        if not await self._release(redial.paused_interface, redial.id, now):
+            # Still paused (the link is down): the stored reservation must outlive this
+            # attempt, or a crash before the next login would leave the agent paused.
+            return redial
         released = dataclasses.replace(redial, paused_interface=None)
         if not released.done:
             self._open[released.id] = released

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 from dataclasses import dataclass
 
 from redial.ami import events as ev
@@ -36,6 +35,10 @@ class Outcome(enum.Enum):
     CUSTOMER_BUSY = "customer_busy"
     FAILED = "failed"
     CUSTOMER_CALLED_BACK = "customer_called_back"
+    # The customer was on a live call with the PBX (an agent had dialled them, say).
+    CUSTOMER_ON_CALL = "customer_on_call"
+    # The agent's phone gave an error (unregistered, congestion, a dead softphone).
+    AGENT_UNREACHABLE = "agent_unreachable"
     # An operator cancelled it (redial cancel).
     CANCELLED = "cancelled"
     OUTSIDE_HOURS = "outside_hours"
@@ -75,6 +78,11 @@ class Redial:
     paused_interface: str | None = None
     # When the call dropped (epoch seconds).
     dropped_at: float = 0.0
+    # Interfaces not to ring for this redial: the agent whose own leg failed, and
+    # members whose phones did not answer or could not be reached.
+    passed_over: tuple[str, ...] = ()
+    # Originates sent so far (each gets its own ChannelId).
+    rings: int = 0
 
     @property
     def done(self) -> bool:
@@ -90,18 +98,24 @@ class Redial:
 # OriginateResponse Reason codes (asterisk-facts.md) for an Originate that failed.
 _AGENT_REASONS = {
     # Asterisk 22 reports a busy agent phone (486) as reason 0; its DialEnd BUSY usually comes first.
-    0: (Outcome.FAILED, "the agent's phone could not be reached"),
+    0: (Outcome.AGENT_UNREACHABLE, "the agent's phone could not be reached"),
     1: (Outcome.AGENT_NO_ANSWER, "the agent's phone hung up"),
     3: (Outcome.AGENT_NO_ANSWER, "the agent's phone rang without answer"),
     5: (Outcome.AGENT_NO_ANSWER, "the agent's phone was busy"),
-    8: (Outcome.FAILED, "congestion reaching the agent's phone"),
+    8: (Outcome.AGENT_UNREACHABLE, "congestion reaching the agent's phone"),
 }
 
 _AGENT_DIAL_STATUS = {
     "NOANSWER": (Outcome.AGENT_NO_ANSWER, "the agent's phone rang without answer"),
     "BUSY": (Outcome.AGENT_NO_ANSWER, "the agent's phone was busy"),
     "CANCEL": (Outcome.AGENT_NO_ANSWER, "the agent's phone stopped ringing"),
+    "CHANUNAVAIL": (Outcome.AGENT_UNREACHABLE, "the agent's phone is unavailable"),
+    "CONGESTION": (Outcome.AGENT_UNREACHABLE, "congestion reaching the agent's phone"),
 }
+
+# Attempts that never reached the customer because the agent's phone did not take the call:
+# another member takes over at once, without counting against the customer's attempts.
+AGENT_OUTCOMES = frozenset({Outcome.AGENT_NO_ANSWER, Outcome.AGENT_UNREACHABLE})
 
 _CUSTOMER_DIAL_STATUS = {
     "NOANSWER": (Outcome.CUSTOMER_NO_ANSWER, "the customer did not answer"),
@@ -141,7 +155,10 @@ def advance(redial: Redial, event: ev.AmiEvent) -> Redial | None:
             if state is RedialState.ORIGINATING:
                 return redial.moved(RedialState.AGENT_ANSWERED, "the agent answered")
             return None
-        outcome, detail = _AGENT_REASONS.get(event.reason or 0, (Outcome.FAILED, "the Originate failed"))
+        if state is not RedialState.ORIGINATING:
+            # The agent had answered (DialEnd came first): the call ended before the customer did.
+            return redial.finished(Outcome.FAILED, f"the redial call failed (OriginateResponse reason {event.reason})")
+        outcome, detail = _AGENT_REASONS.get(event.reason or 0, (Outcome.AGENT_UNREACHABLE, "the Originate failed"))
         return redial.finished(outcome, f"{detail} (OriginateResponse reason {event.reason})")
     if isinstance(event, ev.DialEnded):
         if event.dest.uniqueid == cid:  # the first leg: ringing the agent
@@ -149,7 +166,9 @@ def advance(redial: Redial, event: ev.AmiEvent) -> Redial | None:
                 if state is RedialState.ORIGINATING:
                     return redial.moved(RedialState.AGENT_ANSWERED, "the agent answered")
                 return None
-            outcome, detail = _AGENT_DIAL_STATUS.get(event.status, (Outcome.FAILED, "the agent could not be reached"))
+            outcome, detail = _AGENT_DIAL_STATUS.get(
+                event.status, (Outcome.AGENT_UNREACHABLE, "the agent could not be reached")
+            )
             return redial.finished(outcome, f"{detail} (DialStatus {event.status})")
         # The second leg: the agent's channel dialling the customer.
         if event.status == "ANSWER":
@@ -183,25 +202,6 @@ def expire(redial: Redial, now: float, outcome_timeout: float) -> Redial | None:
     return redial.finished(Outcome.FAILED, f"no outcome seen within {outcome_timeout:g} s of the Originate")
 
 
-def channel_id_for(prefix: str, redial_id: int, attempt: int, linkedid: str) -> str:
-    """The ChannelId of one attempt: unique per attempt, the same if that attempt is looked up again."""
-    return f"{prefix}-{redial_id}-{attempt}-{linkedid}"
-
-
-@functools.lru_cache(maxsize=4096)
-def _digits(number: str) -> str:
-    return "".join(ch for ch in number if ch.isdigit())
-
-
-def same_customer(a: str, b: str) -> bool:
-    """Two caller numbers name the same customer: equal digits, or national vs international form."""
-    da = _digits(a)
-    db = _digits(b)
-    if not da or not db:
-        return False
-    if da == db:
-        return True
-    short, long_ = sorted((da, db), key=len)
-    # 0301234567 vs +49301234567: compare the subscriber part, never fewer than 7 digits.
-    tail = short.lstrip("0")
-    return len(tail) >= 7 and long_.endswith(tail)
+def channel_id_for(prefix: str, redial_id: int, ring: int, linkedid: str) -> str:
+    """The ChannelId of one Originate (``ring`` counts them): unique per Originate, the same if looked up again."""
+    return f"{prefix}-{redial_id}-{ring}-{linkedid}"

@@ -88,6 +88,12 @@ MIGRATIONS: Sequence[str] = (
     CREATE INDEX calls_number ON calls (number_e164);
     CREATE INDEX redials_created ON redials (created_at);
     """,
+    # 3: members passed over (agent-side failures), one ChannelId per Originate.
+    """
+    ALTER TABLE redials ADD COLUMN passed_over TEXT NOT NULL DEFAULT '';
+    ALTER TABLE redials ADD COLUMN rings INTEGER NOT NULL DEFAULT 0;
+    UPDATE redials SET rings = CASE WHEN originated_at IS NULL AND state != 'done' THEN attempt - 1 ELSE attempt END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -99,7 +105,7 @@ _REDIAL_SELECT = """
     SELECT r.id, r.call_id, c.linkedid, c.customer_uniqueid, c.customer_number, c.dialled,
            c.queue, c.agent_interface, c.agent_member, c.trunk, r.state, r.due_at,
            r.channel_id, r.originated_at, r.outcome, r.detail, r.attempt, r.dial_number,
-           r.ring_interface, r.agent_deadline, r.paused_interface, c.ended_at
+           r.ring_interface, r.agent_deadline, r.paused_interface, c.ended_at, r.passed_over, r.rings
     FROM redials r JOIN calls c ON c.id = r.call_id
 """
 
@@ -128,6 +134,8 @@ def _redial(row: Sequence[Any]) -> Redial:
         agent_deadline=row[19],
         paused_interface=row[20],
         dropped_at=row[21],
+        passed_over=tuple(row[22].split()) if row[22] else (),
+        rings=row[23],
     )
 
 
@@ -295,14 +303,21 @@ class Store:
         return cursor.lastrowid if cursor.rowcount == 1 else None
 
     async def create_redial(
-        self, call_id: int, due_at: float, channel_prefix: str, now: float, dial_number: str = ""
+        self,
+        call_id: int,
+        due_at: float,
+        channel_prefix: str,
+        now: float,
+        dial_number: str = "",
+        passed_over: tuple[str, ...] = (),
     ) -> Redial:
         """Create the WAITING redial of a recorded call, with its ChannelId (the idempotency key)."""
         db = self._db
         try:
             cursor = await db.execute(
-                """INSERT INTO redials (call_id, state, due_at, channel_id, detail, updated_at, dial_number, created_at)
-                   VALUES (?,?,?,?,?,?,?,?)""",
+                """INSERT INTO redials (call_id, state, due_at, channel_id, detail, updated_at, dial_number, created_at,
+                                        passed_over)
+                   VALUES (?,?,?,?,?,?,?,?,?)""",
                 (
                     call_id,
                     RedialState.WAITING.value,
@@ -312,6 +327,7 @@ class Store:
                     now,
                     dial_number,
                     now,
+                    " ".join(passed_over),
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -336,7 +352,8 @@ class Store:
         """Write the redial's state (before the daemon acts on it) and log the transition."""
         await self._db.execute(
             """UPDATE redials SET state=?, due_at=?, originated_at=?, outcome=?, detail=?, updated_at=?,
-                   channel_id=?, attempt=?, dial_number=?, ring_interface=?, agent_deadline=?, paused_interface=?
+                   channel_id=?, attempt=?, dial_number=?, ring_interface=?, agent_deadline=?, paused_interface=?,
+                   passed_over=?, rings=?
                WHERE id=?""",
             (
                 redial.state.value,
@@ -351,6 +368,8 @@ class Store:
                 redial.ring_interface,
                 redial.agent_deadline,
                 redial.paused_interface,
+                " ".join(redial.passed_over),
+                redial.rings,
                 redial.id,
             ),
         )

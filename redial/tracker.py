@@ -19,7 +19,21 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from redial.adopt import CallInProgress
 from redial.ami import events as ev
+from redial.calls import EndedBy, EndedCall, InboundCall, RoutedToAgent, device_of, local_twin, trunk_of
+
+__all__ = [
+    "CallState",
+    "CallTracker",
+    "EndedBy",
+    "EndedCall",
+    "InboundCall",
+    "RoutedToAgent",
+    "TrackerOutput",
+    "device_of",
+    "trunk_of",
+]
 
 
 class CallState(enum.Enum):
@@ -30,68 +44,6 @@ class CallState(enum.Enum):
     CONNECTED = "connected"  # an agent answered
     ENDING = "ending"  # a conversation leg was asked to hang up or hung up
     ENDED = "ended"  # every channel gone; reported and forgotten
-
-
-class EndedBy(enum.Enum):
-    CUSTOMER = "customer"
-    AGENT = "agent"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class EndedCall:
-    """How one call ended: the input to the policy."""
-
-    linkedid: str
-    customer_uniqueid: str
-    customer_channel: str
-    customer_number: str
-    dialled: str
-    queue: str | None
-    agent_interface: str | None
-    agent_member: str | None
-    agent_uniqueid: str | None
-    joined_at: float | None
-    answered_at: float | None
-    ended_at: float
-    ended_by: EndedBy
-    # The Q.850 cause of the channel that ended first (its Hangup event).
-    cause: int | None
-    # The SoftHangupRequest bit mask when a soft request ended it (1 = channel driver).
-    soft_cause: int | None
-    transferred: bool
-    agent_complete_reason: str | None
-    talk_time: int | None
-
-    @property
-    def trunk(self) -> str:
-        """The endpoint the customer came in on: ``PJSIP/trunk-0000000a`` gives ``trunk``."""
-        _, _, name = self.customer_channel.partition("/")
-        endpoint, dash, _suffix = name.rpartition("-")
-        return endpoint if dash else name
-
-
-@dataclass(frozen=True, slots=True)
-class InboundCall:
-    """A new call came in: used to notice a customer who calls back on their own."""
-
-    uniqueid: str
-    caller_number: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class RoutedToAgent:
-    """The returning-caller service sent this channel straight to an agent, outside Queue().
-
-    If that agent answers, the call is followed as a call of the dropped call's queue,
-    so a second drop is seen (and redialled) like the first.
-    """
-
-    uniqueid: str
-    queue: str
-    agent_interface: str
-    agent_member: str
 
 
 @dataclass(slots=True)
@@ -110,7 +62,13 @@ class _Call:
     agent_interface: str | None = None
     agent_member: str | None = None
     agent_uniqueid: str | None = None
+    agent_channel: str | None = None
     answered_at: float | None = None
+    # Caller channel name -> the channel its Dial() reached (answered DialEnds): how a
+    # Local member's ;2 half leads to the agent's own phone.
+    answered: dict[str, ev.ChannelRef] = field(default_factory=dict)
+    # Customer keys (see CallTracker's number_key) this call is talking to, for the live index.
+    keys: tuple[str, ...] = ()
     ender_uniqueid: str | None = None
     ender_soft_cause: int | None = None
     # Set while the returning-caller service has this call ringing an agent directly.
@@ -146,13 +104,30 @@ _CALL_EVENTS = frozenset(
 class CallTracker:
     """Consumes typed AMI events; returns what ended and what came in."""
 
-    def __init__(self, is_own_channel: Callable[[str], bool] = lambda _uid: False) -> None:
+    def __init__(
+        self,
+        is_own_channel: Callable[[str], bool] = lambda _uid: False,
+        number_key: Callable[[str], str] = lambda _number: "",
+        dialled_key: Callable[[str], str] | None = None,
+    ) -> None:
         # The daemon's own redial channels are followed elsewhere, never as customer calls.
         self._is_own = is_own_channel
+        # A customer's number in the one form every comparison uses ("" for no number):
+        # "same customer" means equal keys, here as in the engine and the FastAGI lookup.
+        self._number_key = number_key
+        # The same for a number someone dialled (an outside-line prefix such as 9 taken off).
+        self._dialled_key = dialled_key or number_key
         self._calls: dict[str, _Call] = {}
         # Uniqueid -> the Linkedid the channel was created with. Asterisk 13 changes a
         # channel's Linkedid after an attended transfer; the call it belongs to must not.
         self._call_of: dict[str, str] = {}
+        # Customer key -> the live calls with that number: Linkedid -> "caller" (they
+        # called in) or "callee" (someone dialled them).
+        self._by_key: dict[str, dict[str, str]] = {}
+
+    def is_own(self, linkedid: str) -> bool:
+        """Is this the daemon's own redial call?"""
+        return self._is_own(linkedid)
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -169,10 +144,66 @@ class CallTracker:
         """
         gone = [linkedid for linkedid in self._calls if linkedid not in alive_linkedids]
         for linkedid in gone:
-            call = self._calls.pop(linkedid)
-            for uniqueid in call.live:
-                self._call_of.pop(uniqueid, None)
+            self._forget(self._calls.pop(linkedid))
         return len(gone)
+
+    def _forget(self, call: _Call) -> None:
+        for uniqueid in call.live:
+            self._call_of.pop(uniqueid, None)
+        for key in call.keys:
+            calls = self._by_key.get(key)
+            if calls is not None:
+                calls.pop(call.linkedid, None)
+                if not calls:
+                    del self._by_key[key]
+
+    def live_call_with(self, key: str) -> tuple[str, str] | None:
+        """A live call with the customer whose key is ``key``: (Linkedid, "caller" or "callee")."""
+        calls = self._by_key.get(key) if key else None
+        if not calls:
+            return None
+        linkedid, role = next(iter(calls.items()))
+        return linkedid, role
+
+    def _index(self, call: _Call, caller: str, dialled: str) -> None:
+        keys = []
+        for number, role, key_of in ((caller, "caller", self._number_key), (dialled, "callee", self._dialled_key)):
+            key = key_of(number) if number else ""
+            if key and key not in keys:
+                keys.append(key)
+                self._by_key.setdefault(key, {})[call.linkedid] = role
+        call.keys = tuple(keys)
+
+    def take_up(self, found: CallInProgress, now: float) -> bool:
+        """Follow a call that was already up on the PBX (see ``redial.adopt``); False if followed already."""
+        if found.linkedid in self._calls or any(u in self._call_of for u in found.uniqueids):
+            return False
+        first, customer = found.first, found.customer
+        call = self._calls[found.linkedid] = _Call(linkedid=found.linkedid, started_at=now - first.duration)
+        for uniqueid in found.uniqueids:
+            call.live.add(uniqueid)
+            self._call_of[uniqueid] = found.linkedid
+        call.customer_uniqueid = customer.ref.uniqueid
+        call.customer_channel = customer.ref.channel
+        call.customer_number = customer.caller_number or first.caller_number
+        call.dialled = first.exten
+        self._index(call, first.caller_number, first.exten)
+        if found.queue is None:
+            return True
+        call.state = CallState.QUEUED
+        call.queue = found.queue
+        call.joined_at = now - customer.duration
+        leg = found.agent_leg
+        if leg is None:
+            return True
+        call.state = CallState.CONNECTED
+        interface, name = found.member or (device_of(leg.ref.channel), "")
+        call.agent_interface = interface
+        call.agent_member = name or None
+        call.agent_uniqueid = leg.ref.uniqueid
+        call.agent_channel = leg.ref.channel
+        call.answered_at = now - leg.duration
+        return True
 
     def _call(self, ref: ev.ChannelRef) -> _Call | None:
         return self._calls.get(self._call_of.get(ref.uniqueid, ref.linkedid))
@@ -214,7 +245,14 @@ class CallTracker:
         if event.caller is None:
             return
         call = self._call(event.caller)
-        if call is None or call.routed is None or call.state is not CallState.STARTED:
+        if call is None:
+            return
+        if event.status == "ANSWER":
+            call.answered[event.caller.channel] = event.dest
+            if call.agent_channel is not None and local_twin(call.agent_channel) == event.caller.channel:
+                # AgentConnect came first: the Local member's phone answered behind it.
+                self._set_agent_leg(call, event.dest)
+        if call.routed is None or call.state is not CallState.STARTED:
             return
         if event.caller.uniqueid != call.customer_uniqueid:
             return
@@ -226,8 +264,24 @@ class CallTracker:
         call.joined_at = call.routed_at
         call.agent_interface = routed.agent_interface
         call.agent_member = routed.agent_member or None
-        call.agent_uniqueid = event.dest.uniqueid
+        self._set_agent_leg(call, event.dest)
         call.answered_at = now
+
+    def _set_agent_leg(self, call: _Call, leg: ev.ChannelRef) -> None:
+        """The agent's leg of the conversation: behind a Local member, the phone its ;2 half reached.
+
+        A Local member's halves are not the agent: without ``/n`` they leave the bridge
+        (cause 16) long before the call ends, and with it the phone's own failure
+        (an RTP timeout) shows on the phone's channel, not on ``;1``.
+        """
+        for _hop in range(4):  # Local into Local: a few hops at most
+            twin = local_twin(leg.channel)
+            behind = call.answered.get(twin) if twin is not None else None
+            if behind is None:
+                break
+            leg = behind
+        call.agent_uniqueid = leg.uniqueid
+        call.agent_channel = leg.channel
 
     def _on_new_channel(self, event: ev.NewChannel, now: float) -> list[TrackerOutput]:
         ref = event.ref
@@ -245,18 +299,28 @@ class CallTracker:
         call.customer_channel = ref.channel
         call.customer_number = event.caller_number
         call.dialled = event.exten
-        return [InboundCall(uniqueid=ref.uniqueid, caller_number=event.caller_number, at=now)]
+        self._index(call, event.caller_number, event.exten)
+        return [InboundCall(uniqueid=ref.uniqueid, caller_number=event.caller_number, at=now, dialled=event.exten)]
 
     def _on_queue_join(self, event: ev.QueueCallerJoined, now: float) -> None:
         call = self._call(event.ref)
-        if call is None or call.state is not CallState.STARTED:
+        if call is None or call.state not in (CallState.STARTED, CallState.QUEUED):
+            return
+        if call.state is CallState.QUEUED:
+            # Overflow: Queue(a) timed out and the dialplan went on to Queue(b).
+            call.queue = event.queue
             return
         call.state = CallState.QUEUED
         call.queue = event.queue
         call.joined_at = now
-        call.customer_uniqueid = event.ref.uniqueid
-        call.customer_channel = event.ref.channel
-        call.customer_number = event.caller_number or call.customer_number
+        if event.ref.channel.startswith("Local/") and call.customer_uniqueid:
+            # An IVR reached Queue() through Dial(Local/...): the customer is still the
+            # channel that placed the call (its trunk, its hang-up), not the Local half.
+            call.customer_number = call.customer_number or event.caller_number
+        else:
+            call.customer_uniqueid = event.ref.uniqueid
+            call.customer_channel = event.ref.channel
+            call.customer_number = event.caller_number or call.customer_number
         call.dialled = call.dialled or event.exten
 
     def _on_agent_connect(self, event: ev.AgentConnected, now: float) -> None:
@@ -264,9 +328,11 @@ class CallTracker:
         if call is None or call.state is not CallState.QUEUED:
             return
         call.state = CallState.CONNECTED
+        # The queue that answered: after an overflow, not the one first joined.
+        call.queue = event.queue or call.queue
         call.agent_interface = event.interface
         call.agent_member = event.member_name
-        call.agent_uniqueid = event.agent.uniqueid
+        self._set_agent_leg(call, event.agent)
         call.answered_at = now
 
     def _on_agent_complete(self, event: ev.AgentCompleted) -> None:
@@ -308,6 +374,7 @@ class CallTracker:
         if call.live:
             return []
         del self._calls[call.linkedid]
+        self._forget(call)
         call.state = CallState.ENDED
         return [self._ended(call, now)]
 
@@ -330,6 +397,7 @@ class CallTracker:
             agent_interface=call.agent_interface,
             agent_member=call.agent_member,
             agent_uniqueid=call.agent_uniqueid,
+            agent_channel=call.agent_channel,
             joined_at=call.joined_at,
             answered_at=call.answered_at,
             ended_at=call.ended_at if call.ended_at is not None else now,

@@ -300,11 +300,21 @@ class TestAgentAvailability:
         assert (await store.history())[0]["outcome"] == "callback_requested"
 
     async def test_agent_released_after_outcome(self, store: Store) -> None:
-        engine, originator, _clock = await ringing(store, cfg(retry={"attempts": 1}), members=(member("PJSIP/agent1"),))
+        """The agent is unpaused after no answer; with nobody else free it ends as a callback, never quietly."""
+        engine, originator, clock = await ringing(store, cfg(retry={"attempts": 1}), members=(member("PJSIP/agent1"),))
         cid = str(originator.actions[0]["ChannelId"])
         await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
         assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
-        assert (await store.history())[0]["outcome"] == "agent_no_answer"
+        (waiting,) = engine.open_redials
+        assert waiting.passed_over == ("PJSIP/agent1",) and waiting.outcome is None
+        clock.advance(1)
+        await engine.tick()
+        assert len(originator.actions) == 1  # the agent who did not answer is not rung again
+        clock.advance(121)
+        await engine.tick()
+        assert engine.open_redials == [] and len(originator.actions) == 1
+        assert (await store.history())[0]["outcome"] == "callback_requested"
+        assert engine.snapshot()["callbacks_requested"][0]["redial_id"] == waiting.id  # type: ignore[index]
 
     async def test_connected_redial_holds_agent_until_call_ends(self, store: Store) -> None:
         engine, originator, clock = await ringing(store, cfg(), members=(member("PJSIP/agent1"),))
@@ -434,8 +444,10 @@ class TestPolicyInEngine:
 
         store.redials_since = spy  # type: ignore[method-assign]
         normal = drop(1, number="(202) 555-0123")
-        normal[4:6] = [ev.HangupRequested(normal[4].ref, None, soft=False),  # type: ignore[attr-defined]
-                       ev.ChannelHungUp(normal[4].ref, 16, "Normal Clearing")]  # type: ignore[attr-defined]
+        normal[4:6] = [
+            ev.HangupRequested(normal[4].ref, None, soft=False),  # type: ignore[attr-defined]
+            ev.ChannelHungUp(normal[4].ref, 16, "Normal Clearing"),
+        ]  # type: ignore[attr-defined]
         normal[6] = ev.ChannelHungUp(normal[6].ref, 16, "Normal Clearing")  # type: ignore[attr-defined]
         await run(engine, clock, normal)
         await run(engine, clock, drop(2, number="(202) 555-0123"))
@@ -532,5 +544,136 @@ class TestReleaseWhileDisconnected:
 
         originator.pause = down  # type: ignore[method-assign]
         await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
-        assert engine.open_redials == []
-        assert [iface for _id, iface in await store.paused_interfaces()] == ["PJSIP/agent1"]
+        (waiting,) = engine.open_redials
+        stored = await store.redial(waiting.id)
+        assert waiting.paused_interface == "PJSIP/agent1"
+        assert stored is not None and stored.paused_interface == "PJSIP/agent1"
+
+
+def agent_drop(n: int, number: str = "2025550123") -> list[ev.AmiEvent]:
+    """Like :func:`drop`, but the agent's phone loses media (their leg asks to hang up first)."""
+    events = drop(n, number)
+    customer_request, customer_gone, agent_gone = events[4:]
+    assert isinstance(customer_request, ev.HangupRequested) and isinstance(agent_gone, ev.ChannelHungUp)
+    return [*events[:4], ev.HangupRequested(agent_gone.ref, 1, soft=True), agent_gone, customer_gone]
+
+
+class TestAgentSideFailure:
+    """The agent's own leg failed, or their phone will not take the redial: another member does."""
+
+    async def test_agent_leg_failure_rings_another_member_at_once(self, store: Store) -> None:
+        """A drop on the agent's side goes to a free colleague without waiting on the dead phone."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"), member("PJSIP/agent2"))))
+        await run(engine, clock, agent_drop(1))
+        clock.advance(6)
+        await engine.tick()
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent2"]
+        (redial,) = engine.open_redials
+        assert redial.passed_over == ("PJSIP/agent1",) and redial.ring_interface == "PJSIP/agent2"
+
+    async def test_agent_no_answer_moves_on_to_the_next_member(self, store: Store) -> None:
+        """The agent's phone rings out: the next free member is rung, with a new ChannelId, same attempt."""
+        engine, originator, _clock = await ringing(
+            store, cfg(), members=(member("PJSIP/agent1"), member("PJSIP/agent2"))
+        )
+        first = str(originator.actions[0]["ChannelId"])
+        await engine.handle(ev.OriginateResult("x", False, 3, first, ""))
+        await engine.tick()
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent1", "PJSIP/agent2"]
+        second = str(originator.actions[1]["ChannelId"])
+        assert second != first and second.startswith("redial-1-2-")
+        (redial,) = engine.open_redials
+        assert (redial.attempt, redial.rings, redial.passed_over) == (1, 2, ("PJSIP/agent1",))
+
+    async def test_unreachable_agents_end_as_a_visible_callback(self, store: Store) -> None:
+        """Every member's phone failed: a stored callback_requested, a warning, and a line in status."""
+        engine, originator, clock = await ringing(
+            store, cfg(), members=(member("PJSIP/agent1"), member("PJSIP/agent2"))
+        )
+        await engine.handle(ev.OriginateResult("x", False, 0, str(originator.actions[0]["ChannelId"]), ""))
+        await engine.tick()
+        await engine.handle(ev.OriginateResult("x", False, 0, str(originator.actions[1]["ChannelId"]), ""))
+        clock.advance(121)
+        await engine.tick()
+        assert engine.open_redials == [] and len(originator.actions) == 2
+        assert (await store.history())[0]["outcome"] == "callback_requested"
+        assert engine.metrics.outcomes.labels("callback_requested")._value.get() == 1
+
+
+class TestCustomerOnALiveCall:
+    """No redial while the same customer is on a live call with the PBX, in whatever number format."""
+
+    async def test_called_again_before_the_drop_was_noticed(self, store: Store) -> None:
+        """The new call (E.164 form) began before the old leg timed out: no redial at all."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        events = drop(1, number="2025550143")
+        await run(engine, clock, events[:4])
+        await run(engine, clock, [inbound("+12025550143", uid="7.1")])
+        await run(engine, clock, events[4:])
+        clock.advance(30)
+        await engine.tick()
+        assert originator.actions == [] and engine.open_redials == []
+        assert (await store.history())[0]["outcome"] == "customer_called_back"
+
+    async def test_agent_dialled_the_customer_during_the_window(self, store: Store) -> None:
+        """An agent's own outbound call to the customer (00 form) ends the pending redial as customer_on_call."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        await run(engine, clock, drop(1, number="2025550143"))
+        outbound = ev.NewChannel(_ref("8.1", "8.1", "PJSIP/agent2-00000008"), "1002", "from-internal", "0012025550143")
+        await run(engine, clock, [outbound])
+        clock.advance(30)
+        await engine.tick()
+        assert originator.actions == [] and engine.open_redials == []
+        assert (await store.history())[0]["outcome"] == "customer_on_call"
+
+    async def test_live_call_checked_again_before_ringing(self, store: Store) -> None:
+        """A call that began while the link was blind (taken up at login) still stops the Originate."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        await run(engine, clock, drop(1, number="2025550143"))
+        frame = {
+            "Event": "CoreShowChannel",
+            "Uniqueid": "6.1",
+            "Linkedid": "6.1",
+            "Channel": "PJSIP/trunk-06",
+            "CallerIDNum": "+12025550143",
+            "Exten": "100",
+            "Application": "Queue",
+            "ApplicationData": "support",
+            "Duration": "00:00:03",
+        }
+        channel = ev.live_channel(frame)
+        assert channel is not None
+        await engine.handle(LinkUp.of((channel,), ()))
+        clock.advance(30)
+        await engine.tick()
+        assert originator.actions == []
+        assert (await store.history())[0]["outcome"] == "customer_called_back"
+
+
+class TestLocalMembers:
+    """A Local-channel member is rung on its own device and reserved by its member interface."""
+
+    async def test_originate_goes_to_the_state_interface(self, store: Store) -> None:
+        """Local/1001@from-queue/n with state PJSIP/1001: Originate to PJSIP/1001, QueuePause the Local member."""
+        local = ev.MemberState("support", "Local/1001@from-queue/n", "Alice", "PJSIP/1001", 1, False, "", False, 0, 0)
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (local,)))
+        await run(engine, clock, drop(1, agent="Local/1001@from-queue/n"))
+        clock.advance(6)
+        await engine.tick()
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/1001"]
+        assert originator.pauses == [("Local/1001@from-queue/n", True, "redial")]
+        assert engine.ring_target("Local/1001@from-queue/n") == "PJSIP/1001"
+
+    async def test_hint_state_interface_keeps_the_member(self, store: Store) -> None:
+        """A hint: state interface names no phone: the member interface is rung as before."""
+        hinted = ev.MemberState("support", "Local/1001@agents/n", "A", "hint:1001@ext-local", 1, False, "", False, 0, 0)
+        engine = Engine(cfg(), store, FakeOriginator(), ManualClock(START))
+        await engine.handle(LinkUp(frozenset(), (hinted,)))
+        assert engine.ring_target("Local/1001@agents/n") == "Local/1001@agents/n"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from redial.ami.actions import is_dialable
 from redial.config import NUMBER_TYPES, NumberRules
-from redial.policy.numbers import REASONS, DoNotCallList, NumberCheck, check_number, e164_of
+from redial.policy.numbers import REASONS, DoNotCallList, NumberCheck, check_number, customer_key, e164_of
 
 US = NumberRules(home_region="US")
 GB = NumberRules(home_region="GB")
@@ -354,3 +354,31 @@ class TestUnverified:
     @pytest.mark.parametrize("raw", ["+15551234", "2021234567"])
     def test_international_or_full_length_must_be_valid(self, raw: str) -> None:
         _refused(_check(raw), "type_not_allowed")
+
+
+class TestCustomerKey:
+    """One definition of "the same customer", whatever form the number arrives in."""
+
+    def test_national_and_international_forms_are_one_customer(self) -> None:
+        """+12025550143, 2025550143, 12025550143 and 0012025550143 name one US customer."""
+        keys = {customer_key(n, US) for n in ("+12025550143", "2025550143", "12025550143", "0012025550143")}
+        assert keys == {"+12025550143"}
+
+    def test_german_national_and_00_forms(self) -> None:
+        """030 1234567, +49 30 1234567 and 0049 30 1234567 are one German customer."""
+        de = NumberRules(home_region="DE")
+        assert {customer_key(n, de) for n in ("0301234567", "+49301234567", "0049301234567")} == {"+49301234567"}
+
+    def test_different_numbers_differ(self) -> None:
+        """Numbers that differ in one digit are different customers."""
+        assert customer_key("2025550143", US) != customer_key("2025550144", US)
+
+    def test_no_key_for_short_or_withheld_numbers(self) -> None:
+        """Extensions, DIDs such as 100, and withheld numbers match nobody."""
+        for raw in ("", "100", "1001", "anonymous", "<unknown>", "abc"):
+            assert customer_key(raw, US) == ""
+
+    def test_dial_prefix_only_when_given(self) -> None:
+        """An outside-line prefix is taken off a dialled number, never off a caller ID."""
+        assert customer_key("912025550143", US, ("9",)) == "+12025550143"
+        assert customer_key("912025550143", US) != "+12025550143"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from redial.ami import events as ev
-from redial.redials import Outcome, Redial, RedialState, advance, expire, same_customer
+from redial.redials import Outcome, Redial, RedialState, advance, expire
 from redial.replay import load_frames
 
 REDIAL = Redial(
@@ -73,8 +73,8 @@ class TestOutcomes:
             (3, Outcome.AGENT_NO_ANSWER),
             (5, Outcome.AGENT_NO_ANSWER),
             (1, Outcome.AGENT_NO_ANSWER),
-            (0, Outcome.FAILED),
-            (8, Outcome.FAILED),
+            (0, Outcome.AGENT_UNREACHABLE),
+            (8, Outcome.AGENT_UNREACHABLE),
         ],
     )
     def test_originate_failure(self, reason: int, outcome: Outcome) -> None:
@@ -119,14 +119,3 @@ class TestOutcomes:
         assert expire(REDIAL, 100.0 + 179, 180) is None
         final = expire(REDIAL, 100.0 + 180, 180)
         assert final is not None and final.outcome is Outcome.FAILED and "no outcome" in final.detail
-
-
-class TestSameCustomer:
-    """Matching a returning caller's number."""
-
-    def test_forms(self) -> None:
-        assert same_customer("5551234", "5551234")
-        assert same_customer("+4930123456", "030123456")
-        assert not same_customer("5551234", "5551235")
-        assert not same_customer("", "")
-        assert not same_customer("1234", "+491234")

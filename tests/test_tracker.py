@@ -8,7 +8,7 @@ import pytest
 
 from redial.ami import events as ev
 from redial.replay import load_frames
-from redial.tracker import CallTracker, EndedBy, EndedCall, InboundCall, RoutedToAgent, TrackerOutput
+from redial.tracker import CallTracker, EndedBy, EndedCall, InboundCall, RoutedToAgent, TrackerOutput, trunk_of
 
 
 def run(
@@ -222,3 +222,149 @@ class TestReconnect:
         assert tracker.forget_gone(frozenset({"1.1"})) == 0 and len(tracker) == 1
         assert tracker.forget_gone(frozenset()) == 1
         assert len(tracker) == 0 and tracker.channel_count == 0
+
+
+def _dial_end(caller: tuple[str, str], dest: tuple[str, str], linked: str, status: str = "ANSWER") -> dict[str, str]:
+    """A DialEnd from ``caller`` (uniqueid, channel) to ``dest``, in call ``linked``."""
+    return {"Event": "DialEnd", "Uniqueid": caller[0], "Linkedid": linked, "Channel": caller[1],
+            "DestUniqueid": dest[0], "DestLinkedid": linked, "DestChannel": dest[1], "DialStatus": status}
+
+
+LOCAL1 = ("1.2", "Local/1001@from-queue-00000001;1")
+LOCAL2 = ("1.3", "Local/1001@from-queue-00000001;2")
+PHONE = ("1.4", "PJSIP/1001-00000004")
+
+
+def _local_member_call(dial_end_first: bool = True) -> list[dict[str, str]]:
+    """A queue call answered by a FreePBX-style member Local/1001@from-queue/n (state PJSIP/1001)."""
+    connect = {
+        "Event": "AgentConnect", "Uniqueid": "1.1", "Linkedid": "1.1", "Channel": "PJSIP/trunk-01",
+        "DestUniqueid": LOCAL1[0], "DestLinkedid": "1.1", "DestChannel": LOCAL1[1],
+        "Queue": "q", "Interface": "Local/1001@from-queue/n", "MemberName": "Alice",
+    }
+    phone_answers = _dial_end(LOCAL2, PHONE, "1.1")
+    return [
+        _channel("Newchannel", "1.1", "1.1", "PJSIP/trunk-01", CallerIDNum="5551234", Exten="100"),
+        _channel("QueueCallerJoin", "1.1", "1.1", "PJSIP/trunk-01", Queue="q", CallerIDNum="5551234", Exten="100"),
+        _channel("Newchannel", LOCAL1[0], "1.1", LOCAL1[1]),
+        _channel("Newchannel", LOCAL2[0], "1.1", LOCAL2[1]),
+        _channel("Newchannel", PHONE[0], "1.1", PHONE[1]),
+        *([phone_answers, connect] if dial_end_first else [connect, phone_answers]),
+    ]
+
+
+class TestLocalMembers:
+    """A Local-channel member's halves are not the agent: the phone behind them is."""
+
+    @pytest.mark.parametrize("dial_end_first", [True, False])
+    def test_agent_side_media_timeout_is_the_agents_end(self, dial_end_first: bool) -> None:
+        """The phone's RTP timeout ends the call from the agent's side, with its cause 44."""
+        frames = [
+            *_local_member_call(dial_end_first),
+            _channel("SoftHangupRequest", PHONE[0], "1.1", PHONE[1], Cause="1"),
+            _channel("Hangup", PHONE[0], "1.1", PHONE[1], Cause="44"),
+            _channel("HangupRequest", LOCAL2[0], "1.1", LOCAL2[1]),
+            _channel("Hangup", LOCAL2[0], "1.1", LOCAL2[1], Cause="44"),
+            _channel("SoftHangupRequest", LOCAL1[0], "1.1", LOCAL1[1], Cause="16"),
+            _channel("Hangup", LOCAL1[0], "1.1", LOCAL1[1], Cause="44"),
+            _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="44"),
+        ]
+        (call,) = ended(run(frames)[1])
+        assert (call.ended_by, call.cause, call.soft_cause) == (EndedBy.AGENT, 44, 1)
+        assert (call.agent_interface, call.agent_uniqueid, call.agent_channel) == (
+            "Local/1001@from-queue/n", PHONE[0], PHONE[1])
+
+    def test_optimised_away_halves_do_not_end_the_call(self) -> None:
+        """Without /n both halves leave the bridge with cause 16; the later real drop still counts."""
+        frames = [
+            *_local_member_call(),
+            _channel("HangupRequest", LOCAL1[0], "1.1", LOCAL1[1]),
+            _channel("Hangup", LOCAL1[0], "1.1", LOCAL1[1], Cause="16"),
+            _channel("Hangup", LOCAL2[0], "1.1", LOCAL2[1], Cause="16"),
+            _channel("SoftHangupRequest", "1.1", "1.1", "PJSIP/trunk-01", Cause="1"),
+            _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="44"),
+            _channel("Hangup", PHONE[0], "1.1", PHONE[1], Cause="44"),
+        ]
+        (call,) = ended(run(frames)[1])
+        assert (call.ended_by, call.cause, call.soft_cause) == (EndedBy.CUSTOMER, 44, 1)
+
+    def test_customer_through_a_local_ivr_is_the_real_channel(self) -> None:
+        """Queue() reached through Dial(Local/...): the customer is the trunk channel, hung up by its drop."""
+        ivr1, ivr2 = ("1.5", "Local/s@ivr-00000009;1"), ("1.6", "Local/s@ivr-00000009;2")
+        frames = [
+            _channel("Newchannel", "1.1", "1.1", "PJSIP/carrier-01", CallerIDNum="5551234", Exten="100"),
+            _channel("Newchannel", ivr1[0], "1.1", ivr1[1]),
+            _channel("Newchannel", ivr2[0], "1.1", ivr2[1]),
+            _dial_end(("1.1", "PJSIP/carrier-01"), ivr1, "1.1"),
+            _channel("QueueCallerJoin", ivr2[0], "1.1", ivr2[1], Queue="q", CallerIDNum="5551234", Exten="s"),
+            _channel("Newchannel", "1.2", "1.1", "PJSIP/agent1-02"),
+            {"Event": "AgentConnect", "Uniqueid": ivr2[0], "Linkedid": "1.1", "Channel": ivr2[1],
+             "DestUniqueid": "1.2", "DestLinkedid": "1.1", "DestChannel": "PJSIP/agent1-02",
+             "Queue": "q", "Interface": "PJSIP/agent1", "MemberName": "Alice"},
+            _channel("SoftHangupRequest", "1.1", "1.1", "PJSIP/carrier-01", Cause="1"),
+            _channel("Hangup", "1.1", "1.1", "PJSIP/carrier-01", Cause="44"),
+            _channel("SoftHangupRequest", ivr1[0], "1.1", ivr1[1], Cause="16"),
+            _channel("Hangup", ivr1[0], "1.1", ivr1[1], Cause="16"),
+            _channel("Hangup", ivr2[0], "1.1", ivr2[1], Cause="16"),
+            _channel("Hangup", "1.2", "1.1", "PJSIP/agent1-02", Cause="16"),
+        ]
+        (call,) = ended(run(frames)[1])
+        assert (call.customer_channel, call.trunk, call.dialled) == ("PJSIP/carrier-01", "carrier", "100")
+        assert (call.ended_by, call.cause) == (EndedBy.CUSTOMER, 44)
+
+
+class TestOverflow:
+    """A caller answered from a second queue is a call of that queue."""
+
+    def test_agent_connect_names_the_queue(self) -> None:
+        """Queue(a) timed out, Queue(b) answered: the call is b's."""
+        frames = _answered_queue_call()
+        frames.insert(2, _channel("QueueCallerJoin", "1.1", "1.1", "PJSIP/trunk-01", Queue="b", Exten="100"))
+        frames[-1] = {**frames[-1], "Queue": "b"}
+        frames += [_channel("Hangup", u, "1.1", "x", Cause="16") for u in ("1.1", "1.2", "1.3")]
+        (call,) = ended(run(frames)[1])
+        assert call.queue == "b"
+
+
+class TestTrunkNames:
+    """The trunk is read right from every channel driver's names."""
+
+    @pytest.mark.parametrize(
+        ("channel", "trunk"),
+        [
+            ("PJSIP/trunk-0000000a", "trunk"),
+            ("PJSIP/my-carrier-0000001a", "my-carrier"),
+            ("SIP/carrier-00000001", "carrier"),
+            ("IAX2/carrier-1234", "carrier"),
+            ("DAHDI/i1/5551234-1", "i1"),
+            ("DAHDI/i2/-5", "i2"),
+            ("DAHDI/3-1", "3"),
+        ],
+    )
+    def test_trunk_of(self, channel: str, trunk: str) -> None:
+        """Each driver's channel name gives its trunk, never the caller ID inside it."""
+        assert trunk_of(channel) == trunk
+
+
+def _keyed() -> CallTracker:
+    return CallTracker(number_key=lambda n: n.lstrip("+") if len(n) >= 7 else "")
+
+
+class TestLiveCustomers:
+    """Which customers are on a live call right now, by their key."""
+
+    def test_caller_is_live_until_the_call_ends(self) -> None:
+        """An inbound caller is found while the call lasts, and forgotten after."""
+        tracker, _ = run(_answered_queue_call(), _keyed())
+        assert tracker.live_call_with("5551234") == ("1.1", "caller")
+        run([_channel("Hangup", u, "1.1", "x", Cause="16") for u in ("1.1", "1.2", "1.3")], tracker)
+        assert tracker.live_call_with("5551234") is None
+
+    def test_number_an_agent_dialled_is_live(self) -> None:
+        """An agent calling the customer by hand puts the customer on a live call."""
+        tracker, _ = run([_channel("Newchannel", "3.1", "3.1", "PJSIP/agent1-07", CallerIDNum="1001",
+                                   Exten="2025550143")], _keyed())
+        assert tracker.live_call_with("2025550143") == ("3.1", "callee")
+        assert tracker.live_call_with("1001") is None
+        tracker.forget_gone(frozenset())
+        assert tracker.live_call_with("2025550143") is None

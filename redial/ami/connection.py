@@ -153,7 +153,7 @@ class AmiLink:
         self,
         settings: AmiSettings,
         on_event: Callable[[ev.AmiEvent], None],
-        on_login: Callable[[frozenset[str], tuple[ev.MemberState, ...]], None],
+        on_login: Callable[[tuple[ev.LiveChannel, ...], tuple[ev.MemberState, ...]], None],
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
         self._settings = settings
@@ -282,7 +282,7 @@ class AmiLink:
         self.logins += 1
         self.connected_since = asyncio.get_running_loop().time()
         try:
-            alive = await self._alive_linkedids()
+            alive = await self._live_channels()
             members = await self._queue_members()
         except (AmiNotConnected, AmiTimeout, AmiRefused) as exc:
             self._drop_link(f"rebuilding state failed: {exc}")
@@ -291,12 +291,11 @@ class AmiLink:
         self._on_login(alive, members)
         self._spawn(self._keepalive())
 
-    async def _alive_linkedids(self) -> frozenset[str]:
+    async def _live_channels(self) -> tuple[ev.LiveChannel, ...]:
         reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
         messages = reply if isinstance(reply, list) else [reply]
-        return frozenset(
-            str(m.get("Linkedid")) for m in messages if m.get("Event") == "CoreShowChannel" and m.get("Linkedid")
-        )
+        channels = (ev.live_channel(m) for m in messages if m.get("Event") == "CoreShowChannel")
+        return tuple(c for c in channels if c is not None)
 
     async def _queue_members(self) -> tuple[ev.MemberState, ...]:
         reply = await self._send({"Action": "QueueStatus"}, as_list=True)

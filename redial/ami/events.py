@@ -192,6 +192,25 @@ class DeviceState:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveChannel:
+    """One channel alive on the PBX (a ``CoreShowChannel`` item of the list sent after each login).
+
+    Enough to take up a call that was already up when the daemon (re)started:
+    which application the channel is in (``Queue`` for a caller, ``AppQueue`` /
+    ``AppDial`` for a member's leg) and which bridge it shares with whom.
+    """
+
+    ref: ChannelRef
+    caller_number: str
+    exten: str
+    application: str
+    application_data: str
+    bridge_id: str
+    # Seconds since the channel was created.
+    duration: int
+
+
+@dataclass(frozen=True, slots=True)
 class FullyBooted:
     """Asterisk is up and accepting calls (sent after login and after a restart)."""
 
@@ -222,6 +241,33 @@ def _ref(frame: Mapping[str, object], prefix: str = "") -> ChannelRef | None:
         channel=_text(frame, prefix + "Channel"),
         uniqueid=uniqueid,
         linkedid=_text(frame, prefix + "Linkedid") or uniqueid,
+    )
+
+
+def _duration(text: str) -> int:
+    """``HH:MM:SS`` (CoreShowChannel's Duration) in seconds; 0 when unreadable."""
+    parts = [_int_or_none(p) for p in text.split(":")]
+    if not parts or any(p is None or p < 0 for p in parts):
+        return 0
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + (part or 0)
+    return seconds
+
+
+def live_channel(frame: Mapping[str, object]) -> LiveChannel | None:
+    """A ``CoreShowChannel`` list item, or ``None`` for a frame without a Uniqueid."""
+    ref = _ref(frame)
+    if ref is None:
+        return None
+    return LiveChannel(
+        ref=ref,
+        caller_number=_number(_text(frame, "CallerIDNum")),
+        exten=_text(frame, "Exten"),
+        application=_text(frame, "Application"),
+        application_data=_text(frame, "ApplicationData"),
+        bridge_id=_text(frame, "BridgeId"),
+        duration=_duration(_text(frame, "Duration")),
     )
 
 

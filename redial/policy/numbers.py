@@ -124,6 +124,31 @@ def e164_of(raw: str, rules: NumberRules) -> str:
     return phonenumbers.format_number(parsed[0], PhoneNumberFormat.E164)
 
 
+# Shorter E.164 forms are extensions, DIDs or service codes, never a customer to match.
+_MIN_KEY_LENGTH = 8
+
+
+def customer_key(raw: str, rules: NumberRules, dial_prefixes: tuple[str, ...] = ()) -> str:
+    """The one form in which two numbers of the same customer compare equal ("" for none).
+
+    National form, ``+CC`` and ``00CC`` give the same E.164 number. ``dial_prefixes``
+    (the digit an agent dials for an outside line, say ``9``) are taken off first; pass
+    them only for numbers someone dialled, never for a caller ID. The tracker, the engine
+    and the FastAGI lookup all decide "same customer" by this key.
+    """
+    cleaned = raw.strip()
+    for prefix in dial_prefixes:
+        if prefix and cleaned.startswith(prefix) and len(cleaned) > len(prefix) + 6:
+            cleaned = cleaned[len(prefix) :]
+            break
+    if cleaned.startswith("00"):
+        # The international prefix of most regions, and no valid national start where
+        # it is not (011 in the US is read by phonenumbers itself).
+        cleaned = "+" + cleaned[2:]
+    key = e164_of(cleaned, rules)
+    return key if len(key) >= _MIN_KEY_LENGTH else ""
+
+
 def check_number(raw: str, rules: NumberRules, do_not_call: frozenset[str]) -> NumberCheck:
     """Whether ``raw`` (a caller ID as received) may be redialled under ``rules``, and as what."""
     parsed = _parse(raw, rules)

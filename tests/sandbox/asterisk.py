@@ -192,6 +192,7 @@ class Sandbox:
         extensions_conf: Path = SHIPPED_EXTENSIONS,
         manager_conf: Path = SHIPPED_MANAGER,
         start_timeout: float = 30.0,
+        systemname: str | None = None,
     ) -> None:
         self._root_arg = root
         self.ami_port = ami_port
@@ -206,6 +207,8 @@ class Sandbox:
         self.extensions_conf = extensions_conf
         self.manager_conf = manager_conf
         self.start_timeout = start_timeout
+        # asterisk.conf's systemname prefixes every Uniqueid and Linkedid (pbx-east-1796173056.0).
+        self.systemname = systemname
         # Fresh secrets per sandbox: nothing in the tests may rely on a known password.
         self.ami_secret = "test-" + secrets.token_hex(12)
         self.observer_secret = "observer-" + secrets.token_hex(12)
@@ -329,6 +332,7 @@ astsbindir => /usr/sbin
 verbose = 4
 debug = 0
 documentation_language = en_US
+{'' if self.systemname is None else f'systemname = {self.systemname}'}
 """,
             "modules.conf": "[modules]\nautoload = no\n"
             + "".join(f"load => {m}.so\n" for m in MODULES),
