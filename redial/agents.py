@@ -2,13 +2,15 @@
 
 Fed by QueueMemberStatus / QueueMemberAdded / QueueMemberPause / QueueMemberRemoved,
 DeviceStateChange, and the QueueStatus list the daemon asks for after every login.
+A queue's own ``wrapuptime`` never appears on AMI: it comes from the configuration
+(``policy.agent.wrapup_time``) through :meth:`AgentBoard.set_queue_wrapup`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from redial.ami import events as ev
@@ -52,6 +54,8 @@ class AgentView:
     availability: Availability
     detail: str
     queues: tuple[str, ...] = ()
+    # In wrap-up: when it ends (Asterisk's epoch seconds, like LastCall); else None.
+    wrapup_until: float | None = None
 
 
 class AgentBoard:
@@ -67,7 +71,31 @@ class AgentBoard:
         self.version = 0
         # The version at which each interface's own entries last changed.
         self._changed: dict[str, int] = {}
+        # Every interface's view is stale from this version on (a reset, new queue wrap-ups).
         self._reset_at = 0
+        # The queues' own wrapuptime (queues.conf), by queue name; _default_wrapup for the rest.
+        self._queue_wrapup: dict[str, int] = {}
+        self._default_wrapup = 0
+
+    def set_queue_wrapup(self, wrapup: Mapping[str, int], default: int = 0) -> None:
+        """Each queue's own ``wrapuptime`` in seconds (AMI never reports it); ``default`` for other queues.
+
+        The engine passes ``policy.agent.wrapup_time`` of every queue with an override
+        (:meth:`redial.config.Settings.queue_wrapup_times`) and the base value as
+        ``default``, at start and after every reload. Until then no queue has a wrap-up.
+        """
+        table = {str(queue): int(seconds) for queue, seconds in wrapup.items()}
+        if default < 0 or any(seconds < 0 for seconds in table.values()):
+            raise ValueError("a wrap-up time cannot be negative")
+        if table == self._queue_wrapup and default == self._default_wrapup:
+            return
+        self._queue_wrapup, self._default_wrapup = table, int(default)
+        self.version += 1
+        self._reset_at = self.version
+
+    def queue_wrapup(self, queue: str) -> int:
+        """The wrap-up ``queue`` applies after a member's call, in seconds (0: none)."""
+        return self._queue_wrapup.get(queue, self._default_wrapup)
 
     def reset(self, members: Iterable[ev.MemberState]) -> None:
         """Replace everything with a fresh QueueStatus snapshot."""
@@ -171,12 +199,38 @@ class AgentBoard:
         if member.status not in (0, 1) or any(e.in_call for e in entries):
             text = _STATUS_TEXT.get(member.status, "busy")
             return AgentView(interface, Availability.BUSY, f"{interface} is {text}", queues)
-        wrapup_end = max((e.last_call + e.wrapup_time for e in entries if e.wrapup_time), default=0)
-        if wrapup_end > now:
-            return AgentView(
-                interface, Availability.BUSY, f"{interface} is in wrap-up for {wrapup_end - now:.0f} s more", queues
-            )
+        wrapup = self._wrapup_end(entries)
+        if wrapup is not None and wrapup[0] > now:
+            end, queue = wrapup
+            detail = f"{interface} is in wrap-up ({queue}) for {end - now:.0f} s more"
+            return AgentView(interface, Availability.BUSY, detail, queues, wrapup_until=end)
         return AgentView(interface, Availability.FREE, f"{interface} is free", queues)
+
+    def _wrapup_end(self, entries: list[ev.MemberState]) -> tuple[int, str] | None:
+        """When the member's wrap-up ends and the queue whose wrap-up it is; None if there is none.
+
+        As app_queue decides whether to ring a member (can_ring_entry, Asterisk 22): not
+        while ``now - LastCall < wrapuptime``, where wrapuptime is the member's own
+        (``Wrapuptime``) when non-zero, even if shorter, else the wrapuptime of the queue
+        the last call came from. Without ``shared_lastcall`` that is the entry's own queue.
+        With it, every queue's entry carries the same LastCall and the queue the call came
+        from is not on AMI: the longest wrap-up of the queues whose entries carry that
+        LastCall is taken, so the daemon may wait longer than app_queue, never shorter.
+        A wrap-up in any queue keeps the agent busy: the redial rings their phone itself.
+        """
+        latest: tuple[int, str] | None = None
+        for entry in entries:
+            if not entry.last_call:  # never took a call: nothing to wrap up
+                continue
+            if entry.wrapup_time > 0:
+                seconds, queue = entry.wrapup_time, entry.queue
+            else:
+                seconds, queue = max(
+                    (self.queue_wrapup(e.queue), e.queue) for e in entries if e.last_call == entry.last_call
+                )
+            if seconds and (latest is None or entry.last_call + seconds > latest[0]):
+                latest = (entry.last_call + seconds, queue)
+        return latest
 
     def free_members(self, queue: str, now: float, own_pause_reason: str, exclude: Iterable[str] = ()) -> list[str]:
         """Free members of ``queue``, the one idle longest first (the fairest to ring)."""
@@ -189,3 +243,39 @@ class AgentBoard:
         ]
         return [m.interface for m in sorted(free, key=lambda m: (m.last_call, m.interface))]
 
+
+    def device_of(self, interface: str) -> str:
+        """Where to ring member ``interface``: its own device.
+
+        A Local member (``Local/1001@from-queue/n``, FreePBX's form) runs a dialplan that
+        may refuse a call not placed by Queue() (FreePBX hangs up without Queue()'s
+        variables); its StateInterface (``PJSIP/1001``) is the phone itself. A state
+        interface that is no channel (``hint:1001@ext-local``, ``Custom:...``) is no
+        place to ring: then the member interface is used.
+        """
+        entries = self._members.get(interface)
+        if not entries:
+            return interface
+        device = next(iter(entries.values())).state_interface
+        tech, slash, rest = device.partition("/")
+        if not slash or not rest or tech.lower() in _NOT_RINGABLE or device == interface:
+            return interface
+        return device
+
+    def members_of(self, queue: str) -> list[str]:
+        """Every member interface of ``queue``, whatever its state."""
+        return [interface for interface, queues in self._members.items() if queue in queues]
+
+    def member_at(self, device: str, queue: str) -> tuple[str, str] | None:
+        """The member of ``queue`` whose interface or device is ``device``: (interface, name)."""
+        for interface, queues in self._members.items():
+            member = queues.get(queue)
+            if member is None:
+                continue
+            if device in (interface, member.state_interface) or interface.startswith(device + "/"):
+                return interface, member.name
+        return None
+
+
+# State-interface technologies that name no phone to ring.
+_NOT_RINGABLE = frozenset({"local", "custom", "queue"})

@@ -155,6 +155,10 @@ class AgentSettings:
     # "queue_member" rings another free member of the same queue, "callback" records
     # the drop for a person to call back.
     fallback: str = "queue_member"
+    # The queue's own wrapuptime from queues.conf, in seconds: set it to the same value.
+    # AMI never reports it (QueueMemberStatus shows only a member's own override), yet
+    # app_queue rings no member during it, and neither does the daemon.
+    wrapup_time: int = 0
 
 
 # A sound file name as Playback() takes it, without extension: no dots, so no "..".
@@ -247,6 +251,10 @@ class OriginateSettings:
     customer_ring_timeout: int = 30
     # None: the endpoint the customer's call came in on.
     trunk: str | None = None
+    # How the dialplan reaches the customer. None ("trunk" in the YAML):
+    # Dial(PJSIP/<number>@<trunk>). A context name ({context: from-internal}):
+    # Dial(Local/<number>@<context>), the admin's own outbound routing.
+    customer_route: str | None = None
     # Seconds after the Originate by which a final outcome must be seen.
     outcome_timeout: float = 180.0
 
@@ -276,6 +284,14 @@ class Settings:
         if queue is not None and queue in self.queue_policies:
             return self.queue_policies[queue]
         return self.policy
+
+    def queue_wrapup_times(self) -> dict[str, int]:
+        """``policy.agent.wrapup_time`` of each queue with an override; the rest have the base value.
+
+        For :meth:`redial.agents.AgentBoard.set_queue_wrapup`, with
+        ``default=self.policy.agent.wrapup_time``.
+        """
+        return {queue: policy.agent.wrapup_time for queue, policy in self.queue_policies.items()}
 
 
 class _Section:
@@ -668,6 +684,7 @@ def _agent(section: _Section) -> AgentSettings:
         busy_wait=section.get("busy_wait", _number(0, 3600), d.busy_wait),
         pause_reason=section.get("pause_reason", _string(TOKEN, "letters, digits, _ . and -"), d.pause_reason),
         fallback=section.get("fallback", _choice("queue_member", "callback"), d.fallback),
+        wrapup_time=section.get("wrapup_time", _integer(0, 3600), d.wrapup_time),
     )
     section.finish()
     return agent
@@ -752,9 +769,30 @@ def _outage_guard(section: _Section) -> OutageGuard:
     return guard
 
 
+_TOKEN_TEXT = "letters, digits, _ . and - (at most 64, not starting with -)"
+_ROUTE_FORMS = '"trunk" or {context: <dialplan context>}'
+
+
+def _customer_route(value: object, path: str) -> str | None:
+    """``trunk`` (None) or ``{context: NAME}`` (NAME): where the dialplan sends the customer's leg."""
+    if value == "trunk":
+        return None
+    if isinstance(value, str):
+        hint = f"; to dial through that context write customer_route: {{context: {value}}}" if value else ""
+        raise ConfigError(path, f"expected {_ROUTE_FORMS}, got {value!r}{hint}")
+    if not isinstance(value, Mapping):
+        raise ConfigError(path, f"expected {_ROUTE_FORMS}, got {_kind(value)}")
+    section = _Section(value, path)
+    context = section.get("context", _string(TOKEN, _TOKEN_TEXT), None)
+    section.finish()
+    if context is None:
+        raise ConfigError(section.key_path("context"), "missing: the dialplan context to dial the customer through")
+    return context
+
+
 def _originate(section: _Section) -> OriginateSettings:
     d = OriginateSettings()
-    token = _string(TOKEN, "letters, digits, _ . and - (at most 64, not starting with -)")
+    token = _string(TOKEN, _TOKEN_TEXT)
     settings = OriginateSettings(
         context=section.get("context", token, d.context),
         account=section.get("account", token, d.account),
@@ -763,9 +801,16 @@ def _originate(section: _Section) -> OriginateSettings:
         agent_ring_timeout=section.get("agent_ring_timeout", _integer(5, 300), d.agent_ring_timeout),
         customer_ring_timeout=section.get("customer_ring_timeout", _integer(5, 300), d.customer_ring_timeout),
         trunk=section.get("trunk", token, None),
+        customer_route=section.get("customer_route", _customer_route, None),
         outcome_timeout=section.get("outcome_timeout", _number(30, 3600), d.outcome_timeout),
     )
     section.finish()
+    if settings.customer_route == settings.context:
+        raise ConfigError(
+            section.key_path("customer_route.context"),
+            f"{settings.context!r} is the redial context itself (originate.context); name the context "
+            "of your outbound routes, for example from-internal",
+        )
     return settings
 
 
@@ -855,6 +900,8 @@ def describe(settings: Settings) -> dict[str, Any]:
                 policy[key] = "*"
         if policy["numbers"]["allowed_regions"] is None:
             policy["numbers"]["allowed_regions"] = "*"
+    route = result["originate"]["customer_route"]
+    result["originate"]["customer_route"] = "trunk" if route is None else {"context": route}
     return result
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from redial.ami.actions import (
+    TOKEN,
     OriginateRequest,
     assert_header_safe,
     is_dialable,
@@ -101,6 +103,68 @@ class TestOriginateAction:
         for variable in action["Variable"]:
             assert "," not in variable and "\n" not in variable and "\r" not in variable
         assert is_dialable(number)
+
+
+class TestCustomerRoute:
+    """The customer dialled through the admin's own routing: REDIAL_ROUTE_CONTEXT."""
+
+    def test_no_route_by_default(self) -> None:
+        """Existing callers send no route context: the dialplan dials the trunk."""
+        variables = originate_action(REQUEST, "a1")["Variable"]
+        assert not any(v.startswith("REDIAL_ROUTE_CONTEXT") for v in variables)
+
+    def test_route_context_sent_as_variable(self) -> None:
+        """The context travels as a Variable, never in Channel, Context or Exten."""
+        action = originate_action(dataclasses.replace(REQUEST, route_context="from-internal"), "a1")
+        assert action["Variable"][:5] == [
+            "REDIAL_ID=7",
+            "REDIAL_ORIGINAL_UNIQUEID=1795354875.10",
+            "REDIAL_NUMBER=5551234",
+            "REDIAL_ROUTE_CONTEXT=from-internal",
+            "REDIAL_TRUNK=trunk",
+        ]
+        assert action["Context"] == "redial-out" and action["Exten"] == "s"
+        assert "from-internal" not in str(action["Channel"])
+
+    @pytest.mark.parametrize(
+        "context", ["from internal", "a&b", "ctx/n", "x@y", "a,b", "-leading", "ctx\r\nAction: Originate", "x" * 65]
+    )
+    def test_hostile_context_refused(self, context: str) -> None:
+        """A context that could change the dial string or the action is refused, not sent."""
+        with pytest.raises(UnsafeValueError, match="route context"):
+            originate_action(dataclasses.replace(REQUEST, route_context=context), "a1")
+
+    def test_trunk_not_needed_on_a_route(self) -> None:
+        """Through a context an unusable trunk name is left out instead of failing the redial."""
+        action = originate_action(dataclasses.replace(REQUEST, route_context="from-internal", trunk=""), "a1")
+        assert not any(v.startswith("REDIAL_TRUNK") for v in action["Variable"])
+        with pytest.raises(UnsafeValueError, match="trunk"):
+            originate_action(dataclasses.replace(REQUEST, trunk=""), "a1")
+
+
+class TestShippedDialplan:
+    """config/extensions_redial.conf re-checks the route context and keeps one dial line per path."""
+
+    FILE = Path(__file__).resolve().parent.parent / "config" / "extensions_redial.conf"
+    TEXT = FILE.read_text(encoding="utf-8").split("[redial-out]\n", 1)[1].split("\n[", 1)[0]
+
+    def test_route_context_checked_with_the_token_class(self) -> None:
+        """The dialplan's REGEX for the context is the same class as TOKEN (- last in the bracket)."""
+        assert '$[${REGEX("^[A-Za-z0-9_.][A-Za-z0-9_.-]*$" ${REDIAL_ROUTE_CONTEXT})}]?route_ok' in self.TEXT
+        assert TOKEN.pattern == "[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}"
+
+    def test_both_targets_then_one_dial(self) -> None:
+        """Local/<number>@<context> or PJSIP/<number>@<trunk>, dialled by a single Dial() line."""
+        assert "Set(REDIAL_SAFE_TARGET=Local/${REDIAL_SAFE_NUMBER}@${REDIAL_ROUTE_CONTEXT})" in self.TEXT
+        assert "Set(REDIAL_SAFE_TARGET=PJSIP/${REDIAL_SAFE_NUMBER}@${REDIAL_SAFE_TRUNK})" in self.TEXT
+        dials = [line for line in self.TEXT.splitlines() if line.startswith(" same => n,Dial(")]
+        assert dials == [" same => n,Dial(${REDIAL_SAFE_TARGET},${REDIAL_SAFE_TIMEOUT},${REDIAL_DIAL_OPTS})"]
+
+    def test_route_refused_before_any_dial(self) -> None:
+        """A context failing the check hangs up with cause 21 before the target is set."""
+        lines = self.TEXT.splitlines()
+        check = next(i for i, line in enumerate(lines) if "?route_ok)" in line)
+        assert "Hangup(21)" in lines[check + 2] and "(route_ok)" in lines[check + 3]
 
 
 class TestHeaderSafety:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from redial.agents import AgentBoard, Availability
 from redial.ami import events as ev
 from redial.replay import load_frames
@@ -94,3 +96,90 @@ class TestMembers:
             if event is not None and agents.handle(event):
                 seen.append(agents.view("PJSIP/agent1", 1795354900, "redial").availability)
         assert seen[0] is Availability.BUSY and seen[-1] is Availability.FREE
+
+
+class TestQueueWrapup:
+    """The queue's own wrapuptime (from the configuration), applied as app_queue applies it."""
+
+    def test_no_wrapup_until_set(self) -> None:
+        """Without set_queue_wrapup a member is free right after a call, as before."""
+        agents = board(dataclasses.replace(ALICE, last_call=1990))
+        assert agents.view("PJSIP/agent1", 2000, "redial").availability is Availability.FREE
+
+    def test_queue_wrapup_keeps_the_member_busy(self) -> None:
+        """A member stays busy until LastCall + the queue's wrap-up, then is free."""
+        agents = board(dataclasses.replace(ALICE, last_call=1990))
+        agents.set_queue_wrapup({"support": 30})
+        view = agents.view("PJSIP/agent1", 2000, "redial")
+        assert view.availability is Availability.BUSY and view.wrapup_until == 2020
+        assert "wrap-up (support) for 20 s more" in view.detail
+        assert agents.view("PJSIP/agent1", 2019.5, "redial").availability is Availability.BUSY
+        free = agents.view("PJSIP/agent1", 2020, "redial")
+        assert free.availability is Availability.FREE and free.wrapup_until is None
+
+    def test_default_applies_to_other_queues(self) -> None:
+        """Queues without their own entry take the default (the base policy's value)."""
+        agents = board(dataclasses.replace(ALICE, last_call=1990))
+        agents.set_queue_wrapup({"sales": 5}, default=60)
+        assert agents.queue_wrapup("support") == 60 and agents.queue_wrapup("sales") == 5
+        assert agents.view("PJSIP/agent1", 2040, "redial").wrapup_until == 2050
+
+    def test_member_wrapup_overrides_even_when_shorter(self) -> None:
+        """A member's own non-zero Wrapuptime replaces the queue's, as get_wrapuptime() does."""
+        agents = board(dataclasses.replace(ALICE, last_call=1990, wrapup_time=5))
+        agents.set_queue_wrapup({"support": 60})
+        assert agents.view("PJSIP/agent1", 1994, "redial").availability is Availability.BUSY
+        assert agents.view("PJSIP/agent1", 1995, "redial").availability is Availability.FREE
+
+    def test_never_called_member_has_no_wrapup(self) -> None:
+        """LastCall 0 (no call yet) is never a wrap-up."""
+        agents = board(dataclasses.replace(ALICE, last_call=0))
+        agents.set_queue_wrapup({"support": 3600})
+        assert agents.view("PJSIP/agent1", 10, "redial").availability is Availability.FREE
+
+    def test_each_queue_its_own_last_call(self) -> None:
+        """Without shared_lastcall an old call in a long wrap-up queue does not block the agent."""
+        support = dataclasses.replace(ALICE, last_call=1990)
+        sales = dataclasses.replace(ALICE, queue="sales", last_call=1000)
+        agents = board(support, sales)
+        agents.set_queue_wrapup({"support": 0, "sales": 600})
+        assert agents.view("PJSIP/agent1", 2000, "redial").availability is Availability.FREE
+        agents.set_queue_wrapup({"support": 30, "sales": 600})
+        assert agents.view("PJSIP/agent1", 2000, "redial").wrapup_until == 2020
+
+    def test_shared_lastcall_takes_the_longest(self) -> None:
+        """Entries sharing one LastCall (shared_lastcall) take the longest wrap-up of those queues."""
+        support = dataclasses.replace(ALICE, last_call=1990)
+        sales = dataclasses.replace(ALICE, queue="sales", last_call=1990, wrapup_time=5)
+        agents = board(support, sales)
+        agents.set_queue_wrapup({"support": 10, "sales": 40})
+        # The call may have come from sales: support's entry then waits sales' 40 s.
+        view = agents.view("PJSIP/agent1", 2020, "redial")
+        assert view.availability is Availability.BUSY and view.wrapup_until == 2030
+        assert "(sales)" in view.detail
+
+    def test_free_members_skip_wrapup(self) -> None:
+        """Fallback candidates in their queue's wrap-up are not offered."""
+        bob = dataclasses.replace(ALICE, interface="PJSIP/agent2", state_interface="PJSIP/agent2", last_call=1995)
+        agents = board(ALICE, bob)
+        assert agents.free_members("support", 2000, "redial") == ["PJSIP/agent1", "PJSIP/agent2"]
+        agents.set_queue_wrapup({"support": 10})
+        assert agents.free_members("support", 2000, "redial") == ["PJSIP/agent1"]
+        assert agents.free_members("support", 2005, "redial") == ["PJSIP/agent1", "PJSIP/agent2"]
+
+    def test_new_wrapup_moves_versions(self) -> None:
+        """A changed table makes every earlier plan stale; the same table again changes nothing."""
+        agents = board(ALICE)
+        before, of_alice = agents.version, agents.version_of("PJSIP/agent1")
+        agents.set_queue_wrapup({"support": 30})
+        assert agents.version > before and agents.version_of("PJSIP/agent1") > of_alice
+        after = agents.version
+        agents.set_queue_wrapup({"support": 30})
+        assert agents.version == after
+
+    def test_negative_refused(self) -> None:
+        """A negative wrap-up is a programming error, not a silent zero."""
+        with pytest.raises(ValueError, match="negative"):
+            AgentBoard().set_queue_wrapup({"support": -1})
+        with pytest.raises(ValueError, match="negative"):
+            AgentBoard().set_queue_wrapup({}, default=-5)

@@ -176,3 +176,89 @@ class TestAmiValues:
             parse_settings({"ami": {"secret": "a\r\nAction: Originate"}}, env={})
         with pytest.raises(ConfigError, match=r"ami\.username"):
             parse_settings({}, env={"REDIAL_AMI_USERNAME": "x\ny"})
+
+
+class TestCustomerRoute:
+    """originate.customer_route: the trunk, or the admin's own outbound routing through a context."""
+
+    def test_default_is_the_trunk(self) -> None:
+        """Left out, and written as "trunk", the customer is dialled on the trunk (no context)."""
+        assert parse_settings({}, env={}).originate.customer_route is None
+        assert parse_settings({"originate": {"customer_route": "trunk"}}, env={}).originate.customer_route is None
+
+    def test_context_form(self) -> None:
+        """{context: NAME} dials the customer through that dialplan context."""
+        data = {"originate": {"customer_route": {"context": "outbound-allroutes"}}}
+        assert parse_settings(data, env={}).originate.customer_route == "outbound-allroutes"
+
+    def test_described_as_written(self) -> None:
+        """check-config shows the route the way the YAML writes it."""
+        assert describe(parse_settings({}, env={}))["originate"]["customer_route"] == "trunk"
+        routed = parse_settings({"originate": {"customer_route": {"context": "from-internal"}}}, env={})
+        assert describe(routed)["originate"]["customer_route"] == {"context": "from-internal"}
+
+    def test_shipped_example_documents_it(self) -> None:
+        """The shipped redial.yaml spells out the default and the context form."""
+        text = (REPO / "config" / "redial.yaml").read_text(encoding="utf-8")
+        assert "  customer_route: trunk\n" in text and "# customer_route: {context: outbound-allroutes}" in text
+
+    @pytest.mark.parametrize(
+        ("route", "path", "words"),
+        [
+            ("from-internal", "originate.customer_route", "write customer_route: {context: from-internal}"),
+            (7, "originate.customer_route", 'expected "trunk" or {context: <dialplan context>}, got int'),
+            ({}, "originate.customer_route.context", "missing"),
+            ({"context": "from internal"}, "originate.customer_route.context", "letters, digits"),
+            ({"context": "a&Local/b"}, "originate.customer_route.context", "letters, digits"),
+            ({"contxt": "x"}, "originate.customer_route.contxt", "did you mean 'context'"),
+            ({"context": "redial-out"}, "originate.customer_route.context", "the redial context itself"),
+        ],
+    )
+    def test_errors_name_the_key(self, route: object, path: str, words: str) -> None:
+        """A wrong route names its key path and what was expected."""
+        with pytest.raises(ConfigError) as caught:
+            parse_settings({"originate": {"customer_route": route}}, env={})
+        assert caught.value.path == path and words in str(caught.value)
+
+
+class TestWrapupTime:
+    """policy.agent.wrapup_time: the queue's own wrapuptime, which AMI never reports."""
+
+    def test_default_zero(self) -> None:
+        """No wrap-up unless configured, and no per-queue table without overrides."""
+        settings = parse_settings({}, env={})
+        assert settings.policy.agent.wrapup_time == 0 and settings.queue_wrapup_times() == {}
+
+    def test_per_queue_override(self) -> None:
+        """A queue override replaces the base value for that queue only."""
+        settings = parse_settings(
+            {
+                "policy": {
+                    "agent": {"wrapup_time": 10},
+                    "queue_overrides": {"vip": {"agent": {"wrapup_time": 45}}, "night": {"callback_window": 5}},
+                }
+            },
+            env={},
+        )
+        assert settings.policy.agent.wrapup_time == 10
+        assert settings.policy_for("vip").agent.wrapup_time == 45
+        assert settings.queue_wrapup_times() == {"vip": 45, "night": 10}
+
+    @pytest.mark.parametrize(
+        ("data", "path"),
+        [
+            ({"policy": {"agent": {"wrapup_time": -1}}}, "policy.agent.wrapup_time"),
+            ({"policy": {"agent": {"wrapup_time": 2.5}}}, "policy.agent.wrapup_time"),
+            ({"policy": {"agent": {"wrapup_time": "30s"}}}, "policy.agent.wrapup_time"),
+            ({"policy": {"agent": {"wrapuptime": 30}}}, "policy.agent.wrapuptime"),
+            (
+                {"policy": {"queue_overrides": {"vip": {"agent": {"wrapup_time": 99999}}}}},
+                "policy.queue_overrides.vip.agent.wrapup_time",
+            ),
+        ],
+    )
+    def test_errors_name_the_key(self, data: object, path: str) -> None:
+        """Not a whole number of seconds from 0 to 3600 (or misspelt): the error names the key."""
+        with pytest.raises(ConfigError) as caught:
+            parse_settings(data, env={})
+        assert caught.value.path == path

@@ -79,6 +79,9 @@ class OriginateRequest:
     # The number shown to the customer; "" shows nothing in particular.
     show_number: str = ""
     agent_name: str = ""
+    # The dialplan context the customer is dialled through (Local/<number>@<context>,
+    # the admin's outbound routes); "" dials them on ``trunk`` (originate.customer_route).
+    route_context: str = ""
 
 
 def originate_action(request: OriginateRequest, action_id: str) -> Action:
@@ -93,9 +96,15 @@ def originate_action(request: OriginateRequest, action_id: str) -> Action:
         f"REDIAL_ID={request.redial_id}",
         f"REDIAL_ORIGINAL_UNIQUEID={checked(UNIQUEID, request.original_uniqueid, 'uniqueid')}",
         f"REDIAL_NUMBER={number}",
-        f"REDIAL_TRUNK={checked(TOKEN, request.trunk, 'trunk')}",
-        f"REDIAL_RING_TIMEOUT={int(request.customer_ring_timeout)}",
     ]
+    if request.route_context:
+        # Dialled through the admin's routes: the trunk is not needed, only passed on when clean.
+        variables.append(f"REDIAL_ROUTE_CONTEXT={checked(TOKEN, request.route_context, 'route context')}")
+        if TOKEN.fullmatch(request.trunk):
+            variables.append(f"REDIAL_TRUNK={request.trunk}")
+    else:
+        variables.append(f"REDIAL_TRUNK={checked(TOKEN, request.trunk, 'trunk')}")
+    variables.append(f"REDIAL_RING_TIMEOUT={int(request.customer_ring_timeout)}")
     if DID.fullmatch(request.did):
         variables.append(f"REDIAL_DID={request.did}")
     if DID.fullmatch(request.show_number):
