@@ -17,15 +17,18 @@ import socket
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redial import pjsipconf
 from redial.ami.events import NEEDED_EVENTS
 from redial.ami.frames import split_recording
 from redial.config import Settings
+
+if TYPE_CHECKING:
+    from redial.freepbx import FreePbx
 
 # The actions the daemon sends, with the write class each needs (ListCommands says).
 NEEDED_ACTIONS: Mapping[str, str] = {
@@ -813,9 +816,40 @@ def diagnose(
 
     ``etc_dir`` is where Asterisk's configuration is; by default that of the running
     Asterisk whose AMI port is the configured one, found through /proc (only when
-    AMI is on this host).
+    AMI is on this host). On a FreePBX installation (:mod:`redial.freepbx`) the run
+    says so, checks FreePBX's files too, and words every fix the FreePBX way.
     """
+    from redial import freepbx  # it builds on this module's Finding
+
+    seen = _Seen()
+    with contextlib.closing(_checks(settings, admin, etc_dir, timeout, probe_factory, seen)) as checks:
+        for finding in checks:
+            yield finding if seen.freepbx is None else freepbx.adapt(finding, seen.freepbx)
+
+
+@dataclass
+class _Seen:
+    """What a run has learnt that changes how its findings are worded."""
+
+    # A FreePBX installation: fixes then name its *_custom.conf files and fwconsole reload.
+    freepbx: FreePbx | None = None
+
+
+def _checks(
+    settings: Settings,
+    admin: Admin | None,
+    etc_dir: Path | None,
+    timeout: float,
+    probe_factory: Callable[[str, int, float], PbxProbe],
+    seen: _Seen,
+) -> Generator[Finding, None, None]:
+    from redial import freepbx
+
     ami = settings.ami
+    config_dir = etc_dir
+    if config_dir is None and ami.host in _LOOPBACK:
+        config_dir = pjsipconf.locate_config_dir(ami.port)
+    seen.freepbx = freepbx.detect_files(config_dir)
     probe = probe_factory(ami.host, ami.port, timeout)
     deep: PbxProbe | None = None
     try:
@@ -823,9 +857,15 @@ def diagnose(
             probe.login(ami.username, ami.secret.reveal())
         except ProbeError as exc:
             yield Finding("AMI", Status.FAIL, exc.summary, exc.fix)
+            if seen.freepbx is not None:
+                yield freepbx.detected(seen.freepbx)
             return
         yield Finding("AMI", Status.OK, f"logged in as {ami.username} at {ami.host}:{ami.port} ({probe.banner})")
         commands = probe.commands()
+        if seen.freepbx is None and "ShowDialPlan" in commands:
+            seen.freepbx = freepbx.detect_dialplan(probe.dialplan)
+        if seen.freepbx is not None:
+            yield freepbx.detected(seen.freepbx)
         yield check_permissions(ami.username, commands)
         if admin is not None:
             deep = probe_factory(ami.host, ami.port, timeout)
@@ -857,9 +897,8 @@ def diagnose(
         agents = frozenset(
             name for members in queues.values() for m in members if (name := endpoint_of(m.interface)) is not None
         )
-        config_dir = etc_dir
-        if config_dir is None and ami.host in _LOOPBACK:
-            config_dir = pjsipconf.locate_config_dir(ami.port)
+        if seen.freepbx is not None:
+            agents |= freepbx.member_endpoints(m.interface for members in queues.values() for m in members)
         yield _rtp_finding(deep, settings, agents, config_dir)
         read_checked = False
         if deep is not None and admin is not None:
@@ -879,6 +918,10 @@ def diagnose(
                 f"run redial doctor --admin-user NAME (see [redial-doctor] in {MANAGER_CONF_HINT})",
             )
         yield from _manager_findings(config_dir, ami.username, read_checked)
+        if seen.freepbx is not None:
+            yield from freepbx.file_findings(
+                seen.freepbx, ami.username, settings.originate.context, settings.fastagi.enabled
+            )
     except ProbeError as exc:
         yield Finding("AMI", Status.FAIL, exc.summary, exc.fix)
     finally:

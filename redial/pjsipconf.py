@@ -10,7 +10,10 @@ Asterisk's config syntax, as far as it matters here: ``[name]`` starts a section
 templates in order, ``[name](+)`` adds to an earlier section; ``key = value`` and
 ``key => value``; ``;`` starts a comment (``\\;`` is a literal semicolon) and
 ``;-- ... --;`` a block comment; ``#include`` and ``#tryinclude`` take a file name
-or a glob, relative to the configuration directory.
+or a glob, relative to the configuration directory. Like Asterisk, ``(+)`` adds to
+the *first* section of that name, and one that names no earlier section makes the
+whole file invalid (FreePBX's ``pjsip.endpoint_custom.conf`` is read before any
+endpoint, which is why additions go into ``pjsip.endpoint_custom_post.conf``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class Section:
     name: str
     template: bool = False
     values: dict[str, str] = field(default_factory=dict)
+    # Where its header is ("file:line"): which file defines a section matters on FreePBX.
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +100,28 @@ def _lines(path: Path, etc_dir: Path, depth: int) -> list[tuple[str, str]]:
     return result
 
 
+def config_lines(path: Path, etc_dir: Path | None = None) -> list[tuple[str, str]]:
+    """Every line that says something, as (text, "file:line"): includes expanded, comments gone."""
+    return _lines(path, path.parent if etc_dir is None else etc_dir, 0)
+
+
+def _addition_target(named: list[Section], option: str) -> Section | None:
+    """The section ``(+)`` or ``(+key=value&...)`` adds to: the first of that name whose values match."""
+    wanted = [pair.partition("=") for pair in option[1:].split("&") if pair]
+    for section in named:
+        if all(section.values.get(key.strip()) == value.strip() for key, _, value in wanted):
+            return section
+    return None
+
+
 def parse_sections(path: Path, etc_dir: Path | None = None) -> list[Section]:
     """The sections of ``path`` (includes expanded), templates applied, in file order."""
-    etc = path.parent if etc_dir is None else etc_dir
     sections: list[Section] = []
-    by_name: dict[str, Section] = {}
+    # Every section and template of each name, in order: (+) adds to the first (as in Asterisk).
+    named: dict[str, list[Section]] = {}
     templates: dict[str, Section] = {}
     current: Section | None = None
-    for content, where in _lines(path, etc, 0):
+    for content, where in config_lines(path, etc_dir):
         if content.startswith("["):
             close = content.find("]")
             if close < 0:
@@ -112,22 +131,28 @@ def parse_sections(path: Path, etc_dir: Path | None = None) -> list[Section]:
             rest = content[close + 1 :].strip()
             if rest.startswith("(") and rest.endswith(")"):
                 options = [item.strip() for item in rest[1:-1].split(",") if item.strip()]
-            if "+" in options and name in by_name:
-                current = by_name[name]
+            addition = next((option for option in options if option.startswith("+")), None)
+            if addition is not None:
+                current = _addition_target(named.get(name, []), addition)
+                if current is None:
+                    raise ValueError(
+                        f"{where}: [{name}]({addition}) adds to a section not defined before it: "
+                        "Asterisk refuses the whole file"
+                    )
                 continue
-            current = Section(name=name, template="!" in options)
+            current = Section(name=name, template="!" in options, origin=where)
             for option in options:
-                if option in ("!", "+"):
+                if option == "!":
                     continue
                 parent = templates.get(option)
                 if parent is None:
                     raise ValueError(f"{where}: [{name}] inherits from unknown template {option!r}")
                 current.values.update(parent.values)
+            named.setdefault(name, []).append(current)
             if current.template:
                 templates[name] = current
             else:
                 sections.append(current)
-                by_name[name] = current
             continue
         if current is None:
             continue
