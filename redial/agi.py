@@ -25,7 +25,7 @@ from redial.ami.actions import INTERFACE
 from redial.clock import Clock
 from redial.config import Settings
 from redial.loopback import LoopbackService
-from redial.policy.numbers import e164_of
+from redial.policy.numbers import customer_key
 from redial.policy.returning import RecentDrop, ReturningDecision, decide_returning
 from redial.store import Store
 from redial.tracker import RoutedToAgent
@@ -69,6 +69,7 @@ class ReturningCallerService(LoopbackService):
         clock: Clock,
         log: structlog.typing.FilteringBoundLogger | None = None,
         on_routed: Callable[[RoutedToAgent], None] = lambda _routed: None,
+        ring_target: Callable[[str], str] = lambda interface: interface,
     ) -> None:
         super().__init__(settings.fastagi.host, settings.fastagi.port, log)
         self.settings = settings
@@ -77,13 +78,16 @@ class ReturningCallerService(LoopbackService):
         self._clock = clock
         # Tells the call tracker, so a second drop of the direct call is seen too.
         self._on_routed = on_routed
+        # A member's own device: a Local member's dialplan (FreePBX's from-queue) refuses
+        # a call that Queue() did not place.
+        self._ring_target = ring_target
 
     async def lookup(self, caller: str) -> ReturningDecision:
         """What to tell the dialplan for a call from ``caller``."""
         now = self._clock.now()
         agi = self.settings.fastagi
         policy = self.settings.policy
-        e164 = e164_of(caller, policy.numbers)
+        e164 = customer_key(caller, policy.numbers)
         found = await self._store.last_drop(e164, caller, now - agi.returning_window)
         drop = RecentDrop(*found) if found else None
         agent = self._agent_view(drop.agent_interface, now) if drop else None
@@ -107,12 +111,11 @@ class ReturningCallerService(LoopbackService):
                 reason=decision.reason,
                 detail=decision.detail,
             )
-            if decision.agent_interface and INTERFACE.fullmatch(decision.agent_interface):
+            device = self._ring_target(decision.agent_interface) if decision.agent_interface else ""
+            if device and INTERFACE.fullmatch(device):
                 request = Request(app=None, headers=headers, reader=reader, writer=writer)
                 timeout = self.settings.fastagi.ring_timeout
-                await asyncio.wait_for(
-                    request.send_command(f'SET VARIABLE REDIAL_AGENT "{decision.agent_interface}"'), HEADER_TIMEOUT
-                )
+                await asyncio.wait_for(request.send_command(f'SET VARIABLE REDIAL_AGENT "{device}"'), HEADER_TIMEOUT)
                 await asyncio.wait_for(
                     request.send_command(f'SET VARIABLE REDIAL_AGENT_TIMEOUT "{timeout}"'), HEADER_TIMEOUT
                 )

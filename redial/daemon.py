@@ -137,7 +137,13 @@ class Daemon:
             returning = None
             if settings.fastagi.enabled:
                 returning = ReturningCallerService(
-                    settings, store, engine.agent_view, self.clock, self.log, on_routed=self._queue.put_nowait
+                    settings,
+                    store,
+                    engine.agent_view,
+                    self.clock,
+                    self.log,
+                    on_routed=self._queue.put_nowait,
+                    ring_target=engine.ring_target,
                 )
                 await returning.start()
             self.returning = returning

@@ -192,6 +192,7 @@ class Engine:
         # ChannelId -> (redial id, interface).
         self._held: dict[str, tuple[int, str]] = {}
         self.settings = settings
+        self._board.set_queue_wrapup(settings.queue_wrapup_times(), default=settings.policy.agent.wrapup_time)
         self._guard = OutageGuard(settings.outage_guard)
         prefix = settings.originate.channel_id_prefix + "-"
         self._tracker = CallTracker(
@@ -219,6 +220,8 @@ class Engine:
         """Take a new configuration (SIGHUP); calls and redials in progress carry on."""
         self.settings = settings
         self._guard.settings = settings.outage_guard
+        # A queue's own wrapuptime never shows on AMI: it comes from the policy.
+        self._board.set_queue_wrapup(settings.queue_wrapup_times(), default=settings.policy.agent.wrapup_time)
 
     @property
     def tracked_calls(self) -> int:
@@ -634,6 +637,7 @@ class Engine:
             channel_id=channel_id,
             agent_interface=self._board.device_of(plan.interface),
             customer_number=redial.dial_number or redial.customer_number,
+            route_context=originate.customer_route or "",
             trunk=originate.trunk or redial.trunk,
             did=redial.dialled,
             original_uniqueid=redial.original_uniqueid,

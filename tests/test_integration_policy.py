@@ -115,7 +115,8 @@ class PolicyRig:
 
     def call(self, number: str, mode: CallMode = "rtp_drop", **kwargs: Any) -> CustomerCall:
         kwargs.setdefault("max_time", 40)
-        call = customer_call(number, mode, did=DID, **kwargs)
+        kwargs.setdefault("did", DID)
+        call = customer_call(number, mode, **kwargs)
         self.calls.append(call)
         return call
 
@@ -205,7 +206,9 @@ class PolicyRig:
         )
         return connect, drop
 
-    async def assert_connected_redial(self, leg: AmiMessage, phone: AgentPhone, customer: str) -> AmiMessage:
+    async def assert_connected_redial(
+        self, leg: AmiMessage, phone: AgentPhone, customer: str, did: str = DID
+    ) -> AmiMessage:
         """Agent's phone rang first, then the customer's; both legs in one bridge; not via Queue().
 
         Returns the customer's leg (its Newchannel: by then the agent has answered).
@@ -231,7 +234,7 @@ class PolicyRig:
         redial_invite = phone.invites[-1]
         customer_invite = self.customer_phone.invites[-1]
         assert redial_invite.from_user == customer
-        assert customer_invite.from_user == DID
+        assert customer_invite.from_user == did
         assert ruri_user(customer_invite) == customer
         assert redial_invite.received < customer_invite.received
         assert not obs.find(where(Event="QueueCallerJoin", Linkedid=channel_id)), "the redial went through Queue()"

@@ -294,6 +294,7 @@ context = from-agents
 disallow = all
 allow = ulaw
 direct_media = no
+{'' if self.rtp_timeout is None else f'rtp_timeout = {self.rtp_timeout}'}
 aors = {agent}
 callerid = "{AGENT_NAMES.get(agent, agent)}" <{agent}>
 
@@ -396,6 +397,32 @@ exten => _X.,1,NoOp(inbound ${CALLERID(num)})
  same => n,Answer()
  same => n,Gosub(redial-returning,s,1)
  same => n,Queue(support,t)
+; DIDs 301 and 302: FreePBX's shape. Queue members are Local channels into [from-queue],
+; which (like FreePBX's) hangs up a leg that Queue() did not place (no NODEST).
+exten => 301,1,Answer()
+ same => n,Set(__NODEST=${EXTEN})
+ same => n,Queue(fpbx,t)
+exten => 302,1,Answer()
+ same => n,Set(__NODEST=${EXTEN})
+ same => n,Queue(fpbxopt,t)
+; DID 303: an IVR that reaches Queue() through Dial(Local/...).
+exten => 303,1,Answer()
+ same => n,Dial(Local/s@sandbox-ivr)
+; DID 304: overflow. Nobody answers in `overflow` within 3 s; `sales` answers.
+exten => 304,1,Answer()
+ same => n,Queue(overflow,t,,,3)
+ same => n,Queue(sales,t)
+
+[sandbox-ivr]
+exten => s,1,Answer()
+ same => n,Queue(support,t)
+
+[from-queue]
+exten => _[a-z0-9].,1,GotoIf($["${NODEST}" = ""]?nodest)
+ same => n,Dial(PJSIP/${EXTEN},,)
+ same => n,Hangup()
+ same => n(nodest),NoOp(not placed by Queue(): no NODEST)
+ same => n,Hangup()
 ; DID 199: a carrier that delivers a hostile caller ID (tests of injection).
 exten => 199,1,Set(CALLERID(num)=123&PJSIP/999@trunk)
  same => n,Answer()
@@ -437,6 +464,21 @@ shared_lastcall = yes
 [sales]
 {queue_common}
 {sales}
+
+; FreePBX's member form: Local/<ext>@from-queue/n,<penalty>,<name>,<state interface>.
+[fpbx]
+{queue_common}
+member => Local/agent3@from-queue/n,0,Carol,PJSIP/agent3
+
+; The same without /n: the phone is swapped into the queue's bridge.
+[fpbxopt]
+{queue_common}
+member => Local/agent3@from-queue,0,Carol,PJSIP/agent3
+
+; An overflow queue nobody answers in (the overflow test starts no phone for agent3).
+[overflow]
+{queue_common}
+member => PJSIP/agent3,0,Carol
 """,
             # Present (and near empty) so Asterisk does not log errors about missing files.
             "musiconhold.conf": "[general]\n",

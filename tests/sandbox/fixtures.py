@@ -45,7 +45,7 @@ def _new_sandbox() -> Sandbox:
     man = os.environ.get("REDIAL_SANDBOX_MANAGER")
     return Sandbox(extensions_conf=Path(ext) if ext else SHIPPED_EXTENSIONS,
                    manager_conf=Path(man) if man else SHIPPED_MANAGER,
-                   systemname=os.environ.get("REDIAL_SANDBOX_SYSTEMNAME") or None)
+                   systemname=os.environ.get("REDIAL_SANDBOX_SYSTEMNAME", "pbx-east") or None)
 
 
 @contextmanager

@@ -36,7 +36,7 @@ AUDIO_FILE = "silence.ulaw"
 CUSTOMER_CALL_PORTS = range(15070, 15100)
 WORK_BASE = Path(tempfile.gettempdir()) / "redial-sipp"
 
-PhoneMode = Literal["answer", "noanswer", "busy"]
+PhoneMode = Literal["answer", "silent", "noanswer", "busy"]
 CallMode = Literal["rtp_drop", "bye_q850", "hangup", "wait_for_bye"]
 
 
@@ -368,6 +368,7 @@ class Phone(SippProcess):
     """A SIP phone Asterisk calls (UAS). It records every INVITE's headers and arrival time.
 
     mode: answer (after ring_delay s, stream RTP until BYE, or send BYE after hangup_after s),
+    silent (answer like that but send no RTP: a softphone whose media died),
     noanswer (ring until CANCEL), busy (486 after ring_delay s). Handles calls one after another,
     up to max_calls, for at most max_time seconds.
     """
@@ -377,8 +378,8 @@ class Phone(SippProcess):
                  media_port: int | None = None, max_calls: int = 100,
                  max_time: float = 600.0, pbx_host: str = LOCALHOST,
                  pbx_port: int = DEFAULT_SIP_PORT) -> None:
-        templates = {"answer": "phone_answer.xml", "noanswer": "phone_noanswer.xml",
-                     "busy": "phone_busy.xml"}
+        templates = {"answer": "phone_answer.xml", "silent": "phone_answer.xml",
+                     "noanswer": "phone_noanswer.xml", "busy": "phone_busy.xml"}
         if mode not in templates:
             raise ValueError(f"unknown phone mode {mode!r}")
         ring_ms = max(1, round(ring_delay * 1000))  # a recv timeout of 0 would mean "none"
@@ -386,7 +387,10 @@ class Phone(SippProcess):
                     if hangup_after is not None else "")
         self.mode = mode
         self.user = user
-        super().__init__(label, templates[mode], {"RING_MS": str(ring_ms), "BYE_WAIT": bye_wait},
+        # silent: answers, then sends no RTP (its endpoint's rtp_timeout drops the call).
+        media = "" if mode == "silent" else f'<exec rtp_stream="{AUDIO_FILE},-1,0"/>'
+        super().__init__(label, templates[mode],
+                         {"RING_MS": str(ring_ms), "BYE_WAIT": bye_wait, "MEDIA": media},
                          sip_port=port, media_port=media_port or media_port_for(port),
                          service=user, max_calls=max_calls, max_time=max_time,
                          # Where a BYE of its own goes ([remote_ip]:[remote_port] are empty
