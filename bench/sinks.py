@@ -112,5 +112,8 @@ class CountingOriginator:
     async def pause(self, interface: str, paused: bool, reason: str) -> None:
         self.counts.pauses += 1
 
+    async def hint(self, exten: str, context: str) -> str:
+        return ""  # the benchmark's members are plain PJSIP devices
+
     async def queue_log(self, action: Action) -> None:
         self.counts.queue_logs += 1

@@ -75,6 +75,8 @@ class AgentBoard:
         self._reset_at = 0
         # The queues' own wrapuptime (queues.conf), by queue name; _default_wrapup for the rest.
         self._queue_wrapup: dict[str, int] = {}
+        # hint:<exten>@<context> state interfaces (FreePBX) -> the phone the hint names.
+        self._hint_devices: dict[str, str] = {}
         self._default_wrapup = 0
 
     def set_queue_wrapup(self, wrapup: Mapping[str, int], default: int = 0) -> None:
@@ -250,17 +252,32 @@ class AgentBoard:
         A Local member (``Local/1001@from-queue/n``, FreePBX's form) runs a dialplan that
         may refuse a call not placed by Queue() (FreePBX hangs up without Queue()'s
         variables); its StateInterface (``PJSIP/1001``) is the phone itself. A state
-        interface that is no channel (``hint:1001@ext-local``, ``Custom:...``) is no
-        place to ring: then the member interface is used.
+        interface ``hint:1001@ext-local`` (current FreePBX) gives the device its hint
+        names, once resolved (:meth:`set_hint_devices`). Any other state interface that
+        is no channel (``Custom:...``) is no place to ring: then the member interface is used.
         """
         entries = self._members.get(interface)
         if not entries:
             return interface
         device = next(iter(entries.values())).state_interface
+        device = self._hint_devices.get(device, device)
         tech, slash, rest = device.partition("/")
         if not slash or not rest or tech.lower() in _NOT_RINGABLE or device == interface:
             return interface
         return device
+
+    def hints(self) -> set[str]:
+        """The ``hint:exten@context`` state interfaces of the members, to resolve to devices."""
+        return {
+            m.state_interface
+            for queues in self._members.values()
+            for m in queues.values()
+            if m.state_interface.startswith("hint:")
+        }
+
+    def set_hint_devices(self, devices: Mapping[str, str]) -> None:
+        """``hint:exten@context`` -> the phone that hint names (from the ExtensionState action)."""
+        self._hint_devices = dict(devices)
 
     def members_of(self, queue: str) -> list[str]:
         """Every member interface of ``queue``, whatever its state."""
@@ -278,4 +295,13 @@ class AgentBoard:
 
 
 # State-interface technologies that name no phone to ring.
-_NOT_RINGABLE = frozenset({"local", "custom", "queue"})
+_NOT_RINGABLE = frozenset({"local", "custom", "queue", "hint"})
+
+
+def device_in_hint(hint: str) -> str | None:
+    """The phone a dialplan hint names: ``PJSIP/1001&Custom:DND1001`` gives ``PJSIP/1001``."""
+    for part in hint.split("&"):
+        tech, slash, rest = part.strip().partition("/")
+        if slash and rest and tech.isalnum() and tech.lower() not in _NOT_RINGABLE:
+            return part.strip()
+    return None

@@ -36,6 +36,7 @@ NEEDED_ACTIONS: Mapping[str, str] = {
     "QueuePause": "agent",
     "QueueLog": "agent",
     "CoreShowChannels": "reporting",
+    "ExtensionState": "call",
     "Status": "call",
     "QueueStatus": "none",
     "Ping": "none",

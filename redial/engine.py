@@ -22,7 +22,7 @@ from typing import Any, Protocol, overload
 import structlog
 
 from redial.adopt import calls_in_progress
-from redial.agents import AgentBoard, AgentView, Availability
+from redial.agents import AgentBoard, AgentView, Availability, device_in_hint
 from redial.ami import events as ev
 from redial.ami.actions import Action, OriginateRequest, originate_action, queue_log_action
 from redial.clock import Clock
@@ -62,6 +62,8 @@ class Originator(Protocol):
     async def pause(self, interface: str, paused: bool, reason: str) -> None: ...
 
     async def queue_log(self, action: Action) -> None: ...
+
+    async def hint(self, exten: str, context: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,6 +540,7 @@ class Engine:
         now = self._clock.now()
         if link.members is not None:
             self._board.reset(link.members)
+            await self._resolve_hints()
         # Calls that were up before this login (the daemon (re)started mid-call): follow
         # them from here, so their drop is seen too.
         taken_up = 0
@@ -566,6 +569,22 @@ class Engine:
         for channel_id, (redial_id, interface) in list(self._held.items()):
             if channel_id not in link.linkedids and await self._release(interface, redial_id, now):
                 del self._held[channel_id]
+
+    async def _resolve_hints(self) -> None:
+        """Find the phone behind every ``hint:exten@context`` state interface (current FreePBX members)."""
+        devices = {}
+        for state in sorted(self._board.hints()):
+            exten, _, context = state.removeprefix("hint:").partition("@")
+            try:
+                device = device_in_hint(await self._originator.hint(exten, context or "default"))
+            except (AmiError, UnsafeValueError) as exc:
+                self._log.warning("hint_unresolved", state_interface=state, error=str(exc))
+                continue
+            if device is None:
+                self._log.warning("hint_unresolved", state_interface=state, error="the hint names no phone")
+                continue
+            devices[state] = device
+        self._board.set_hint_devices(devices)
 
     def agent_view(self, interface: str, now: float) -> AgentView:
         """The agent's availability, counting the daemon's own reservations as busy."""
@@ -632,10 +651,15 @@ class Engine:
         experience = policy.experience
         channel_id = channel_id_for(originate.channel_id_prefix, redial.id, redial.rings + 1, redial.linkedid)
         shown = redial.dialled if experience.customer_caller_id == "dialled" else experience.customer_caller_id
+        target = self._board.device_of(plan.interface)
+        if target == plan.interface and plan.interface.startswith("Local/") and self._board.hints():
+            # A member added since the last login, whose hint is not resolved yet.
+            await self._resolve_hints()
+            target = self._board.device_of(plan.interface)
         request = OriginateRequest(
             redial_id=redial.id,
             channel_id=channel_id,
-            agent_interface=self._board.device_of(plan.interface),
+            agent_interface=target,
             customer_number=redial.dial_number or redial.customer_number,
             route_context=originate.customer_route or "",
             trunk=originate.trunk or redial.trunk,

@@ -50,6 +50,9 @@ class RecordingOriginator:
     async def queue_log(self, action: Action) -> None:
         self.queue_logs.append(action)
 
+    async def hint(self, exten: str, context: str) -> str:
+        return ""  # a recording cannot be asked: hint members are rung by their member interface
+
 
 @dataclass
 class ReplayResult:

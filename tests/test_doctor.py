@@ -45,7 +45,16 @@ from redial.freepbx import FreePbx, adapt, detect_dialplan, detect_files, member
 from redial.pjsipconf import PjsipEndpoint
 from tests.test_pjsipconf import REPO, write_freepbx_etc
 
-ALL_ACTIONS = ("Originate", "QueuePause", "QueueLog", "CoreShowChannels", "Status", "QueueStatus", "Ping")
+ALL_ACTIONS = (
+    "Originate",
+    "QueuePause",
+    "QueueLog",
+    "CoreShowChannels",
+    "ExtensionState",
+    "Status",
+    "QueueStatus",
+    "Ping",
+)
 
 
 def line(app: str, data: str = "", exten: str = "s") -> DialplanLine:

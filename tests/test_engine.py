@@ -29,6 +29,8 @@ class FakeOriginator:
         self.fail_with: list[AmiError] = []
         self.pauses: list[tuple[str, bool, str]] = []
         self.queue_logs: list[Action] = []
+        # exten@context -> the dialplan hint ExtensionState answers with.
+        self.hints: dict[str, str] = {}
 
     async def originate(self, action: Action) -> None:
         self.actions.append(action)
@@ -37,6 +39,9 @@ class FakeOriginator:
 
     async def pause(self, interface: str, paused: bool, reason: str) -> None:
         self.pauses.append((interface, paused, reason))
+
+    async def hint(self, exten: str, context: str) -> str:
+        return self.hints.get(f"{exten}@{context}", "")
 
     async def queue_log(self, action: Action) -> None:
         self.queue_logs.append(action)
@@ -671,9 +676,22 @@ class TestLocalMembers:
         assert originator.pauses == [("Local/1001@from-queue/n", True, "redial")]
         assert engine.ring_target("Local/1001@from-queue/n") == "PJSIP/1001"
 
-    async def test_hint_state_interface_keeps_the_member(self, store: Store) -> None:
-        """A hint: state interface names no phone: the member interface is rung as before."""
+    async def test_hint_state_interface_is_resolved_to_its_phone(self, store: Store) -> None:
+        """Current FreePBX's hint:1001@ext-local: the phone comes from ExtensionState's Hint."""
+        hinted = ev.MemberState(
+            "support", "Local/1001@from-queue/n", "A", "hint:1001@ext-local", 1, False, "", False, 0, 0
+        )
+        originator = FakeOriginator()
+        originator.hints["1001@ext-local"] = "PJSIP/1001&Custom:DND1001"
+        engine = Engine(cfg(), store, originator, ManualClock(START))
+        await engine.handle(LinkUp(frozenset(), (hinted,)))
+        assert engine.ring_target("Local/1001@from-queue/n") == "PJSIP/1001"
+
+    async def test_unresolvable_hint_keeps_the_member(self, store: Store) -> None:
+        """A hint that names no phone (or no answer): the member interface is rung as before."""
         hinted = ev.MemberState("support", "Local/1001@agents/n", "A", "hint:1001@ext-local", 1, False, "", False, 0, 0)
-        engine = Engine(cfg(), store, FakeOriginator(), ManualClock(START))
+        originator = FakeOriginator()
+        originator.hints["1001@ext-local"] = "Custom:DND1001"
+        engine = Engine(cfg(), store, originator, ManualClock(START))
         await engine.handle(LinkUp(frozenset(), (hinted,)))
         assert engine.ring_target("Local/1001@agents/n") == "Local/1001@agents/n"

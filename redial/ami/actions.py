@@ -168,6 +168,17 @@ def pause_action(interface: str, paused: bool, reason: str) -> Action:
     return action
 
 
+def extension_state_action(exten: str, context: str) -> Action:
+    """ExtensionState for ``exten@context``: its reply names the devices of the hint."""
+    action: Action = {
+        "Action": "ExtensionState",
+        "Exten": checked(TOKEN, exten, "hint extension"),
+        "Context": checked(TOKEN, context, "hint context"),
+    }
+    assert_header_safe(action)
+    return action
+
+
 def login_action(username: str, secret: str, events: str) -> Action:
     action: Action = {"Action": "Login", "Username": username, "Secret": secret, "Events": events}
     assert_header_safe(action)

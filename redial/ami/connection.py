@@ -29,7 +29,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from redial.ami import events as ev
-from redial.ami.actions import Action, assert_header_safe, login_action, pause_action
+from redial.ami.actions import Action, assert_header_safe, extension_state_action, login_action, pause_action
 from redial.ami.backoff import Backoff
 from redial.ami.frames import EventCutter
 from redial.config import AmiSettings
@@ -46,6 +46,7 @@ _NEVER_RESEND = (
     "queuestatus",
     "queuepause",
     "queuelog",
+    "extensionstate",
     "command",
 )
 # The event classes the daemon reads; the AMI user's read permission limits them too.
@@ -361,6 +362,11 @@ class AmiLink:
     async def pause(self, interface: str, paused: bool, reason: str) -> None:
         """Pause or unpause ``interface`` in all its queues (QueuePause without Queue)."""
         await self._send(pause_action(interface, paused, reason))
+
+    async def hint(self, exten: str, context: str) -> str:
+        """The devices the dialplan hint ``exten@context`` names (ExtensionState's ``Hint``)."""
+        reply = await self._send(extension_state_action(exten, context))
+        return str(reply.get("Hint", "")) if hasattr(reply, "get") else ""
 
     async def queue_log(self, action: Action) -> None:
         """Write a queue_log line (the QueueLog action)."""
