@@ -22,13 +22,14 @@ from panoramisk.fast_agi import Request
 
 from redial.agents import AgentView
 from redial.ami.actions import INTERFACE
+from redial.calls import presentation_withheld
 from redial.clock import Clock
 from redial.config import Settings
 from redial.loopback import LoopbackService
 from redial.policy.numbers import customer_key
 from redial.policy.returning import RecentDrop, ReturningDecision, decide_returning
 from redial.store import Store
-from redial.tracker import RoutedToAgent
+from redial.tracker import CallerWithheld, RoutedToAgent
 
 MAX_HEADER_BYTES = 64 * 1024
 HEADER_TIMEOUT = 5.0
@@ -68,7 +69,7 @@ class ReturningCallerService(LoopbackService):
         agent_view: Callable[[str, float], AgentView],
         clock: Clock,
         log: structlog.typing.FilteringBoundLogger | None = None,
-        on_routed: Callable[[RoutedToAgent], None] = lambda _routed: None,
+        on_routed: Callable[[RoutedToAgent | CallerWithheld], None] = lambda _routed: None,
         ring_target: Callable[[str], str] = lambda interface: interface,
     ) -> None:
         super().__init__(settings.fastagi.host, settings.fastagi.port, log)
@@ -102,6 +103,9 @@ class ReturningCallerService(LoopbackService):
                 return
             caller = headers.get("agi_callerid", "")
             uniqueid = headers.get("agi_uniqueid", "")
+            if uniqueid and presentation_withheld(headers.get("agi_callingpres", "")):
+                # AMI shows the number even so: the tracker must treat it as withheld.
+                self._on_routed(CallerWithheld(uniqueid))
             decision = await self.lookup(caller)
             self._log.info(
                 "returning_caller",

@@ -38,6 +38,8 @@ class EndedCall:
     talk_time: int | None
     # The agent's own device leg (``PJSIP/1001-0000000b``), behind a Local member's halves.
     agent_channel: str | None = None
+    # The caller restricted their presentation: treated as a withheld number.
+    number_withheld: bool = False
 
     @property
     def trunk(self) -> str:
@@ -87,6 +89,28 @@ class InboundCall:
     at: float
     # The number the first channel dialled: a DID, or a customer an agent calls by hand.
     dialled: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerWithheld:
+    """The caller of this channel restricted their presentation (``Privacy: id``).
+
+    AMI still shows the number (P-Asserted-Identity with ``trust_id_inbound``), so the
+    returning-caller hook, which sees every inbound call's ``agi_callingpres``, says so.
+    """
+
+    uniqueid: str
+
+
+# Q.850 presentation indicator bits of CALLERID(pres) / agi_callingpres: 0x20 restricted,
+# 0x40 not available. Either means the caller did not want the number shown.
+PRESENTATION_MASK = 0x60
+
+
+def presentation_withheld(callingpres: str) -> bool:
+    """True for an ``agi_callingpres`` value whose presentation is restricted or unavailable."""
+    text = callingpres.strip()
+    return text.isdigit() and len(text) < 5 and int(text) & PRESENTATION_MASK != 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from redial.policy.hours import is_open
 from redial.policy.numbers import DoNotCallList, check_number, customer_key
 from redial.redials import AGENT_OUTCOMES, Outcome, Redial, RedialState, advance, channel_id_for, expire
 from redial.store import Store
-from redial.tracker import CallTracker, EndedBy, EndedCall, InboundCall, RoutedToAgent
+from redial.tracker import CallerWithheld, CallTracker, EndedBy, EndedCall, InboundCall, RoutedToAgent
 
 # When the AMI link is down at the due time, try again this much later.
 RETRY_WHEN_DISCONNECTED = 5.0
@@ -80,7 +80,7 @@ class LinkUp:
         return cls(frozenset(c.ref.linkedid for c in channels), members, channels)
 
 
-EngineInput = ev.AmiEvent | LinkUp | RoutedToAgent
+EngineInput = ev.AmiEvent | LinkUp | RoutedToAgent | CallerWithheld
 
 
 class _OpenRedials(dict[int, Redial]):
@@ -304,6 +304,9 @@ class Engine:
         if isinstance(item, RoutedToAgent):
             self._tracker.routed_to_agent(item, now)
             return
+        if isinstance(item, CallerWithheld):
+            self._tracker.caller_withheld(item)
+            return
         self._board.handle(item)
         if isinstance(item, ev.ChannelHungUp) and item.ref.uniqueid in self._held:
             redial_id, interface = self._held.pop(item.ref.uniqueid)
@@ -449,7 +452,9 @@ class Engine:
             # Most calls: the number is stored, not judged.
             decision = skipped
         else:
-            number = check_number(call.customer_number, policy.numbers, self._do_not_call(policy))
+            # A restricted presentation is a withheld number, whatever AMI's CallerIDNum shows.
+            shown = "anonymous" if call.number_withheld else call.customer_number
+            number = check_number(shown, policy.numbers, self._do_not_call(policy))
             hours = is_open(now, policy.hours)
             today = await self._store.redials_since(e164, local_midnight(now, policy.hours.timezone))
             decision = decide(call, classification, policy, number=number, hours=hours, redials_today=today)

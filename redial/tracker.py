@@ -21,11 +21,21 @@ from dataclasses import dataclass, field
 
 from redial.adopt import CallInProgress
 from redial.ami import events as ev
-from redial.calls import EndedBy, EndedCall, InboundCall, RoutedToAgent, device_of, local_twin, trunk_of
+from redial.calls import (
+    CallerWithheld,
+    EndedBy,
+    EndedCall,
+    InboundCall,
+    RoutedToAgent,
+    device_of,
+    local_twin,
+    trunk_of,
+)
 
 __all__ = [
     "CallState",
     "CallTracker",
+    "CallerWithheld",
     "EndedBy",
     "EndedCall",
     "InboundCall",
@@ -71,6 +81,7 @@ class _Call:
     keys: tuple[str, ...] = ()
     ender_uniqueid: str | None = None
     ender_soft_cause: int | None = None
+    number_withheld: bool = False
     # Set while the returning-caller service has this call ringing an agent directly.
     routed: RoutedToAgent | None = None
     routed_at: float | None = None
@@ -241,6 +252,13 @@ class CallTracker:
         call.routed = routed
         call.routed_at = now
 
+    def caller_withheld(self, withheld: CallerWithheld) -> None:
+        """The caller of this call restricted their presentation (from the returning-caller hook)."""
+        linkedid = self._call_of.get(withheld.uniqueid)
+        call = self._calls.get(linkedid) if linkedid is not None else None
+        if call is not None:
+            call.number_withheld = True
+
     def _on_dial_end(self, event: ev.DialEnded, now: float) -> None:
         if event.caller is None:
             return
@@ -398,6 +416,7 @@ class CallTracker:
             agent_member=call.agent_member,
             agent_uniqueid=call.agent_uniqueid,
             agent_channel=call.agent_channel,
+            number_withheld=call.number_withheld,
             joined_at=call.joined_at,
             answered_at=call.answered_at,
             ended_at=call.ended_at if call.ended_at is not None else now,

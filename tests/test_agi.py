@@ -16,7 +16,7 @@ from redial.config import FastAgiSettings, PolicySettings, parse_settings
 from redial.policy.classify import Classification, EndKind
 from redial.policy.decide import Decision, Reason, Verdict
 from redial.store import Store
-from redial.tracker import RoutedToAgent
+from redial.tracker import CallerWithheld, RoutedToAgent
 from tests.ports import free_port
 from tests.test_classify import CALL
 
@@ -33,11 +33,12 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await store.close()
 
 
-async def agi_call(port: int, caller: str, script: str = "returning") -> list[str]:
+async def agi_call(port: int, caller: str, script: str = "returning", pres: str = "0") -> list[str]:
     """Play Asterisk: send the headers, answer every command with 200, return the commands."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
-        f"agi_network: yes\nagi_network_script: {script}\nagi_callerid: {caller}\nagi_uniqueid: 9.1\n\n".encode()
+        f"agi_network: yes\nagi_network_script: {script}\nagi_callerid: {caller}\nagi_uniqueid: 9.1\n"
+        f"agi_callingpres: {pres}\n\n".encode()
     )
     commands = []
     while line := await asyncio.wait_for(reader.readline(), 5):
@@ -48,7 +49,7 @@ async def agi_call(port: int, caller: str, script: str = "returning") -> list[st
 
 
 def service(
-    store: Store, availability: Availability, port: int, routed: list[RoutedToAgent] | None = None
+    store: Store, availability: Availability, port: int, routed: list[RoutedToAgent | CallerWithheld] | None = None
 ) -> ReturningCallerService:
     settings = dataclasses.replace(parse_settings({}, env={}), fastagi=FastAgiSettings(port=port))
     view = lambda interface, now: AgentView(interface, availability, f"{interface} is {availability.value}")  # noqa: E731
@@ -71,6 +72,19 @@ class TestService:
             await svc.close()
         assert commands == ['SET VARIABLE REDIAL_AGENT "PJSIP/agent1"', 'SET VARIABLE REDIAL_AGENT_TIMEOUT "20"']
         assert routed == [RoutedToAgent("9.1", "support", "PJSIP/agent1", "Alice")]
+
+    async def test_restricted_presentation_is_reported_withheld(self, store: Store) -> None:
+        """agi_callingpres 33 (restricted): the tracker is told the caller's number is withheld."""
+        port = free_port()
+        routed: list[RoutedToAgent | CallerWithheld] = []
+        svc = service(store, Availability.BUSY, port, routed)
+        assert await svc.start()
+        try:
+            await agi_call(port, "2025550177", pres="33")
+            await agi_call(port, "2025550178", pres="0")
+        finally:
+            await svc.close()
+        assert routed == [CallerWithheld("9.1")]
 
     async def test_busy_agent_or_other_caller_goes_to_queue(self, store: Store) -> None:
         port = free_port()

@@ -17,6 +17,7 @@ from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout
 from redial.redials import Outcome, RedialState
 from redial.replay import load_frames
 from redial.store import Store
+from redial.tracker import CallerWithheld
 
 START = 1_800_000_000.0
 
@@ -695,3 +696,20 @@ class TestLocalMembers:
         engine = Engine(cfg(), store, originator, ManualClock(START))
         await engine.handle(LinkUp(frozenset(), (hinted,)))
         assert engine.ring_target("Local/1001@agents/n") == "Local/1001@agents/n"
+
+
+class TestRestrictedPresentation:
+    """A caller whose presentation is restricted is a withheld number, though AMI shows it."""
+
+    async def test_not_redialled(self, store: Store) -> None:
+        """The hook said the caller is withheld: the drop is skipped as number_withheld."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        events = drop(1, number="2025550143")
+        await run(engine, clock, events[:2])
+        await engine.handle(CallerWithheld("1.1"))
+        await run(engine, clock, events[2:])
+        clock.advance(30)
+        await engine.tick()
+        assert originator.actions == []
+        assert (await store.history())[0]["reason"] == "number_withheld"

@@ -79,9 +79,15 @@ async def no_redial(rig: PolicyRig, start: int, wait: float) -> None:
 class TestFreePbxLocalMembers:
     """Local/<ext>@from-queue members: the redial rings the phone behind them, never the refusing Local."""
 
-    @pytest.mark.parametrize(("did", "interface"), [("301", FPBX_MEMBER), ("302", FPBX_OPT_MEMBER)])
-    async def test_drop_is_redialled_to_the_members_phone(self, rig: PolicyRig, did: str, interface: str) -> None:
-        """With /n and without: one redial, agent3's phone rings first, bridged with the customer."""
+    @pytest.mark.parametrize(
+        ("did", "interface", "queue"),
+        [("301", FPBX_MEMBER, "fpbx"), ("302", FPBX_OPT_MEMBER, "fpbxopt"), ("305", FPBX_MEMBER, "fpbxhint")],
+        ids=["state-device", "without-n", "state-hint"],
+    )
+    async def test_drop_is_redialled_to_the_members_phone(
+        self, rig: PolicyRig, did: str, interface: str, queue: str
+    ) -> None:
+        """With /n and without, state interface a device or a hint: one redial, the phone rings first, bridged."""
         obs = rig.observer
         phone = rig.agent("agent3")
         rig.customer(hangup_after=3)
@@ -101,7 +107,7 @@ class TestFreePbxLocalMembers:
         assert original_linkedid(leg["Uniqueid"]) == connect["Linkedid"]
         await rig.assert_connected_redial(leg, phone, CUSTOMER, did=did)
         # Reserved by its member interface, in its queue, before its phone rang.
-        rig.reservation(interface, leg, start, {"fpbx" if did == "301" else "fpbxopt"})
+        rig.reservation(interface, leg, start, {queue})
         await asyncio.sleep(3)
         assert len(rig.redials(start)) == 1, rig.log()
         rows = [r for r in await history(rig) if r["linkedid"] == connect["Linkedid"]]
@@ -234,3 +240,20 @@ class TestDaemonRestartedMidCall:
         assert original_linkedid(leg["Uniqueid"]) == connect["Linkedid"]
         await rig.assert_connected_redial(leg, phone, CUSTOMER)
         assert not obs.find(member_paused(AGENT1, True, "lunch"), start)
+
+
+class TestRestrictedPresentation:
+    """Privacy: id with P-Asserted-Identity: AMI shows the number, yet it is a withheld caller."""
+
+    async def test_restricted_caller_is_not_redialled(self, rig: PolicyRig) -> None:
+        """The drop is recorded as number_withheld; nobody is rung."""
+        obs = rig.observer
+        rig.agent("agent1")
+        await rig.start_daemon()
+        start = obs.mark()
+        rig.call("2025550177", "rtp_drop", private=True)
+        connect, _drop = await rig.answered_and_dropped(AGENT1, start)
+        assert connect["CallerIDNum"] == "2025550177"  # AMI still shows it
+        await no_redial(rig, start, WINDOW + 3)
+        (row,) = [r for r in await history(rig) if r["linkedid"] == connect["Linkedid"]]
+        assert (row["classification"], row["reason"]) == ("abnormal", "number_withheld"), row

@@ -7,8 +7,18 @@ from pathlib import Path
 import pytest
 
 from redial.ami import events as ev
+from redial.calls import presentation_withheld
 from redial.replay import load_frames
-from redial.tracker import CallTracker, EndedBy, EndedCall, InboundCall, RoutedToAgent, TrackerOutput, trunk_of
+from redial.tracker import (
+    CallerWithheld,
+    CallTracker,
+    EndedBy,
+    EndedCall,
+    InboundCall,
+    RoutedToAgent,
+    TrackerOutput,
+    trunk_of,
+)
 
 
 def run(
@@ -140,9 +150,16 @@ class TestSyntheticEnds:
             _channel("Hangup", "1.3", "1.1", "PJSIP/agent2-03", Cause="26"),
             _channel("HangupRequest", "1.1", "1.1", "PJSIP/trunk-01"),
             _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="16"),
-            {"Event": "AgentComplete", "DestUniqueid": "1.2", "DestLinkedid": "1.1",
-             "DestChannel": "PJSIP/agent1-02", "Queue": "q", "Interface": "PJSIP/agent1",
-             "Reason": "caller", "TalkTime": "42"},
+            {
+                "Event": "AgentComplete",
+                "DestUniqueid": "1.2",
+                "DestLinkedid": "1.1",
+                "DestChannel": "PJSIP/agent1-02",
+                "Queue": "q",
+                "Interface": "PJSIP/agent1",
+                "Reason": "caller",
+                "TalkTime": "42",
+            },
             _channel("Hangup", "1.2", "1.1", "PJSIP/agent1-02", Cause="16"),
         ]
         (call,) = ended(run(frames)[1])
@@ -155,8 +172,16 @@ class TestSyntheticEnds:
         frames = [
             _channel("Newchannel", "2.1", "2.1", "PJSIP/trunk-05", CallerIDNum="5551234", Exten="100"),
             _channel("Newchannel", "2.2", "2.1", "PJSIP/agent1-06"),
-            {"Event": "DialEnd", "Uniqueid": "2.1", "Linkedid": "2.1", "Channel": "PJSIP/trunk-05",
-             "DestUniqueid": "2.2", "DestLinkedid": "2.1", "DestChannel": "PJSIP/agent1-06", "DialStatus": "ANSWER"},
+            {
+                "Event": "DialEnd",
+                "Uniqueid": "2.1",
+                "Linkedid": "2.1",
+                "Channel": "PJSIP/trunk-05",
+                "DestUniqueid": "2.2",
+                "DestLinkedid": "2.1",
+                "DestChannel": "PJSIP/agent1-06",
+                "DialStatus": "ANSWER",
+            },
             _channel("SoftHangupRequest", "2.1", "2.1", "PJSIP/trunk-05", Cause="1"),
             _channel("Hangup", "2.1", "2.1", "PJSIP/trunk-05", Cause="44"),
             _channel("Hangup", "2.2", "2.1", "PJSIP/agent1-06", Cause="16"),
@@ -165,7 +190,11 @@ class TestSyntheticEnds:
         tracker.routed_to_agent(routed, 0.5)
         (call,) = ended(run(frames[1:], tracker)[1])
         assert (call.queue, call.agent_interface, call.agent_member, call.agent_uniqueid) == (
-            "support", "PJSIP/agent1", "Alice", "2.2")
+            "support",
+            "PJSIP/agent1",
+            "Alice",
+            "2.2",
+        )
         assert call.answered_at is not None and call.joined_at == 0.5
         assert (call.ended_by, call.cause, call.soft_cause) == (EndedBy.CUSTOMER, 44, 1)
 
@@ -175,8 +204,16 @@ class TestSyntheticEnds:
         run(_answered_queue_call()[:1], tracker)
         tracker.routed_to_agent(RoutedToAgent("1.1", "other", "PJSIP/agent9", "Zed"), 0.5)
         frames = [
-            {"Event": "DialEnd", "Uniqueid": "1.1", "Linkedid": "1.1", "Channel": "PJSIP/trunk-01",
-             "DestUniqueid": "1.9", "DestLinkedid": "1.1", "DestChannel": "PJSIP/agent9-09", "DialStatus": "NOANSWER"},
+            {
+                "Event": "DialEnd",
+                "Uniqueid": "1.1",
+                "Linkedid": "1.1",
+                "Channel": "PJSIP/trunk-01",
+                "DestUniqueid": "1.9",
+                "DestLinkedid": "1.1",
+                "DestChannel": "PJSIP/agent9-09",
+                "DialStatus": "NOANSWER",
+            },
             *_answered_queue_call()[1:],
             _channel("Hangup", "1.3", "1.1", "PJSIP/agent2-03", Cause="26"),
             _channel("Hangup", "1.1", "1.1", "PJSIP/trunk-01", Cause="44"),
@@ -226,8 +263,16 @@ class TestReconnect:
 
 def _dial_end(caller: tuple[str, str], dest: tuple[str, str], linked: str, status: str = "ANSWER") -> dict[str, str]:
     """A DialEnd from ``caller`` (uniqueid, channel) to ``dest``, in call ``linked``."""
-    return {"Event": "DialEnd", "Uniqueid": caller[0], "Linkedid": linked, "Channel": caller[1],
-            "DestUniqueid": dest[0], "DestLinkedid": linked, "DestChannel": dest[1], "DialStatus": status}
+    return {
+        "Event": "DialEnd",
+        "Uniqueid": caller[0],
+        "Linkedid": linked,
+        "Channel": caller[1],
+        "DestUniqueid": dest[0],
+        "DestLinkedid": linked,
+        "DestChannel": dest[1],
+        "DialStatus": status,
+    }
 
 
 LOCAL1 = ("1.2", "Local/1001@from-queue-00000001;1")
@@ -238,9 +283,16 @@ PHONE = ("1.4", "PJSIP/1001-00000004")
 def _local_member_call(dial_end_first: bool = True) -> list[dict[str, str]]:
     """A queue call answered by a FreePBX-style member Local/1001@from-queue/n (state PJSIP/1001)."""
     connect = {
-        "Event": "AgentConnect", "Uniqueid": "1.1", "Linkedid": "1.1", "Channel": "PJSIP/trunk-01",
-        "DestUniqueid": LOCAL1[0], "DestLinkedid": "1.1", "DestChannel": LOCAL1[1],
-        "Queue": "q", "Interface": "Local/1001@from-queue/n", "MemberName": "Alice",
+        "Event": "AgentConnect",
+        "Uniqueid": "1.1",
+        "Linkedid": "1.1",
+        "Channel": "PJSIP/trunk-01",
+        "DestUniqueid": LOCAL1[0],
+        "DestLinkedid": "1.1",
+        "DestChannel": LOCAL1[1],
+        "Queue": "q",
+        "Interface": "Local/1001@from-queue/n",
+        "MemberName": "Alice",
     }
     phone_answers = _dial_end(LOCAL2, PHONE, "1.1")
     return [
@@ -272,7 +324,10 @@ class TestLocalMembers:
         (call,) = ended(run(frames)[1])
         assert (call.ended_by, call.cause, call.soft_cause) == (EndedBy.AGENT, 44, 1)
         assert (call.agent_interface, call.agent_uniqueid, call.agent_channel) == (
-            "Local/1001@from-queue/n", PHONE[0], PHONE[1])
+            "Local/1001@from-queue/n",
+            PHONE[0],
+            PHONE[1],
+        )
 
     def test_optimised_away_halves_do_not_end_the_call(self) -> None:
         """Without /n both halves leave the bridge with cause 16; the later real drop still counts."""
@@ -298,9 +353,18 @@ class TestLocalMembers:
             _dial_end(("1.1", "PJSIP/carrier-01"), ivr1, "1.1"),
             _channel("QueueCallerJoin", ivr2[0], "1.1", ivr2[1], Queue="q", CallerIDNum="5551234", Exten="s"),
             _channel("Newchannel", "1.2", "1.1", "PJSIP/agent1-02"),
-            {"Event": "AgentConnect", "Uniqueid": ivr2[0], "Linkedid": "1.1", "Channel": ivr2[1],
-             "DestUniqueid": "1.2", "DestLinkedid": "1.1", "DestChannel": "PJSIP/agent1-02",
-             "Queue": "q", "Interface": "PJSIP/agent1", "MemberName": "Alice"},
+            {
+                "Event": "AgentConnect",
+                "Uniqueid": ivr2[0],
+                "Linkedid": "1.1",
+                "Channel": ivr2[1],
+                "DestUniqueid": "1.2",
+                "DestLinkedid": "1.1",
+                "DestChannel": "PJSIP/agent1-02",
+                "Queue": "q",
+                "Interface": "PJSIP/agent1",
+                "MemberName": "Alice",
+            },
             _channel("SoftHangupRequest", "1.1", "1.1", "PJSIP/carrier-01", Cause="1"),
             _channel("Hangup", "1.1", "1.1", "PJSIP/carrier-01", Cause="44"),
             _channel("SoftHangupRequest", ivr1[0], "1.1", ivr1[1], Cause="16"),
@@ -362,9 +426,30 @@ class TestLiveCustomers:
 
     def test_number_an_agent_dialled_is_live(self) -> None:
         """An agent calling the customer by hand puts the customer on a live call."""
-        tracker, _ = run([_channel("Newchannel", "3.1", "3.1", "PJSIP/agent1-07", CallerIDNum="1001",
-                                   Exten="2025550143")], _keyed())
+        tracker, _ = run(
+            [_channel("Newchannel", "3.1", "3.1", "PJSIP/agent1-07", CallerIDNum="1001", Exten="2025550143")], _keyed()
+        )
         assert tracker.live_call_with("2025550143") == ("3.1", "callee")
         assert tracker.live_call_with("1001") is None
         tracker.forget_gone(frozenset())
         assert tracker.live_call_with("2025550143") is None
+
+
+class TestWithheldPresentation:
+    """A restricted presentation marks the call's number as withheld."""
+
+    @pytest.mark.parametrize(
+        ("pres", "withheld"),
+        [("0", False), ("1", False), ("32", True), ("33", True), ("67", True), ("", False), ("x", False)],
+    )
+    def test_presentation_values(self, pres: str, withheld: bool) -> None:
+        """Restricted (0x20) and unavailable (0x40) presentations are withheld; allowed ones are not."""
+        assert presentation_withheld(pres) is withheld
+
+    def test_withheld_caller_reported(self) -> None:
+        """The hook's word reaches the ended call."""
+        tracker, _ = run(_answered_queue_call())
+        tracker.caller_withheld(CallerWithheld("1.1"))
+        frames = [_channel("Hangup", u, "1.1", "x", Cause="16") for u in ("1.1", "1.2", "1.3")]
+        (call,) = ended(run(frames, tracker)[1])
+        assert call.number_withheld

@@ -369,6 +369,8 @@ bind = {LOCALHOST}:{self.sip_port}
 type = endpoint
 transport = transport-udp
 context = from-trunk
+; The carrier is trusted: P-Asserted-Identity and Privacy: id are honoured.
+trust_id_inbound = yes
 disallow = all
 allow = ulaw
 direct_media = no
@@ -405,6 +407,9 @@ exten => 301,1,Answer()
 exten => 302,1,Answer()
  same => n,Set(__NODEST=${EXTEN})
  same => n,Queue(fpbxopt,t)
+exten => 305,1,Answer()
+ same => n,Set(__NODEST=${EXTEN})
+ same => n,Queue(fpbxhint,t)
 ; DID 303: an IVR that reaches Queue() through Dial(Local/...).
 exten => 303,1,Answer()
  same => n,Dial(Local/s@sandbox-ivr)
@@ -412,6 +417,10 @@ exten => 303,1,Answer()
 exten => 304,1,Answer()
  same => n,Queue(overflow,t,,,3)
  same => n,Queue(sales,t)
+
+; Current FreePBX's state interfaces are hints in [ext-local].
+[ext-local]
+exten => agent3,hint,PJSIP/agent3&Custom:DNDagent3
 
 [sandbox-ivr]
 exten => s,1,Answer()
@@ -469,6 +478,11 @@ shared_lastcall = yes
 [fpbx]
 {queue_common}
 member => Local/agent3@from-queue/n,0,Carol,PJSIP/agent3
+
+; Current FreePBX: the state interface is the extension's hint.
+[fpbxhint]
+{queue_common}
+member => Local/agent3@from-queue/n,0,Carol,hint:agent3@ext-local
 
 ; The same without /n: the phone is swapped into the queue's bridge.
 [fpbxopt]

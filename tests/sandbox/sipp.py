@@ -446,7 +446,7 @@ class CustomerCall(SippProcess):
 
     def __init__(self, number: str, mode: CallMode, *, did: str, sip_host: str, sip_port: int,
                  talk_time: float, cause: int, max_time: float, caller_name: str,
-                 local_port: int | None, media_port: int | None) -> None:
+                 local_port: int | None, media_port: int | None, private: bool = False) -> None:
         # Digits with one optional leading +, or `anonymous`: a withheld caller ID
         # (RFC 3323: the From user is `anonymous`).
         if not re.fullmatch(r"\+?[0-9]{1,20}|anonymous", number):
@@ -465,6 +465,9 @@ class CustomerCall(SippProcess):
                 "bye_q850": f'timeout="{talk_ms}" ontimeout="hangup"',
             }[mode],
             "BYE_HEADERS": f"      Reason: Q.850;cause={cause}\n" if mode == "bye_q850" else "",
+            # A restricted presentation: the number only in P-Asserted-Identity, with Privacy: id.
+            "INVITE_HEADERS": (f"      P-Asserted-Identity: <sip:{number}@{LOCALHOST}>\n      Privacy: id\n"
+                               if private else ""),
         }
         port = local_port if local_port is not None else _next_customer_port()
         self.mode = mode
@@ -502,7 +505,7 @@ def customer_call(number: str = "5551234", mode: CallMode = "hangup", *, did: st
                   sip_host: str = LOCALHOST, sip_port: int = DEFAULT_SIP_PORT,
                   talk_time: float = 3.0, cause: int = 41, max_time: float = 30.0,
                   caller_name: str = "Customer", local_port: int | None = None,
-                  media_port: int | None = None) -> CustomerCall:
+                  media_port: int | None = None, private: bool = False) -> CustomerCall:
     """Start a customer's call from `number` to `did` at the sandbox; returns the started call.
 
     `number` is digits (one optional leading +), or `anonymous` for a withheld caller ID.
@@ -511,11 +514,13 @@ def customer_call(number: str = "5551234", mode: CallMode = "hangup", *, did: st
       bye_q850      stream RTP, after talk_time s send BYE with `Reason: Q.850;cause=<cause>`
       hangup        stream RTP, after talk_time s send a plain BYE
       wait_for_bye  stream RTP until the other side hangs up
+    `private` restricts the presentation (Privacy: id, the number in P-Asserted-Identity).
     A call the far end has not ended by max_time - 2 s is hung up (gave_up is then True);
     SIPp itself stops at max_time.
     """
     call = CustomerCall(number, mode, did=did, sip_host=sip_host, sip_port=sip_port,
                         talk_time=talk_time, cause=cause, max_time=max_time,
-                        caller_name=caller_name, local_port=local_port, media_port=media_port)
+                        caller_name=caller_name, local_port=local_port, media_port=media_port,
+                        private=private)
     call.start()
     return call
