@@ -40,6 +40,8 @@ class EndedCall:
     agent_channel: str | None = None
     # The caller restricted their presentation: treated as a withheld number.
     number_withheld: bool = False
+    # Asterisk went down under the call (restart, crash); its own Hangup was never seen.
+    pbx_restart: bool = False
 
     @property
     def trunk(self) -> str:

@@ -193,6 +193,9 @@ class PolicySettings:
     # A hang-up the channel driver requested (SoftHangupRequest bit 1: RTP timeout,
     # lost transport) is a drop whatever the Hangup cause.
     driver_hangup_abnormal: bool = True
+    # A call the PBX itself cut (`core restart now`, `core stop now`, a crash) is a drop:
+    # redialled once Asterisk is back.
+    pbx_restart_abnormal: bool = True
     # Drops after less talk time than this are not redialled (seconds).
     min_talk_time: float = 0.0
     # Drops after more talk time than this are not redialled; None: no limit.
@@ -709,6 +712,7 @@ def _policy(section: _Section, scope: bool = True) -> PolicySettings:
         abnormal_causes=section.get("abnormal_causes", _causes, d.abnormal_causes),
         undefined_cause_abnormal=section.get("undefined_cause_abnormal", _boolean, False),
         driver_hangup_abnormal=section.get("driver_hangup_abnormal", _boolean, True),
+        pbx_restart_abnormal=section.get("pbx_restart_abnormal", _boolean, True),
         min_talk_time=section.get("min_talk_time", _number(0, 86400), d.min_talk_time),
         max_talk_time=section.get("max_talk_time", _optional_number(1, 86400), None),
         callback_window=section.get("callback_window", _number(0, 3600), d.callback_window),

@@ -125,7 +125,7 @@ class Daemon:
             self.link = link = AmiLink(
                 settings.ami,
                 on_event=self.event_arrived,
-                on_login=lambda channels, members: self._queue.put_nowait(LinkUp.of(channels, members)),
+                on_login=lambda *state: self._queue.put_nowait(LinkUp.of(*state)),
                 log=self.log,
             )
             self.engine = engine = Engine(settings, store, link, self.clock, self.log, self.metrics)

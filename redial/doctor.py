@@ -37,6 +37,7 @@ NEEDED_ACTIONS: Mapping[str, str] = {
     "QueueLog": "agent",
     "CoreShowChannels": "reporting",
     "ExtensionState": "call",
+    "CoreStatus": "reporting",
     "Status": "call",
     "QueueStatus": "none",
     "Ping": "none",

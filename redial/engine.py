@@ -74,10 +74,14 @@ class LinkUp:
     members: tuple[ev.MemberState, ...] | None = None
     # The channels alive on the PBX: calls already up are taken up from them.
     channels: tuple[ev.LiveChannel, ...] = ()
+    # When Asterisk started (CoreStatus); a change between logins means it restarted.
+    pbx_started: str = ""
 
     @classmethod
-    def of(cls, channels: tuple[ev.LiveChannel, ...], members: tuple[ev.MemberState, ...]) -> LinkUp:
-        return cls(frozenset(c.ref.linkedid for c in channels), members, channels)
+    def of(
+        cls, channels: tuple[ev.LiveChannel, ...], members: tuple[ev.MemberState, ...], pbx_started: str = ""
+    ) -> LinkUp:
+        return cls(frozenset(c.ref.linkedid for c in channels), members, channels, pbx_started)
 
 
 EngineInput = ev.AmiEvent | LinkUp | RoutedToAgent | CallerWithheld
@@ -202,6 +206,8 @@ class Engine:
             number_key=self.customer_key,
             dialled_key=self._dialled_key,
         )
+        # Asterisk's start time at the last login: a new one means it restarted meanwhile.
+        self._pbx_started = ""
         # Redials that ended with nobody able to take them, newest last: shown by `status`.
         self.callbacks_requested: list[dict[str, object]] = []
 
@@ -555,9 +561,18 @@ class Engine:
             taken_up += self._tracker.take_up(found, now)
         if taken_up:
             self._log.info("calls_taken_up", calls=taken_up)
-        forgotten = self._tracker.forget_gone(link.linkedids)
+        restarted = bool(self._pbx_started and link.pbx_started and link.pbx_started != self._pbx_started)
+        if link.pbx_started:
+            self._pbx_started = link.pbx_started
+        tracked = len(self._tracker)
+        lost = self._tracker.end_gone(link.linkedids, now, pbx_restarted=restarted)
+        forgotten = tracked - len(self._tracker) - len(lost)
+        if restarted:
+            self._log.warning("pbx_restarted", started=link.pbx_started, calls_cut=len(lost))
         if forgotten:
             self._log.warning("calls_lost_while_disconnected", calls=forgotten)
+        for call in lost:
+            await self._on_call_ended(call, now)
         # Events may have been lost while the link was down: a redial in flight whose
         # channels are gone from the PBX will never report its outcome.
         for redial in list(self._open.values()):

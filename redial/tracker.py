@@ -15,6 +15,7 @@ and forgets the call.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,15 +149,24 @@ class CallTracker:
         """Channels being followed; zero once every call has ended."""
         return len(self._call_of)
 
-    def forget_gone(self, alive_linkedids: frozenset[str]) -> int:
-        """After a reconnect: drop calls the PBX no longer has (their Hangups were lost).
+    def end_gone(self, alive_linkedids: frozenset[str], now: float, pbx_restarted: bool) -> list[EndedCall]:
+        """After a login: the calls the PBX no longer has, whose Hangups were never seen.
 
-        Their end was not seen, so nothing is reported; memory must not keep them forever.
+        A call whose end had begun (a hang-up request was seen) is reported as it stands.
+        An answered call that Asterisk's restart or crash took down is reported as lost
+        in the restart: no customer hung it up. Any other is forgotten unreported (the
+        link was down; how it ended is unknown), so memory never keeps it.
         """
-        gone = [linkedid for linkedid in self._calls if linkedid not in alive_linkedids]
-        for linkedid in gone:
-            self._forget(self._calls.pop(linkedid))
-        return len(gone)
+        ended = []
+        for linkedid in [lid for lid in self._calls if lid not in alive_linkedids]:
+            call = self._calls.pop(linkedid)
+            self._forget(call)
+            if call.state is CallState.ENDING:
+                ended.append(self._ended(call, now))
+            elif call.state is CallState.CONNECTED and pbx_restarted:
+                call.ended_at = now
+                ended.append(dataclasses.replace(self._ended(call, now), pbx_restart=True))
+        return ended
 
     def _forget(self, call: _Call) -> None:
         for uniqueid in call.live:

@@ -82,3 +82,18 @@ class TestClassify:
     def test_cause_names(self) -> None:
         assert cause_name(44) == "requested channel not available"
         assert cause_name(None) == "no cause" and cause_name(99) == "cause 99"
+
+
+class TestPbxRestart:
+    """Calls Asterisk itself cut are no customer hanging up."""
+
+    def test_shutdown_soft_hangup_is_abnormal(self) -> None:
+        """`core restart now`: SoftHangupRequest with the SHUTDOWN bit (4), Hangup cause 16."""
+        call = dataclasses.replace(CALL, soft_cause=4, cause=16)
+        assert classify(call, PolicySettings()).abnormal
+
+    def test_lost_in_restart_is_abnormal_unless_configured(self) -> None:
+        """A call a crash took down is a drop by default; pbx_restart_abnormal: false makes it normal."""
+        call = dataclasses.replace(CALL, pbx_restart=True, cause=None)
+        assert classify(call, PolicySettings()).abnormal
+        assert not classify(call, PolicySettings(pbx_restart_abnormal=False)).abnormal

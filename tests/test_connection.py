@@ -132,7 +132,7 @@ class Link:
         self.logins: list[float] = []
         self.log = log or RecordingLog()
         self.link = AmiLink(
-            settings(port, ping), self.events.append, lambda alive, members: self.logins.append(1),
+            settings(port, ping), self.events.append, lambda *_state: self.logins.append(1),
             log=self.log,  # type: ignore[arg-type]
         )
 

@@ -51,6 +51,7 @@ ALL_ACTIONS = (
     "QueueLog",
     "CoreShowChannels",
     "ExtensionState",
+    "CoreStatus",
     "Status",
     "QueueStatus",
     "Ping",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,6 +109,62 @@ class TestAsteriskRestart:
                 assert len(obs.find(redial_leg)) == 1 and len(customer_phone.invites) == 1
                 assert len(daemon.lines("ami_logged_in")) >= 2
         finally:
+            agent.stop()
+            assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+
+
+async def _ami_back(sandbox: Sandbox, timeout: float = 30.0) -> None:
+    """Wait until the restarted Asterisk accepts an AMI login again."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials):
+                return
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+def _crash(sandbox: Sandbox) -> None:
+    """SIGKILL Asterisk (no Hangup event reaches anyone), then start it again."""
+    assert sandbox.pid is not None
+    os.kill(sandbox.pid, signal.SIGKILL)
+    sandbox.stop()  # reaps it and unmounts proc
+    sandbox.start()
+
+
+class TestCallsCutByThePbx:
+    """`core restart now` or a crash under an answered call: the customer is called back once Asterisk is back."""
+
+    @pytest.mark.parametrize("how", ["core_restart_now", "crash"])
+    async def test_redialled_after_restart(
+        self, sandbox: Sandbox, tmp_path: Path, customer_phone: CustomerPhone, how: str
+    ) -> None:
+        """One redial, agent first, bridged, after Asterisk is back; nobody counted it a hang-up."""
+        agent = AgentPhone("agent1", ring_delay=0.5, max_time=120)
+        agent.start()
+        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=3), tmp_path / "redial.log")
+        call = customer_call(CUSTOMER, "wait_for_bye", did=DID, max_time=25)
+        try:
+            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
+                await asyncio.to_thread(daemon.start)
+                await obs.wait_for(where(Event="AgentConnect"), timeout=15, what="agent1 answering")
+            if how == "crash":
+                await asyncio.to_thread(_crash, sandbox)
+            else:
+                await asyncio.to_thread(sandbox.cli, "core restart now")
+            await _ami_back(sandbox)
+            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
+                leg = await obs.wait_for(redial_leg, timeout=40, what="the redial after the restart")
+                assert leg["Channel"].startswith("PJSIP/agent1-")
+                await obs.wait_for(where(Event="BridgeEnter", Uniqueid=leg["Uniqueid"]), timeout=20)
+                await asyncio.sleep(3)
+                assert len(obs.find(redial_leg)) == 1 and len(customer_phone.invites) == 1
+            (decision,) = daemon.lines("decision")
+            assert decision["classification"] == "abnormal" and "restarted" in decision["detail"], decision
+        finally:
+            call.stop()
             agent.stop()
             assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
 

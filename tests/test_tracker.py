@@ -256,9 +256,23 @@ class TestReconnect:
     def test_forget_gone(self) -> None:
         tracker, _ = run(_answered_queue_call())
         assert len(tracker) == 1 and tracker.channel_count == 3
-        assert tracker.forget_gone(frozenset({"1.1"})) == 0 and len(tracker) == 1
-        assert tracker.forget_gone(frozenset()) == 1
+        assert tracker.end_gone(frozenset({"1.1"}), 9.0, pbx_restarted=False) == [] and len(tracker) == 1
+        assert tracker.end_gone(frozenset(), 9.0, pbx_restarted=False) == []
         assert len(tracker) == 0 and tracker.channel_count == 0
+
+    def test_answered_call_lost_in_a_pbx_restart_is_reported(self) -> None:
+        """Asterisk restarted (or crashed) under an answered call: it ends as lost in the restart."""
+        tracker, _ = run(_answered_queue_call())
+        (call,) = tracker.end_gone(frozenset(), 9.0, pbx_restarted=True)
+        assert call.pbx_restart and call.ended_by is EndedBy.UNKNOWN and call.queue == "q"
+        assert len(tracker) == 0
+
+    def test_call_whose_end_had_begun_is_reported(self) -> None:
+        """The hang-up request was seen, the Hangups were lost: reported as it stands, restart or not."""
+        frames = [*_answered_queue_call(), _channel("SoftHangupRequest", "1.1", "1.1", "PJSIP/trunk-01", Cause="4")]
+        tracker, _ = run(frames)
+        (call,) = tracker.end_gone(frozenset(), 9.0, pbx_restarted=False)
+        assert (call.ended_by, call.soft_cause, call.pbx_restart) == (EndedBy.CUSTOMER, 4, False)
 
 
 def _dial_end(caller: tuple[str, str], dest: tuple[str, str], linked: str, status: str = "ANSWER") -> dict[str, str]:
@@ -431,7 +445,7 @@ class TestLiveCustomers:
         )
         assert tracker.live_call_with("2025550143") == ("3.1", "callee")
         assert tracker.live_call_with("1001") is None
-        tracker.forget_gone(frozenset())
+        tracker.end_gone(frozenset(), 9.0, pbx_restarted=False)
         assert tracker.live_call_with("2025550143") is None
 
 

@@ -46,6 +46,7 @@ _NEVER_RESEND = (
     "queuestatus",
     "queuepause",
     "queuelog",
+    "corestatus",
     "extensionstate",
     "command",
 )
@@ -154,7 +155,7 @@ class AmiLink:
         self,
         settings: AmiSettings,
         on_event: Callable[[ev.AmiEvent], None],
-        on_login: Callable[[tuple[ev.LiveChannel, ...], tuple[ev.MemberState, ...]], None],
+        on_login: Callable[[tuple[ev.LiveChannel, ...], tuple[ev.MemberState, ...], str], None],
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
         self._settings = settings
@@ -285,11 +286,12 @@ class AmiLink:
         try:
             alive = await self._live_channels()
             members = await self._queue_members()
+            started = await self._pbx_started()
         except (AmiNotConnected, AmiTimeout, AmiRefused) as exc:
             self._drop_link(f"rebuilding state failed: {exc}")
             return
         self._log.info("ami_logged_in", username=settings.username, channels=len(alive), queue_members=len(members))
-        self._on_login(alive, members)
+        self._on_login(alive, members, started)
         self._spawn(self._keepalive())
 
     async def _live_channels(self) -> tuple[ev.LiveChannel, ...]:
@@ -297,6 +299,16 @@ class AmiLink:
         messages = reply if isinstance(reply, list) else [reply]
         channels = (ev.live_channel(m) for m in messages if m.get("Event") == "CoreShowChannel")
         return tuple(c for c in channels if c is not None)
+
+    async def _pbx_started(self) -> str:
+        """When Asterisk started (CoreStatus), to notice a restart between logins; "" if not told."""
+        try:
+            reply = await self._send({"Action": "CoreStatus"})
+        except AmiRefused:
+            return ""  # a user without the reporting class: restarts go unnoticed
+        if not hasattr(reply, "get"):
+            return ""
+        return f"{reply.get('CoreStartupDate', '')} {reply.get('CoreStartupTime', '')}".strip()
 
     async def _queue_members(self) -> tuple[ev.MemberState, ...]:
         reply = await self._send({"Action": "QueueStatus"}, as_list=True)

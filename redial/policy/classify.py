@@ -69,6 +69,10 @@ def classify(call: EndedCall, settings: PolicySettings) -> Classification:
         return Classification(EndKind.TRANSFERRED, "the call was transferred")
     leg = call.ended_by.value
     cause = call.cause
+    # SoftHangupRequest bit 4 (SHUTDOWN): `core restart now` / `core stop now` cut every call.
+    if call.pbx_restart or (call.soft_cause is not None and call.soft_cause & 4):
+        kind = EndKind.ABNORMAL if settings.pbx_restart_abnormal else EndKind.NORMAL
+        return Classification(kind, f"Asterisk shut down or restarted under the call; configured {kind.value}")
     if settings.driver_hangup_abnormal and call.soft_cause is not None and call.soft_cause & 1:
         # SoftHangupRequest bit 1: the channel driver gave up on the leg (RTP timeout, lost transport).
         return Classification(
