@@ -300,6 +300,15 @@ def status(config_path: Path | None, as_json: bool) -> None:
             f"  #{redial['redial_id']:<5} {redial['customer'][:14]:14} {str(redial['agent'])[:16]:16} "
             f"{redial['state']:16} due {_when(redial['due_at'])[11:19]}"
         )
+    requested = snapshot.get("callbacks_requested") or []
+    if requested:
+        # Nobody could take these: a person must call the customer back.
+        click.echo(f"callbacks requested since start (nobody could take them): {len(requested)}")
+        for entry in requested[-10:]:
+            click.echo(
+                f"  #{entry['redial_id']:<5} {str(entry['customer'])[:14]:14} {str(entry['queue'])[:16]:16} "
+                f"at {_when(entry['at'])[11:19]}"
+            )
 
 
 @main.command()
@@ -396,6 +405,10 @@ def stats(config_path: Path | None, since: str, until: str | None, by: str | Non
         )
         for reason, count in sorted(stage.skipped.items()):
             click.echo(f"{'':14}   skipped {reason}: {count}")
+        if stage.on_call:
+            click.echo(f"{'':14}   customer already on a call with an agent: {stage.on_call}")
+        if stage.callback_requested:
+            click.echo(f"{'':14}   callback requested (nobody could take it): {stage.callback_requested}")
 
 
 

@@ -120,6 +120,9 @@ class NumberRules:
     unverified_numbers: str = "allow"
     # One number a line; re-read when the file changes.
     do_not_call_file: Path | None = None
+    # Digits an agent dials for an outside line (9, 0): taken off a number an agent
+    # dialled by hand before it is compared with a customer's.
+    dial_prefixes: tuple[str, ...] = ()
     # At most this many redials to one number per day (0: no limit). Off by default:
     # each drop already gets a bounded number of attempts, and a customer whose calls
     # keep dropping still wants them back.
@@ -588,9 +591,22 @@ def _number_rules(section: _Section) -> NumberRules:
         unverified_numbers=section.get("unverified_numbers", _choice("allow", "block"), d.unverified_numbers),
         do_not_call_file=section.get("do_not_call_file", lambda v, p: Path(_string()(v, p)), None),
         max_redials_per_day=section.get("max_redials_per_day", _integer(0, 1000), d.max_redials_per_day),
+        dial_prefixes=section.get("dial_prefixes", _dial_prefixes, d.dial_prefixes),
     )
     section.finish()
     return rules
+
+
+def _dial_prefixes(value: object, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(path, f"expected a list of outside-line prefixes such as [9], got {_kind(value)}")
+    prefixes = []
+    for index, item in enumerate(value):
+        text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+        if not isinstance(text, str) or not re.fullmatch(r"[0-9*#]{1,4}", text):
+            raise ConfigError(f"{path}[{index}]", f"expected 1 to 4 digits (an outside-line prefix), got {item!r}")
+        prefixes.append(text)
+    return tuple(prefixes)
 
 
 def _hours(section: _Section) -> BusinessHours:

@@ -218,7 +218,7 @@ class Engine:
     def _dialled_key(self, number: str) -> str:
         """The customer behind a number someone dialled (an outside-line prefix taken off)."""
         numbers = self.settings.policy.numbers
-        return customer_key(number, numbers, getattr(numbers, "dial_prefixes", ()))
+        return customer_key(number, numbers, numbers.dial_prefixes)
 
     def ring_target(self, interface: str) -> str:
         """Where to ring member ``interface`` (its device; see ``AgentBoard.device_of``)."""

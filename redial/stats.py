@@ -20,8 +20,12 @@ class Funnel:
     abnormal: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     called_back_first: int = 0
+    # An agent had the customer on a call already (they dialled them by hand).
+    on_call: int = 0
     attempted: int = 0
     connected: int = 0
+    # Nobody could take the redial: left for a person to call back, never a silent end.
+    callback_requested: int = 0
 
     @property
     def recovery_rate(self) -> float | None:
@@ -34,6 +38,8 @@ class Funnel:
             "abnormal_ends": self.abnormal,
             "skipped_by_policy": dict(sorted(self.skipped.items())),
             "customer_called_back_first": self.called_back_first,
+            "customer_on_call": self.on_call,
+            "callback_requested": self.callback_requested,
             "redials_attempted": self.attempted,
             "connected": self.connected,
             "recovery_rate": None if self.recovery_rate is None else round(self.recovery_rate, 4),
@@ -70,6 +76,10 @@ def funnel(rows: Iterable[Mapping[str, Any]], by: str | None = None, timezone: s
             stage.skipped[row["reason"]] = stage.skipped.get(row["reason"], 0) + 1
         if row["outcome"] == "customer_called_back":
             stage.called_back_first += 1
+        elif row["outcome"] == "customer_on_call":
+            stage.on_call += 1
+        elif row["outcome"] == "callback_requested":
+            stage.callback_requested += 1
         if row["attempted"]:
             stage.attempted += 1
         if row["outcome"] == "connected":

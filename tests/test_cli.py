@@ -198,6 +198,47 @@ class TestStatusAndCancel:
         result = CliRunner().invoke(main, ["status", "--config", str(file)])
         assert result.exit_code == 3 and "not running" in result.output
 
+    async def test_status_lists_callbacks_requested(self, tmp_path: Path) -> None:
+        """A redial nobody could take shows in `redial status`, with its customer and queue."""
+        from redial.status import StatusServer
+        from tests.ports import free_port
+
+        port = free_port()
+        snapshot = {
+            "running": True,
+            "pid": 42,
+            "started_at": 1.0,
+            "config": "x",
+            "ami": {"logged_in": True, "logins": 1, "host": "127.0.0.1:5038"},
+            "tracked_calls": 0,
+            "open_redials": [],
+            "callbacks_requested": [
+                {
+                    "redial_id": 7,
+                    "customer": "2025550143",
+                    "queue": "support",
+                    "agent": "PJSIP/agent1",
+                    "at": 1800000000.0,
+                    "detail": "x",
+                },
+            ],
+        }
+
+        async def cancel(_redial_id: int, _by: str) -> str:
+            return ""
+
+        server = StatusServer("127.0.0.1", port, lambda: snapshot, lambda: b"", cancel)
+        assert await server.start()
+        try:
+            file = tmp_path / "r.yaml"
+            file.write_text(f"status:\n  port: {port}\n")
+            result = await asyncio.to_thread(CliRunner().invoke, main, ["status", "--config", str(file)])
+        finally:
+            await server.close()
+        assert result.exit_code == 0, result.output
+        assert "callbacks requested since start (nobody could take them): 1" in result.output
+        assert "#7" in result.output and "2025550143" in result.output and "support" in result.output
+
     def test_cancel_in_store(self, tmp_path: Path) -> None:
         from redial.policy.classify import Classification, EndKind
         from redial.policy.decide import Decision, Reason, Verdict

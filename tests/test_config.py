@@ -262,3 +262,17 @@ class TestWrapupTime:
         with pytest.raises(ConfigError) as caught:
             parse_settings(data, env={})
         assert caught.value.path == path
+
+
+class TestDialPrefixes:
+    """policy.numbers.dial_prefixes: outside-line digits, checked."""
+
+    def test_parsed(self) -> None:
+        """Digits written with or without quotes become strings."""
+        settings = parse_settings({"policy": {"numbers": {"dial_prefixes": [9, "00"]}}}, env={})
+        assert settings.policy.numbers.dial_prefixes == ("9", "00")
+
+    def test_bad_value_names_the_key(self) -> None:
+        """A prefix that is no digits is an error naming its path."""
+        with pytest.raises(ConfigError, match=r"policy\.numbers\.dial_prefixes\[0\]"):
+            parse_settings({"policy": {"numbers": {"dial_prefixes": ["9x"]}}}, env={})

@@ -636,6 +636,18 @@ class TestCustomerOnALiveCall:
         assert originator.actions == [] and engine.open_redials == []
         assert (await store.history())[0]["outcome"] == "customer_on_call"
 
+    async def test_outside_line_prefix_is_taken_off(self, store: Store) -> None:
+        """With dial_prefixes [9], an agent dialling 9 202 555 0143 has the customer on the line."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(numbers={"dial_prefixes": [9]}), store, originator, clock)
+        await run(engine, clock, drop(1, number="2025550143"))
+        outbound = ev.NewChannel(_ref("8.1", "8.1", "PJSIP/agent2-00000008"), "1002", "from-internal", "912025550143")
+        await run(engine, clock, [outbound])
+        clock.advance(30)
+        await engine.tick()
+        assert originator.actions == []
+        assert (await store.history())[0]["outcome"] == "customer_on_call"
+
     async def test_live_call_checked_again_before_ringing(self, store: Store) -> None:
         """A call that began while the link was blind (taken up at login) still stops the Originate."""
         clock, originator = ManualClock(START), FakeOriginator()

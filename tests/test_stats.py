@@ -34,19 +34,23 @@ class TestFunnel:
             row(),
             row(outcome="customer_no_answer"),
             row(outcome="customer_called_back", attempted=0),
+            row(outcome="customer_on_call", attempted=0),
+            row(outcome="callback_requested", attempted=1),
             row(verdict="skip", reason="number_withheld", outcome=None, attempted=0),
             row(classification="normal", verdict="skip", reason="normal_end", outcome=None, attempted=0),
             row(classification="unanswered", answered_at=None, verdict="skip", reason="not_answered", outcome=None),
         ]
         (only,) = funnel(rows).values()
         assert only.as_dict() == {
-            "answered": 5,
-            "abnormal_ends": 4,
+            "answered": 7,
+            "abnormal_ends": 6,
             "skipped_by_policy": {"number_withheld": 1},
             "customer_called_back_first": 1,
-            "redials_attempted": 2,
+            "customer_on_call": 1,
+            "callback_requested": 1,
+            "redials_attempted": 3,
             "connected": 1,
-            "recovery_rate": 0.25,
+            "recovery_rate": round(1 / 6, 4),
         }
 
     def test_grouping(self) -> None:
