@@ -84,7 +84,7 @@ class CountingStore(Store):
             dropped_at=call.ended_at,
         )
 
-    async def save_redial(self, redial: Redial, now: float) -> None:
+    async def save_redial(self, redial: Redial, now: float, ended_attempt: Redial | None = None) -> None:
         self.counts.redial_saves += 1
 
     async def redials_since(self, number_e164: str, since: float) -> int:

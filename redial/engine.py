@@ -163,6 +163,15 @@ class _FreeMembers(Sequence[str]):
         return self._members is not None
 
 
+def _goes_to_next_member(redial: Redial) -> bool:
+    """Did this attempt end because the rung member's phone did not take it?"""
+    return redial.done and redial.outcome in AGENT_OUTCOMES and bool(redial.ring_interface)
+
+
+def _value(outcome: Outcome | None) -> str:
+    return outcome.value if outcome is not None else "no outcome"
+
+
 def local_midnight(now: float, timezone: str) -> float:
     zone = zoneinfo.ZoneInfo(timezone)
     local = dt.datetime.fromtimestamp(now, zone)
@@ -327,7 +336,8 @@ class Engine:
         for redial in list(self._open.values()):
             moved = advance(redial, item)
             if moved is not None:
-                await self._save(moved, now)
+                if not _goes_to_next_member(moved):  # that one is saved with its continuation
+                    await self._save(moved, now)
                 if moved.done:
                     await self._after_attempt(moved, now)
 
@@ -555,9 +565,7 @@ class Engine:
         # Calls that were up before this login (the daemon (re)started mid-call): follow
         # them from here, so their drop is seen too.
         taken_up = 0
-        for found in calls_in_progress(
-            link.channels, self._board.member_at, lambda lid: lid.startswith(self._channel_prefix)
-        ):
+        for found in calls_in_progress(link.channels, self._board.member_at, self._tracker.is_own):
             taken_up += self._tracker.take_up(found, now)
         if taken_up:
             self._log.info("calls_taken_up", calls=taken_up)
@@ -766,6 +774,26 @@ class Engine:
 
     async def _after_attempt(self, redial: Redial, now: float) -> None:
         """An attempt is over: log it, release the agent, and retry when the policy says so."""
+        continuation = None
+        if _goes_to_next_member(redial):
+            # The agent's phone did not take it, so the customer was never rung: another
+            # member takes over now (or, when none can, a callback is recorded). This is
+            # no attempt on the customer. Stored with the attempt's end in one commit: the
+            # end alone, if the daemon died right after, would leave the redial finished.
+            continuation = dataclasses.replace(
+                redial.moved(
+                    RedialState.WAITING,
+                    f"{redial.ring_interface} did not take it ({_value(redial.outcome)}); trying another member",
+                    due_at=now,
+                    originated_at=None,
+                ),
+                outcome=None,
+                passed_over=(*redial.passed_over, redial.ring_interface),
+                agent_deadline=None,
+                ring_interface="",
+                bridged_legs=0,
+            )
+            await self._save(continuation, now, ended_attempt=redial)
         if redial.outcome is not None:
             self.metrics.outcomes.labels(redial.outcome.value).inc()
             if redial.outcome is Outcome.CONNECTED:
@@ -778,26 +806,10 @@ class Engine:
             # Agent and customer are talking: keep the agent out of the queue until it ends.
             self._held[redial.channel_id] = (redial.id, redial.paused_interface)
             return
-        redial = await self._release_for(redial, now)
-        if redial.outcome in AGENT_OUTCOMES and redial.ring_interface:
-            # The customer was never rung: another member takes over now (or, when none
-            # can, a callback is recorded); this is no attempt on the customer.
-            passed = (*redial.passed_over, redial.ring_interface)
-            again = dataclasses.replace(
-                redial.moved(
-                    RedialState.WAITING,
-                    f"{redial.ring_interface} did not take it ({redial.outcome.value}); trying another member",
-                    due_at=now,
-                    originated_at=None,
-                ),
-                outcome=None,
-                passed_over=passed,
-                agent_deadline=None,
-                ring_interface="",
-                bridged_legs=0,
-            )
-            await self._save(again, now)
+        if continuation is not None:
+            await self._release_for(continuation, now)
             return
+        redial = await self._release_for(redial, now)
         if redial.outcome is Outcome.CALLBACK_REQUESTED:
             self._note_callback_requested(redial, now)
         policy = self.settings.policy_for(redial.queue)
@@ -879,8 +891,11 @@ class Engine:
         await self._store.clear_paused(redial_id, now)
         return True
 
-    async def _save(self, redial: Redial, now: float) -> None:
-        await self._store.save_redial(redial, now)
+    async def _save(self, redial: Redial, now: float, ended_attempt: Redial | None = None) -> None:
+        """Store ``redial`` (and, in the same commit, the end of the attempt it follows)."""
+        await self._store.save_redial(redial, now, ended_attempt)
+        if ended_attempt is not None:
+            self._log_redial(ended_attempt)
         current = self._open.get(redial.id)
         if redial.done:
             self._open.pop(redial.id, None)

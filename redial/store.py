@@ -348,8 +348,23 @@ class Store:
         assert redial is not None
         return redial
 
-    async def save_redial(self, redial: Redial, now: float) -> None:
-        """Write the redial's state (before the daemon acts on it) and log the transition."""
+    async def save_redial(self, redial: Redial, now: float, ended_attempt: Redial | None = None) -> None:
+        """Write the redial's state (before the daemon acts on it) and log the transition.
+
+        ``ended_attempt``, the attempt this state follows, is logged in the same commit:
+        the two are one step, and a crash must not keep the first without the second.
+        """
+        if ended_attempt is not None:
+            await self._db.execute(
+                "INSERT INTO redial_log (redial_id, at, state, outcome, detail) VALUES (?,?,?,?,?)",
+                (
+                    redial.id,
+                    now,
+                    ended_attempt.state.value,
+                    ended_attempt.outcome.value if ended_attempt.outcome else None,
+                    ended_attempt.detail,
+                ),
+            )
         await self._db.execute(
             """UPDATE redials SET state=?, due_at=?, originated_at=?, outcome=?, detail=?, updated_at=?,
                    channel_id=?, attempt=?, dial_number=?, ring_interface=?, agent_deadline=?, paused_interface=?,

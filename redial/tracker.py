@@ -15,6 +15,7 @@ and forgets the call.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import enum
 from collections.abc import Callable
@@ -45,6 +46,10 @@ __all__ = [
     "device_of",
     "trunk_of",
 ]
+
+
+# How many hung-up channels of calls not followed the tracker remembers.
+_GONE_REMEMBERED = 4096
 
 
 class CallState(enum.Enum):
@@ -136,6 +141,9 @@ class CallTracker:
         # Customer key -> the live calls with that number: Linkedid -> "caller" (they
         # called in) or "callee" (someone dialled them).
         self._by_key: dict[str, dict[str, str]] = {}
+        # The latest Uniqueids that hung up while not followed (bounded: only the short
+        # time between a login's channel list and its LinkUp matters).
+        self._gone_unfollowed: collections.deque[str] = collections.deque(maxlen=_GONE_REMEMBERED)
 
     def is_own(self, linkedid: str) -> bool:
         """Is this the daemon's own redial call?"""
@@ -199,6 +207,8 @@ class CallTracker:
         """Follow a call that was already up on the PBX (see ``redial.adopt``); False if followed already."""
         if found.linkedid in self._calls or any(u in self._call_of for u in found.uniqueids):
             return False
+        if any(u in self._gone_unfollowed for u in found.uniqueids):
+            return False  # it hung up between the channel list and now: a call that ended
         first, customer = found.first, found.customer
         call = self._calls[found.linkedid] = _Call(linkedid=found.linkedid, started_at=now - first.duration)
         for uniqueid in found.uniqueids:
@@ -390,6 +400,9 @@ class CallTracker:
         call = self._call(ref)
         self._call_of.pop(ref.uniqueid, None)
         if call is None:
+            # A channel of a call not followed (yet): if the channel list taken at login
+            # still shows it, that call ended meanwhile and must not be taken up.
+            self._gone_unfollowed.append(ref.uniqueid)
             return []
         call.causes[ref.uniqueid] = event.cause
         call.live.discard(ref.uniqueid)

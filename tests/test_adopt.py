@@ -126,3 +126,20 @@ class TestTakeUp:
         )
         assert call.answered_at == 1000.0 - 65
         assert len(tracker) == 0
+
+    def test_call_that_ended_after_the_channel_list_is_not_taken_up(self) -> None:
+        """Its Hangups came before the LinkUp: taking it up would leave a call that never ends."""
+        tracker = CallTracker(number_key=lambda n: n)
+        (found,) = calls_in_progress(
+            [
+                live("9.1", "9.1", "PJSIP/trunk-01", "Queue", "support", "b1", CallerIDNum="5551234"),
+                live("9.2", "9.1", "PJSIP/agent1-02", "AppQueue", "", "b1"),
+            ],
+            member_of,
+            never_own,
+        )
+        event = ev.decode({"Event": "Hangup", "Uniqueid": "9.1", "Linkedid": "9.1", "Channel": "PJSIP/trunk-01"})
+        assert event is not None
+        tracker.handle(event, 999.0)
+        assert not tracker.take_up(found, 1000.0)
+        assert len(tracker) == 0 and tracker.live_call_with("5551234") is None

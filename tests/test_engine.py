@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -592,6 +593,40 @@ class TestAgentSideFailure:
         assert second != first and second.startswith("redial-1-2-")
         (redial,) = engine.open_redials
         assert (redial.attempt, redial.rings, redial.passed_over) == (1, 2, ("PJSIP/agent1",))
+
+    async def test_daemon_dying_right_after_the_no_answer_loses_nothing(self, store: Store, tmp_path: Path) -> None:
+        """The attempt's end and the move to the next member are one commit: a crash after it resumes the redial."""
+        engine, originator, _clock = await ringing(
+            store, cfg(), members=(member("PJSIP/agent1"), member("PJSIP/agent2"))
+        )
+
+        class Died(Exception):
+            pass
+
+        real_save, writes = store.save_redial, 0
+
+        async def dies_after_one_write(*args: Any, **kwargs: Any) -> None:
+            nonlocal writes
+            writes += 1
+            if writes > 1:
+                raise Died
+            await real_save(*args, **kwargs)
+
+        async def dies(*_args: Any) -> None:
+            raise Died
+
+        store.save_redial = dies_after_one_write  # type: ignore[method-assign]
+        store.clear_paused = dies  # type: ignore[method-assign]
+        with pytest.raises(Died):
+            await engine.handle(ev.OriginateResult("x", False, 3, str(originator.actions[0]["ChannelId"]), ""))
+        reopened = await Store.open(tmp_path / "redial.sqlite3")
+        try:
+            (left,) = await reopened.open_redials()
+            assert left.passed_over == ("PJSIP/agent1",) and left.outcome is None
+            log = await reopened.redial_log(left.id)
+            assert [row["outcome"] for row in log][-2:] == ["agent_no_answer", None]
+        finally:
+            await reopened.close()
 
     async def test_unreachable_agents_end_as_a_visible_callback(self, store: Store) -> None:
         """Every member's phone failed: a stored callback_requested, a warning, and a line in status."""

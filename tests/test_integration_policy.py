@@ -134,6 +134,20 @@ class PolicyRig:
     def log(self) -> str:
         return self.daemon.tail(60) if self.daemon is not None else "(no daemon)"
 
+    async def history(self) -> list[dict[str, Any]]:
+        """``redial history --json`` on the daemon's own store: the store's word, read as an admin would."""
+        assert self.config is not None
+        out = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "redial.cli", "history", "--config", str(self.config), "--json"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
     # ---- queue setup over AMI -------------------------------------------------------------------
     async def queue_add(self, queue: str, interface: str) -> None:
         name = AGENT_NAMES[interface.split("/", 1)[1]]
@@ -441,17 +455,7 @@ class TestCallbackFallback:
         assert (support[AGENT1]["Paused"], support[AGENT1]["PausedReason"]) == ("1", "lunch")
 
         # The store says why: recorded for a person to call back.
-        assert rig.config is not None
-        out = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "redial.cli", "history", "--config", str(rig.config), "--json"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+        rows = await rig.history()
         row = next(r for r in rows if r["linkedid"] == connect["Linkedid"])
         assert (row["verdict"], row["outcome"]) == ("redial", "callback_requested"), row
 

@@ -10,17 +10,12 @@ The shared sandbox runs with ``systemname`` set (tests/sandbox/fixtures.py), as 
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.sandbox import AmiObserver, Sandbox
-from tests.sandbox.daemon import REPO
 from tests.sandbox.observer import AmiMessage, where
 from tests.test_integration_policy import (
     AGENT1,
@@ -48,21 +43,6 @@ async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[PolicyRig]:
             yield setup
         finally:
             await setup.close()
-
-
-async def history(rig: PolicyRig) -> list[dict[str, Any]]:
-    """``redial history --json`` on the daemon's own store."""
-    assert rig.config is not None
-    out = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "redial.cli", "history", "--config", str(rig.config), "--json"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
 async def one_redial_leg(rig: PolicyRig, start: int, what: str) -> AmiMessage:
@@ -110,7 +90,7 @@ class TestFreePbxLocalMembers:
         rig.reservation(interface, leg, start, {queue})
         await asyncio.sleep(3)
         assert len(rig.redials(start)) == 1, rig.log()
-        rows = [r for r in await history(rig) if r["linkedid"] == connect["Linkedid"]]
+        rows = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert [(r["verdict"], r["outcome"]) for r in rows] == [("redial", "connected")], rows
 
 
@@ -130,7 +110,7 @@ class TestLocalIvr:
         leg = await one_redial_leg(rig, start, "the redial's agent leg")
         assert leg["Channel"].startswith("PJSIP/agent1-")
         await rig.assert_connected_redial(leg, phone, CUSTOMER, did="303")
-        (row,) = [r for r in await history(rig) if r["linkedid"] == connect["Linkedid"]]
+        (row,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert (row["trunk"], row["outcome"]) == ("trunk", "connected"), row
 
 
@@ -161,7 +141,7 @@ class TestAgentSideFailure:
         assert leg["Channel"].startswith("PJSIP/agent2-"), f"rang {leg['Channel']}\n{rig.log()}"
         await rig.assert_connected_redial(leg, second, CUSTOMER)
         assert not [m for m in rig.redials(start) if m["Channel"].startswith("PJSIP/agent1-")]
-        (row,) = [r for r in await history(rig) if r["linkedid"] == connect["Linkedid"]]
+        (row,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert (row["ended_by"], row["outcome"]) == ("agent", "connected"), row
 
 
@@ -188,7 +168,7 @@ class TestEarlyCallback:
             what="the first call's drop",
         )
         await no_redial(rig, start, WINDOW + 4)
-        (row,) = [r for r in await history(rig) if r["linkedid"] == connect["Linkedid"]]
+        (row,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert (row["verdict"], row["outcome"]) == ("redial", "customer_called_back"), row
 
 
@@ -211,7 +191,7 @@ class TestOverflow:
         leg = await one_redial_leg(rig, start, "the redial's agent leg")
         assert leg["Channel"].startswith("PJSIP/agent2-")
         await rig.assert_connected_redial(leg, phone, CUSTOMER, did="304")
-        (row,) = [r for r in await history(rig) if r["linkedid"] == connect["Linkedid"]]
+        (row,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert (row["queue"], row["outcome"]) == ("sales", "connected"), row
 
 
@@ -255,5 +235,5 @@ class TestRestrictedPresentation:
         connect, _drop = await rig.answered_and_dropped(AGENT1, start)
         assert connect["CallerIDNum"] == "2025550177"  # AMI still shows it
         await no_redial(rig, start, WINDOW + 3)
-        (row,) = [r for r in await history(rig) if r["linkedid"] == connect["Linkedid"]]
+        (row,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert (row["classification"], row["reason"]) == ("abnormal", "number_withheld"), row
