@@ -387,7 +387,22 @@ max_contacts = 1
 type = identify
 endpoint = trunk
 match = {LOCALHOST}
-{agents}""",
+{agents}
+
+; The overflow queue's member: a phone that never runs (nothing listens on its port).
+[overflow1]
+type = endpoint
+transport = transport-udp
+context = from-agents
+disallow = all
+allow = ulaw
+aors = overflow1
+
+[overflow1]
+type = aor
+contact = sip:overflow1@{LOCALHOST}:{self.customer_phone_port - 2}
+max_contacts = 1
+""",
             "extensions.conf": """[general]
 static = yes
 writeprotect = yes
@@ -418,6 +433,11 @@ exten => 304,1,Answer()
  same => n,Queue(overflow,t,,,3)
  same => n,Queue(sales,t)
 
+; DID 199: a carrier that delivers a hostile caller ID (tests of injection).
+exten => 199,1,Set(CALLERID(num)=123&PJSIP/999@trunk)
+ same => n,Answer()
+ same => n,Queue(support,t)
+
 ; Current FreePBX's state interfaces are hints in [ext-local].
 [ext-local]
 exten => agent3,hint,PJSIP/agent3&Custom:DNDagent3
@@ -432,10 +452,6 @@ exten => _[a-z0-9].,1,GotoIf($["${NODEST}" = ""]?nodest)
  same => n,Hangup()
  same => n(nodest),NoOp(not placed by Queue(): no NODEST)
  same => n,Hangup()
-; DID 199: a carrier that delivers a hostile caller ID (tests of injection).
-exten => 199,1,Set(CALLERID(num)=123&PJSIP/999@trunk)
- same => n,Answer()
- same => n,Queue(support,t)
 
 [from-agents]
 ; Agents' phones only receive calls in the sandbox.
@@ -489,10 +505,10 @@ member => Local/agent3@from-queue/n,0,Carol,hint:agent3@ext-local
 {queue_common}
 member => Local/agent3@from-queue,0,Carol,PJSIP/agent3
 
-; An overflow queue nobody answers in (the overflow test starts no phone for agent3).
+; An overflow queue nobody answers in: its member's phone never runs.
 [overflow]
 {queue_common}
-member => PJSIP/agent3,0,Carol
+member => PJSIP/overflow1,0,Nobody
 """,
             # Present (and near empty) so Asterisk does not log errors about missing files.
             "musiconhold.conf": "[general]\n",
