@@ -294,6 +294,9 @@ class Daemon:
                     item.reply.set_result(await engine.cancel(item.redial_id, item.by))
             elif item is not None:
                 await engine.handle(item)  # type: ignore[arg-type]
+                if isinstance(item, LinkUp) and self.link is not None:
+                    # Only now may Originates go out: the core knows what the PBX had.
+                    self.link.snapshot_applied(item.generation)
         except StoreError as exc:
             self.log.error("store_error", error=str(exc))
         except Exception:

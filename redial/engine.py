@@ -76,12 +76,18 @@ class LinkUp:
     channels: tuple[ev.LiveChannel, ...] = ()
     # When Asterisk started (CoreStatus); a change between logins means it restarted.
     pbx_started: str = ""
+    # Which login of the link this is (the link sends nothing until it is applied).
+    generation: int = 0
 
     @classmethod
     def of(
-        cls, channels: tuple[ev.LiveChannel, ...], members: tuple[ev.MemberState, ...], pbx_started: str = ""
+        cls,
+        channels: tuple[ev.LiveChannel, ...],
+        members: tuple[ev.MemberState, ...],
+        pbx_started: str = "",
+        generation: int = 0,
     ) -> LinkUp:
-        return cls(frozenset(c.ref.linkedid for c in channels), members, channels, pbx_started)
+        return cls(frozenset(c.ref.linkedid for c in channels), members, channels, pbx_started, generation)
 
 
 EngineInput = ev.AmiEvent | LinkUp | RoutedToAgent | CallerWithheld

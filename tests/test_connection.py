@@ -12,6 +12,7 @@ import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,8 @@ from redial.ami.connection import AmiLink
 from redial.config import AmiSettings, Secret
 from redial.exceptions import AmiNotConnected, AmiTimeout
 from tests.ports import free_port
+
+HANGUP_EVENT = "Event: Hangup\nUniqueid: 1.1\nLinkedid: 1.1\nChannel: PJSIP/trunk-01\nCause: 16\n\n"
 
 
 class FakeAsterisk:
@@ -35,6 +38,8 @@ class FakeAsterisk:
         self.writers: list[asyncio.StreamWriter] = []
         self.server: asyncio.Server | None = None
         self.port = 0
+        # While set and not yet open, QueueStatus (the login's snapshot) gets no answer.
+        self.snapshot_gate: asyncio.Event | None = None
 
     async def start(self, port: int = 0) -> None:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", port)
@@ -67,6 +72,9 @@ class FakeAsterisk:
                     continue
                 if block:
                     self.actions.append(block)
+                    gate = self.snapshot_gate
+                    if block.get("Action", "").lower() == "queuestatus" and gate is not None:
+                        await gate.wait()
                     if not self.silent:
                         writer.write(self._answer(block).replace("\n", "\r\n").encode())
                 block = {}
@@ -127,14 +135,31 @@ class RecordingLog:
 
 
 class Link:
-    def __init__(self, port: int, ping: float = 0.5, log: RecordingLog | None = None) -> None:
+    """An AmiLink whose core applies each login's snapshot at once (unless ``apply`` is False)."""
+
+    def __init__(self, port: int, ping: float = 0.5, log: RecordingLog | None = None, apply: bool = True) -> None:
         self.events: list[ev.AmiEvent] = []
         self.logins: list[float] = []
+        # What reached the core, in order: "login" for each snapshot, else the event.
+        self.order: list[object] = []
+        self.generations: list[int] = []
         self.log = log or RecordingLog()
+        self.apply = apply
         self.link = AmiLink(
-            settings(port, ping), self.events.append, lambda *_state: self.logins.append(1),
+            settings(port, ping), self._event, self._login,
             log=self.log,  # type: ignore[arg-type]
         )
+
+    def _event(self, event: ev.AmiEvent) -> None:
+        self.events.append(event)
+        self.order.append(event)
+
+    def _login(self, *state: Any) -> None:
+        self.logins.append(1)
+        self.order.append("login")
+        self.generations.append(state[-1])
+        if self.apply:
+            self.link.snapshot_applied(state[-1])
 
 
 class TestDeadPeer:
@@ -168,6 +193,65 @@ class TestDeadPeer:
             await wait_until(lambda: len(client.logins) == 2, 5)
             await asyncio.sleep(0.3)
             assert [a.get("Action") for a in fake.actions].count("Originate") == 1
+        finally:
+            await client.link.close()
+
+
+class TestSnapshotWindow:
+    """Between a login and the core applying its snapshot, no Originate goes out; events wait their turn."""
+
+    ORIGINATE = {"Action": "Originate", "ActionID": "o1", "Channel": "PJSIP/agent1", "Async": "true"}
+
+    async def test_no_originate_until_the_snapshot_is_applied(self, fake: FakeAsterisk) -> None:
+        """An Originate due while the snapshot is taken is refused as not sent (retried later), never lost in it."""
+        fake.snapshot_gate = asyncio.Event()
+        client = Link(fake.port, apply=False)
+        await client.link.start()
+        try:
+            await wait_until(lambda: any(a.get("Action") == "QueueStatus" for a in fake.actions), 5)
+            assert client.link.logged_in and not client.link.ready
+            with pytest.raises(AmiNotConnected):
+                await client.link.originate(self.ORIGINATE)
+            fake.snapshot_gate.set()
+            await wait_until(lambda: client.logins, 5)
+            with pytest.raises(AmiNotConnected):
+                await client.link.originate(self.ORIGINATE)  # delivered, not yet applied by the core
+            client.link.snapshot_applied(client.generations[-1] - 1)  # a stale login's snapshot
+            assert not client.link.ready
+            client.link.snapshot_applied(client.generations[-1])
+            await client.link.originate(self.ORIGINATE)
+            assert [a.get("Action") for a in fake.actions].count("Originate") == 1
+        finally:
+            await client.link.close()
+
+    async def test_events_during_the_snapshot_come_after_it(self, fake: FakeAsterisk) -> None:
+        """A Hangup that arrives while QueueStatus is pending reaches the core after the snapshot, not before."""
+        fake.snapshot_gate = asyncio.Event()
+        client = Link(fake.port)
+        await client.link.start()
+        try:
+            await wait_until(lambda: any(a.get("Action") == "QueueStatus" for a in fake.actions), 5)
+            fake.send(HANGUP_EVENT)
+            await asyncio.sleep(0.2)
+            assert client.order == []
+            fake.snapshot_gate.set()
+            await wait_until(lambda: len(client.order) == 2, 5)
+            assert client.order[0] == "login" and isinstance(client.order[1], ev.ChannelHungUp)
+        finally:
+            await client.link.close()
+
+    async def test_one_keepalive_per_login(self, fake: FakeAsterisk) -> None:
+        """A reconnect within one ping interval does not leave the old login's keepalive running."""
+        client = Link(fake.port, ping=2.0)
+        await client.link.start()
+        try:
+            await wait_until(lambda: client.logins, 5)
+            for writer in fake.writers:
+                writer.close()
+            await wait_until(lambda: len(client.logins) == 2, 5)
+            await asyncio.sleep(2.5)  # the first login's keepalive wakes up meanwhile
+            keepalives = [t for t in client.link._tasks if t.get_coro().__name__ == "_keepalive"]  # type: ignore[union-attr]
+            assert len(keepalives) == 1
         finally:
             await client.link.close()
 

@@ -155,7 +155,7 @@ class AmiLink:
         self,
         settings: AmiSettings,
         on_event: Callable[[ev.AmiEvent], None],
-        on_login: Callable[[tuple[ev.LiveChannel, ...], tuple[ev.MemberState, ...], str], None],
+        on_login: Callable[[tuple[ev.LiveChannel, ...], tuple[ev.MemberState, ...], str, int], None],
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
         self._settings = settings
@@ -166,6 +166,14 @@ class AmiLink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._logged_in = False
         self._closing = False
+        # One per login. The core applies each login's snapshot (LinkUp) in its own
+        # time; until it has applied the current one, no Originate goes out: its
+        # ChannelId would be missing from the older snapshot, and the core would take
+        # the new call for one that ended while the link was down.
+        self._generation = 0
+        self._applied = -1
+        # Events that arrive while the snapshot is taken: delivered right after it, in order.
+        self._held: list[ev.AmiEvent] | None = None
         self.logins = 0
         self.connected_since: float | None = None
         self.backoff = Backoff(settings.reconnect_delay, settings.reconnect_max)
@@ -173,6 +181,22 @@ class AmiLink:
     @property
     def logged_in(self) -> bool:
         return self._logged_in
+
+    @property
+    def ready(self) -> bool:
+        """Logged in, and the core has applied this login's snapshot: Originates may go out."""
+        return self._logged_in and self._applied == self._generation
+
+    def snapshot_applied(self, generation: int) -> None:
+        """The core applied the snapshot of login ``generation`` (a stale one changes nothing)."""
+        if generation == self._generation:
+            self._applied = generation
+
+    def _deliver(self, event: ev.AmiEvent) -> None:
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            self._on_event(event)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -197,7 +221,7 @@ class AmiLink:
         self._manager.connect()
 
     def _protocol(self) -> FastAmiProtocol:
-        return FastAmiProtocol(self._on_event, self._undecodable)
+        return FastAmiProtocol(self._deliver, self._undecodable)
 
     def _undecodable(self, name: str) -> None:
         self._log.exception("ami_event_undecodable", ami_event=name)
@@ -279,6 +303,9 @@ class AmiLink:
             self._drop_link("login refused")
             return
         del response
+        self._generation += 1
+        generation = self._generation
+        self._held = []
         self._logged_in = True
         self.backoff.reset()
         self.logins += 1
@@ -288,11 +315,15 @@ class AmiLink:
             members = await self._queue_members()
             started = await self._pbx_started()
         except (AmiNotConnected, AmiTimeout, AmiRefused) as exc:
+            self._held = None
             self._drop_link(f"rebuilding state failed: {exc}")
             return
         self._log.info("ami_logged_in", username=settings.username, channels=len(alive), queue_members=len(members))
-        self._on_login(alive, members, started)
-        self._spawn(self._keepalive())
+        self._on_login(alive, members, started, generation)
+        held, self._held = self._held or [], None
+        for event in held:
+            self._on_event(event)
+        self._spawn(self._keepalive(generation))
 
     async def _live_channels(self) -> tuple[ev.LiveChannel, ...]:
         reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
@@ -316,11 +347,12 @@ class AmiLink:
         members = (ev.decode(m) for m in messages if m.get("Event") == "QueueMember")
         return tuple(m for m in members if isinstance(m, ev.MemberState))
 
-    async def _keepalive(self) -> None:
+    async def _keepalive(self, generation: int) -> None:
+        """Ping this login's link; ends with it (a later login has its own)."""
         interval = self._settings.ping_interval
-        while self._logged_in:
+        while self._logged_in and self._generation == generation:
             await asyncio.sleep(interval)
-            if not self._logged_in:
+            if not self._logged_in or self._generation != generation:
                 return
             try:
                 await self._send({"Action": "Ping"}, timeout=interval)
@@ -337,7 +369,7 @@ class AmiLink:
             self._log.exception("ami_event_undecodable", ami_event=str(message.get("Event"))[:80])
             return
         if record is not None:
-            self._on_event(record)
+            self._deliver(record)
 
     async def _send(
         self,
@@ -346,6 +378,7 @@ class AmiLink:
         as_list: bool = False,
         timeout: float | None = None,
         require_login: bool = True,
+        require_ready: bool = False,
     ) -> Any:
         manager = self._manager
         protocol = manager.protocol if manager else None
@@ -353,6 +386,8 @@ class AmiLink:
             raise AmiNotConnected("the AMI link is down")
         if require_login and not self._logged_in:
             raise AmiNotConnected("not logged in to AMI")
+        if require_ready and not self.ready:
+            raise AmiNotConnected("logged in to AMI, but the PBX's state is not taken up yet")
         assert_header_safe(action)
         request = pactions.Action(dict(action), as_list=as_list)
         future = protocol.send(request, as_list=as_list)
@@ -369,7 +404,7 @@ class AmiLink:
 
     async def originate(self, action: Action) -> None:
         """Send an Originate; returns once Asterisk queued it (the outcome arrives as events)."""
-        await self._send(action)
+        await self._send(action, require_ready=True)
 
     async def pause(self, interface: str, paused: bool, reason: str) -> None:
         """Pause or unpause ``interface`` in all its queues (QueuePause without Queue)."""
