@@ -90,7 +90,7 @@ class CountingStore(Store):
     async def redials_since(self, number_e164: str, since: float) -> int:
         return 0
 
-    async def paused_interfaces(self) -> list[tuple[int, str]]:
+    async def paused_interfaces(self) -> list[tuple[int, str, str]]:
         return []
 
     async def clear_paused(self, redial_id: int, now: float) -> None:

@@ -209,6 +209,9 @@ class Engine:
         self._dnc: dict[tuple[str, str], DoNotCallList] = {}
         self._action_seq = 0
         self._unpause: dict[int, str] = {}
+        # Redial id -> its ChannelId, for reservations found in the store at start: one
+        # whose redial call is still up stays held, not released under the agent.
+        self._unpause_channel: dict[int, str] = {}
         # A connected redial keeps its agent reserved until the agent's channel hangs up:
         # ChannelId -> (redial id, interface).
         self._held: dict[str, tuple[int, str]] = {}
@@ -273,7 +276,9 @@ class Engine:
                 due_at=redial.due_at,
                 channel_id=redial.channel_id,
             )
-        self._unpause.update(dict(await self._store.paused_interfaces()))
+        for redial_id, interface, channel_id in await self._store.paused_interfaces():
+            self._unpause[redial_id] = interface
+            self._unpause_channel[redial_id] = channel_id
 
     def _open_deadlines(self) -> _Deadlines:
         timeout = self.settings.originate.outcome_timeout
@@ -597,7 +602,12 @@ class Engine:
                 await self._after_attempt(finished, now)
         # Agents a killed daemon left paused for redials that are over.
         for redial_id, interface in list(self._unpause.items()):
-            if await self._release(interface, redial_id, now):
+            channel_id = self._unpause_channel.pop(redial_id, "")
+            if channel_id and channel_id in link.linkedids:
+                # A connected redial still up: the agent is still talking to the customer.
+                self._held[channel_id] = (redial_id, interface)
+                del self._unpause[redial_id]
+            elif await self._release(interface, redial_id, now):
                 del self._unpause[redial_id]
         # Connected redials whose call ended while the link was down.
         for channel_id, (redial_id, interface) in list(self._held.items()):

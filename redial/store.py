@@ -423,13 +423,16 @@ class Store:
             return None
         return str(row[0]), str(row[1]), str(row[2] or ""), float(row[3]), str(row[4] or "")
 
-    async def paused_interfaces(self) -> list[tuple[int, str]]:
-        """Interfaces finished redials left paused (the daemon died before releasing them)."""
+    async def paused_interfaces(self) -> list[tuple[int, str, str]]:
+        """Interfaces finished redials left paused: (redial id, interface, the redial's ChannelId).
+
+        The daemon died before releasing them, or a connected redial still holds its agent.
+        """
         async with self._db.execute(
-            "SELECT id, paused_interface FROM redials WHERE state = 'done' AND paused_interface IS NOT NULL"
+            "SELECT id, paused_interface, channel_id FROM redials WHERE state = 'done' AND paused_interface IS NOT NULL"
         ) as cursor:
             rows = await cursor.fetchall()
-        return [(int(r[0]), str(r[1])) for r in rows]
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     async def purge(self, before: float) -> int:
         """Delete calls that ended before ``before`` with everything recorded about them,

@@ -343,6 +343,27 @@ class TestAgentAvailability:
         await run(engine, clock, [ev.ChannelHungUp(customer_leg, 16, ""), ev.ChannelHungUp(agent_leg, 16, "")])
         assert originator.pauses[-1] == ("PJSIP/agent1", False, "redial")
 
+    async def test_restart_keeps_the_agent_of_a_connected_redial_reserved(self, store: Store) -> None:
+        """The daemon restarts while agent and customer talk: the agent stays paused until that call ends."""
+        engine, originator, clock = await ringing(store, cfg(), members=(member("PJSIP/agent1"),))
+        cid = str(originator.actions[0]["ChannelId"])
+        agent_leg = ev.ChannelRef("PJSIP/agent1-9", cid, cid)
+        customer_leg = ev.ChannelRef("PJSIP/trunk-9", "9.9", cid)
+        connected = [
+            ev.OriginateResult("x", True, 4, cid, ""),
+            ev.DialEnded(agent_leg, customer_leg, "ANSWER"),
+            ev.BridgeEntered(agent_leg, "b"),
+            ev.BridgeEntered(customer_leg, "b"),
+        ]
+        await run(engine, clock, connected)
+        fresh = FakeOriginator()
+        restarted = Engine(cfg(), store, fresh, clock)
+        await restarted.resume()
+        await restarted.handle(LinkUp(frozenset({cid}), (member("PJSIP/agent1", paused_reason="redial"),)))
+        assert fresh.pauses == []  # still on the redial call: not released under the agent
+        await run(restarted, clock, [ev.ChannelHungUp(customer_leg, 16, ""), ev.ChannelHungUp(agent_leg, 16, "")])
+        assert fresh.pauses == [("PJSIP/agent1", False, "redial")]
+
     async def test_queue_specific_pause_reason_is_released(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
         settings = cfg(retry={"attempts": 1}, queue_overrides={"support": {"agent": {"pause_reason": "redial-vip"}}})
