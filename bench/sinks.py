@@ -50,6 +50,23 @@ class CountingStore(Store):
         self._last = (counts.calls_recorded, call)
         return counts.calls_recorded
 
+    async def record_drop(
+        self,
+        call: EndedCall,
+        classification: Classification,
+        decision: Decision,
+        now: float,
+        number_e164: str,
+        due_at: float,
+        channel_prefix: str,
+        passed_over: tuple[str, ...] = (),
+    ) -> tuple[int, Redial] | None:
+        call_id = await self.record_call(call, classification, decision, now, number_e164)
+        assert call_id is not None
+        return call_id, await self.create_redial(
+            call_id, due_at, channel_prefix, now, decision.dial_number, passed_over
+        )
+
     async def create_redial(
         self,
         call_id: int,

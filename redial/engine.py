@@ -493,7 +493,25 @@ class Engine:
                 self._log.warning(
                     "outage_guard_tripped", trunk=tripped.trunk, drops=tripped.drops, detail=tripped.detail
                 )
-        call_id = await self._store.record_call(call, classification, decision, now, e164)
+        redial = None
+        if decision.verdict is Verdict.REDIAL and decision.due_at is not None:
+            # The agent's own leg failed (their phone lost media or transport): ringing that
+            # phone again would only wait out a dead device, so another member takes it.
+            agent_failed = call.ended_by is EndedBy.AGENT and call.agent_interface
+            passed_over = (call.agent_interface,) if agent_failed and call.agent_interface else ()
+            recorded = await self._store.record_drop(
+                call,
+                classification,
+                decision,
+                now,
+                e164,
+                decision.due_at,
+                self.settings.originate.channel_id_prefix,
+                passed_over,
+            )
+            call_id, redial = recorded if recorded is not None else (None, None)
+        else:
+            call_id = await self._store.record_call(call, classification, decision, now, e164)
         fields = {
             "linkedid": call.linkedid,
             "uniqueid": call.customer_uniqueid,
@@ -514,20 +532,8 @@ class Engine:
             self._log.warning("call_already_recorded", **fields)
             return
         self._log.info("decision", call_id=call_id, **fields)
-        if decision.verdict is not Verdict.REDIAL or decision.due_at is None:
+        if redial is None:
             return
-        # The agent's own leg failed (their phone lost media or transport): ringing that
-        # phone again would only wait out a dead device, so another member takes it.
-        agent_failed = call.ended_by is EndedBy.AGENT and call.agent_interface
-        passed_over = (call.agent_interface,) if agent_failed and call.agent_interface else ()
-        redial = await self._store.create_redial(
-            call_id,
-            decision.due_at,
-            self.settings.originate.channel_id_prefix,
-            now,
-            decision.dial_number,
-            passed_over=passed_over,
-        )
         self._open[redial.id] = redial
         self._log_redial(redial)
         # The customer may have called again before Asterisk noticed the drop (rtp_timeout).

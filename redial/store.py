@@ -266,6 +266,45 @@ class Store:
         self, call: EndedCall, classification: Classification, decision: Decision, now: float, number_e164: str = ""
     ) -> int | None:
         """Insert the ended call; its row id, or ``None`` when this Linkedid was recorded before."""
+        call_id = await self._insert_call(call, classification, decision, now, number_e164)
+        await self._db.commit()
+        return call_id
+
+    async def record_drop(
+        self,
+        call: EndedCall,
+        classification: Classification,
+        decision: Decision,
+        now: float,
+        number_e164: str,
+        due_at: float,
+        channel_prefix: str,
+        passed_over: tuple[str, ...] = (),
+    ) -> tuple[int, Redial] | None:
+        """Insert the ended call and its redial in one commit; ``None`` when this Linkedid was recorded before.
+
+        Two commits would let a crash between them keep a call decided "redial" with no
+        redial, and the call's unique Linkedid would then block it for good.
+        """
+        try:
+            call_id = await self._insert_call(call, classification, decision, now, number_e164)
+            if call_id is None:
+                await self._db.rollback()
+                return None
+            redial_id = await self._insert_redial(
+                call_id, due_at, channel_prefix, now, decision.dial_number, passed_over
+            )
+            await self._db.commit()
+        except BaseException:
+            await self._db.rollback()
+            raise
+        redial = await self.redial(redial_id)
+        assert redial is not None
+        return call_id, redial
+
+    async def _insert_call(
+        self, call: EndedCall, classification: Classification, decision: Decision, now: float, number_e164: str
+    ) -> int | None:
         cursor = await self._db.execute(
             """INSERT OR IGNORE INTO calls (linkedid, customer_uniqueid, customer_channel, customer_number,
                    dialled, queue, trunk, agent_interface, agent_member, joined_at, answered_at, ended_at,
@@ -299,7 +338,6 @@ class Store:
                 number_e164,
             ),
         )
-        await self._db.commit()
         return cursor.lastrowid if cursor.rowcount == 1 else None
 
     async def create_redial(
@@ -312,6 +350,25 @@ class Store:
         passed_over: tuple[str, ...] = (),
     ) -> Redial:
         """Create the WAITING redial of a recorded call, with its ChannelId (the idempotency key)."""
+        try:
+            redial_id = await self._insert_redial(call_id, due_at, channel_prefix, now, dial_number, passed_over)
+            await self._db.commit()
+        except BaseException:
+            await self._db.rollback()
+            raise
+        redial = await self.redial(redial_id)
+        assert redial is not None
+        return redial
+
+    async def _insert_redial(
+        self,
+        call_id: int,
+        due_at: float,
+        channel_prefix: str,
+        now: float,
+        dial_number: str,
+        passed_over: tuple[str, ...],
+    ) -> int:
         db = self._db
         try:
             cursor = await db.execute(
@@ -343,10 +400,7 @@ class Store:
             "INSERT INTO redial_log (redial_id, at, state, outcome, detail) VALUES (?,?,?,?,?)",
             (redial_id, now, RedialState.WAITING.value, None, "waiting for the callback window"),
         )
-        await db.commit()
-        redial = await self.redial(redial_id)
-        assert redial is not None
-        return redial
+        return redial_id
 
     async def save_redial(self, redial: Redial, now: float, ended_attempt: Redial | None = None) -> None:
         """Write the redial's state (before the daemon acts on it) and log the transition.

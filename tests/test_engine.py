@@ -14,7 +14,7 @@ from redial.ami.actions import Action
 from redial.clock import ManualClock
 from redial.config import Settings, parse_settings
 from redial.engine import Engine, LinkUp
-from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout
+from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, StoreError
 from redial.redials import Outcome, RedialState
 from redial.replay import load_frames
 from redial.store import Store
@@ -781,3 +781,22 @@ class TestRestrictedPresentation:
         await engine.tick()
         assert originator.actions == []
         assert (await store.history())[0]["reason"] == "number_withheld"
+
+
+class TestOneCommitPerDecision:
+    """The ended call, its decision and its redial are stored together, or not at all."""
+
+    async def test_failure_writing_the_redial_keeps_no_half_decision(self, store: Store) -> None:
+        """The redial's INSERT fails (a dying disk): no call is left decided "redial" without its redial."""
+        await store._db.execute(
+            "CREATE TRIGGER dying BEFORE INSERT ON redials BEGIN SELECT RAISE(ABORT, 'disk died'); END"
+        )
+        await store._db.commit()
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        with pytest.raises(StoreError):
+            await run(engine, clock, drop(1))
+        assert await store.history() == []
+        await store._db.execute("DROP TRIGGER dying")
+        await store._db.commit()
+        assert (await store.history()) == [] and engine.open_redials == []
