@@ -19,7 +19,7 @@ import yaml
 from redial.config import DEFAULT_CONFIG_PATH, Settings, describe, load_settings, parse_settings
 from redial.exceptions import AlreadyRunning, ConfigError, StoreError
 from redial.logs import configure_logging
-from redial.store import Store
+from redial.store import Store, StoreLock
 
 T = TypeVar("T")
 
@@ -261,19 +261,43 @@ def history(
 EXIT_NOT_RUNNING = 3  # LSB: program is not running
 
 
+class DaemonAnswerError(Exception):
+    """The daemon's endpoint answered with an error, or not in time: it runs, so never go around it."""
+
+
 def _daemon_request(settings: Settings, method: str, path: str) -> dict[str, Any] | None:
-    """Ask the running daemon on its loopback endpoint; None when nothing answers."""
+    """Ask the running daemon on its loopback endpoint; None only when nothing listens there."""
     import urllib.error
     import urllib.request
 
     url = f"http://{settings.status.host}:{settings.status.port}{path}"
     request = urllib.request.Request(url, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=15) as response:
             data: dict[str, Any] = json.loads(response.read())
             return data
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode("utf-8", "replace").strip()[:200]
+        raise DaemonAnswerError(f"the daemon answered {exc.code}: {body or exc.reason}") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError):
+            return None
+        raise DaemonAnswerError(f"the daemon's endpoint {url} did not answer: {exc.reason}") from None
+    except ConnectionRefusedError:
         return None
+    except (ConnectionError, TimeoutError, ValueError) as exc:
+        raise DaemonAnswerError(f"the daemon's endpoint {url} did not answer: {exc}") from None
+
+
+def _daemon_holds_store(settings: Settings) -> str | None:
+    """The pid-bearing message when a daemon holds the store's lock (it runs), else None."""
+    lock = StoreLock(settings.store.path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        return str(exc)
+    lock.release()
+    return None
 
 
 @main.command()
@@ -282,7 +306,11 @@ def _daemon_request(settings: Settings, method: str, path: str) -> dict[str, Any
 def status(config_path: Path | None, as_json: bool) -> None:
     """Is the daemon running and logged in to AMI; what it tracks; its pending redials."""
     settings = _settings(config_path)
-    snapshot = _daemon_request(settings, "GET", "/status")
+    try:
+        snapshot = _daemon_request(settings, "GET", "/status")
+    except DaemonAnswerError as exc:
+        click.echo(f"redial is running, but {exc}", err=True)
+        sys.exit(1)
     if snapshot is None:
         where = f"{settings.status.host}:{settings.status.port}"
         click.echo(f"redial is not running (nothing answers on {where})")
@@ -325,10 +353,24 @@ def cancel(config_path: Path | None, redial_id: int, who: str) -> None:
     settings = _settings(config_path)
     from urllib.parse import quote
 
-    answer = _daemon_request(settings, "POST", f"/redials/{redial_id}/cancel?by={quote(who)}")
+    try:
+        answer = _daemon_request(settings, "POST", f"/redials/{redial_id}/cancel?by={quote(who)}")
+    except DaemonAnswerError as exc:
+        # The daemon holds the redial in memory: a write behind its back would be undone
+        # at its due time, and the customer called after all.
+        click.echo(f"redial: not cancelled: {exc}", err=True)
+        sys.exit(1)
     if answer is not None:
         result = str(answer["result"])
     else:
+        holder = _daemon_holds_store(settings)
+        if holder is not None:
+            click.echo(
+                f"redial: not cancelled: a daemon runs ({holder}) but its control endpoint "
+                f"{settings.status.host}:{settings.status.port} does not answer",
+                err=True,
+            )
+            sys.exit(1)
         result = _read_store(settings, lambda store: store.cancel_redial(redial_id, who, time.time()))
     click.echo(result)
     if result != f"redial {redial_id} cancelled":

@@ -290,8 +290,15 @@ class Daemon:
             self.metrics.ami_logins.inc()
         try:
             if isinstance(item, _Cancel):
+                try:
+                    answer = await engine.cancel(item.redial_id, item.by)
+                except Exception as exc:
+                    # The operator gets the error, never a reply that hangs until a timeout.
+                    if not item.reply.done():
+                        item.reply.set_exception(exc)
+                    raise
                 if not item.reply.done():
-                    item.reply.set_result(await engine.cancel(item.redial_id, item.by))
+                    item.reply.set_result(answer)
             elif item is not None:
                 await engine.handle(item)  # type: ignore[arg-type]
                 if isinstance(item, LinkUp) and self.link is not None:

@@ -45,7 +45,14 @@ class StatusServer(LoopbackService):
         except Exception:
             self._log.exception("status_request_failed")
             status, ctype, body = 500, "text/plain", b"internal error\n"
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 500: "Error"}[status]
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            404: "Not Found",
+            405: "Method Not Allowed",
+            500: "Error",
+            503: "Service Unavailable",
+        }[status]
         head_out = f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
         writer.write((head_out + "Connection: close\r\n\r\n").encode() + body)
         with contextlib.suppress(Exception):
@@ -62,6 +69,12 @@ class StatusServer(LoopbackService):
             if method != "POST":
                 return 405, "text/plain", b"use POST\n"
             who = (query.get("by") or ["unknown"])[0][:80]
-            result = await asyncio.wait_for(self._cancel(int(match.group(1)), who), REQUEST_TIMEOUT)
+            try:
+                result = await asyncio.wait_for(self._cancel(int(match.group(1)), who), REQUEST_TIMEOUT)
+            except TimeoutError:
+                text = b"the daemon did not carry out the cancel in time; it may still: see redial status\n"
+                return 503, "text/plain", text
+            except Exception as exc:
+                return 500, "text/plain", f"the cancel failed: {exc}\n".encode()
             return 200, "application/json", json.dumps({"result": result}).encode() + b"\n"
         return 404, "text/plain", b"not found\n"

@@ -189,6 +189,23 @@ class TestOperatorCommands:
         assert all(len(line) <= 80 for line in table.output.splitlines())
 
 
+async def _store_with_pending_redial(tmp_path: Path) -> tuple[Path, int]:
+    from redial.policy.classify import Classification, EndKind
+    from redial.policy.decide import Decision, Reason, Verdict
+    from tests.test_classify import CALL
+
+    path = tmp_path / "s.sqlite3"
+    store = await Store.open(path)
+    try:
+        call_id = await store.record_call(
+            CALL, Classification(EndKind.ABNORMAL, "x"), Decision(Verdict.REDIAL, Reason.ABNORMAL_END, "x"), 1.0
+        )
+        redial = await store.create_redial(call_id or 0, 2.0, "redial", 1.0)
+    finally:
+        await store.close()
+    return path, redial.id
+
+
 class TestStatusAndCancel:
     """Without a running daemon: a plain answer, and cancel works on the store."""
 
@@ -238,6 +255,54 @@ class TestStatusAndCancel:
         assert result.exit_code == 0, result.output
         assert "callbacks requested since start (nobody could take them): 1" in result.output
         assert "#7" in result.output and "2025550143" in result.output and "support" in result.output
+
+    async def test_cancel_the_daemon_cannot_answer_is_no_cancel(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The daemon's cancel times out: an error, and the store is not written behind its back."""
+        import redial.status
+        from redial.status import StatusServer
+        from tests.ports import free_port
+
+        path, redial_id = await _store_with_pending_redial(tmp_path)
+        monkeypatch.setattr(redial.status, "REQUEST_TIMEOUT", 0.3)
+        port = free_port()
+
+        async def stuck(_redial_id: int, _by: str) -> str:
+            await asyncio.sleep(10)
+            return ""
+
+        server = StatusServer("127.0.0.1", port, dict, lambda: b"", stuck)
+        assert await server.start()
+        try:
+            file = tmp_path / "r.yaml"
+            file.write_text(f"store:\n  path: {path}\nstatus:\n  port: {port}\n")
+            args = ["cancel", "--config", str(file), str(redial_id), "--by", "alice"]
+            result = await asyncio.to_thread(CliRunner().invoke, main, args)
+        finally:
+            await server.close()
+        assert result.exit_code == 1 and "not cancelled" in result.output and "503" in result.output
+        store = await Store.open(path)
+        try:
+            pending = await store.redial(redial_id)
+        finally:
+            await store.close()
+        assert pending is not None and not pending.done
+
+    async def test_cancel_beside_a_daemon_that_holds_the_store(self, tmp_path: Path) -> None:
+        """Nothing answers on the endpoint, but a daemon holds the store: refuse, do not write the store."""
+        path, redial_id = await _store_with_pending_redial(tmp_path)
+        lock = StoreLock(path)
+        lock.acquire()
+        try:
+            file = tmp_path / "r.yaml"
+            file.write_text(f"store:\n  path: {path}\nstatus:\n  port: 9\n")
+            result = await asyncio.to_thread(
+                CliRunner().invoke, main, ["cancel", "--config", str(file), str(redial_id)]
+            )
+        finally:
+            lock.release()
+        assert result.exit_code == 1 and "a daemon runs" in result.output
 
     def test_cancel_in_store(self, tmp_path: Path) -> None:
         from redial.policy.classify import Classification, EndKind
