@@ -29,6 +29,8 @@ PURGE_EVERY = 3600.0
 BATCH_LIMIT = 512
 
 _STOP = object()
+# SIGHUP, queued: the configuration is re-read between two events, like every change of state.
+_RELOAD = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +77,12 @@ class Daemon:
         self.stop()
         await self._consume(engine)
 
+    def request_reload(self) -> None:
+        """SIGHUP's handler: the reload waits its turn in the queue, between two events, never inside one."""
+        self._queue.put_nowait(_RELOAD)
+
     def reload(self) -> None:
-        """SIGHUP: re-read the configuration; an invalid file keeps the running one."""
+        """Re-read the configuration; an invalid file keeps the running one."""
         from redial.config import load_settings
         from redial.exceptions import ConfigError
 
@@ -87,6 +93,11 @@ class Daemon:
             self.log.error("reload_failed", config=source, error=str(exc), kept="the running configuration")
             return
         kept = {"ami": self.settings.ami, "store": self.settings.store}
+        if settings.originate.channel_id_prefix != self.settings.originate.channel_id_prefix:
+            # Redials in flight are known by their ChannelIds: a new prefix would hide them.
+            kept["originate"] = dataclasses.replace(
+                settings.originate, channel_id_prefix=self.settings.originate.channel_id_prefix
+            )
         if (settings.fastagi.enabled, settings.fastagi.host, settings.fastagi.port) != (
             self.settings.fastagi.enabled,
             self.settings.fastagi.host,
@@ -100,7 +111,8 @@ class Daemon:
             )
         if any(getattr(settings, key) != value for key, value in kept.items()):
             self.log.warning(
-                "reload_partial", detail="ami, store and the FastAGI address take effect at the next restart"
+                "reload_partial",
+                detail="ami, store, the FastAGI address and channel_id_prefix take effect at the next restart",
             )
             settings = dataclasses.replace(settings, **kept)  # type: ignore[arg-type]
         self.settings = settings
@@ -289,7 +301,9 @@ class Daemon:
             self._link_up()
             self.metrics.ami_logins.inc()
         try:
-            if isinstance(item, _Cancel):
+            if item is _RELOAD:
+                self.reload()
+            elif isinstance(item, _Cancel):
                 try:
                     answer = await engine.cancel(item.redial_id, item.by)
                 except Exception as exc:
@@ -318,5 +332,5 @@ async def run_daemon(settings: Settings, clock: Clock | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stop)
     if settings.source.startswith("/") or Path(settings.source).exists():
-        loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+        loop.add_signal_handler(signal.SIGHUP, daemon.request_reload)
     await daemon.run()

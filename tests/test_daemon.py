@@ -44,6 +44,42 @@ class TestReload:
         assert daemon.settings.fastagi.port == 4573 and daemon.settings.fastagi.returning_window == 60
 
 
+class TestReloadInTheQueue:
+    """SIGHUP waits its turn in the consumer's queue; a new ChannelId prefix waits for a restart."""
+
+    async def test_reload_runs_between_events(self, tmp_path: Path) -> None:
+        """Events queued before the SIGHUP see the old policy, those after it the new one."""
+        file = tmp_path / "r.yaml"
+        file.write_text("policy:\n  callback_window: 20\n")
+        daemon = Daemon(load_settings(file, env={}))
+        seen: list[float] = []
+
+        class Engine(_RecordingEngine):
+            async def handle(self, item: object) -> None:
+                seen.append(daemon.settings.policy.callback_window)
+
+            def reload(self, settings: object) -> None:
+                pass
+
+        file.write_text("policy:\n  callback_window: 7\n")
+        daemon.event_arrived(object())  # type: ignore[arg-type]
+        daemon.request_reload()
+        assert daemon.settings.policy.callback_window == 20  # the handler itself changes nothing
+        daemon.event_arrived(object())  # type: ignore[arg-type]
+        await daemon.drain(Engine())  # type: ignore[arg-type]
+        assert seen == [20, 7]
+
+    def test_channel_id_prefix_waits_for_restart(self, tmp_path: Path) -> None:
+        """Redials in flight are found by their ChannelIds: the prefix stays until the next start."""
+        file = tmp_path / "r.yaml"
+        file.write_text("originate:\n  channel_id_prefix: redial\n")
+        daemon = Daemon(load_settings(file, env={}))
+        file.write_text("originate:\n  channel_id_prefix: cb\n  agent_ring_timeout: 25\n")
+        daemon.reload()
+        assert daemon.settings.originate.channel_id_prefix == "redial"
+        assert daemon.settings.originate.agent_ring_timeout == 25
+
+
 class _RecordingEngine:
     """Stands in for the engine: records what the consumer hands it; one event makes it fail."""
 
