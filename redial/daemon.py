@@ -132,7 +132,7 @@ class Daemon:
             lock.release()
 
     async def _run_with_store(self, settings: Settings) -> None:
-        self.store = store = await Store.open(settings.store.path)
+        self.store = store = await Store.open(settings.store.path, check=True)
         try:
             self.link = link = AmiLink(
                 settings.ami,

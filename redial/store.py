@@ -98,6 +98,11 @@ MIGRATIONS: Sequence[str] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements (they hold no ";" of their own: no triggers, no literals with one)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
 # Seconds a writer waits for another connection (the daemon, a CLI command) to finish.
 _BUSY_TIMEOUT = 5.0
 
@@ -190,7 +195,12 @@ class Store:
         self.path = path
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
+    async def open(cls, path: Path | str, check: bool = False) -> Store:
+        """Open (and migrate) the store; ``check`` runs SQLite's quick_check (the daemon's start).
+
+        quick_check reads the whole file: worth it once when the daemon starts, not on
+        every CLI command.
+        """
         name = str(path)
         if name != ":memory:":
             Path(name).parent.mkdir(parents=True, exist_ok=True)
@@ -200,7 +210,7 @@ class Store:
             raise StoreError(f"cannot open the store {name}: {exc}") from None
         store = cls(db, name)
         try:
-            await store._prepare()
+            await store._prepare(check)
         except sqlite3.DatabaseError as exc:
             await db.close()
             raise StoreError(f"the store {name} is unusable: {exc}") from None
@@ -210,36 +220,49 @@ class Store:
             raise
         return store
 
-    async def _prepare(self) -> None:
+    async def _prepare(self, check: bool) -> None:
         db = self._db
         await db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
         await self._set_wal()
         await db.execute("PRAGMA foreign_keys = ON")
         await db.execute("PRAGMA synchronous = NORMAL")
-        async with db.execute("PRAGMA quick_check") as cursor:
-            row = await cursor.fetchone()
-        if row is None or row[0] != "ok":
-            raise StoreError(f"the store {self.path} failed its integrity check: {row[0] if row else '?'}")
+        if check:
+            async with db.execute("PRAGMA quick_check") as cursor:
+                row = await cursor.fetchone()
+            if row is None or row[0] != "ok":
+                raise StoreError(f"the store {self.path} failed its integrity check: {row[0] if row else '?'}")
         await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         await db.commit()
-        current = await self.schema_version()
-        if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store {self.path} has schema version {current}, newer than this redial knows ({SCHEMA_VERSION})"
-            )
-        for version in range(current, SCHEMA_VERSION):
-            # executescript commits first; each migration then runs in its own transaction,
-            # IMMEDIATE so a second process opening the fresh store waits (busy_timeout).
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        """Each step reads the version and bumps it inside one ``BEGIN IMMEDIATE``.
+
+        A second process (the daemon and a CLI command, two units) opening the store at
+        the same time waits for the first (busy_timeout) and then finds the step done:
+        no step, a data-only one included, ever runs twice.
+        """
+        db = self._db
+        migrations = MIGRATIONS
+        while True:
+            await db.execute("BEGIN IMMEDIATE")
             try:
-                script = MIGRATIONS[version] + f"INSERT INTO schema_version VALUES ({version + 1});"
-                await db.executescript(f"BEGIN IMMEDIATE;{script}COMMIT;")
-            except sqlite3.OperationalError:
-                if db.in_transaction:
-                    await db.rollback()
-                if await self.schema_version() > version:
-                    continue  # another process (the daemon, a CLI command) migrated it meanwhile
+                current = await self.schema_version()
+                if current > len(migrations):
+                    raise StoreError(
+                        f"the store {self.path} has schema version {current}, "
+                        f"newer than this redial knows ({len(migrations)})"
+                    )
+                if current == len(migrations):
+                    await db.commit()
+                    return
+                for statement in _statements(migrations[current]):
+                    await db.execute(statement)
+                await db.execute("INSERT INTO schema_version VALUES (?)", (current + 1,))
+                await db.commit()
+            except BaseException:
+                await db.rollback()
                 raise
-        await db.commit()
 
     async def _set_wal(self) -> None:
         # Switching a fresh file to WAL needs it alone, and SQLite answers "locked" at

@@ -150,3 +150,90 @@ class TestRetention:
         assert await store.redial_log(old_done.id) == []
         assert await store.purge(before=CALL.ended_at - 1) == 0
         await store.close()
+
+
+def _old_store(path: Path, version: int) -> None:
+    """A store at schema ``version``, as an older redial left it, with one waiting and one ringing redial."""
+    import redial.store as store_module
+
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for step in range(version):
+            db.executescript(store_module.MIGRATIONS[step])
+            db.execute("INSERT INTO schema_version VALUES (?)", (step + 1,))
+        columns = (
+            "linkedid, customer_uniqueid, customer_channel, customer_number, dialled, queue, trunk, agent_interface,"
+            " agent_member, ended_at, ended_by, transferred, classification, verdict, reason, detail, recorded_at"
+        )
+        for n in (1, 2):
+            db.execute(
+                f"INSERT INTO calls ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    f"{n}.1",
+                    f"{n}.1",
+                    "PJSIP/trunk-1",
+                    "2025550143",
+                    "100",
+                    "support",
+                    "trunk",
+                    "PJSIP/agent1",
+                    "Alice",
+                    10.0,
+                    "customer",
+                    0,
+                    "abnormal",
+                    "redial",
+                    "abnormal_end",
+                    "x",
+                    11.0,
+                ),
+            )
+        db.execute(
+            "INSERT INTO redials (call_id, state, due_at, channel_id, detail, updated_at)"
+            " VALUES (1, 'waiting', 30.0, 'redial-1-1-1.1', 'waiting', 11.0)"
+        )
+        db.execute(
+            "INSERT INTO redials (call_id, state, due_at, channel_id, originated_at, detail, updated_at)"
+            " VALUES (2, 'originating', 30.0, 'redial-2-1-2.1', 31.0, 'ringing', 31.0)"
+        )
+
+
+class TestUpgrades:
+    """A populated store of every earlier schema version opens, upgraded, with nothing lost."""
+
+    @pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+    async def test_populated_store_upgrades(self, tmp_path: Path, version: int) -> None:
+        """Calls and redials survive; the next ChannelId of each redial is new, never one already sent."""
+        path = tmp_path / "old.sqlite3"
+        _old_store(path, version)
+        store = await Store.open(path, check=True)
+        try:
+            assert await store.schema_version() == SCHEMA_VERSION
+            waiting, ringing = sorted(await store.open_redials(), key=lambda r: r.id)
+            assert (waiting.state, waiting.rings, waiting.passed_over) == (RedialState.WAITING, 0, ())
+            assert (ringing.state, ringing.rings, ringing.channel_id) == (RedialState.ORIGINATING, 1, "redial-2-1-2.1")
+            assert len(await store.history()) == 2
+        finally:
+            await store.close()
+
+    async def test_data_only_migration_runs_once_under_concurrent_opens(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Four processes' worth of opens at once: a data-only step is applied exactly once."""
+        import redial.store as store_module
+
+        path = tmp_path / "s.sqlite3"
+        first = await Store.open(path)
+        await _record(first)
+        await first.close()
+        extra = (*store_module.MIGRATIONS, "UPDATE calls SET detail = detail || '+';")
+        monkeypatch.setattr(store_module, "MIGRATIONS", extra)
+        monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(extra))
+        stores = await asyncio.gather(*(Store.open(path) for _ in range(4)))
+        try:
+            rows = await stores[0].history()
+            assert rows[0]["detail"].endswith("+") and not rows[0]["detail"].endswith("++")
+            assert [await s.schema_version() for s in stores] == [len(extra)] * 4
+        finally:
+            for store in stores:
+                await store.close()
