@@ -120,11 +120,15 @@ class PolicyRig:
         self.calls.append(call)
         return call
 
-    async def start_daemon(self, outage_guard: dict[str, Any] | None = None, **policy: Any) -> DaemonProcess:
+    async def start_daemon(
+        self, outage_guard: dict[str, Any] | None = None, originate: dict[str, Any] | None = None, **policy: Any
+    ) -> DaemonProcess:
         config = daemon_config(self.sandbox, self.workdir, callback_window=WINDOW, **policy)
-        if outage_guard is not None:
+        if outage_guard is not None or originate is not None:
             data = yaml.safe_load(config.read_text())
-            data["outage_guard"] = outage_guard
+            if outage_guard is not None:
+                data["outage_guard"] = outage_guard
+            data["originate"].update(originate or {})
             config.write_text(yaml.safe_dump(data))
         self.config = config
         self.daemon = DaemonProcess(config, self.workdir / "redial.log")

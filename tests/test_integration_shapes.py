@@ -145,6 +145,28 @@ class TestAgentSideFailure:
         assert (row["ended_by"], row["outcome"]) == ("agent", "connected"), row
 
 
+    async def test_phone_dead_at_redial_time_goes_to_the_next_member(self, rig: PolicyRig) -> None:
+        """The customer's side dropped; agent1's phone then dies: it rings out, agent2 calls the customer."""
+        obs = rig.observer
+        first = rig.agent("agent1", ring_delay=0.2)
+        second = rig.agent("agent2", ring_delay=2.0)
+        rig.customer(hangup_after=3)
+        await rig.queue_add(SUPPORT, AGENT2)
+        await rig.start_daemon(originate={"agent_ring_timeout": 6})
+        start = obs.mark()
+        rig.call(CUSTOMER, "rtp_drop")
+        connect, _drop = await rig.answered_and_dropped(AGENT1, start)
+        first.stop()  # nothing answers on agent1's phone any more
+        leg = await one_redial_leg(rig, start, "the redial ringing agent1 first")
+        assert leg["Channel"].startswith("PJSIP/agent1-"), leg["Channel"]
+        is_second = where(Event="Newchannel", Uniqueid=lambda u: u.startswith("redial-") and u != leg["Uniqueid"])
+        other = await obs.wait_for(is_second, timeout=30, start=start, what="the redial moving on to agent2")
+        assert other["Channel"].startswith("PJSIP/agent2-"), f"rang {other['Channel']}\n{rig.log()}"
+        await rig.assert_connected_redial(other, second, CUSTOMER)
+        (row,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
+        assert row["outcome"] == "connected", row
+
+
 class TestEarlyCallback:
     """The customer calls again (in E.164 form) before the old leg times out: no redial."""
 
