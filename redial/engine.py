@@ -205,6 +205,8 @@ class Engine:
         # agent's entries, of the open redials and (if the plan looked at other members) of the
         # whole board, and the time.
         self._agent_plans: dict[int, tuple[int, int, int | None, float]] = {}
+        # Redial id -> when the wrap-up its agent is in ends (no AMI event says so).
+        self._wrapup_ends: dict[int, float] = {}
         self._board = AgentBoard()
         self._dnc: dict[tuple[str, str], DoNotCallList] = {}
         self._action_seq = 0
@@ -312,6 +314,12 @@ class Engine:
     def next_wakeup(self) -> float | None:
         """When :meth:`tick` next has something to do."""
         wakeup = self._open_deadlines().wakeup
+        if self._wrapup_ends:
+            # An agent's wrap-up ends without any AMI event: wake up for it.
+            self._wrapup_ends = {rid: at for rid, at in self._wrapup_ends.items() if rid in self._open}
+            ends = min(self._wrapup_ends.values(), default=None)
+            if ends is not None:
+                wakeup = ends if wakeup is None else min(wakeup, ends)
         guard = self._guard.next_change()
         if guard is None:
             return wakeup
@@ -689,6 +697,10 @@ class Engine:
             if redial.state is not RedialState.WAITING or redial.due_at != plan.until:
                 await self._save(redial.moved(RedialState.WAITING, plan.detail, due_at=plan.until), now)
         elif isinstance(plan, WaitForAgent):
+            if agent.wrapup_until is not None:
+                self._wrapup_ends[redial.id] = float(agent.wrapup_until)
+            else:
+                self._wrapup_ends.pop(redial.id, None)
             if redial.state is not RedialState.WAITING_AGENT or redial.agent_deadline != plan.until:
                 await self._save(redial.moved(RedialState.WAITING_AGENT, plan.detail, agent_deadline=plan.until), now)
         else:

@@ -800,3 +800,24 @@ class TestOneCommitPerDecision:
         await store._db.execute("DROP TRIGGER dying")
         await store._db.commit()
         assert (await store.history()) == [] and engine.open_redials == []
+
+
+class TestWrapup:
+    """A queue's wrap-up ends without any AMI event: the daemon wakes up for it."""
+
+    async def test_rings_when_the_wrapup_ends(self, store: Store) -> None:
+        """The agent's call ended at the drop; with an 8 s queue wrap-up, next_wakeup is its end, and then it rings."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(agent={"wrapup_time": 8}), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
+        await run(engine, clock, drop(1))
+        ended = int(clock.now())
+        after_call = ev.MemberState("support", "PJSIP/agent1", "Alice", "PJSIP/agent1", 1, False, "", False, ended, 0)
+        await run(engine, clock, [after_call])
+        clock.advance(6)  # the callback window (5 s) is over; the wrap-up is not
+        await engine.tick()
+        assert originator.actions == [] and engine.open_redials[0].state is RedialState.WAITING_AGENT
+        assert engine.next_wakeup() == ended + 8
+        clock.set(ended + 8)
+        await engine.tick()
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent1"]

@@ -244,6 +244,33 @@ class TestDaemonRestartedMidCall:
         assert not obs.find(member_paused(AGENT1, True, "lunch"), start)
 
 
+class TestQueueWrapup:
+    """A queue's own wrapuptime (set in the policy, as AMI never reports it): no ring before it ends."""
+
+    async def test_redial_waits_for_the_queues_wrapup(self, rig: PolicyRig) -> None:
+        """wrapq has wrapuptime 8: the redial rings agent1 no sooner than 8 s after the call ended."""
+        obs = rig.observer
+        phone = rig.agent("agent1")
+        rig.customer(hangup_after=3)
+        await rig.start_daemon(queue_overrides={"wrapq": {"agent": {"wrapup_time": 8}}})
+        start = obs.mark()
+        rig.call(CUSTOMER, "rtp_drop", did="306")
+        connect = await obs.wait_for(where(Event="AgentConnect", Queue="wrapq"), timeout=15, start=start)
+        ended = await obs.wait_for(
+            where(Event="Hangup", Linkedid=connect["Linkedid"], Channel=lambda c: c.startswith("PJSIP/agent1-")),
+            timeout=15,
+            start=start,
+            what="agent1's leg of the dropped call ended",
+        )
+        try:
+            leg = await one_redial_leg(rig, start, "the redial after the wrap-up")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{rig.log()}") from None
+        waited = leg.received - ended.received
+        assert waited >= 7.5, f"agent1 rung {waited:.1f} s after the call, inside the queue's 8 s wrap-up\n{rig.log()}"
+        await rig.assert_connected_redial(leg, phone, CUSTOMER, did="306")
+
+
 class TestRestrictedPresentation:
     """Privacy: id with P-Asserted-Identity: AMI shows the number, yet it is a withheld caller."""
 

@@ -425,6 +425,9 @@ exten => 302,1,Answer()
 exten => 305,1,Answer()
  same => n,Set(__NODEST=${EXTEN})
  same => n,Queue(fpbxhint,t)
+; DID 306: a queue with wrapuptime = 8.
+exten => 306,1,Answer()
+ same => n,Queue(wrapq,t)
 ; DID 303: an IVR that reaches Queue() through Dial(Local/...).
 exten => 303,1,Answer()
  same => n,Dial(Local/s@sandbox-ivr)
@@ -504,6 +507,11 @@ member => Local/agent3@from-queue/n,0,Carol,hint:agent3@ext-local
 [fpbxopt]
 {queue_common}
 member => Local/agent3@from-queue,0,Carol,PJSIP/agent3
+
+; A queue with a wrap-up time of its own (AMI never reports it).
+[wrapq]
+{queue_common.replace("wrapuptime = 0", "wrapuptime = 8")}
+member => PJSIP/agent1,0,Alice
 
 ; An overflow queue nobody answers in: its member's phone never runs.
 [overflow]
