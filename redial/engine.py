@@ -354,11 +354,12 @@ class Engine:
             return
         for redial in list(self._open.values()):
             moved = advance(redial, item)
-            if moved is not None:
-                if not _goes_to_next_member(moved):  # that one is saved with its continuation
-                    await self._save(moved, now)
-                if moved.done:
-                    await self._after_attempt(moved, now)
+            if moved is None:
+                continue
+            if moved.done:
+                await self._finish(moved, now)
+            else:
+                await self._save(moved, now)
 
     def _may_concern_a_redial(self, event: ev.AmiEvent) -> bool:
         """Could ``event`` move a redial (see ``redials.concerns``)? Every ChannelId starts with the prefix."""
@@ -398,8 +399,7 @@ class Engine:
             else:
                 expired = expire(redial, now, timeout)
                 if expired is not None:
-                    await self._save(expired, now)
-                    await self._after_attempt(expired, now)
+                    await self._finish(expired, now)
 
     def _replan_due(self, redial: Redial, now: float) -> bool:
         """Could the plan of a redial waiting for its agent come out differently than last time?"""
@@ -424,8 +424,7 @@ class Engine:
             return f"redial {redial_id} is already ringing ({redial.state.value}); hang it up on the PBX"
         now = self._clock.now()
         finished = redial.finished(Outcome.CANCELLED, f"cancelled by {by}")
-        await self._save(finished, now)
-        await self._after_attempt(finished, now)
+        await self._finish(finished, now)
         return f"redial {redial_id} cancelled"
 
     def snapshot(self) -> dict[str, object]:
@@ -558,8 +557,7 @@ class Engine:
         else:
             outcome, detail = Outcome.CUSTOMER_ON_CALL, f"the customer is on a call with the PBX (call {linkedid})"
         finished = redial.finished(outcome, detail)
-        await self._save(finished, now)
-        await self._after_attempt(finished, now)
+        await self._finish(finished, now)
         return True
 
     async def _on_inbound(self, call: InboundCall, now: float) -> None:
@@ -579,8 +577,7 @@ class Engine:
                 finished = redial.finished(Outcome.CUSTOMER_ON_CALL, detail)
             else:
                 continue
-            await self._save(finished, now)
-            await self._after_attempt(finished, now)
+            await self._finish(finished, now)
 
     async def _on_link_up(self, link: LinkUp) -> None:
         now = self._clock.now()
@@ -612,8 +609,7 @@ class Engine:
             if redial.state in _IN_FLIGHT and redial.channel_id not in link.linkedids:
                 detail = "outcome unknown: its channels were gone when the AMI link came back"
                 finished = redial.finished(Outcome.FAILED, detail)
-                await self._save(finished, now)
-                await self._after_attempt(finished, now)
+                await self._finish(finished, now)
         # Agents a killed daemon left paused for redials that are over.
         for redial_id, interface in list(self._unpause.items()):
             channel_id = self._unpause_channel.pop(redial_id, "")
@@ -691,8 +687,7 @@ class Engine:
         self._agent_plans[redial.id] = (stamp[0], stamp[1], stamp[2] if free.looked_up else None, now)
         if isinstance(plan, GiveUp):
             finished = redial.finished(plan.outcome, plan.detail)
-            await self._save(finished, now)
-            await self._after_attempt(finished, now)
+            await self._finish(finished, now)
         elif isinstance(plan, Defer):
             if redial.state is not RedialState.WAITING or redial.due_at != plan.until:
                 await self._save(redial.moved(RedialState.WAITING, plan.detail, due_at=plan.until), now)
@@ -741,8 +736,7 @@ class Engine:
         try:
             action = originate_action(request, f"{channel_id}-o{self._action_seq}")
         except UnsafeValueError as exc:
-            finished = redial.finished(Outcome.FAILED, f"not originated: {exc}")
-            await self._save(finished, now)
+            await self._finish(redial.finished(Outcome.FAILED, f"not originated: {exc}"), now)
             return
         if redial.paused_interface and redial.paused_interface != plan.interface:
             # A member who failed earlier stayed paused (the link was down): theirs first.
@@ -784,8 +778,7 @@ class Engine:
             await self._release_for(retry, now)
         except AmiRefused as exc:
             finished = started.finished(Outcome.FAILED, f"Asterisk refused the Originate: {exc}")
-            await self._save(finished, now)
-            await self._after_attempt(finished, now)
+            await self._finish(finished, now)
         except AmiTimeout as exc:
             # Sent but unanswered: never resend; the events or the outcome deadline decide.
             self._log.warning("originate_unanswered", redial_id=redial.id, channel_id=channel_id, error=str(exc))
@@ -806,64 +799,75 @@ class Engine:
         except AmiError as exc:
             self._log.warning("queue_log_failed", redial_id=redial.id, verb=verb, error=str(exc))
 
-    async def _after_attempt(self, redial: Redial, now: float) -> None:
-        """An attempt is over: log it, release the agent, and retry when the policy says so."""
-        continuation = None
-        if _goes_to_next_member(redial):
+    def _next_after(self, ended: Redial, now: float) -> Redial | None:
+        """What an ended attempt leads to: another member, a retry of the customer, or nothing."""
+        if _goes_to_next_member(ended):
             # The agent's phone did not take it, so the customer was never rung: another
             # member takes over now (or, when none can, a callback is recorded). This is
-            # no attempt on the customer. Stored with the attempt's end in one commit: the
-            # end alone, if the daemon died right after, would leave the redial finished.
-            continuation = dataclasses.replace(
-                redial.moved(
+            # no attempt on the customer.
+            return dataclasses.replace(
+                ended.moved(
                     RedialState.WAITING,
-                    f"{redial.ring_interface} did not take it ({_value(redial.outcome)}); trying another member",
+                    f"{ended.ring_interface} did not take it ({_value(ended.outcome)}); trying another member",
                     due_at=now,
                     originated_at=None,
                 ),
                 outcome=None,
-                passed_over=(*redial.passed_over, redial.ring_interface),
+                passed_over=(*ended.passed_over, ended.ring_interface),
                 agent_deadline=None,
                 ring_interface="",
                 bridged_legs=0,
             )
-            await self._save(continuation, now, ended_attempt=redial)
-        if redial.outcome is not None:
-            self.metrics.outcomes.labels(redial.outcome.value).inc()
-            if redial.outcome is Outcome.CONNECTED:
-                self.metrics.drop_to_connected.observe(max(0.0, now - redial.dropped_at))
-        if redial.originated_at is not None:
-            outcome = redial.outcome.value if redial.outcome else "unknown"
-            took = f"{max(0.0, now - redial.originated_at):.0f}"
-            await self._queue_log(redial, "REDIALEND", [str(redial.id), str(redial.attempt), outcome, took])
-        if redial.outcome is Outcome.CONNECTED and redial.paused_interface:
-            # Agent and customer are talking: keep the agent out of the queue until it ends.
-            self._held[redial.channel_id] = (redial.id, redial.paused_interface)
-            return
-        if continuation is not None:
-            await self._release_for(continuation, now)
-            return
-        redial = await self._release_for(redial, now)
-        if redial.outcome is Outcome.CALLBACK_REQUESTED:
-            self._note_callback_requested(redial, now)
-        policy = self.settings.policy_for(redial.queue)
-        retry = policy.retry
-        if redial.outcome is None or redial.outcome.value not in retry.retry_on or redial.attempt >= retry.attempts:
-            return
-        again = dataclasses.replace(
-            redial.moved(
+        retry = self.settings.policy_for(ended.queue).retry
+        if ended.outcome is None or ended.outcome.value not in retry.retry_on or ended.attempt >= retry.attempts:
+            return None
+        return dataclasses.replace(
+            ended.moved(
                 RedialState.WAITING,
-                f"attempt {redial.attempt + 1} of {retry.attempts} in {retry.spacing:g} s after {redial.outcome.value}",
+                f"attempt {ended.attempt + 1} of {retry.attempts} in {retry.spacing:g} s after {ended.outcome.value}",
                 due_at=now + retry.spacing,
                 originated_at=None,
             ),
             outcome=None,
-            attempt=redial.attempt + 1,
+            attempt=ended.attempt + 1,
             agent_deadline=None,
             ring_interface="",
             bridged_legs=0,
         )
-        await self._save(again, now)
+
+    async def _finish(self, ended: Redial, now: float) -> None:
+        """Store an attempt's end and what follows it in one commit, then act on both.
+
+        Two commits would let a crash between them keep the end alone: a redial that
+        should have gone to another member, or been retried, would stay finished.
+        """
+        following = self._next_after(ended, now)
+        if following is None:
+            await self._save(ended, now)
+        else:
+            await self._save(following, now, ended_attempt=ended)
+        await self._after_attempt(ended, following, now)
+
+    async def _after_attempt(self, ended: Redial, following: Redial | None, now: float) -> None:
+        """An attempt is over (and stored): count and log it, then hold or release the agent."""
+        if ended.outcome is not None:
+            self.metrics.outcomes.labels(ended.outcome.value).inc()
+            if ended.outcome is Outcome.CONNECTED:
+                self.metrics.drop_to_connected.observe(max(0.0, now - ended.dropped_at))
+        if ended.originated_at is not None:
+            outcome = ended.outcome.value if ended.outcome else "unknown"
+            took = f"{max(0.0, now - ended.originated_at):.0f}"
+            await self._queue_log(ended, "REDIALEND", [str(ended.id), str(ended.attempt), outcome, took])
+        if ended.outcome is Outcome.CONNECTED and ended.paused_interface:
+            # Agent and customer are talking: keep the agent out of the queue until it ends.
+            self._held[ended.channel_id] = (ended.id, ended.paused_interface)
+            return
+        if following is not None:
+            await self._release_for(following, now)
+            return
+        await self._release_for(ended, now)
+        if ended.outcome is Outcome.CALLBACK_REQUESTED:
+            self._note_callback_requested(ended, now)
 
     def _note_callback_requested(self, redial: Redial, now: float) -> None:
         """Nobody could take the redial: never a quiet end, a warning and a line in `status`."""

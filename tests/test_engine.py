@@ -615,11 +615,15 @@ class TestAgentSideFailure:
         (redial,) = engine.open_redials
         assert (redial.attempt, redial.rings, redial.passed_over) == (1, 2, ("PJSIP/agent1",))
 
-    async def test_daemon_dying_right_after_the_no_answer_loses_nothing(self, store: Store, tmp_path: Path) -> None:
-        """The attempt's end and the move to the next member are one commit: a crash after it resumes the redial."""
+    @pytest.mark.parametrize("side", ["agent", "customer"])
+    async def test_daemon_dying_right_after_the_no_answer_loses_nothing(
+        self, store: Store, tmp_path: Path, side: str
+    ) -> None:
+        """An attempt's end and what follows it (next member, a retry) are one commit: a crash after it resumes."""
         engine, originator, _clock = await ringing(
             store, cfg(), members=(member("PJSIP/agent1"), member("PJSIP/agent2"))
         )
+        cid = str(originator.actions[0]["ChannelId"])
 
         class Died(Exception):
             pass
@@ -636,16 +640,26 @@ class TestAgentSideFailure:
         async def dies(*_args: Any) -> None:
             raise Died
 
+        if side == "customer":
+            agent_leg = ev.ChannelRef("PJSIP/agent1-9", cid, cid)
+            await engine.handle(ev.OriginateResult("x", True, 4, cid, ""))
+            no_answer: ev.AmiEvent = ev.DialEnded(agent_leg, ev.ChannelRef("PJSIP/trunk-9", "9.9", cid), "NOANSWER")
+        else:
+            no_answer = ev.OriginateResult("x", False, 3, cid, "")
         store.save_redial = dies_after_one_write  # type: ignore[method-assign]
         store.clear_paused = dies  # type: ignore[method-assign]
         with pytest.raises(Died):
-            await engine.handle(ev.OriginateResult("x", False, 3, str(originator.actions[0]["ChannelId"]), ""))
+            await engine.handle(no_answer)
         reopened = await Store.open(tmp_path / "redial.sqlite3")
         try:
             (left,) = await reopened.open_redials()
-            assert left.passed_over == ("PJSIP/agent1",) and left.outcome is None
+            assert left.outcome is None and left.state is RedialState.WAITING
+            if side == "agent":
+                assert (left.passed_over, left.attempt) == (("PJSIP/agent1",), 1)
+            else:
+                assert (left.passed_over, left.attempt) == ((), 2)
             log = await reopened.redial_log(left.id)
-            assert [row["outcome"] for row in log][-2:] == ["agent_no_answer", None]
+            assert [row["outcome"] for row in log][-2:] == [f"{side}_no_answer", None]
         finally:
             await reopened.close()
 
