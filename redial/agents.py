@@ -289,7 +289,8 @@ class AgentBoard:
             member = queues.get(queue)
             if member is None:
                 continue
-            if device in (interface, member.state_interface) or interface.startswith(device + "/"):
+            phone = self._hint_devices.get(member.state_interface, member.state_interface)
+            if device in (interface, member.state_interface, phone) or interface.startswith(device + "/"):
                 return interface, member.name
         return None
 

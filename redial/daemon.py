@@ -304,6 +304,8 @@ class Daemon:
             if item is _RELOAD:
                 self.reload()
             elif isinstance(item, _Cancel):
+                if item.reply.done():
+                    return  # the operator was told it failed (timed out): never cancel behind that
                 try:
                     answer = await engine.cancel(item.redial_id, item.by)
                 except Exception as exc:
@@ -313,11 +315,16 @@ class Daemon:
                     raise
                 if not item.reply.done():
                     item.reply.set_result(answer)
+            elif isinstance(item, LinkUp):
+                try:
+                    await engine.handle(item)
+                finally:
+                    # Only now may Originates go out: the core knows what the PBX had. Also
+                    # after a failure in it, or no Originate would go out until the next login.
+                    if self.link is not None:
+                        self.link.snapshot_applied(item.generation)
             elif item is not None:
                 await engine.handle(item)  # type: ignore[arg-type]
-                if isinstance(item, LinkUp) and self.link is not None:
-                    # Only now may Originates go out: the core knows what the PBX had.
-                    self.link.snapshot_applied(item.generation)
         except StoreError as exc:
             self.log.error("store_error", error=str(exc))
         except Exception:

@@ -78,6 +78,9 @@ class LinkUp:
     pbx_started: str = ""
     # Which login of the link this is (the link sends nothing until it is applied).
     generation: int = 0
+    # Events that arrived while the snapshot was taken: applied right after it, in order,
+    # before anything is taken for gone (a Hangup among them reports its call).
+    events: tuple[ev.AmiEvent, ...] = ()
 
     @classmethod
     def of(
@@ -86,8 +89,10 @@ class LinkUp:
         members: tuple[ev.MemberState, ...],
         pbx_started: str = "",
         generation: int = 0,
+        events: tuple[ev.AmiEvent, ...] = (),
     ) -> LinkUp:
-        return cls(frozenset(c.ref.linkedid for c in channels), members, channels, pbx_started, generation)
+        linkedids = frozenset(c.ref.linkedid for c in channels)
+        return cls(linkedids, members, channels, pbx_started, generation, events)
 
 
 EngineInput = ev.AmiEvent | LinkUp | RoutedToAgent | CallerWithheld
@@ -341,6 +346,9 @@ class Engine:
         if isinstance(item, CallerWithheld):
             self._tracker.caller_withheld(item)
             return
+        await self._on_event(item, now)
+
+    async def _on_event(self, item: ev.AmiEvent, now: float) -> None:
         self._board.handle(item)
         if isinstance(item, ev.ChannelHungUp) and item.ref.uniqueid in self._held:
             redial_id, interface = self._held.pop(item.ref.uniqueid)
@@ -504,7 +512,12 @@ class Engine:
         if decision.verdict is Verdict.REDIAL and decision.due_at is not None:
             # The agent's own leg failed (their phone lost media or transport): ringing that
             # phone again would only wait out a dead device, so another member takes it.
-            agent_failed = call.ended_by is EndedBy.AGENT and call.agent_interface
+            agent_failed = (
+            call.ended_by is EndedBy.AGENT
+            and call.agent_interface
+            and not call.pbx_restart
+            and not (call.soft_cause or 0) & 4  # Asterisk shutting down hangs up either leg first
+        )
             passed_over = (call.agent_interface,) if agent_failed and call.agent_interface else ()
             recorded = await self._store.record_drop(
                 call,
@@ -591,11 +604,15 @@ class Engine:
             taken_up += self._tracker.take_up(found, now)
         if taken_up:
             self._log.info("calls_taken_up", calls=taken_up)
+        for event in link.events:
+            await self._on_event(event, now)
+        # Calls that began during the snapshot are alive too, though it does not show them.
+        alive = link.linkedids | {e.ref.linkedid for e in link.events if isinstance(e, ev.NewChannel)}
         restarted = bool(self._pbx_started and link.pbx_started and link.pbx_started != self._pbx_started)
         if link.pbx_started:
             self._pbx_started = link.pbx_started
         tracked = len(self._tracker)
-        lost = self._tracker.end_gone(link.linkedids, now, pbx_restarted=restarted)
+        lost = self._tracker.end_gone(alive, now, pbx_restarted=restarted)
         forgotten = tracked - len(self._tracker) - len(lost)
         if restarted:
             self._log.warning("pbx_restarted", started=link.pbx_started, calls_cut=len(lost))
@@ -606,14 +623,14 @@ class Engine:
         # Events may have been lost while the link was down: a redial in flight whose
         # channels are gone from the PBX will never report its outcome.
         for redial in list(self._open.values()):
-            if redial.state in _IN_FLIGHT and redial.channel_id not in link.linkedids:
+            if redial.state in _IN_FLIGHT and redial.channel_id not in alive:
                 detail = "outcome unknown: its channels were gone when the AMI link came back"
                 finished = redial.finished(Outcome.FAILED, detail)
                 await self._finish(finished, now)
         # Agents a killed daemon left paused for redials that are over.
         for redial_id, interface in list(self._unpause.items()):
             channel_id = self._unpause_channel.pop(redial_id, "")
-            if channel_id and channel_id in link.linkedids:
+            if channel_id and channel_id in alive:
                 # A connected redial still up: the agent is still talking to the customer.
                 self._held[channel_id] = (redial_id, interface)
                 del self._unpause[redial_id]
@@ -621,7 +638,7 @@ class Engine:
                 del self._unpause[redial_id]
         # Connected redials whose call ended while the link was down.
         for channel_id, (redial_id, interface) in list(self._held.items()):
-            if channel_id not in link.linkedids and await self._release(interface, redial_id, now):
+            if channel_id not in alive and await self._release(interface, redial_id, now):
                 del self._held[channel_id]
 
     async def _resolve_hints(self) -> None:

@@ -170,7 +170,11 @@ def advance(redial: Redial, event: ev.AmiEvent) -> Redial | None:
                 event.status, (Outcome.AGENT_UNREACHABLE, "the agent could not be reached")
             )
             return redial.finished(outcome, f"{detail} (DialStatus {event.status})")
-        # The second leg: the agent's channel dialling the customer.
+        # The second leg: the agent's channel dialling the customer. Dials inside an
+        # outbound route (originate.customer_route: a trunk failing over to the next) are
+        # not the customer's answer; the route's own Local channel answering is.
+        if event.caller is not None and event.caller.uniqueid != cid:
+            return None
         if event.status == "ANSWER":
             return redial.moved(RedialState.CUSTOMER_ANSWERED, "the customer answered")
         outcome, detail = _CUSTOMER_DIAL_STATUS.get(event.status, (Outcome.FAILED, "the customer could not be reached"))

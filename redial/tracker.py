@@ -217,8 +217,10 @@ class CallTracker:
         call.customer_uniqueid = customer.ref.uniqueid
         call.customer_channel = customer.ref.channel
         call.customer_number = customer.caller_number or first.caller_number
-        call.dialled = first.exten
-        self._index(call, first.caller_number, first.exten)
+        # The channel's current extension is where the dialplan is now (ext-queues,400),
+        # not the number the customer dialled: that is the DNID the Status list gave.
+        call.dialled = first.dialled
+        self._index(call, first.caller_number, first.dialled or ("" if found.queue else first.exten))
         if found.queue is None:
             return True
         call.state = CallState.QUEUED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from redial.adopt import calls_in_progress
 from redial.ami import events as ev
 from redial.tracker import CallTracker, EndedBy, EndedCall
@@ -93,7 +95,10 @@ class TestTakeUp:
         tracker = CallTracker(number_key=lambda n: n)
         (found,) = calls_in_progress(
             [
-                live("9.1", "9.1", "PJSIP/trunk-01", "Queue", "support", "b1", CallerIDNum="5551234", Exten="100"),
+                dataclasses.replace(
+                    live("9.1", "9.1", "PJSIP/trunk-01", "Queue", "support", "b1", CallerIDNum="5551234", Exten="s"),
+                    dialled="100",
+                ),
                 live("9.2", "9.1", "PJSIP/agent1-02", "AppQueue", "", "b1"),
             ],
             member_of,
@@ -122,7 +127,7 @@ class TestTakeUp:
             EndedBy.CUSTOMER,
             44,
             "5551234",
-            "100",
+            "100",  # the DNID from the Status list, not the channel's current extension
         )
         assert call.answered_at == 1000.0 - 65
         assert len(tracker) == 0

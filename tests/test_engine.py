@@ -835,3 +835,27 @@ class TestWrapup:
         clock.set(ended + 8)
         await engine.tick()
         assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent1"]
+
+
+class TestEventsDuringTheSnapshot:
+    """Events held while a login's snapshot is taken are applied right after it, before anything is taken for gone."""
+
+    async def test_drop_during_the_snapshot_is_redialled(self, store: Store) -> None:
+        """The call's Hangups came while the snapshot was taken: it is reported, not forgotten as lost."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        events = drop(1)
+        await run(engine, clock, events[:4])  # answered before the link dropped
+        await engine.handle(LinkUp.of((), (member("PJSIP/agent1"),), events=tuple(events[4:])))
+        assert [r.state for r in engine.open_redials] == [RedialState.WAITING]
+        assert (await store.history())[0]["classification"] == "abnormal"
+
+    async def test_call_begun_during_the_snapshot_is_kept(self, store: Store) -> None:
+        """A call whose Newchannel came after the channel list is alive, though the list does not show it."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = Engine(cfg(), store, originator, clock)
+        events = drop(1)
+        await engine.handle(LinkUp.of((), (member("PJSIP/agent1"),), events=tuple(events[:4])))
+        assert engine.tracked_calls == 1
+        await run(engine, clock, events[4:])
+        assert [r.state for r in engine.open_redials] == [RedialState.WAITING]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -155,7 +156,9 @@ class AmiLink:
         self,
         settings: AmiSettings,
         on_event: Callable[[ev.AmiEvent], None],
-        on_login: Callable[[tuple[ev.LiveChannel, ...], tuple[ev.MemberState, ...], str, int], None],
+        on_login: Callable[
+            [tuple[ev.LiveChannel, ...], tuple[ev.MemberState, ...], str, int, tuple[ev.AmiEvent, ...]], None
+        ],
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
         self._settings = settings
@@ -318,18 +321,29 @@ class AmiLink:
             self._held = None
             self._drop_link(f"rebuilding state failed: {exc}")
             return
+        except BaseException:
+            self._held = None  # never leave every later event held
+            raise
         self._log.info("ami_logged_in", username=settings.username, channels=len(alive), queue_members=len(members))
-        self._on_login(alive, members, started, generation)
-        held, self._held = self._held or [], None
-        for event in held:
-            self._on_event(event)
+        # The events held during the snapshot travel with it: the core applies them right
+        # after it, before it takes anything for gone.
+        held, self._held = tuple(self._held or ()), None
+        self._on_login(alive, members, started, generation, held)
         self._spawn(self._keepalive(generation))
 
     async def _live_channels(self) -> tuple[ev.LiveChannel, ...]:
         reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
         messages = reply if isinstance(reply, list) else [reply]
-        channels = (ev.live_channel(m) for m in messages if m.get("Event") == "CoreShowChannel")
-        return tuple(c for c in channels if c is not None)
+        found = (ev.live_channel(m) for m in messages if m.get("Event") == "CoreShowChannel")
+        channels = tuple(c for c in found if c is not None)
+        if not any(c.application.lower() == "queue" for c in channels):
+            return channels
+        # Queue calls are up (taken up if the daemon does not follow them yet): their
+        # DIDs come from Status (DNID), which CoreShowChannels does not carry.
+        reply = await self._send({"Action": "Status"}, as_list=True)
+        statuses = reply if isinstance(reply, list) else [reply]
+        dnids = {str(m.get("Uniqueid")): str(m.get("DNID") or "") for m in statuses if m.get("Event") == "Status"}
+        return tuple(dataclasses.replace(c, dialled=dnids.get(c.ref.uniqueid, "")) for c in channels)
 
     async def _pbx_started(self) -> str:
         """When Asterisk started (CoreStatus), to notice a restart between logins; "" if not told."""

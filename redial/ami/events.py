@@ -208,6 +208,9 @@ class LiveChannel:
     bridge_id: str
     # Seconds since the channel was created.
     duration: int
+    # The number the channel dialled (the DID of an inbound call), from the Status list: a
+    # channel's current extension is where its dialplan is now (ext-queues,400), not that.
+    dialled: str = ""
 
 
 @dataclass(frozen=True, slots=True)
