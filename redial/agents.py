@@ -276,8 +276,19 @@ class AgentBoard:
         }
 
     def set_hint_devices(self, devices: Mapping[str, str]) -> None:
-        """``hint:exten@context`` -> the phone that hint names (from the ExtensionState action)."""
-        self._hint_devices = dict(devices)
+        """``hint:exten@context`` -> the phone that hint names (from the ExtensionState action).
+
+        Added to what is known: a lookup that failed this time keeps the last answer.
+        """
+        self._hint_devices.update(devices)
+
+    def unresolved_hint(self, interface: str) -> str | None:
+        """The member's ``hint:`` state interface when no phone is known for it yet."""
+        for member in self._members.get(interface, {}).values():
+            state = member.state_interface
+            if state.startswith("hint:") and state not in self._hint_devices:
+                return state
+        return None
 
     def members_of(self, queue: str) -> list[str]:
         """Every member interface of ``queue``, whatever its state."""

@@ -289,15 +289,17 @@ def _daemon_request(settings: Settings, method: str, path: str) -> dict[str, Any
         raise DaemonAnswerError(f"the daemon's endpoint {url} did not answer: {exc}") from None
 
 
-def _daemon_holds_store(settings: Settings) -> str | None:
-    """The pid-bearing message when a daemon holds the store's lock (it runs), else None."""
+def _store_lock_or_holder(settings: Settings) -> StoreLock | str:
+    """The store's lock, held (no daemon can start meanwhile), or the message naming the daemon that holds it."""
     lock = StoreLock(settings.store.path)
     try:
         lock.acquire()
     except AlreadyRunning as exc:
         return str(exc)
-    lock.release()
-    return None
+    except OSError as exc:
+        click.echo(f"redial: cannot lock the store {settings.store.path}: {exc}", err=True)
+        sys.exit(EXIT_STORE)
+    return lock
 
 
 @main.command()
@@ -363,15 +365,19 @@ def cancel(config_path: Path | None, redial_id: int, who: str) -> None:
     if answer is not None:
         result = str(answer["result"])
     else:
-        holder = _daemon_holds_store(settings)
-        if holder is not None:
+        lock = _store_lock_or_holder(settings)
+        if isinstance(lock, str):
             click.echo(
-                f"redial: not cancelled: a daemon runs ({holder}) but its control endpoint "
+                f"redial: not cancelled: a daemon runs ({lock}) but its control endpoint "
                 f"{settings.status.host}:{settings.status.port} does not answer",
                 err=True,
             )
             sys.exit(1)
-        result = _read_store(settings, lambda store: store.cancel_redial(redial_id, who, time.time()))
+        try:
+            # Held across the write: a daemon starting meanwhile would load the redial as pending.
+            result = _read_store(settings, lambda store: store.cancel_redial(redial_id, who, time.time()))
+        finally:
+            lock.release()
     click.echo(result)
     if result != f"redial {redial_id} cancelled":
         sys.exit(1)

@@ -15,7 +15,6 @@ and forgets the call.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import enum
 from collections.abc import Callable
@@ -143,7 +142,9 @@ class CallTracker:
         self._by_key: dict[str, dict[str, str]] = {}
         # The latest Uniqueids that hung up while not followed (bounded: only the short
         # time between a login's channel list and its LinkUp matters).
-        self._gone_unfollowed: collections.deque[str] = collections.deque(maxlen=_GONE_REMEMBERED)
+        self._gone_unfollowed: dict[str, None] = {}
+        # Channels the returning-caller hook said are withheld before AMI showed them (bounded).
+        self._withheld_early: dict[str, None] = {}
 
     def is_own(self, linkedid: str) -> bool:
         """Is this the daemon's own redial call?"""
@@ -280,6 +281,12 @@ class CallTracker:
         call = self._calls.get(linkedid) if linkedid is not None else None
         if call is not None:
             call.number_withheld = True
+        else:
+            # The hook can be faster than AMI (event lag, a snapshot being taken): kept
+            # until the channel shows up.
+            self._withheld_early[withheld.uniqueid] = None
+            while len(self._withheld_early) > _GONE_REMEMBERED:
+                self._withheld_early.pop(next(iter(self._withheld_early)))
 
     def _on_dial_end(self, event: ev.DialEnded, now: float) -> None:
         if event.caller is None:
@@ -335,6 +342,8 @@ class CallTracker:
         if ref.uniqueid != ref.linkedid:
             return []
         # The first channel of a call is whoever placed it.
+        if self._withheld_early.pop(ref.uniqueid, 0) is None:
+            call.number_withheld = True
         call.customer_uniqueid = ref.uniqueid
         call.customer_channel = ref.channel
         call.customer_number = event.caller_number
@@ -404,7 +413,9 @@ class CallTracker:
         if call is None:
             # A channel of a call not followed (yet): if the channel list taken at login
             # still shows it, that call ended meanwhile and must not be taken up.
-            self._gone_unfollowed.append(ref.uniqueid)
+            self._gone_unfollowed[ref.uniqueid] = None
+            if len(self._gone_unfollowed) > _GONE_REMEMBERED:
+                self._gone_unfollowed.pop(next(iter(self._gone_unfollowed)))
             return []
         call.causes[ref.uniqueid] = event.cause
         call.live.discard(ref.uniqueid)

@@ -460,6 +460,15 @@ class TestWithheldPresentation:
         """Restricted (0x20) and unavailable (0x40) presentations are withheld; allowed ones are not."""
         assert presentation_withheld(pres) is withheld
 
+    def test_withheld_before_the_channel_is_seen(self) -> None:
+        """The hook answered before AMI's Newchannel arrived: the call is still withheld."""
+        tracker = CallTracker()
+        tracker.caller_withheld(CallerWithheld("1.1"))
+        hangups = [_channel("Hangup", u, "1.1", "x", Cause="16") for u in ("1.1", "1.2", "1.3")]
+        frames = [*_answered_queue_call(), *hangups]
+        (call,) = ended(run(frames, tracker)[1])
+        assert call.number_withheld
+
     def test_withheld_caller_reported(self) -> None:
         """The hook's word reaches the ended call."""
         tracker, _ = run(_answered_queue_call())
