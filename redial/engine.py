@@ -643,13 +643,14 @@ class Engine:
                 await self._finish(finished, now)
         # Agents a killed daemon left paused for redials that are over.
         for redial_id, interface in list(self._unpause.items()):
-            channel_id = self._unpause_channel.pop(redial_id, "")
+            channel_id = self._unpause_channel.get(redial_id, "")
             if channel_id and channel_id in alive:
                 # A connected redial still up: the agent is still talking to the customer.
                 self._held[channel_id] = (redial_id, interface)
-                del self._unpause[redial_id]
-            elif await self._release(interface, redial_id, now):
-                del self._unpause[redial_id]
+            elif not await self._release(interface, redial_id, now):
+                continue  # released at the next login, which checks the call again
+            del self._unpause[redial_id]
+            self._unpause_channel.pop(redial_id, None)
         # Connected redials whose call ended while the link was down.
         for channel_id, (redial_id, interface) in list(self._held.items()):
             if channel_id not in alive and await self._release(interface, redial_id, now):

@@ -208,20 +208,22 @@ class CallTracker:
         """Follow a call that was already up on the PBX (see ``redial.adopt``); False if followed already."""
         if found.linkedid in self._calls or any(u in self._call_of for u in found.uniqueids):
             return False
-        if any(u in self._gone_unfollowed for u in found.uniqueids):
-            return False  # it hung up between the channel list and now: a call that ended
+        if found.customer.ref.uniqueid in self._gone_unfollowed:
+            return False  # the caller hung up between the channel list and now: a call that ended
         first, customer = found.first, found.customer
         call = self._calls[found.linkedid] = _Call(linkedid=found.linkedid, started_at=now - first.duration)
         for uniqueid in found.uniqueids:
-            call.live.add(uniqueid)
-            self._call_of[uniqueid] = found.linkedid
+            if uniqueid not in self._gone_unfollowed:  # a losing ring-all leg, say
+                call.live.add(uniqueid)
+                self._call_of[uniqueid] = found.linkedid
         call.customer_uniqueid = customer.ref.uniqueid
         call.customer_channel = customer.ref.channel
         call.customer_number = customer.caller_number or first.caller_number
         # The channel's current extension is where the dialplan is now (ext-queues,400),
         # not the number the customer dialled: that is the DNID the Status list gave.
         call.dialled = first.dialled
-        self._index(call, first.caller_number, first.dialled or ("" if found.queue else first.exten))
+        if first.ref.uniqueid == found.linkedid:  # the channel that placed the call: whose number it is
+            self._index(call, first.caller_number, first.dialled or ("" if found.queue else first.exten))
         if found.queue is None:
             return True
         call.state = CallState.QUEUED
