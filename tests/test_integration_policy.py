@@ -11,6 +11,7 @@ paused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import subprocess
@@ -306,14 +307,21 @@ class PolicyRig:
             assert all(m.get("Paused") == "0" for m in members.values()), f"{queue} still paused: {members}"
 
 
-@pytest.fixture
-async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[PolicyRig]:
+@contextlib.asynccontextmanager
+async def policy_rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[PolicyRig]:
+    """A PolicyRig on the sandbox with its own observer; everything undone on exit."""
     async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as observer:
         setup = PolicyRig(sandbox, observer, tmp_path)
         try:
             yield setup
         finally:
             await setup.close()
+
+
+@pytest.fixture
+async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[PolicyRig]:
+    async with policy_rig(sandbox, tmp_path) as setup:
+        yield setup
 
 
 class TestBusyAgent:

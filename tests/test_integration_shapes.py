@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox import AmiObserver, Sandbox
+from tests.sandbox import Sandbox
 from tests.sandbox.observer import AmiMessage, where
 from tests.test_integration_policy import (
     AGENT1,
@@ -26,23 +26,20 @@ from tests.test_integration_policy import (
     PolicyRig,
     member_paused,
     original_linkedid,
+    policy_rig,
     trunk_channel,
 )
+
+
+@pytest.fixture
+async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[PolicyRig]:
+    async with policy_rig(sandbox, tmp_path) as setup:
+        yield setup
 
 pytestmark = pytest.mark.integration
 
 FPBX_MEMBER = "Local/agent3@from-queue/n"
 FPBX_OPT_MEMBER = "Local/agent3@from-queue"
-
-
-@pytest.fixture
-async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[PolicyRig]:
-    async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as observer:
-        setup = PolicyRig(sandbox, observer, tmp_path)
-        try:
-            yield setup
-        finally:
-            await setup.close()
 
 
 async def one_redial_leg(rig: PolicyRig, start: int, what: str) -> AmiMessage:
