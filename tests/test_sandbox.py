@@ -471,3 +471,36 @@ class TestSandboxLifecycle:
         with pytest.raises(SandboxError, match="debootstrap"):
             ensure_root(tmp_path)
         assert not (tmp_path / "asterisk-root").exists()
+
+
+class TestLogTail:
+    """The SIPp log is read by a thread and by tests at once: every line counted once."""
+
+    def test_concurrent_polls_count_each_line_once(self, tmp_path: Path) -> None:
+        """Several pollers racing over one growing file see each event exactly once."""
+        import threading
+
+        from tests.sandbox.sipp import _LogTail
+
+        log = tmp_path / "events.log"
+        log.write_text("")
+        tail = _LogTail(log, alive=lambda: True)
+        lines = [f"INVITE|call-{n}|INVITE sip:555{n:04d}@x" for n in range(3000)]
+
+        def writer() -> None:
+            with open(log, "a", encoding="utf-8") as fh:
+                for line in lines:
+                    fh.write(line + "\n")
+                    fh.flush()
+
+        def poller() -> None:
+            for _ in range(300):
+                tail.poll()
+
+        threads = [threading.Thread(target=writer), *(threading.Thread(target=poller) for _ in range(4))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        tail.poll()
+        assert [e.call_id for e in tail.snapshot()] == [f"call-{n}" for n in range(3000)]

@@ -172,16 +172,18 @@ class _LogTail:
                 return
 
     def poll(self) -> None:
-        try:
-            with open(self.path, "rb") as fh:
-                fh.seek(self._offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return
-        if not data:
-            return
-        now = time.monotonic()
+        # The tail thread and a test reading `events` both poll: the offset is read and
+        # moved under one lock, or both would read (and count) the same lines.
         with self._lock:
+            try:
+                with open(self.path, "rb") as fh:
+                    fh.seek(self._offset)
+                    data = fh.read()
+            except FileNotFoundError:
+                return
+            if not data:
+                return
+            now = time.monotonic()
             self._offset += len(data)
             text = self._partial + data.decode("utf-8", errors="replace")
             *lines, self._partial = text.split("\n")
