@@ -47,11 +47,29 @@ from tests.sandbox.sipp import AgentPhone, customer_call
 try:
     from redial.ami.events import NEEDED_EVENTS
 except ImportError:  # TODO: drop once redial.ami.events.NEEDED_EVENTS is committed everywhere
-    NEEDED_EVENTS = frozenset({
-        "Newchannel", "Hangup", "HangupRequest", "SoftHangupRequest", "QueueCallerJoin", "AgentConnect",
-        "AgentComplete", "DialEnd", "BridgeEnter", "BlindTransfer", "AttendedTransfer", "OriginateResponse",
-        "QueueMemberStatus", "QueueMember", "QueueMemberAdded", "QueueMemberPause", "QueueMemberRemoved",
-        "DeviceStateChange", "FullyBooted"})
+    NEEDED_EVENTS = frozenset(
+        {
+            "Newchannel",
+            "Hangup",
+            "HangupRequest",
+            "SoftHangupRequest",
+            "QueueCallerJoin",
+            "AgentConnect",
+            "AgentComplete",
+            "DialEnd",
+            "BridgeEnter",
+            "BlindTransfer",
+            "AttendedTransfer",
+            "OriginateResponse",
+            "QueueMemberStatus",
+            "QueueMember",
+            "QueueMemberAdded",
+            "QueueMemberPause",
+            "QueueMemberRemoved",
+            "DeviceStateChange",
+            "FullyBooted",
+        }
+    )
 
 AMI_PORT = 15348
 SIP_PORT = 15370
@@ -63,7 +81,9 @@ CUSTOMER_MEDIA_PORT = 18500
 CLOSED_AGI_PORT = 4674
 DID = "100"
 CALLS: tuple[tuple[str, Literal["hangup", "rtp_drop", "bye_q850"]], ...] = (
-    ("customer hangs up", "hangup"), ("RTP timeout drop", "rtp_drop"), ("BYE cause 41", "bye_q850"),
+    ("customer hangs up", "hangup"),
+    ("RTP timeout drop", "rtp_drop"),
+    ("BYE cause 41", "bye_q850"),
 )
 
 
@@ -76,10 +96,14 @@ def manager_conf(workdir: Path, perm_secret: str, filtered_secret: str) -> Path:
     """The shipped manager conf plus two users with the daemon's permissions: one without any
     filter, one with eventfilter lines for the daemon's events."""
     shipped = SHIPPED_MANAGER.read_text(encoding="utf-8")
-    user = ("deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\nread = call,agent\n"
-            "write = originate,call,agent,reporting\n")
-    extra = (f"\n[perm]\nsecret = {perm_secret}\n{user}"
-             f"\n[conffilter]\nsecret = {filtered_secret}\n{user}{eventfilter_lines(sorted(NEEDED_EVENTS))}")
+    user = (
+        "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\nread = call,agent\n"
+        "write = originate,call,agent,reporting\n"
+    )
+    extra = (
+        f"\n[perm]\nsecret = {perm_secret}\n{user}"
+        f"\n[conffilter]\nsecret = {filtered_secret}\n{user}{eventfilter_lines(sorted(NEEDED_EVENTS))}"
+    )
     path = workdir / "manager_redial.conf"
     path.write_text(shipped + extra, encoding="utf-8")
     return path
@@ -89,8 +113,9 @@ class Session(AmiObserver):
     """An AMI session that logs in with an `Events:` header, optionally adds Filter actions, and
     counts what it receives."""
 
-    def __init__(self, label: str, host: str, port: int, username: str, secret: str, events: str,
-                 filters: Sequence[str] = ()) -> None:
+    def __init__(
+        self, label: str, host: str, port: int, username: str, secret: str, events: str, filters: Sequence[str] = ()
+    ) -> None:
         super().__init__(host, port, username, secret)
         self.label = label
         self.login_events = events
@@ -105,14 +130,16 @@ class Session(AmiObserver):
         if not banner.startswith(b"Asterisk Call Manager"):
             raise AmiError(f"not an AMI banner: {banner!r}")
         self._task = asyncio.create_task(self._read_loop(), name=f"ami-{self.label}")
-        reply = await self.action({"Action": "Login", "Username": self.username, "Secret": self.secret,
-                                   "Events": self.login_events}, timeout=timeout, check=False)
+        reply = await self.action(
+            {"Action": "Login", "Username": self.username, "Secret": self.secret, "Events": self.login_events},
+            timeout=timeout,
+            check=False,
+        )
         if reply.get("Response") != "Success":
             await self.close()
             raise AmiError(f"{self.label}: login as {self.username} refused: {dict(reply)}")
         for name in self.filters:
-            reply = await self.action({"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"},
-                                      check=False)
+            reply = await self.action({"Action": "Filter", "Operation": "Add", "Filter": f"Event: {name}"}, check=False)
             if reply.get("Response") != "Success":
                 self.filter_error = reply.get("Message", str(dict(reply)))
                 break
@@ -148,18 +175,32 @@ async def run(rounds: int, out: Any = sys.stdout) -> dict[str, Any]:
 
     workdir = Path(tempfile.mkdtemp(prefix="redial-event-volume-"))
     perm_secret, filtered_secret = secrets.token_hex(12), secrets.token_hex(12)
-    sandbox = LoadSandbox(agents=1, workdir=workdir, rtp_timeout=3, ami_port=AMI_PORT, sip_port=SIP_PORT,
-                          rtp_ports=RTP_PORTS, agents_port=AGENT_PORT, customer_phone_port=CUSTOMER_PHONE_PORT,
-                          fastagi_port=CLOSED_AGI_PORT)
+    sandbox = LoadSandbox(
+        agents=1,
+        workdir=workdir,
+        rtp_timeout=3,
+        ami_port=AMI_PORT,
+        sip_port=SIP_PORT,
+        rtp_ports=RTP_PORTS,
+        agents_port=AGENT_PORT,
+        customer_phone_port=CUSTOMER_PHONE_PORT,
+        fastagi_port=CLOSED_AGI_PORT,
+    )
     sandbox.manager_conf = manager_conf(workdir, perm_secret, filtered_secret)
-    report: dict[str, Any] = {"date": now_utc(), "machine": machine(), "rounds": rounds,
-                              "login_events": LOGIN_EVENTS, "needed_events": sorted(NEEDED_EVENTS)}
+    report: dict[str, Any] = {
+        "date": now_utc(),
+        "machine": machine(),
+        "rounds": rounds,
+        "login_events": LOGIN_EVENTS,
+        "needed_events": sorted(NEEDED_EVENTS),
+    }
     with contextlib.ExitStack() as stack:
         stack.callback(sandbox.stop)
         await asyncio.to_thread(sandbox.start)
         report["asterisk_version"] = sandbox.cli("core show version").strip()
-        agent = AgentPhone("agent1", AGENT_PORT, ring_delay=0.3, max_calls=10 * rounds + 10, max_time=600,
-                           pbx_port=SIP_PORT)
+        agent = AgentPhone(
+            "agent1", AGENT_PORT, ring_delay=0.3, max_calls=10 * rounds + 10, max_time=600, pbx_port=SIP_PORT
+        )
         stack.callback(agent.stop)
         agent.start()
         host, port = sandbox.ami_host, sandbox.ami_port
@@ -185,20 +226,30 @@ async def run(rounds: int, out: Any = sys.stdout) -> dict[str, Any]:
             for r in range(rounds):
                 for i, (label, mode) in enumerate(CALLS):
                     marks = {s.label: s.mark() for s in sessions}
-                    call = customer_call(f"21255{r:02d}{i:03d}", mode, did=DID, sip_port=SIP_PORT, talk_time=2,
-                                         cause=41, max_time=25, local_port=CUSTOMER_UAC_PORT,
-                                         media_port=CUSTOMER_MEDIA_PORT)
+                    call = customer_call(
+                        f"21255{r:02d}{i:03d}",
+                        mode,
+                        did=DID,
+                        sip_port=SIP_PORT,
+                        talk_time=2,
+                        cause=41,
+                        max_time=25,
+                        local_port=CUSTOMER_UAC_PORT,
+                        media_port=CUSTOMER_MEDIA_PORT,
+                    )
                     try:
                         await call.async_wait(30)
                         await _idle(watch, marks["all"])
                     finally:
                         call.stop()
                     for s in sessions:
-                        got = s.events[marks[s.label]:]
+                        got = s.events[marks[s.label] :]
                         per_kind[s.label].setdefault(label, []).extend([len(got), sum(map(_size, got))])
                         per_kind_test[s.label].append([sum(1 for m in got if m.get("Event") == "TestEvent")])
-                    say(f"  round {r + 1} {label}: " + ", ".join(
-                        f"{s.label} {len(s.events) - marks[s.label]}" for s in sessions))
+                    say(
+                        f"  round {r + 1} {label}: "
+                        + ", ".join(f"{s.label} {len(s.events) - marks[s.label]}" for s in sessions)
+                    )
             calls = rounds * len(CALLS)
             results: dict[str, dict[str, Any]] = {}
             for s in sessions:
@@ -236,19 +287,28 @@ def print_summary(report: Mapping[str, Any], out: Any = sys.stdout) -> None:
     rows = report["sessions"]
     print("", file=out)
     kinds = [k for k, _ in CALLS]
-    print(f"  {'session':<11} {'events/call':>11} {'bytes/call':>10} {'x fewer':>8}  " + "  ".join(
-        f"{k:>17}" for k in kinds), file=out)
+    print(
+        f"  {'session':<11} {'events/call':>11} {'bytes/call':>10} {'x fewer':>8}  "
+        + "  ".join(f"{k:>17}" for k in kinds),
+        file=out,
+    )
     for label, r in rows.items():
         ratio = f"{r['reduction_vs_perm']:.2f}" if r["reduction_vs_perm"] else "-"
-        print(f"  {label:<11} {r['events_per_call']:>11} {r['bytes_per_call']:>10} {ratio:>8}  "
-              + "  ".join(f"{r['by_call'].get(k, 0):>17}" for k in kinds), file=out)
+        print(
+            f"  {label:<11} {r['events_per_call']:>11} {r['bytes_per_call']:>10} {ratio:>8}  "
+            + "  ".join(f"{r['by_call'].get(k, 0):>17}" for k in kinds),
+            file=out,
+        )
     for label, r in rows.items():
         if r["filter_error"]:
             print(f"  {label}: the Filter action was refused: {r['filter_error']}", file=out)
     for label, r in rows.items():
         if r["test_events_per_call"]:
-            print(f"  {label}: {r['test_events_per_call']} of its events per call are TestEvent (the Debian "
-                  "build's test framework; none in a production build)", file=out)
+            print(
+                f"  {label}: {r['test_events_per_call']} of its events per call are TestEvent (the Debian "
+                "build's test framework; none in a production build)",
+                file=out,
+            )
     extra = sorted(set(rows["conffilter"]["event_names"]) - set(report["needed_events"]))
     if extra:
         print(f"  conffilter let through events the daemon does not read: {extra}", file=out)

@@ -234,8 +234,9 @@ class Verdict:
     @property
     def daemon_ok(self) -> bool:
         """Every drop redialled exactly once; nothing else redialled."""
-        return not (self.missing or self.double or self.normal_redialled or self.unanswered_redialled
-                    or self.orphan_redials)
+        return not (
+            self.missing or self.double or self.normal_redialled or self.unanswered_redialled or self.orphan_redials
+        )
 
     @property
     def harness_ok(self) -> bool:
@@ -254,9 +255,19 @@ def check(plan: LoadPlan, record: PbxRecord) -> Verdict:
             redials_of.setdefault(redial.linkedid, []).append(redial)
         else:
             orphans.append(redial.channel_id)
-    v = Verdict(planned=len(plan.calls), planned_drops=len(plan.drops), placed=len(by_number), answered=0,
-                dropped=0, ended_normally=0, redials=len(record.redials), redialled_once=0, same_agent=0,
-                connected=sum(1 for r in record.redials.values() if r.connected), orphan_redials=orphans)
+    v = Verdict(
+        planned=len(plan.calls),
+        planned_drops=len(plan.drops),
+        placed=len(by_number),
+        answered=0,
+        dropped=0,
+        ended_normally=0,
+        redials=len(record.redials),
+        redialled_once=0,
+        same_agent=0,
+        connected=sum(1 for r in record.redials.values() if r.connected),
+        orphan_redials=orphans,
+    )
     v.not_placed = [n for n in kinds if n not in by_number]
     for number, call in sorted(by_number.items()):
         mine = redials_of.get(call.linkedid, [])
@@ -295,9 +306,19 @@ class LoadSandbox(Sandbox):
     """The test sandbox with many agents (every AOR at one SIPp port), a queue that rings one member
     at a time, and the dialplan's FastAGI address moved off the test suite's port."""
 
-    def __init__(self, *, agents: int, workdir: Path, rtp_timeout: int, ami_port: int = AMI_PORT,
-                 sip_port: int = SIP_PORT, rtp_ports: tuple[int, int] = RTP_PORTS, agents_port: int = AGENTS_PORT,
-                 customer_phone_port: int = CUSTOMER_PHONE_PORT, fastagi_port: int = FASTAGI_PORT) -> None:
+    def __init__(
+        self,
+        *,
+        agents: int,
+        workdir: Path,
+        rtp_timeout: int,
+        ami_port: int = AMI_PORT,
+        sip_port: int = SIP_PORT,
+        rtp_ports: tuple[int, int] = RTP_PORTS,
+        agents_port: int = AGENTS_PORT,
+        customer_phone_port: int = CUSTOMER_PHONE_PORT,
+        fastagi_port: int = FASTAGI_PORT,
+    ) -> None:
         names = [f"agent{i}" for i in range(1, agents + 1)]
         extensions = workdir / "extensions_redial.conf"
         text = SHIPPED_EXTENSIONS.read_text(encoding="utf-8")
@@ -306,10 +327,16 @@ class LoadSandbox(Sandbox):
             raise RuntimeError(f"{SHIPPED_EXTENSIONS} no longer calls {shipped_agi}: update bench/live_load.py")
         extensions.write_text(text.replace(shipped_agi, f"agi://127.0.0.1:{fastagi_port}/"), encoding="utf-8")
         super().__init__(
-            ami_port=ami_port, sip_port=sip_port, rtp_ports=rtp_ports, rtp_timeout=rtp_timeout,
-            members=[(f"PJSIP/{n}", n) for n in names], sales_members=(),
-            agent_ports=dict.fromkeys(names, agents_port), customer_phone_port=customer_phone_port,
-            extensions_conf=extensions)
+            ami_port=ami_port,
+            sip_port=sip_port,
+            rtp_ports=rtp_ports,
+            rtp_timeout=rtp_timeout,
+            members=[(f"PJSIP/{n}", n) for n in names],
+            sales_members=(),
+            agent_ports=dict.fromkeys(names, agents_port),
+            customer_phone_port=customer_phone_port,
+            extensions_conf=extensions,
+        )
 
     def _config_files(self) -> dict[str, str]:
         files = super()._config_files()
@@ -322,8 +349,18 @@ class Sipp:
     """One SIPp process for the load: its own work dir, no message trace (too costly at load),
     its <log> lines and statistics kept for the report."""
 
-    def __init__(self, label: str, scenario: str, workdir: Path, *, sip_port: int, service: str,
-                 max_calls: int, max_time: float, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        label: str,
+        scenario: str,
+        workdir: Path,
+        *,
+        sip_port: int,
+        service: str,
+        max_calls: int,
+        max_time: float,
+        extra: Sequence[str] = (),
+    ) -> None:
         self.label = label
         self.dir = workdir / label
         self.dir.mkdir(parents=True)
@@ -332,21 +369,53 @@ class Sipp:
         self.log_path = self.dir / "events.log"
         self.stat_path = self.dir / "stat.csv"
         self.cmd = [
-            "sipp", "-sf", "scenario.xml", "-i", LOCALHOST, "-p", str(sip_port),
-            "-mi", LOCALHOST, "-mp", str(MEDIA_PORTS[sip_port]), "-ci", LOCALHOST,
-            "-s", service, "-m", str(max_calls), "-timeout", f"{max(1, math.ceil(max_time))}s",
-            "-aa", "-nostdin",
-            "-trace_logs", "-log_file", str(self.log_path),
-            "-trace_err", "-error_file", str(self.dir / "errors.log"),
-            "-trace_stat", "-stf", str(self.stat_path), "-fd", "5",
-            *extra, f"{LOCALHOST}:{SIP_PORT}",
+            "sipp",
+            "-sf",
+            "scenario.xml",
+            "-i",
+            LOCALHOST,
+            "-p",
+            str(sip_port),
+            "-mi",
+            LOCALHOST,
+            "-mp",
+            str(MEDIA_PORTS[sip_port]),
+            "-ci",
+            LOCALHOST,
+            "-s",
+            service,
+            "-m",
+            str(max_calls),
+            "-timeout",
+            f"{max(1, math.ceil(max_time))}s",
+            "-aa",
+            "-nostdin",
+            "-trace_logs",
+            "-log_file",
+            str(self.log_path),
+            "-trace_err",
+            "-error_file",
+            str(self.dir / "errors.log"),
+            "-trace_stat",
+            "-stf",
+            str(self.stat_path),
+            "-fd",
+            "5",
+            *extra,
+            f"{LOCALHOST}:{SIP_PORT}",
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with open(self.dir / "screen.log", "wb") as screen:
-            self.proc = subprocess.Popen(self.cmd, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=screen,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.cmd,
+                cwd=self.dir,
+                stdin=subprocess.DEVNULL,
+                stdout=screen,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         time.sleep(0.3)
         if self.proc.poll() is not None:
             raise RuntimeError(f"{self.label}: sipp exited with {self.proc.returncode} at start:\n{self.tail()}")
@@ -395,9 +464,18 @@ class Sipp:
             return {}
         if len(rows) < 2:
             return {}
-        wanted = ("TotalCallCreated", "SuccessfulCall(C)", "FailedCall(C)", "Retransmissions(C)",
-                  "FailedMaxUDPRetrans(C)", "FailedUnexpectedMessage(C)", "FailedCallRejected(C)",
-                  "DeadCallMsgs(C)", "OutOfCallMsgs(C)", "AutoAnswered(C)")
+        wanted = (
+            "TotalCallCreated",
+            "SuccessfulCall(C)",
+            "FailedCall(C)",
+            "Retransmissions(C)",
+            "FailedMaxUDPRetrans(C)",
+            "FailedUnexpectedMessage(C)",
+            "FailedCallRejected(C)",
+            "DeadCallMsgs(C)",
+            "OutOfCallMsgs(C)",
+            "AutoAnswered(C)",
+        )
         return {k: v for k, v in zip(rows[0], rows[-1], strict=False) if k in wanted}
 
 
@@ -413,37 +491,80 @@ def _injection(path: Path, numbers: Iterable[str]) -> Path:
     return path
 
 
-def uac(label: str, workdir: Path, numbers: Sequence[str], *, drop: bool, duration: float, talk: float,
-        max_wait: float, sip_port: int) -> Sipp:
+def uac(
+    label: str,
+    workdir: Path,
+    numbers: Sequence[str],
+    *,
+    drop: bool,
+    duration: float,
+    talk: float,
+    max_wait: float,
+    sip_port: int,
+) -> Sipp:
     """A SIPp placing len(numbers) calls evenly over `duration` seconds, one number each.
 
     drop: send no RTP and wait for Asterisk's BYE (rtp_timeout); else stream RTP and hang up
     after `talk` seconds.
     """
-    talk_attr = (f'timeout="{round(max_wait * 1000)}" ontimeout="giveup"' if drop
-                 else f'timeout="{round(talk * 1000)}" ontimeout="hangup"')
-    scenario = _template("customer_call.xml", {
-        "CALLER": "[field0]", "CALLER_NAME": "Load", "TALK": talk_attr, "BYE_HEADERS": "",
-        "MEDIA": "" if drop else '<exec rtp_stream="silence.ulaw,-1,0"/>'})
-    sipp = Sipp(label, scenario, workdir, sip_port=sip_port, service=DID, max_calls=len(numbers),
-                max_time=duration + max_wait + 30)
+    talk_attr = (
+        f'timeout="{round(max_wait * 1000)}" ontimeout="giveup"'
+        if drop
+        else f'timeout="{round(talk * 1000)}" ontimeout="hangup"'
+    )
+    scenario = _template(
+        "customer_call.xml",
+        {
+            "CALLER": "[field0]",
+            "CALLER_NAME": "Load",
+            "TALK": talk_attr,
+            "BYE_HEADERS": "",
+            "MEDIA": "" if drop else '<exec rtp_stream="silence.ulaw,-1,0"/>',
+        },
+    )
+    sipp = Sipp(
+        label,
+        scenario,
+        workdir,
+        sip_port=sip_port,
+        service=DID,
+        max_calls=len(numbers),
+        max_time=duration + max_wait + 30,
+    )
     inf = _injection(sipp.dir / "numbers.csv", numbers)
     # -r N -rp D: N calls per D ms, i.e. all of them spread evenly over the duration.
-    sipp.cmd[-1:-1] = ["-inf", str(inf), "-r", str(len(numbers)), "-rp", str(round(duration * 1000)),
-                       "-l", str(len(numbers))]
+    sipp.cmd[-1:-1] = [
+        "-inf",
+        str(inf),
+        "-r",
+        str(len(numbers)),
+        "-rp",
+        str(round(duration * 1000)),
+        "-l",
+        str(len(numbers)),
+    ]
     return sipp
 
 
-def uas(label: str, workdir: Path, *, sip_port: int, user: str, ring: float, hangup_after: float | None,
-        max_time: float, rtp: bool) -> Sipp:
+def uas(
+    label: str,
+    workdir: Path,
+    *,
+    sip_port: int,
+    user: str,
+    ring: float,
+    hangup_after: float | None,
+    max_time: float,
+    rtp: bool,
+) -> Sipp:
     """A SIPp answering every INVITE after `ring` s (any user part), until BYE or hangup_after."""
     bye_wait = f'timeout="{round(hangup_after * 1000)}" ontimeout="hangup"' if hangup_after else ""
-    scenario = _template("phone_answer.xml", {"RING_MS": str(max(1, round(ring * 1000))),
-                                              "BYE_WAIT": bye_wait, "AUDIO": "silence.ulaw"})
+    scenario = _template(
+        "phone_answer.xml", {"RING_MS": str(max(1, round(ring * 1000))), "BYE_WAIT": bye_wait, "AUDIO": "silence.ulaw"}
+    )
     if not rtp:
         scenario = scenario.replace('<exec rtp_stream="silence.ulaw,-1,0"/>', "")
-    return Sipp(label, scenario, workdir, sip_port=sip_port, service=user, max_calls=MAX_CALLS,
-                max_time=max_time)
+    return Sipp(label, scenario, workdir, sip_port=sip_port, service=user, max_calls=MAX_CALLS, max_time=max_time)
 
 
 class Sampler:
@@ -516,8 +637,15 @@ def _metrics(port: int) -> dict[str, float]:
         return {}
     out: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith(("redial_drops_total", "redial_outcomes_total", "redial_redials_total",
-                            "redial_decisions_total", "redial_calls_total")):
+        if line.startswith(
+            (
+                "redial_drops_total",
+                "redial_outcomes_total",
+                "redial_redials_total",
+                "redial_decisions_total",
+                "redial_calls_total",
+            )
+        ):
             key, _, value = line.rpartition(" ")
             with contextlib.suppress(ValueError):
                 out[key] = float(value)
@@ -547,8 +675,9 @@ class Options:
         return max(5, math.ceil(busy * 1.3))
 
 
-def _resources(sampler: Sampler, start: Mapping[str, Any], end: Mapping[str, Any],
-               names: Iterable[str]) -> dict[str, Any]:
+def _resources(
+    sampler: Sampler, start: Mapping[str, Any], end: Mapping[str, Any], names: Iterable[str]
+) -> dict[str, Any]:
     """CPU each process used between two samples; a process that exited before `end` (a UAC that
     finished) counts up to its last sample."""
     wall = end["t"] - start["t"]
@@ -559,8 +688,11 @@ def _resources(sampler: Sampler, start: Mapping[str, Any], end: Mapping[str, Any
         if a is None or b is None:
             continue
         cpu = b.cpu - a.cpu
-        out[name] = {"cpu_s": round(cpu, 2), "cpu_pct_of_one_core": round(100 * cpu / wall, 1) if wall else 0.0,
-                     "rss_mb_last": round(b.rss_mb, 1)}
+        out[name] = {
+            "cpu_s": round(cpu, 2),
+            "cpu_pct_of_one_core": round(100 * cpu / wall, 1) if wall else 0.0,
+            "rss_mb_last": round(b.rss_mb, 1),
+        }
     busy = end["system_busy"] - start["system_busy"]
     total = end["system_total"] - start["system_total"]
     out["machine_busy_pct"] = round(100 * busy / total, 1) if total else 0.0
@@ -569,6 +701,7 @@ def _resources(sampler: Sampler, start: Mapping[str, Any], end: Mapping[str, Any
 
 async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
     """Run the load; return the report (also written to bench/results/ unless opts.results is off)."""
+
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 
@@ -577,8 +710,10 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
     plan = plan_load(opts.cps, opts.duration, opts.drop_ratio)
     agents = opts.agent_count()
     workdir = Path(tempfile.mkdtemp(prefix="redial-live-load-"))
-    say(f"live load: {len(plan.calls)} calls ({len(plan.drops)} drops) at {opts.cps:g}/s for {opts.duration:g} s, "
-        f"{agents} agents; work dir {workdir}")
+    say(
+        f"live load: {len(plan.calls)} calls ({len(plan.drops)} drops) at {opts.cps:g}/s for {opts.duration:g} s, "
+        f"{agents} agents; work dir {workdir}"
+    )
     report: dict[str, Any] = {"date": now_utc(), "machine": machine(), "options": asdict(opts), "agents": agents}
     ok = False
     with contextlib.ExitStack() as stack:
@@ -591,17 +726,53 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
         max_wait = opts.rtp_timeout + 25.0  # a drop that Asterisk never hangs up gives up here
         last_call_end = opts.duration + max(opts.talk, max_wait) + 10
         phones_time = last_call_end + opts.settle + 60
-        agent_uas = uas("agents", workdir, sip_port=AGENTS_PORT, user="agent", ring=opts.agent_ring,
-                        hangup_after=None, max_time=phones_time, rtp=opts.agent_rtp)
-        customer_uas = uas("customer-phone", workdir, sip_port=CUSTOMER_PHONE_PORT, user="customer", ring=0.5,
-                           hangup_after=opts.redial_talk, max_time=phones_time, rtp=True)
+        agent_uas = uas(
+            "agents",
+            workdir,
+            sip_port=AGENTS_PORT,
+            user="agent",
+            ring=opts.agent_ring,
+            hangup_after=None,
+            max_time=phones_time,
+            rtp=opts.agent_rtp,
+        )
+        customer_uas = uas(
+            "customer-phone",
+            workdir,
+            sip_port=CUSTOMER_PHONE_PORT,
+            user="customer",
+            ring=0.5,
+            hangup_after=opts.redial_talk,
+            max_time=phones_time,
+            rtp=True,
+        )
         uacs = []
         if plan.normals:
-            uacs.append(uac("normal-calls", workdir, [c.number for c in plan.normals], drop=False,
-                            duration=opts.duration, talk=opts.talk, max_wait=max_wait, sip_port=NORMAL_UAC_PORT))
+            uacs.append(
+                uac(
+                    "normal-calls",
+                    workdir,
+                    [c.number for c in plan.normals],
+                    drop=False,
+                    duration=opts.duration,
+                    talk=opts.talk,
+                    max_wait=max_wait,
+                    sip_port=NORMAL_UAC_PORT,
+                )
+            )
         if plan.drops:
-            uacs.append(uac("dropped-calls", workdir, [c.number for c in plan.drops], drop=True,
-                            duration=opts.duration, talk=opts.talk, max_wait=max_wait, sip_port=DROP_UAC_PORT))
+            uacs.append(
+                uac(
+                    "dropped-calls",
+                    workdir,
+                    [c.number for c in plan.drops],
+                    drop=True,
+                    duration=opts.duration,
+                    talk=opts.talk,
+                    max_wait=max_wait,
+                    sip_port=DROP_UAC_PORT,
+                )
+            )
         sipps = [agent_uas, customer_uas, *uacs]
         for s in sipps:
             stack.callback(s.stop)
@@ -661,9 +832,11 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
                     next_print += 10
                     row = sampler.samples[-1]
                     d = row.get("daemon")
-                    say(f"  t={time.monotonic() - began:5.0f}s calls {len(record.calls):5d}  channels up "
+                    say(
+                        f"  t={time.monotonic() - began:5.0f}s calls {len(record.calls):5d}  channels up "
                         f"{len(record.active):4d}  redials {len(record.redials):4d}  daemon cpu "
-                        f"{d.cpu - start['daemon'].cpu if d else 0:6.2f}s rss {d.rss_mb if d else 0:5.1f}MB")
+                        f"{d.cpu - start['daemon'].cpu if d else 0:6.2f}s rss {d.rss_mb if d else 0:5.1f}MB"
+                    )
             load_end = sampler.sample()
             # Settle: the last drops' redials ring, talk and end. Idle = no channel for 5 s.
             settle_deadline = time.monotonic() + opts.settle
@@ -689,8 +862,10 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
         verdict = check(plan, record)
         names = list(sampler.pids)
         report["plan"] = {"calls": len(plan.calls), "drops": len(plan.drops), "normal": len(plan.normals)}
-        report["verdict"] = {k: (v if not isinstance(v, list) else {"count": len(v), "first": v[:10]})
-                             for k, v in asdict(verdict).items()}
+        report["verdict"] = {
+            k: (v if not isinstance(v, list) else {"count": len(v), "first": v[:10]})
+            for k, v in asdict(verdict).items()
+        }
         report["daemon_ok"] = verdict.daemon_ok
         report["harness_ok"] = verdict.harness_ok
         created = sorted(c.created for c in record.calls.values())
@@ -714,14 +889,18 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
             "exit_code": daemon.stop(10),
         }
         a0, a1 = start["asterisk"], end["asterisk"]
-        report["asterisk"] = {"cpu_s": round(a1.cpu - a0.cpu, 2), "rss_mb_end": round(a1.rss_mb, 1),
-                              "rss_mb_peak": round(a1.peak_rss_mb, 1)}
-        report["sipp"] = {s.label: {"log": s.log_counts(), "stats": s.stats(),
-                                    "exit": s.proc.poll() if s.proc else None} for s in sipps}
+        report["asterisk"] = {
+            "cpu_s": round(a1.cpu - a0.cpu, 2),
+            "rss_mb_end": round(a1.rss_mb, 1),
+            "rss_mb_peak": round(a1.peak_rss_mb, 1),
+        }
+        report["sipp"] = {
+            s.label: {"log": s.log_counts(), "stats": s.stats(), "exit": s.proc.poll() if s.proc else None}
+            for s in sipps
+        }
         report["queue_log"] = _queue_log_counts(sandbox.queue_log_path)
         report["asterisk_warnings"] = _asterisk_warnings(sandbox.log_path)
-        report["rss_timeline_mb"] = [round(row["daemon"].rss_mb, 1) for row in sampler.samples
-                                     if "daemon" in row][::5]
+        report["rss_timeline_mb"] = [round(row["daemon"].rss_mb, 1) for row in sampler.samples if "daemon" in row][::5]
         ok = verdict.daemon_ok and verdict.harness_ok
     if opts.results:
         path = result_path("live_load")
@@ -745,7 +924,7 @@ def _find_daemon_pid(config: Path) -> int:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"run" in argv and wanted in argv and any(a.endswith(b"redial.cli") for a in argv):
+        if b"run" in argv and wanted in argv and any(a.endswith(b"redial.tools.cli") for a in argv):
             return int(entry.name)
     raise RuntimeError(f"no running `redial run --config {config}` process")
 
@@ -784,25 +963,42 @@ def print_summary(report: Mapping[str, Any], out: Any = sys.stdout) -> None:
         ("normal calls redialled", f"{n('normal_redialled')}"),
         ("redials that rang the same agent", f"{v['same_agent']}"),
         ("redials connected (customer bridged)", f"{v['connected']}"),
-        ("harness deviations (unanswered/unfinished/not as planned)",
-         f"{n('unanswered')}/{n('unfinished')}/{n('deviations')}"),
+        (
+            "harness deviations (unanswered/unfinished/not as planned)",
+            f"{n('unanswered')}/{n('unfinished')}/{n('deviations')}",
+        ),
         ("daemon CPU s (ms per call)", f"{report['daemon']['cpu_s']} ({report['daemon']['cpu_ms_per_call']})"),
         ("daemon CPU % of one core, during load", f"{load.get('daemon', {}).get('cpu_pct_of_one_core', '?')}"),
-        ("daemon RSS MB start / peak / end",
-         f"{report['daemon']['rss_mb_start']} / {report['daemon']['rss_mb_peak']} / {report['daemon']['rss_mb_end']}"),
-        ("Asterisk CPU s (% of one core, during load)",
-         f"{report['asterisk']['cpu_s']} ({load.get('asterisk', {}).get('cpu_pct_of_one_core', '?')})"),
+        (
+            "daemon RSS MB start / peak / end",
+            f"{report['daemon']['rss_mb_start']} / {report['daemon']['rss_mb_peak']} / {report['daemon']['rss_mb_end']}",
+        ),
+        (
+            "Asterisk CPU s (% of one core, during load)",
+            f"{report['asterisk']['cpu_s']} ({load.get('asterisk', {}).get('cpu_pct_of_one_core', '?')})",
+        ),
         ("SIPp CPU s (all five)", f"{sum(x['cpu_s'] for k, x in load.items() if k.startswith('sipp_')):.2f}"),
         ("machine busy % (all cores, during load)", f"{load['machine_busy_pct']}"),
-        ("daemon verdict / harness verdict",
-         f"{'OK' if report['daemon_ok'] else 'FAIL'} / {'OK' if report['harness_ok'] else 'FAIL'}"),
+        (
+            "daemon verdict / harness verdict",
+            f"{'OK' if report['daemon_ok'] else 'FAIL'} / {'OK' if report['harness_ok'] else 'FAIL'}",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print("", file=out)
     for label, value in rows:
         print(f"  {label:<{width}}  {value}", file=out)
-    for key in ("missing", "double", "normal_redialled", "unanswered_redialled", "orphan_redials", "not_placed",
-                "unanswered", "unfinished", "deviations"):
+    for key in (
+        "missing",
+        "double",
+        "normal_redialled",
+        "unanswered_redialled",
+        "orphan_redials",
+        "not_placed",
+        "unanswered",
+        "unfinished",
+        "deviations",
+    ):
         value = v[key]
         if value["count"]:
             print(f"  {key}: {value['count']}, e.g. {value['first'][:3]}", file=out)
@@ -819,14 +1015,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--talk", type=float, default=d.talk, help="seconds a normal call lasts after answer")
     parser.add_argument("--rtp-timeout", type=int, default=d.rtp_timeout, help="trunk rtp_timeout (s)")
     parser.add_argument("--agents", type=int, default=d.agents, help="agent endpoints (default: enough)")
-    parser.add_argument("--no-agent-rtp", dest="agent_rtp", action="store_false",
-                        help="agents' phones send no RTP (their endpoints have no rtp_timeout)")
+    parser.add_argument(
+        "--no-agent-rtp",
+        dest="agent_rtp",
+        action="store_false",
+        help="agents' phones send no RTP (their endpoints have no rtp_timeout)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (SIPp and daemon logs)")
     parser.add_argument("--no-results", dest="results", action="store_false", help="write no JSON file")
     args = parser.parse_args(argv)
-    opts = Options(cps=args.cps, duration=args.duration, drop_ratio=args.drop_ratio, talk=args.talk,
-                   rtp_timeout=args.rtp_timeout, agents=args.agents, agent_rtp=args.agent_rtp, keep=args.keep,
-                   results=args.results)
+    opts = Options(
+        cps=args.cps,
+        duration=args.duration,
+        drop_ratio=args.drop_ratio,
+        talk=args.talk,
+        rtp_timeout=args.rtp_timeout,
+        agents=args.agents,
+        agent_rtp=args.agent_rtp,
+        keep=args.keep,
+        results=args.results,
+    )
 
     async def guarded() -> dict[str, Any]:
         task = asyncio.current_task()

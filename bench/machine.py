@@ -35,11 +35,18 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, timeout=5, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=5, check=False
+        ).stdout.strip()
         # The daemon runs from this working tree: say whether it differs from the commit.
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "redial", "config"], cwd=REPO,
-                               capture_output=True, text=True, timeout=5, check=False).stdout.split("\n")
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "redial", "config"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.split("\n")
     except OSError:
         commit, dirty = "", []
     return {
@@ -79,7 +86,7 @@ class ProcSample:
         except OSError:
             return None
         # Fields after the command name, which may itself hold spaces and parentheses.
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         utime, stime = int(fields[11]), int(fields[12])
         mem = {}
         for line in status.splitlines():

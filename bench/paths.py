@@ -28,9 +28,9 @@ from redial.ami.connection import FastAmiProtocol
 from redial.ami.frames import EventCutter
 from redial.clock import ManualClock
 from redial.config import LogSettings, Settings, parse_settings
-from redial.daemon import Daemon
-from redial.engine import Engine
-from redial.logs import configure_logging
+from redial.core.engine import Engine
+from redial.service.daemon import Daemon
+from redial.service.logs import configure_logging
 
 
 class NullTransport(asyncio.Transport):

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.reaction [--drops 200] [--rate 2000]
 
-The real daemon (``redial.daemon.Daemon``: AMI link with its own protocol, the
+The real daemon (``redial.service.daemon.Daemon``: AMI link with its own protocol, the
 consumer, the engine, the SQLite store in a temporary directory) logs in to a
 fake Asterisk on 127.0.0.1, which runs in a child process so the two do not share
 an event loop. The fake streams the frames of normal queue calls (the Asterisk 22
@@ -222,7 +222,7 @@ def daemon_settings(port: int, store: Path) -> Any:
 
 async def run(plan: Plan) -> dict[str, Any]:
     from bench.paths import quiet_logging
-    from redial.daemon import Daemon
+    from redial.service.daemon import Daemon
 
     quiet_logging()
     context = multiprocessing.get_context("spawn")

@@ -119,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     print("  " + check("calls decided", counts.calls_recorded, stats.calls))
     print("  " + check("drops found (abnormal)", counts.abnormal, stats.drops_planted))
     print("  " + check("redial decisions", counts.redial_decisions, stats.drops_planted))
-    print(f"  typed events: {last.decoded}, Originates sent: {counts.originates}, tracked calls left: "
-          f"{last.engine.tracked_calls}")
+    print(
+        f"  typed events: {last.decoded}, Originates sent: {counts.originates}, tracked calls left: "
+        f"{last.engine.tracked_calls}"
+    )
     ok = (
         last.frames == frames
         and counts.calls_recorded == stats.calls

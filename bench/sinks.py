@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redial.ami.actions import Action
+from redial.core.redials import Redial, RedialState, channel_id_for
+from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision, Verdict
-from redial.redials import Redial, RedialState, channel_id_for
 from redial.store import Store
-from redial.tracker import EndedCall
 
 
 @dataclass

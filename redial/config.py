@@ -294,7 +294,7 @@ class Settings:
     def queue_wrapup_times(self) -> dict[str, int]:
         """``policy.agent.wrapup_time`` of each queue with an override; the rest have the base value.
 
-        For :meth:`redial.agents.AgentBoard.set_queue_wrapup`, with
+        For :meth:`redial.core.agents.AgentBoard.set_queue_wrapup`, with
         ``default=self.policy.agent.wrapup_time``.
         """
         return {queue: policy.agent.wrapup_time for queue, policy in self.queue_policies.items()}

@@ -17,11 +17,11 @@ from typing import Any
 
 import aiosqlite
 
+from redial.core.redials import Outcome, Redial, RedialState, channel_id_for
+from redial.core.tracker import EndedCall
 from redial.exceptions import AlreadyRunning, StoreError
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision
-from redial.redials import Outcome, Redial, RedialState, channel_id_for
-from redial.tracker import EndedCall
 
 # Each entry moves the schema from version N to N+1; never edit a released one.
 MIGRATIONS: Sequence[str] = (
@@ -102,6 +102,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def _statements(script: str) -> list[str]:
     """A migration's statements (they hold no ";" of their own: no triggers, no literals with one)."""
     return [s.strip() for s in script.split(";") if s.strip()]
+
 
 # Seconds a writer waits for another connection (the daemon, a CLI command) to finish.
 _BUSY_TIMEOUT = 5.0
@@ -623,7 +624,7 @@ class Store:
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     async def funnel_rows(self, since: float, until: float) -> list[dict[str, Any]]:
-        """One row per call ended in [since, until) for :func:`redial.stats.funnel`."""
+        """One row per call ended in [since, until) for :func:`redial.tools.stats.funnel`."""
         async with self._db.execute(
             """SELECT c.queue, c.agent_member, c.agent_interface, c.trunk, c.ended_at, c.answered_at,
                       c.classification, c.verdict, c.reason, r.outcome,

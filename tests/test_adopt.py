@@ -1,12 +1,12 @@
-"""Tests for redial.adopt: calls already up when the daemon starts, rebuilt from CoreShowChannels."""
+"""Tests for redial.core.adopt: calls already up when the daemon starts, rebuilt from CoreShowChannels."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from redial.adopt import calls_in_progress
 from redial.ami import events as ev
-from redial.tracker import CallTracker, EndedBy, EndedCall
+from redial.core.adopt import calls_in_progress
+from redial.core.tracker import CallTracker, EndedBy, EndedCall
 
 
 def live(

@@ -1,4 +1,4 @@
-"""Tests for redial.agents."""
+"""Tests for redial.core.agents."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from redial.agents import AgentBoard, Availability
 from redial.ami import events as ev
-from redial.replay import load_frames
+from redial.core.agents import AgentBoard, Availability
+from redial.service.replay import load_frames
 
 ALICE = ev.MemberState(
     queue="support",

@@ -1,4 +1,4 @@
-"""Tests for redial.agi: the FastAGI service on a real loopback socket."""
+"""Tests for redial.service.agi: the FastAGI service on a real loopback socket."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from redial.agents import AgentView, Availability
-from redial.agi import ReturningCallerService, read_headers
 from redial.clock import ManualClock
 from redial.config import FastAgiSettings, PolicySettings, parse_settings
+from redial.core.agents import AgentView, Availability
+from redial.core.tracker import CallerWithheld, RoutedToAgent
 from redial.policy.classify import Classification, EndKind
 from redial.policy.decide import Decision, Reason, Verdict
+from redial.service.agi import ReturningCallerService, read_headers
 from redial.store import Store
-from redial.tracker import CallerWithheld, RoutedToAgent
 from tests.ports import free_port
 from tests.test_classify import CALL
 

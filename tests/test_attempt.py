@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from redial.agents import AgentView, Availability
 from redial.config import AgentSettings, PolicySettings
+from redial.core.agents import AgentView, Availability
+from redial.core.redials import Outcome
 from redial.policy.attempt import Defer, GiveUp, Ring, WaitForAgent, plan_attempt
 from redial.policy.hours import OpenCheck
-from redial.redials import Outcome
 
 OPEN = OpenCheck(True, "always_open", "open")
 CLOSED = OpenCheck(False, "closed_hours", "Monday 22:00 UTC is outside business hours (08:00-18:00)")

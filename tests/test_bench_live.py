@@ -10,29 +10,45 @@ from bench.live_load import LoadPlan, PbxRecord, check, linkedid_of, plan_load
 from bench.machine import ProcSample
 
 
-def customer_call(record: PbxRecord, linkedid: str, number: str, *, agent: str = "PJSIP/agent7",
-                  cause: str | None = "16") -> None:
+def customer_call(
+    record: PbxRecord, linkedid: str, number: str, *, agent: str = "PJSIP/agent7", cause: str | None = "16"
+) -> None:
     """The AMI events of one inbound queue call: customer channel, agent answers, hang-up."""
-    record.feed({"Event": "Newchannel", "Channel": f"PJSIP/trunk-{linkedid[-4:]}", "Uniqueid": linkedid,
-                 "Linkedid": linkedid, "CallerIDNum": number, "Context": "from-trunk"})
-    record.feed({"Event": "Newchannel", "Channel": f"{agent}-0000", "Uniqueid": linkedid + "1",
-                 "Linkedid": linkedid})
+    record.feed(
+        {
+            "Event": "Newchannel",
+            "Channel": f"PJSIP/trunk-{linkedid[-4:]}",
+            "Uniqueid": linkedid,
+            "Linkedid": linkedid,
+            "CallerIDNum": number,
+            "Context": "from-trunk",
+        }
+    )
+    record.feed({"Event": "Newchannel", "Channel": f"{agent}-0000", "Uniqueid": linkedid + "1", "Linkedid": linkedid})
     if agent:
-        record.feed({"Event": "AgentConnect", "Channel": f"PJSIP/trunk-{linkedid[-4:]}", "Uniqueid": linkedid,
-                     "Linkedid": linkedid, "Interface": agent, "MemberName": agent[6:]})
+        record.feed(
+            {
+                "Event": "AgentConnect",
+                "Channel": f"PJSIP/trunk-{linkedid[-4:]}",
+                "Uniqueid": linkedid,
+                "Linkedid": linkedid,
+                "Interface": agent,
+                "MemberName": agent[6:],
+            }
+        )
     if cause is not None:
         record.feed({"Event": "Hangup", "Uniqueid": linkedid, "Linkedid": linkedid, "Cause": cause})
         record.feed({"Event": "Hangup", "Uniqueid": linkedid + "1", "Linkedid": linkedid, "Cause": cause})
 
 
-def redial(record: PbxRecord, redial_id: int, linkedid: str, *, agent: str = "PJSIP/agent7",
-           attempt: int = 1) -> str:
+def redial(record: PbxRecord, redial_id: int, linkedid: str, *, agent: str = "PJSIP/agent7", attempt: int = 1) -> str:
     """A redial's agent leg and customer leg, bridged."""
     channel_id = f"redial-{redial_id}-{attempt}-{linkedid}"
     customer_leg = f"200.{redial_id}{attempt}"  # Asterisk's own Uniqueid, the ChannelId as Linkedid
     record.feed({"Event": "Newchannel", "Channel": f"{agent}-0001", "Uniqueid": channel_id, "Linkedid": channel_id})
-    record.feed({"Event": "Newchannel", "Channel": "PJSIP/trunk-0002", "Uniqueid": customer_leg,
-                 "Linkedid": channel_id})
+    record.feed(
+        {"Event": "Newchannel", "Channel": "PJSIP/trunk-0002", "Uniqueid": customer_leg, "Linkedid": channel_id}
+    )
     record.feed({"Event": "BridgeEnter", "Uniqueid": customer_leg, "Linkedid": channel_id})
     return channel_id
 
@@ -44,9 +60,10 @@ def two_call_plan() -> LoadPlan:
 class TestPlan:
     """The load plan places exactly the calls and drops asked for, each from its own number."""
 
-    @pytest.mark.parametrize(("cps", "duration", "ratio", "calls", "drops"),
-                             [(10, 120, 0.2, 1200, 240), (2, 10, 0.2, 20, 4), (3, 7, 0.33, 21, 7),
-                              (1, 5, 0.0, 5, 0), (1, 5, 1.0, 5, 5)])
+    @pytest.mark.parametrize(
+        ("cps", "duration", "ratio", "calls", "drops"),
+        [(10, 120, 0.2, 1200, 240), (2, 10, 0.2, 20, 4), (3, 7, 0.33, 21, 7), (1, 5, 0.0, 5, 0), (1, 5, 1.0, 5, 5)],
+    )
     def test_counts(self, cps: float, duration: float, ratio: float, calls: int, drops: int) -> None:
         plan = plan_load(cps, duration, ratio)
         assert len(plan.calls) == calls
@@ -57,7 +74,7 @@ class TestPlan:
     def test_drops_are_spread_evenly(self) -> None:
         plan = plan_load(10, 120, 0.2)
         for start in range(0, 1200, 100):
-            window = plan.calls[start:start + 100]
+            window = plan.calls[start : start + 100]
             assert sum(1 for c in window if c.kind == "drop") == 20
 
     def test_rejects_nonsense(self) -> None:

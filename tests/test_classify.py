@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from redial.config import PolicySettings
+from redial.core.tracker import EndedBy, EndedCall
 from redial.policy.classify import EndKind, cause_name, classify
-from redial.tracker import EndedBy, EndedCall
 
 CALL = EndedCall(
     linkedid="1.1",

@@ -1,4 +1,4 @@
-"""Tests for redial.cli."""
+"""Tests for redial.tools.cli."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from redial.cli import EXIT_ALREADY_RUNNING, EXIT_CONFIG, main, use_colour
 from redial.clock import ManualClock
 from redial.config import parse_settings
-from redial.replay import load_frames, replay
+from redial.service.replay import load_frames, replay
 from redial.store import Store, StoreLock
+from redial.tools.cli import EXIT_ALREADY_RUNNING, EXIT_CONFIG, main, use_colour
 
 
 class TestCheckConfig:
@@ -217,7 +217,7 @@ class TestStatusAndCancel:
 
     async def test_status_lists_callbacks_requested(self, tmp_path: Path) -> None:
         """A redial nobody could take shows in `redial status`, with its customer and queue."""
-        from redial.status import StatusServer
+        from redial.service.status import StatusServer
         from tests.ports import free_port
 
         port = free_port()
@@ -260,12 +260,12 @@ class TestStatusAndCancel:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """The daemon's cancel times out: an error, and the store is not written behind its back."""
-        import redial.status
-        from redial.status import StatusServer
+        import redial.service.status
+        from redial.service.status import StatusServer
         from tests.ports import free_port
 
         path, redial_id = await _store_with_pending_redial(tmp_path)
-        monkeypatch.setattr(redial.status, "REQUEST_TIMEOUT", 0.3)
+        monkeypatch.setattr(redial.service.status, "REQUEST_TIMEOUT", 0.3)
         port = free_port()
 
         async def stuck(_redial_id: int, _by: str) -> str:

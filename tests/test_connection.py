@@ -146,7 +146,9 @@ class Link:
         self.log = log or RecordingLog()
         self.apply = apply
         self.link = AmiLink(
-            settings(port, ping), self._event, self._login,
+            settings(port, ping),
+            self._event,
+            self._login,
             log=self.log,  # type: ignore[arg-type]
         )
 
@@ -427,8 +429,8 @@ class TestHostileStream:
     async def test_engine_survives_and_still_works(self, fake: FakeAsterisk, tmp_path: object) -> None:
         from redial.clock import ManualClock
         from redial.config import parse_settings
-        from redial.engine import Engine
-        from redial.replay import RecordingOriginator
+        from redial.core.engine import Engine
+        from redial.service.replay import RecordingOriginator
         from redial.store import Store
 
         store = await Store.open(":memory:")

@@ -1,11 +1,11 @@
-"""Tests for redial.daemon (the composition root); its live path runs in test_integration.py."""
+"""Tests for redial.service.daemon (the composition root); its live path runs in test_integration.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from redial.config import load_settings
-from redial.daemon import BATCH_LIMIT, Daemon
+from redial.service.daemon import BATCH_LIMIT, Daemon
 
 
 class TestReload:

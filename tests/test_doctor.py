@@ -1,4 +1,4 @@
-"""Tests for redial.doctor (the checks; the run against a real Asterisk is in test_integration_doctor.py)."""
+"""Tests for redial.tools.doctor (the checks; the run against a real Asterisk is in test_integration_doctor.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import cast
 
 import pytest
 
-from redial import freepbx
 from redial.config import parse_settings
-from redial.doctor import (
+from redial.tools import freepbx
+from redial.tools.doctor import (
     Admin,
     DialplanLine,
     Finding,
@@ -41,8 +41,8 @@ from redial.doctor import (
     uses_greeting,
     verdict,
 )
-from redial.freepbx import FreePbx, adapt, detect_dialplan, detect_files, member_endpoints
-from redial.pjsipconf import PjsipEndpoint
+from redial.tools.freepbx import FreePbx, adapt, detect_dialplan, detect_files, member_endpoints
+from redial.tools.pjsipconf import PjsipEndpoint
 from tests.test_pjsipconf import REPO, write_freepbx_etc
 
 ALL_ACTIONS = (
@@ -97,8 +97,15 @@ class TestVersion:
 
     @pytest.mark.parametrize(
         ("version", "expected"),
-        [((22, 7, 0), True), ((22, 6, 9), False), ((20, 17, 0), True), ((20, 16, 0), False),
-         ((21, 9, 0), False), ((23, 1, 0), True), ((24, 0, 0), True)],
+        [
+            ((22, 7, 0), True),
+            ((22, 6, 9), False),
+            ((20, 17, 0), True),
+            ((20, 16, 0), False),
+            ((21, 9, 0), False),
+            ((23, 1, 0), True),
+            ((24, 0, 0), True),
+        ],
     )
     def test_tech_cause(self, version: tuple[int, int, int], expected: bool) -> None:
         assert has_tech_cause(version) is expected
@@ -252,14 +259,27 @@ class TestBlocks:
 
     def test_glued_queue_status(self) -> None:
         raw = [
-            "Response: Success\r\n", "EventList: start\r\n", "Message: Queue status will follow\r\n", "\r\n",
-            "Event: QueueParams\r\n", "Queue: support\r\n", "\r\n",
-            "Event: QueueMember\r\n", "Queue: support\r\n", "PausedReason: \r\n", "\r\n",
-            "Event: QueueStatusComplete\r\n", "EventList: Complete\r\n", "\r\n",
+            "Response: Success\r\n",
+            "EventList: start\r\n",
+            "Message: Queue status will follow\r\n",
+            "\r\n",
+            "Event: QueueParams\r\n",
+            "Queue: support\r\n",
+            "\r\n",
+            "Event: QueueMember\r\n",
+            "Queue: support\r\n",
+            "PausedReason: \r\n",
+            "\r\n",
+            "Event: QueueStatusComplete\r\n",
+            "EventList: Complete\r\n",
+            "\r\n",
         ]
         frames = _reply_frames(raw)
         assert [f.get("Event", f.get("Response")) for f in frames] == [
-            "Success", "QueueParams", "QueueMember", "QueueStatusComplete"
+            "Success",
+            "QueueParams",
+            "QueueMember",
+            "QueueStatusComplete",
         ]
         assert frames[2]["PausedReason"] == ""
 
@@ -339,7 +359,7 @@ class TestEventFilters:
 
     def test_shipped_user_passes(self) -> None:
         from redial.ami.events import NEEDED_EVENTS
-        from redial.pjsipconf import parse_sections
+        from redial.tools.pjsipconf import parse_sections
         from tests.sandbox.asterisk import SHIPPED_MANAGER
 
         (user,) = [x for x in parse_sections(SHIPPED_MANAGER) if x.name == "redial"]
@@ -441,7 +461,7 @@ class TestFreePbxDialplan:
         assert returning.status is Status.OK and "[redial-freepbx-returning]" in returning.summary
 
     def test_shipped_snippet_is_the_custom_destination(self) -> None:
-        from redial.pjsipconf import config_lines
+        from redial.tools.pjsipconf import config_lines
 
         snippet = REPO / "config" / "freepbx" / "extensions_custom.conf"
         lines = [text for text, _ in config_lines(snippet, REPO / "config")]
@@ -493,8 +513,15 @@ class TestFreePbxDialplan:
 
 
 SITE = FreePbx("at /etc/freepbx.conf", Path("/etc/asterisk"))
-PLAIN_WORDING = ('asterisk -rx "manager reload"', 'asterisk -rx "dialplan reload"', 'asterisk -rx "pjsip reload"',
-                 "in manager.conf", "to extensions.conf", "in pjsip.conf", "in queues.conf")
+PLAIN_WORDING = (
+    'asterisk -rx "manager reload"',
+    'asterisk -rx "dialplan reload"',
+    'asterisk -rx "pjsip reload"',
+    "in manager.conf",
+    "to extensions.conf",
+    "in pjsip.conf",
+    "in queues.conf",
+)
 
 
 class TestFreePbxFixes:

@@ -1,4 +1,4 @@
-"""Tests for redial.engine: the core driven by recorded traffic and a manual clock."""
+"""Tests for redial.core.engine: the core driven by recorded traffic and a manual clock."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from redial.ami import events as ev
 from redial.ami.actions import Action
 from redial.clock import ManualClock
 from redial.config import Settings, parse_settings
-from redial.engine import Engine, LinkUp
+from redial.core.engine import Engine, LinkUp
+from redial.core.redials import Outcome, RedialState
+from redial.core.tracker import CallerWithheld
 from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, StoreError
-from redial.redials import Outcome, RedialState
-from redial.replay import load_frames
+from redial.service.replay import load_frames
 from redial.store import Store
-from redial.tracker import CallerWithheld
 
 START = 1_800_000_000.0
 

@@ -77,13 +77,31 @@ class TestDecodeEdges:
 
     def test_agent_complete_without_caller_snapshot_names_member(self) -> None:
         """Sent after the caller's channel is gone, AgentComplete falls back to the member's channel."""
-        event = ev.decode({"Event": "AgentComplete", "DestUniqueid": "1.2", "DestLinkedid": "1.1",
-                           "DestChannel": "PJSIP/agent1-02", "Reason": "caller", "TalkTime": "7"})
+        event = ev.decode(
+            {
+                "Event": "AgentComplete",
+                "DestUniqueid": "1.2",
+                "DestLinkedid": "1.1",
+                "DestChannel": "PJSIP/agent1-02",
+                "Reason": "caller",
+                "TalkTime": "7",
+            }
+        )
         assert isinstance(event, ev.AgentCompleted)
         assert (event.ref.uniqueid, event.ref.linkedid, event.talk_time) == ("1.2", "1.1", 7)
         # Both channels gone: nothing links it to a call.
-        assert ev.decode({"Event": "AgentComplete", "Queue": "support", "Interface": "PJSIP/agent1",
-                          "Reason": "caller", "TalkTime": "7"}) is None
+        assert (
+            ev.decode(
+                {
+                    "Event": "AgentComplete",
+                    "Queue": "support",
+                    "Interface": "PJSIP/agent1",
+                    "Reason": "caller",
+                    "TalkTime": "7",
+                }
+            )
+            is None
+        )
 
     def test_panoramisk_lists_take_the_first(self) -> None:
         event = ev.decode({"Event": "Hangup", "Uniqueid": ["1.1", "1.2"], "Cause": "16"})

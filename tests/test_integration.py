@@ -33,8 +33,11 @@ async def _cli(rig: Rig, *args: str) -> str:
     """A redial command against the running daemon's configuration (and so its store)."""
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "redial.cli", *args, "--config", str(rig.daemon.config)],
-        capture_output=True, text=True, timeout=30, check=False,
+        [sys.executable, "-m", "redial.tools.cli", *args, "--config", str(rig.daemon.config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -133,9 +136,7 @@ def customer_phone() -> Iterator[CustomerPhone]:
 
 
 @pytest.fixture
-async def rig(
-    sandbox: Sandbox, workdir: Path, agent: AgentPhone, customer_phone: CustomerPhone
-) -> AsyncIterator[Rig]:
+async def rig(sandbox: Sandbox, workdir: Path, agent: AgentPhone, customer_phone: CustomerPhone) -> AsyncIterator[Rig]:
     config = daemon_config(sandbox, workdir, callback_window=WINDOW)
     daemon = DaemonProcess(config, workdir / "redial.log")
     async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as observer:
@@ -172,7 +173,7 @@ class TestDrops:
         assert "redial_ami_connected 1.0" in metrics
         status = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "redial.cli", "status", "--config", str(rig.daemon.config)],
+            [sys.executable, "-m", "redial.tools.cli", "status", "--config", str(rig.daemon.config)],
             capture_output=True,
             text=True,
             timeout=20,

@@ -41,8 +41,9 @@ def manager_with_doctor_user(tmp: Path, eventfilters: bool = True) -> Path:
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp = tmp_path_factory.mktemp("doctor-shipped")
-    with Sandbox(ami_port=15138, sip_port=15160, rtp_ports=(21000, 21499),
-                 manager_conf=manager_with_doctor_user(tmp)) as sandbox:
+    with Sandbox(
+        ami_port=15138, sip_port=15160, rtp_ports=(21000, 21499), manager_conf=manager_with_doctor_user(tmp)
+    ) as sandbox:
         yield sandbox
 
 
@@ -51,8 +52,14 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     tmp = tmp_path_factory.mktemp("doctor-broken")
     empty = tmp / "extensions_redial.conf"
     empty.write_text("; the admin forgot the redial dialplan\n", encoding="utf-8")
-    with Sandbox(ami_port=15238, sip_port=15260, rtp_ports=(21500, 21999), rtp_timeout=None,
-                 extensions_conf=empty, manager_conf=manager_with_doctor_user(tmp, eventfilters=False)) as sandbox:
+    with Sandbox(
+        ami_port=15238,
+        sip_port=15260,
+        rtp_ports=(21500, 21999),
+        rtp_timeout=None,
+        extensions_conf=empty,
+        manager_conf=manager_with_doctor_user(tmp, eventfilters=False),
+    ) as sandbox:
         yield sandbox
 
 
@@ -62,8 +69,12 @@ def doctor(sandbox: Sandbox, workdir: Path, *args: str, **env: str) -> subproces
     full_env = {key: value for key, value in os.environ.items() if key != "REDIAL_ASTERISK_ETC"}
     full_env.update(NO_COLOR="1", **env)
     return subprocess.run(
-        [sys.executable, "-m", "redial.cli", "doctor", "--config", str(config), *args],
-        capture_output=True, text=True, env=full_env, timeout=60, check=False,
+        [sys.executable, "-m", "redial.tools.cli", "doctor", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -84,8 +95,18 @@ class TestShippedSetup:
         result = doctor(shipped, tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         found = statuses(result.stdout)
-        for check in ("AMI", "permissions", "asterisk", "clock", "dialplan", "returning", "queues", "rtp_timeout",
-                      "events", "eventfilter"):
+        for check in (
+            "AMI",
+            "permissions",
+            "asterisk",
+            "clock",
+            "dialplan",
+            "returning",
+            "queues",
+            "rtp_timeout",
+            "events",
+            "eventfilter",
+        ):
             assert found.get(check) == {"ok"}, (check, result.stdout)
         # rtp_timeout came from pjsip.conf (the user has no system class), of this sandbox's Asterisk,
         # found through /proc among the others running (the suite's shared sandbox, the broken one).
@@ -96,8 +117,14 @@ class TestShippedSetup:
         assert max(len(row) for row in result.stdout.splitlines()) <= 80
 
     def test_green_with_doctor_user(self, shipped: Sandbox, tmp_path: Path) -> None:
-        result = doctor(shipped, tmp_path, "--admin-user", DOCTOR_USER, REDIAL_DOCTOR_SECRET=DOCTOR_SECRET,
-                        REDIAL_ASTERISK_ETC="/nonexistent")
+        result = doctor(
+            shipped,
+            tmp_path,
+            "--admin-user",
+            DOCTOR_USER,
+            REDIAL_DOCTOR_SECRET=DOCTOR_SECRET,
+            REDIAL_ASTERISK_ETC="/nonexistent",
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         found = statuses(result.stdout)
         assert found.get("rtp_timeout") == {"ok"} and "asked over AMI" in result.stdout
@@ -141,7 +168,13 @@ class TestBrokenSetup:
         assert "copy the eventfilter lines" in " ".join(result.stdout.split())
 
     def test_reported_over_ami(self, broken: Sandbox, tmp_path: Path) -> None:
-        result = doctor(broken, tmp_path, "--admin-user", DOCTOR_USER, REDIAL_DOCTOR_SECRET=DOCTOR_SECRET,
-                        REDIAL_ASTERISK_ETC="/nonexistent")
+        result = doctor(
+            broken,
+            tmp_path,
+            "--admin-user",
+            DOCTOR_USER,
+            REDIAL_DOCTOR_SECRET=DOCTOR_SECRET,
+            REDIAL_ASTERISK_ETC="/nonexistent",
+        )
         self.check_both_reported(result)
         assert "asked over AMI" in result.stdout

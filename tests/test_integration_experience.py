@@ -186,17 +186,28 @@ class TestReturningCaller:
                 again = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
                 try:
                     new = await obs.wait_for(
-                        where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")), start=mark,
+                        where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")),
+                        start=mark,
                         timeout=10,
                     )
                     uid = new["Uniqueid"]
                     await obs.wait_for(
-                        where(Event="DialEnd", Uniqueid=uid, DialStatus="ANSWER",
-                              DestChannel=lambda c: c.startswith("PJSIP/agent1-")),
-                        start=mark, timeout=10, what="the returning caller answered by agent1 directly",
+                        where(
+                            Event="DialEnd",
+                            Uniqueid=uid,
+                            DialStatus="ANSWER",
+                            DestChannel=lambda c: c.startswith("PJSIP/agent1-"),
+                        ),
+                        start=mark,
+                        timeout=10,
+                        what="the returning caller answered by agent1 directly",
                     )
-                    await obs.wait_for(where(Event="Hangup", Uniqueid=uid, Cause="44"), start=mark, timeout=20,
-                                       what="the direct call dropped by RTP timeout")
+                    await obs.wait_for(
+                        where(Event="Hangup", Uniqueid=uid, Cause="44"),
+                        start=mark,
+                        timeout=20,
+                        what="the direct call dropped by RTP timeout",
+                    )
                     assert not obs.find(where(Event="QueueCallerJoin", Uniqueid=uid), start=mark)
                 finally:
                     again.stop()

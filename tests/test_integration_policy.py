@@ -144,7 +144,7 @@ class PolicyRig:
         assert self.config is not None
         out = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "redial.cli", "history", "--config", str(self.config), "--json"],
+            [sys.executable, "-m", "redial.tools.cli", "history", "--config", str(self.config), "--json"],
             cwd=REPO,
             capture_output=True,
             text=True,

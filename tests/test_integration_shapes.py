@@ -36,6 +36,7 @@ async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[PolicyRig]:
     async with policy_rig(sandbox, tmp_path) as setup:
         yield setup
 
+
 pytestmark = pytest.mark.integration
 
 FPBX_MEMBER = "Local/agent3@from-queue/n"
@@ -140,7 +141,6 @@ class TestAgentSideFailure:
         assert not [m for m in rig.redials(start) if m["Channel"].startswith("PJSIP/agent1-")]
         (row,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert (row["ended_by"], row["outcome"]) == ("agent", "connected"), row
-
 
     async def test_phone_dead_at_redial_time_goes_to_the_next_member(self, rig: PolicyRig) -> None:
         """The customer's side dropped; agent1's phone then dies: it rings out, agent2 calls the customer."""

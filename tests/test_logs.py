@@ -1,4 +1,4 @@
-"""Tests for redial.logs."""
+"""Tests for redial.service.logs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 from redial.config import LogSettings
-from redial.logs import configure_logging
+from redial.service.logs import configure_logging
 
 
 @pytest.fixture(autouse=True)

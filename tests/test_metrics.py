@@ -1,4 +1,4 @@
-"""Tests for redial.metrics and the shipped Grafana dashboard."""
+"""Tests for redial.service.metrics and the shipped Grafana dashboard."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from redial.metrics import Metrics
+from redial.service.metrics import Metrics
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "config" / "grafana-dashboard.json"
 

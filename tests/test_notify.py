@@ -1,4 +1,4 @@
-"""Tests for redial.notify against a real unix datagram socket."""
+"""Tests for redial.service.notify against a real unix datagram socket."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from redial.notify import Notifier
+from redial.service.notify import Notifier
 
 
 class TestNotifier:

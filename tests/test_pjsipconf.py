@@ -1,4 +1,4 @@
-"""Tests for redial.pjsipconf."""
+"""Tests for redial.tools.pjsipconf."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from redial.pjsipconf import (
+from redial.tools.pjsipconf import (
     endpoints,
     locate_config_dir,
     manager_port,
@@ -25,19 +25,25 @@ class TestSections:
     """Sections, templates and comments as Asterisk reads them."""
 
     def test_template_values_inherited_and_overridden(self, tmp_path: Path) -> None:
-        conf = write(tmp_path / "pjsip.conf", (
-            "[trunk-tpl](!)\ntype = endpoint\nrtp_timeout = 30\ncontext = in\n"
-            "[carrier](trunk-tpl)\nrtp_timeout => 20\n"
-        ))
+        conf = write(
+            tmp_path / "pjsip.conf",
+            (
+                "[trunk-tpl](!)\ntype = endpoint\nrtp_timeout = 30\ncontext = in\n"
+                "[carrier](trunk-tpl)\nrtp_timeout => 20\n"
+            ),
+        )
         (carrier,) = parse_sections(conf)
         assert carrier.name == "carrier"
         assert carrier.values == {"type": "endpoint", "rtp_timeout": "20", "context": "in"}
 
     def test_comments_and_escaped_semicolon(self, tmp_path: Path) -> None:
-        conf = write(tmp_path / "pjsip.conf", (
-            "; a comment\n[a] ; trailing\ntype = endpoint ; why\n"
-            ";-- a block\nrtp_timeout = 99\n--;\nfrom_user = x\\;y\n"
-        ))
+        conf = write(
+            tmp_path / "pjsip.conf",
+            (
+                "; a comment\n[a] ; trailing\ntype = endpoint ; why\n"
+                ";-- a block\nrtp_timeout = 99\n--;\nfrom_user = x\\;y\n"
+            ),
+        )
         (section,) = parse_sections(conf)
         assert section.values == {"type": "endpoint", "from_user": "x;y"}
 
@@ -77,11 +83,14 @@ class TestEndpoints:
     """Only endpoint sections count; identify marks trunks."""
 
     def test_endpoint_and_aor_share_a_name(self, tmp_path: Path) -> None:
-        conf = write(tmp_path / "pjsip.conf", (
-            "[trunk]\ntype = endpoint\nrtp_timeout = 30\n[trunk]\ntype = aor\ncontact = sip:x\n"
-            "[trunk-id]\ntype = identify\nendpoint = trunk\nmatch = 10.0.0.1\n"
-            "[phone]\ntype = endpoint\n"
-        ))
+        conf = write(
+            tmp_path / "pjsip.conf",
+            (
+                "[trunk]\ntype = endpoint\nrtp_timeout = 30\n[trunk]\ntype = aor\ncontact = sip:x\n"
+                "[trunk-id]\ntype = identify\nendpoint = trunk\nmatch = 10.0.0.1\n"
+                "[phone]\ntype = endpoint\n"
+            ),
+        )
         found = endpoints(conf)
         assert set(found) == {"trunk", "phone"}
         assert found["trunk"].rtp_timeout == 30 and found["trunk"].identified
@@ -138,16 +147,20 @@ class TestAdditions:
     """(+) as Asterisk 22 reads it (checked on the sandbox's Asterisk): the first section of that name."""
 
     def test_plus_goes_to_the_first_section_of_the_name(self, tmp_path: Path) -> None:
-        conf = write(tmp_path / "pjsip.conf", (
-            "[carrier]\ntype = endpoint\n[carrier]\ntype = aor\ncontact = sip:x\n"
-            "[carrier]\ntype = identify\nendpoint = carrier\n[carrier](+)\nrtp_timeout = 31\n"
-        ))
+        conf = write(
+            tmp_path / "pjsip.conf",
+            (
+                "[carrier]\ntype = endpoint\n[carrier]\ntype = aor\ncontact = sip:x\n"
+                "[carrier]\ntype = identify\nendpoint = carrier\n[carrier](+)\nrtp_timeout = 31\n"
+            ),
+        )
         assert endpoints(conf)["carrier"].rtp_timeout == 31
 
     def test_plus_with_a_filter_picks_the_matching_section(self, tmp_path: Path) -> None:
-        conf = write(tmp_path / "pjsip.conf", (
-            "[backup]\ntype = aor\n[backup]\ntype = endpoint\n[backup](+type=endpoint)\nrtp_timeout = 32\n"
-        ))
+        conf = write(
+            tmp_path / "pjsip.conf",
+            ("[backup]\ntype = aor\n[backup]\ntype = endpoint\n[backup](+type=endpoint)\nrtp_timeout = 32\n"),
+        )
         assert endpoints(conf)["backup"].rtp_timeout == 32
 
     def test_plus_before_its_section_is_an_error_naming_the_place(self, tmp_path: Path) -> None:
@@ -231,8 +244,11 @@ def write_freepbx_etc(
             "[from-queue]\nexten => _.,1,Goto(from-internal,${QAGENT},1)\n"
             "[ext-queues]\nexten => 400,1,Set(__NODEST=${EXTEN})\nexten => 400,n,Queue(400,t,,,)\n"
             "[ext-did-0002]\nexten => 5551234,1,Set(__FROM_DID=${EXTEN})\n"
-            + ("exten => 5551234,n,Goto(redial-freepbx-returning,400,1)\n" if routed
-               else "exten => 5551234,n,Goto(ext-queues,400,1)\n")
+            + (
+                "exten => 5551234,n,Goto(redial-freepbx-returning,400,1)\n"
+                if routed
+                else "exten => 5551234,n,Goto(ext-queues,400,1)\n"
+            )
         ),
         "extensions_custom.conf": "",
         "extensions_redial.conf": (REPO / "config" / "extensions_redial.conf").read_text(encoding="utf-8"),
@@ -250,9 +266,16 @@ def write_freepbx_etc(
         + ("[carrier]\ntype=identify\nendpoint=carrier\nmatch=198.51.100.1\n" if identify else ""),
         "pjsip.endpoint_custom_post.conf": "[carrier](+)\nrtp_timeout=30\n" if rtp_timeout_post else "",
     }
-    for name in ("pjsip_custom.conf", "pjsip_custom_post.conf", "pjsip.transports.conf", "pjsip.auth.conf",
-                 "pjsip.registration.conf", "pjsip.endpoint_custom.conf", "pjsip.aor_custom.conf",
-                 "pjsip.identify_custom.conf"):
+    for name in (
+        "pjsip_custom.conf",
+        "pjsip_custom_post.conf",
+        "pjsip.transports.conf",
+        "pjsip.auth.conf",
+        "pjsip.registration.conf",
+        "pjsip.endpoint_custom.conf",
+        "pjsip.aor_custom.conf",
+        "pjsip.identify_custom.conf",
+    ):
         files[name] = ""
     for name in ("transports", "aor", "auth", "registration", "identify"):
         files[f"pjsip.{name}_custom_post.conf"] = ""

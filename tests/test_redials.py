@@ -1,4 +1,4 @@
-"""Tests for redial.redials."""
+"""Tests for redial.core.redials."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from redial.ami import events as ev
-from redial.redials import Outcome, Redial, RedialState, advance, expire
-from redial.replay import load_frames
+from redial.core.redials import Outcome, Redial, RedialState, advance, expire
+from redial.service.replay import load_frames
 
 REDIAL = Redial(
     id=42,

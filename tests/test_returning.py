@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redial.agents import AgentView, Availability
+from redial.core.agents import AgentView, Availability
 from redial.policy.returning import RecentDrop, decide_returning
 
 DROP = RecentDrop(linkedid="1.1", agent_interface="PJSIP/agent1", agent_member="Alice", ended_at=1000.0)

@@ -110,8 +110,9 @@ async def wait_idle(obs: AmiObserver, grace: float = 3.0) -> None:
 
 
 def hangup_requests(obs: AmiObserver, uniqueid: str, start: int) -> list[AmiMessage]:
-    return obs.find(lambda m: m.get("Event") in ("HangupRequest", "SoftHangupRequest")
-                    and m.get("Uniqueid") == uniqueid, start)
+    return obs.find(
+        lambda m: m.get("Event") in ("HangupRequest", "SoftHangupRequest") and m.get("Uniqueid") == uniqueid, start
+    )
 
 
 @dataclass
@@ -128,23 +129,22 @@ class QueueCallOutcome:
     call: CustomerCall
 
 
-async def queue_call(sb: Sandbox, sipps: Sipps, mode: CallMode, *, talk_time: float = 1.5,
-                     cause: int = 41) -> QueueCallOutcome:
+async def queue_call(
+    sb: Sandbox, sipps: Sipps, mode: CallMode, *, talk_time: float = 1.5, cause: int = 41
+) -> QueueCallOutcome:
     """A customer calls 100; agent1 answers through the queue; the call ends per `mode`."""
     async with observer(sb) as obs:
         await wait_idle(obs)
         start = obs.mark()
-        call = sipps.add(customer_call(CUSTOMER, mode, did=DID, talk_time=talk_time,
-                                       cause=cause, max_time=20))
-        join = await obs.wait_for(where(Event="QueueCallerJoin", Queue="support",
-                                        CallerIDNum=CUSTOMER), 10, start)
+        call = sipps.add(customer_call(CUSTOMER, mode, did=DID, talk_time=talk_time, cause=cause, max_time=20))
+        join = await obs.wait_for(where(Event="QueueCallerJoin", Queue="support", CallerIDNum=CUSTOMER), 10, start)
         uid = join["Uniqueid"]
-        up = await obs.wait_for(where(Event="Newstate", Uniqueid=uid, ChannelStateDesc="Up"),
-                                5, start)
+        up = await obs.wait_for(where(Event="Newstate", Uniqueid=uid, ChannelStateDesc="Up"), 5, start)
         connect = await obs.wait_for(where(Event="AgentConnect", Uniqueid=uid), 10, start)
         agent_uid = connect["DestUniqueid"]
         hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=uid), 15, start)
         agent_hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=agent_uid), 5, start)
+
         # AgentComplete carries a channel's snapshot only while that channel still
         # exists: when the caller is gone first it names just the member, when both
         # are gone it names neither, only the queue and member interface. One call
@@ -156,17 +156,18 @@ async def queue_call(sb: Sandbox, sipps: Sipps, mode: CallMode, *, talk_time: fl
                 return m.get("Uniqueid") == uid or m.get("DestUniqueid") == agent_uid
             return m.get("Queue") == "support" and m.get("Interface") == connect["Interface"]
 
-        complete = await obs.wait_for(completes_this_call, 5, start,
-                                      what=f"AgentComplete for {uid} or its member {agent_uid}")
+        complete = await obs.wait_for(
+            completes_this_call, 5, start, what=f"AgentComplete for {uid} or its member {agent_uid}"
+        )
         requests = hangup_requests(obs, uid, start)
         assert requests, "no HangupRequest/SoftHangupRequest on the customer channel"
         assert await call.async_wait(10) == 0, call.diagnostics()
-        return QueueCallOutcome(uid, up.received, connect, requests[0], hangup, agent_hangup,
-                                complete, call)
+        return QueueCallOutcome(uid, up.received, connect, requests[0], hangup, agent_hangup, complete, call)
 
 
-def daemon_originate(channel_id: str, redial_id: int, *, number: str = CUSTOMER,
-                     trunk: str = "trunk") -> dict[str, str | list[str]]:
+def daemon_originate(
+    channel_id: str, redial_id: int, *, number: str = CUSTOMER, trunk: str = "trunk"
+) -> dict[str, str | list[str]]:
     """The Originate exactly as the daemon sends it (see the brief / asterisk-facts.md)."""
     return {
         "Action": "Originate",
@@ -248,31 +249,34 @@ class TestRedialOriginate:
                 start, dstart = obs.mark(), daemon.mark()
                 await daemon.action(daemon_originate("redial-7-a", 7))
                 # The daemon's own session (read=call,agent) must see the outcome.
-                resp = await daemon.wait_for(where(Event="OriginateResponse",
-                                                   Uniqueid="redial-7-a"), 10, dstart)
+                resp = await daemon.wait_for(where(Event="OriginateResponse", Uniqueid="redial-7-a"), 10, dstart)
                 assert resp["Response"] == "Success" and resp["Reason"] == "4", dict(resp)
-                agent_up = await obs.wait_for(where(Event="DialEnd", DestUniqueid="redial-7-a",
-                                                    DialStatus="ANSWER"), 10, start)
-                dial = await obs.wait_for(where(Event="DialBegin", Uniqueid="redial-7-a"), 10,
-                                          start)
+                agent_up = await obs.wait_for(
+                    where(Event="DialEnd", DestUniqueid="redial-7-a", DialStatus="ANSWER"), 10, start
+                )
+                dial = await obs.wait_for(where(Event="DialBegin", Uniqueid="redial-7-a"), 10, start)
                 # Agent first: the customer leg is dialled only after the agent answered.
                 assert obs.events.index(agent_up) < obs.events.index(dial)
                 cust_uid = dial["DestUniqueid"]
                 assert dial["DestChannel"].startswith("PJSIP/trunk-")
                 assert dial["DestLinkedid"] == "redial-7-a"
-                end = await obs.wait_for(where(Event="DialEnd", Uniqueid="redial-7-a",
-                                               DestUniqueid=cust_uid), 10, start)
+                end = await obs.wait_for(
+                    where(Event="DialEnd", Uniqueid="redial-7-a", DestUniqueid=cust_uid), 10, start
+                )
                 assert end["DialStatus"] == "ANSWER"
-                enters = [await obs.wait_for(where(Event="BridgeEnter", Uniqueid=u), 5, start)
-                          for u in ("redial-7-a", cust_uid)]
+                enters = [
+                    await obs.wait_for(where(Event="BridgeEnter", Uniqueid=u), 5, start)
+                    for u in ("redial-7-a", cust_uid)
+                ]
                 assert enters[0]["BridgeUniqueid"] == enters[1]["BridgeUniqueid"]
                 await daemon.wait_for(where(Event="BridgeEnter", Uniqueid=cust_uid), 5, dstart)
                 # The agent hangs up after 2 s of talk: both legs end normally.
                 for uid in ("redial-7-a", cust_uid):
                     hangup = await obs.wait_for(where(Event="Hangup", Uniqueid=uid), 10, start)
                     assert hangup["Cause"] == "16", dict(hangup)
-                assert obs.find(where(Event="VarSet", Uniqueid="redial-7-a",
-                                      Variable="REDIAL_SAFE_NUMBER", Value=CUSTOMER), start)
+                assert obs.find(
+                    where(Event="VarSet", Uniqueid="redial-7-a", Variable="REDIAL_SAFE_NUMBER", Value=CUSTOMER), start
+                )
 
         run(scenario())
         assert len(agent.invites) == 1 and len(cust.invites) == 1
@@ -283,15 +287,17 @@ class TestRedialOriginate:
         assert cust_inv.received - agent_inv.received >= 0.4, (agent.events, cust.events)
         assert cust_inv.request_uri.startswith(f"sip:{CUSTOMER}@"), cust_inv
         # Checked last so that everything else above is known to work when this fails.
-        assert cust_inv.from_user == DID, (
-            f"the customer's phone saw From {cust_inv.from_header!r}, not the DID {DID}")
+        assert cust_inv.from_user == DID, f"the customer's phone saw From {cust_inv.from_header!r}, not the DID {DID}"
 
-    @pytest.mark.parametrize(("number", "trunk"), [
-        ("123&PJSIP/999@trunk", "trunk"),
-        (CUSTOMER, "trunk&PJSIP/x"),
-    ], ids=["number-injection", "trunk-injection"])
-    def test_injection_is_refused(self, sandbox: Sandbox, sipps: Sipps, number: str,
-                                  trunk: str) -> None:
+    @pytest.mark.parametrize(
+        ("number", "trunk"),
+        [
+            ("123&PJSIP/999@trunk", "trunk"),
+            (CUSTOMER, "trunk&PJSIP/x"),
+        ],
+        ids=["number-injection", "trunk-injection"],
+    )
+    def test_injection_is_refused(self, sandbox: Sandbox, sipps: Sipps, number: str, trunk: str) -> None:
         """A number or trunk carrying a second dial string never creates a customer-side channel."""
         # If the refusal fails, the agent ends the call after 1 s of talk.
         sipps.add(AgentPhone("agent1", ring_delay=0.2, hangup_after=1.0, max_time=60))
@@ -311,15 +317,15 @@ class TestRedialOriginate:
                 first = await obs.wait_for(refused_or_leaked, 10, start)
                 await obs.wait_for(where(Event="Hangup", Uniqueid=channel_id), 10, start)
                 await asyncio.sleep(0.3)  # anything the refusal would have let through
-                leaked = obs.find(lambda m: m.get("Event") == "Newchannel"
-                                  and m.get("Uniqueid") != channel_id, start)
+                leaked = obs.find(lambda m: m.get("Event") == "Newchannel" and m.get("Uniqueid") != channel_id, start)
                 return first, leaked
 
         first, leaked = run(scenario())
         assert not leaked and not cust.invites, (
             f"REDIAL_NUMBER={number!r} REDIAL_TRUNK={trunk!r} was not refused: channels "
             f"{[m['Channel'] for m in leaked]} created, the customer phone got "
-            f"{[i.request_uri for i in cust.invites]}")
+            f"{[i.request_uri for i in cust.invites]}"
+        )
         assert first["Event"] == "Hangup" and first["Cause"] == "21", dict(first)
 
 
@@ -328,23 +334,30 @@ class TestDaemonAmiUser:
 
     def test_permissions(self, sandbox: Sandbox) -> None:
         """Status, CoreShowChannels, QueueStatus, QueuePause, QueueLog work; Command is refused."""
+
         async def scenario() -> None:
             async with daemon_session(sandbox) as daemon:
                 await daemon.action({"Action": "Status"})
                 await daemon.action_list({"Action": "CoreShowChannels"})
                 items = await daemon.action_list({"Action": "QueueStatus", "Queue": "support"})
                 members = [m for m in items if m.get("Event") == "QueueMember"]
-                assert [(m["Location"], m["Name"]) for m in members] == [("PJSIP/agent1",
-                                                                          "Alice")]
+                assert [(m["Location"], m["Name"]) for m in members] == [("PJSIP/agent1", "Alice")]
                 for paused in ("true", "false"):
-                    await daemon.action({"Action": "QueuePause", "Interface": "PJSIP/agent2",
-                                         "Queue": "sales", "Paused": paused,
-                                         "Reason": "redial-sandbox-test"})
-                await daemon.action({"Action": "QueueLog", "Queue": "support",
-                                     "Event": "REDIALTEST", "Message": "sandbox"})
-                denied = await daemon.action({"Action": "Command", "Command": "core show uptime"},
-                                             check=False)
+                    await daemon.action(
+                        {
+                            "Action": "QueuePause",
+                            "Interface": "PJSIP/agent2",
+                            "Queue": "sales",
+                            "Paused": paused,
+                            "Reason": "redial-sandbox-test",
+                        }
+                    )
+                await daemon.action(
+                    {"Action": "QueueLog", "Queue": "support", "Event": "REDIALTEST", "Message": "sandbox"}
+                )
+                denied = await daemon.action({"Action": "Command", "Command": "core show uptime"}, check=False)
                 assert denied.get("Response") == "Error", dict(denied)
+
         run(scenario())
         assert "|NONE|support||REDIALTEST|sandbox" in sandbox.queue_log_path.read_text()
 
@@ -362,21 +375,24 @@ class TestPhones:
                 outcome: dict[str, tuple[str, str, str]] = {}
                 for agent in ("agent2", "agent3"):
                     start = obs.mark()
-                    reply = await obs.action({
-                        "Action": "Originate", "Channel": f"PJSIP/{agent}",
-                        "Application": "Wait", "Data": "1",
-                        "Async": "true", "Timeout": "1500"})
-                    resp = await obs.wait_for(where(Event="OriginateResponse",
-                                                    ActionID=reply["ActionID"]), 10, start)
-                    hangup = await obs.wait_for(
-                        where(Event="Hangup", Channel=startswith(f"PJSIP/{agent}-")), 5, start)
+                    reply = await obs.action(
+                        {
+                            "Action": "Originate",
+                            "Channel": f"PJSIP/{agent}",
+                            "Application": "Wait",
+                            "Data": "1",
+                            "Async": "true",
+                            "Timeout": "1500",
+                        }
+                    )
+                    resp = await obs.wait_for(where(Event="OriginateResponse", ActionID=reply["ActionID"]), 10, start)
+                    hangup = await obs.wait_for(where(Event="Hangup", Channel=startswith(f"PJSIP/{agent}-")), 5, start)
                     outcome[agent] = (resp["Response"], resp["Reason"], hangup["Cause"])
                 return outcome
 
         # Asterisk 22's dial API reports a 486 as Reason 0 (failure), not 5 (busy): only the
         # Hangup cause (17) and DialEnd (BUSY) tell busy apart.
-        assert run(scenario()) == {"agent2": ("Failure", "0", "17"),
-                                   "agent3": ("Failure", "3", "19")}
+        assert run(scenario()) == {"agent2": ("Failure", "0", "17"), "agent3": ("Failure", "3", "19")}
         assert busy.events_of("BUSY") and silent.invites
         run(silent.wait_for_event("CANCELLED", timeout=5))
         assert silent.invites[0].from_user  # the INVITE was recorded with its From
@@ -387,11 +403,13 @@ class TestObserver:
 
     def test_wait_for_timeout_lists_recent_events(self, sandbox: Sandbox) -> None:
         """A wait_for that times out raises AssertionError naming the awaited and recent events."""
+
         async def scenario() -> str:
             async with observer(sandbox) as obs:
                 with pytest.raises(AssertionError) as info:
                     await obs.wait_for(where(Event="NoSuchEvent"), 0.3, what="NoSuchEvent")
                 return str(info.value)
+
         message = run(scenario())
         assert "NoSuchEvent" in message and "FullyBooted" in message
 
@@ -401,8 +419,13 @@ class TestSandboxLifecycle:
 
     def test_restart_and_double_stop(self, sandbox: Sandbox) -> None:
         """A second sandbox starts, restarts with the same secrets, stops twice, leaves nothing."""
-        other = Sandbox(ami_port=15138, sip_port=15160, rtp_ports=(21000, 21099),
-                        agent_ports={"agent1": 15161}, customer_phone_port=15169)
+        other = Sandbox(
+            ami_port=15138,
+            sip_port=15160,
+            rtp_ports=(21000, 21099),
+            agent_ports={"agent1": 15161},
+            customer_phone_port=15169,
+        )
         with other:
             assert sandbox.running and other.running
             secret, first_pid = other.ami_secret, other.pid
@@ -413,6 +436,7 @@ class TestSandboxLifecycle:
             async def login() -> None:
                 async with daemon_session(other) as daemon:
                     await daemon.action({"Action": "Ping"})
+
             run(login())
             pid = other.pid
         other.stop()  # a second stop is harmless
@@ -433,20 +457,22 @@ class TestSandboxLifecycle:
 
     def test_orphaned_test_daemon_is_stopped(self, tmp_path: Path) -> None:
         """A test daemon a killed session left behind is killed; one a live pytest runs is kept."""
+
         def argv(name: str) -> list[str]:
             # Each its own store: a second daemon on the same store would refuse to run.
             (tmp_path / name).mkdir()
             config = tmp_path / name / "redial.yaml"
-            config.write_text(f"ami: {{port: {free_port()}}}\nstore: {{path: {tmp_path / name / 'r.db'}}}\n"
-                              f"status: {{port: {free_port()}}}\nfastagi: {{port: {free_port()}}}\n")
-            return [sys.executable, "-m", "redial.cli", "run", "--config", str(config)]
+            config.write_text(
+                f"ami: {{port: {free_port()}}}\nstore: {{path: {tmp_path / name / 'r.db'}}}\n"
+                f"status: {{port: {free_port()}}}\nfastagi: {{port: {free_port()}}}\n"
+            )
+            return [sys.executable, "-m", "redial.tools.cli", "run", "--config", str(config)]
 
         env = {**os.environ, "REDIAL_AMI_SECRET": "x"}
         ours = subprocess.Popen(argv("ours"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # The orphan: started by a shell that exits at once, so init adopts it.
         launcher = " ".join(shlex.quote(a) for a in argv("orphan"))
-        subprocess.run(["sh", "-c", f"{launcher} >/dev/null 2>&1 & echo $! > {tmp_path / 'pid'}"],
-                       env=env, check=True)
+        subprocess.run(["sh", "-c", f"{launcher} >/dev/null 2>&1 & echo $! > {tmp_path / 'pid'}"], env=env, check=True)
         orphan = int((tmp_path / "pid").read_text())
         try:
             time.sleep(0.5)
@@ -463,8 +489,7 @@ class TestSandboxLifecycle:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(orphan, signal.SIGKILL)
 
-    def test_ensure_root(self, sandbox: Sandbox, tmp_path: Path,
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_ensure_root(self, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """ensure_root returns the cached root; without debootstrap it names what is missing."""
         assert ensure_root(sandbox.root.parent) == sandbox.root
         monkeypatch.setattr(shutil, "which", lambda name: None)

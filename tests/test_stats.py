@@ -1,4 +1,4 @@
-"""Tests for redial.stats."""
+"""Tests for redial.tools.stats."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from redial.stats import funnel, parse_when
+from redial.tools.stats import funnel, parse_when
 
 
 def row(**changes: Any) -> dict[str, Any]:

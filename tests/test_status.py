@@ -1,4 +1,4 @@
-"""Tests for redial.status: the loopback endpoint over a real socket."""
+"""Tests for redial.service.status: the loopback endpoint over a real socket."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from redial.metrics import Metrics
-from redial.status import StatusServer
+from redial.service.metrics import Metrics
+from redial.service.status import StatusServer
 from tests.ports import free_port
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from redial.config import PolicySettings
+from redial.core.redials import Outcome, RedialState
 from redial.exceptions import AlreadyRunning, StoreError
 from redial.policy.classify import classify
 from redial.policy.decide import Decision, Reason, Verdict
-from redial.redials import Outcome, RedialState
 from redial.store import SCHEMA_VERSION, Store, StoreLock
 from tests.test_classify import CALL
 

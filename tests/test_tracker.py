@@ -1,4 +1,4 @@
-"""Tests for redial.tracker."""
+"""Tests for redial.core.tracker."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from redial.ami import events as ev
-from redial.calls import presentation_withheld
-from redial.replay import load_frames
-from redial.tracker import (
+from redial.core.calls import presentation_withheld
+from redial.core.tracker import (
     CallerWithheld,
     CallTracker,
     EndedBy,
@@ -19,6 +18,7 @@ from redial.tracker import (
     TrackerOutput,
     trunk_of,
 )
+from redial.service.replay import load_frames
 
 
 def run(

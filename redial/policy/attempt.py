@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from redial.agents import AgentView, Availability
 from redial.config import PolicySettings
+from redial.core.agents import AgentView, Availability
+from redial.core.redials import Outcome
 from redial.policy.hours import OpenCheck
-from redial.redials import Outcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from redial.config import PolicySettings
-from redial.tracker import EndedCall
+from redial.core.tracker import EndedCall
 
 # Q.850 cause names for log lines and history (the ones a call center meets).
 CAUSE_NAMES = {

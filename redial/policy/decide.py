@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from redial.ami.actions import INTERFACE
 from redial.config import PolicySettings
+from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification, EndKind
 from redial.policy.hours import OpenCheck
 from redial.policy.numbers import NumberCheck
-from redial.tracker import EndedCall
 
 
 class Verdict(enum.Enum):

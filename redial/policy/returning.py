@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redial.agents import AgentView, Availability
+from redial.core.agents import AgentView, Availability
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,13 +104,11 @@ def _mountpoints() -> list[str]:
 def _umount_below(path: Path) -> None:
     """Unmount everything mounted at or below path, deepest first (before deleting a tree)."""
     prefix = str(path.resolve())
-    for mnt in sorted((m for m in _mountpoints() if m == prefix or m.startswith(prefix + "/")),
-                      key=len, reverse=True):
+    for mnt in sorted((m for m in _mountpoints() if m == prefix or m.startswith(prefix + "/")), key=len, reverse=True):
         subprocess.run(["umount", "-l", mnt], check=False, timeout=30)
 
 
-def ensure_root(cache: Path | None = None, mirror: str = DEBIAN_MIRROR,
-                timeout: float = 900.0) -> Path:
+def ensure_root(cache: Path | None = None, mirror: str = DEBIAN_MIRROR, timeout: float = 900.0) -> Path:
     """Return the cached Asterisk chroot, building it with debootstrap first if it is missing.
 
     The build goes into a `.tmp` sibling that is renamed only once complete, so an interrupted
@@ -126,7 +124,8 @@ def ensure_root(cache: Path | None = None, mirror: str = DEBIAN_MIRROR,
     if shutil.which("debootstrap") is None:
         raise SandboxError(
             f"no Asterisk root at {root} and debootstrap is not installed "
-            "(apt-get install debootstrap), needed to build it")
+            "(apt-get install debootstrap), needed to build it"
+        )
     tmp = root.with_name(root.name + ".tmp")
     if tmp.exists():
         _umount_below(tmp)  # a killed build may have left proc/sys mounted inside
@@ -284,7 +283,8 @@ class Sandbox:
         members = "\n".join(f"member => {iface},0,{name}" for iface, name in self.members)
         sales = "\n".join(f"member => {iface},0,{name}" for iface, name in self.sales_members)
         manager_redial = _replace_secret(
-            self.manager_conf.read_text(encoding="utf-8"), self.ami_username, self.ami_secret)
+            self.manager_conf.read_text(encoding="utf-8"), self.ami_username, self.ami_secret
+        )
         agents = "\n".join(
             f"""
 [{agent}]
@@ -294,7 +294,7 @@ context = from-agents
 disallow = all
 allow = ulaw
 direct_media = no
-{'' if self.rtp_timeout is None else f'rtp_timeout = {self.rtp_timeout}'}
+{"" if self.rtp_timeout is None else f"rtp_timeout = {self.rtp_timeout}"}
 aors = {agent}
 callerid = "{AGENT_NAMES.get(agent, agent)}" <{agent}>
 
@@ -302,7 +302,9 @@ callerid = "{AGENT_NAMES.get(agent, agent)}" <{agent}>
 type = aor
 contact = sip:{agent}@{LOCALHOST}:{port}
 max_contacts = 1
-""" for agent, port in self.agent_ports.items())
+"""
+            for agent, port in self.agent_ports.items()
+        )
         queue_common = f"""strategy = ringall
 timeout = {self.queue_timeout}
 retry = 1
@@ -333,10 +335,9 @@ astsbindir => /usr/sbin
 verbose = 4
 debug = 0
 documentation_language = en_US
-{'' if self.systemname is None else f'systemname = {self.systemname}'}
+{"" if self.systemname is None else f"systemname = {self.systemname}"}
 """,
-            "modules.conf": "[modules]\nautoload = no\n"
-            + "".join(f"load => {m}.so\n" for m in MODULES),
+            "modules.conf": "[modules]\nautoload = no\n" + "".join(f"load => {m}.so\n" for m in MODULES),
             "logger.conf": """[general]
 dateformat = %F %T.%3q
 queue_log = yes
@@ -374,7 +375,7 @@ trust_id_inbound = yes
 disallow = all
 allow = ulaw
 direct_media = no
-{'' if self.rtp_timeout is None else f'rtp_timeout = {self.rtp_timeout}'}
+{"" if self.rtp_timeout is None else f"rtp_timeout = {self.rtp_timeout}"}
 aors = trunk
 
 ; PJSIP/<number>@trunk reaches the customer's phone (SIPp) through this contact.
@@ -553,8 +554,7 @@ member => PJSIP/overflow1,0,Nobody
         target = self.root / "proc"
         if str(target.resolve()) in _mountpoints():
             return
-        subprocess.run(["mount", "-t", "proc", "proc", str(target)], check=True, timeout=30,
-                       capture_output=True)
+        subprocess.run(["mount", "-t", "proc", "proc", str(target)], check=True, timeout=30, capture_output=True)
 
     def _pids_in_root(self) -> list[int]:
         """Processes whose root directory is the chroot (this or another sandbox's Asterisk)."""
@@ -644,7 +644,8 @@ member => PJSIP/overflow1,0,Nobody
         if self._port_open(self.ami_port):
             raise SandboxError(
                 f"something already listens on {self.ami_host}:{self.ami_port}: a sandbox left "
-                "running by an earlier session? (ps -ef | grep 'asterisk -f')")
+                "running by an earlier session? (ps -ef | grep 'asterisk -f')"
+            )
         try:
             self.write_config()
             if not self._state_cleared:
@@ -659,10 +660,12 @@ member => PJSIP/overflow1,0,Nobody
             self._mount_proc()
             with open(self.stdout_path, "ab") as out:
                 self._proc = subprocess.Popen(
-                    ["chroot", str(self.root), "asterisk", "-f", "-n",
-                     "-C", self.asterisk_conf_in_root],
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True)  # not killed by a ^C meant for pytest
+                    ["chroot", str(self.root), "asterisk", "-f", "-n", "-C", self.asterisk_conf_in_root],
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )  # not killed by a ^C meant for pytest
             self._owner_file.write_text(f"{os.getpid()}\n")
             self._wait_ready(began + self.start_timeout)
         except BaseException:
@@ -674,12 +677,11 @@ member => PJSIP/overflow1,0,Nobody
         last_error = "no connection yet"
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
-                raise SandboxError(
-                    f"Asterisk exited with {self._proc.returncode} while starting\n"
-                    + self.log_tail())
+                raise SandboxError(f"Asterisk exited with {self._proc.returncode} while starting\n" + self.log_tail())
             try:
-                if _ami_login_fully_booted(self.ami_host, self.ami_port, self.observer_username,
-                                           self.observer_secret, deadline):
+                if _ami_login_fully_booted(
+                    self.ami_host, self.ami_port, self.observer_username, self.observer_secret, deadline
+                ):
                     return
                 last_error = "login refused"
             except OSError as exc:
@@ -687,16 +689,20 @@ member => PJSIP/overflow1,0,Nobody
             time.sleep(0.1)
         raise SandboxError(
             f"AMI on {self.ami_host}:{self.ami_port} did not accept a login within "
-            f"{self.start_timeout:.0f} s ({last_error})\n" + self.log_tail())
+            f"{self.start_timeout:.0f} s ({last_error})\n" + self.log_tail()
+        )
 
     def cli(self, command: str, timeout: float = 10.0) -> str:
         """Run one Asterisk CLI command (asterisk -rx) and return its output."""
         proc = subprocess.run(
             ["chroot", str(self.root), "asterisk", "-C", self.asterisk_conf_in_root, "-rx", command],
-            capture_output=True, text=True, timeout=timeout, check=False)
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if proc.returncode != 0:
-            raise SandboxError(f"asterisk -rx {command!r} failed ({proc.returncode}): "
-                               f"{proc.stdout}{proc.stderr}")
+            raise SandboxError(f"asterisk -rx {command!r} failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
         return proc.stdout
 
     def stop(self) -> None:
@@ -726,13 +732,13 @@ member => PJSIP/overflow1,0,Nobody
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
-def _ami_login_fully_booted(host: str, port: int, username: str, secret: str,
-                            deadline: float) -> bool:
+def _ami_login_fully_booted(host: str, port: int, username: str, secret: str, deadline: float) -> bool:
     """Log in over a plain socket; True once Asterisk says FullyBooted, False if refused.
 
     AMI listens before all modules are loaded: a login alone does not mean PJSIP is up.
@@ -740,8 +746,7 @@ def _ami_login_fully_booted(host: str, port: int, username: str, secret: str,
     """
     with socket.create_connection((host, port), timeout=2) as sock:
         sock.settimeout(0.5)
-        sock.sendall((f"Action: Login\r\nActionID: ready\r\nUsername: {username}\r\n"
-                      f"Secret: {secret}\r\n\r\n").encode())
+        sock.sendall((f"Action: Login\r\nActionID: ready\r\nUsername: {username}\r\nSecret: {secret}\r\n\r\n").encode())
         buf = b""
         while time.monotonic() < deadline:
             try:

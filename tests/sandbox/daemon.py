@@ -54,7 +54,7 @@ def stop_orphans() -> list[int]:
             parent_argv = Path(f"/proc/{parent}/cmdline").read_bytes() if parent != "1" else b""
         except (OSError, IndexError):
             continue
-        if argv[1:5] != [b"-m", b"redial.cli", b"run", b"--config"] or len(argv) < 6:
+        if argv[1:5] != [b"-m", b"redial.tools.cli", b"run", b"--config"] or len(argv) < 6:
             continue
         if not argv[5].startswith(_PYTEST_TMP) or b"pytest" in parent_argv:
             continue
@@ -80,7 +80,7 @@ class DaemonProcess:
         log = self.log_path.open("ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "redial.cli", "run", "--config", str(self.config)],
+            [sys.executable, "-m", "redial.tools.cli", "run", "--config", str(self.config)],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,

@@ -111,7 +111,7 @@ async def _demo(workdir: Path) -> int:
             agent.stop()
             customer_phone.stop()
         print("\n$ redial history", flush=True)
-        subprocess.run([sys.executable, "-m", "redial.cli", "history", "--config", str(config)], check=False)
+        subprocess.run([sys.executable, "-m", "redial.tools.cli", "history", "--config", str(config)], check=False)
     if outcome != "connected":
         print(f"\ndemo: the redial did not connect (outcome {outcome}); daemon log:\n{daemon.tail()}")
         return 1

@@ -43,9 +43,11 @@ _users = 0
 def _new_sandbox() -> Sandbox:
     ext = os.environ.get("REDIAL_SANDBOX_EXTENSIONS")
     man = os.environ.get("REDIAL_SANDBOX_MANAGER")
-    return Sandbox(extensions_conf=Path(ext) if ext else SHIPPED_EXTENSIONS,
-                   manager_conf=Path(man) if man else SHIPPED_MANAGER,
-                   systemname=os.environ.get("REDIAL_SANDBOX_SYSTEMNAME", "pbx-east") or None)
+    return Sandbox(
+        extensions_conf=Path(ext) if ext else SHIPPED_EXTENSIONS,
+        manager_conf=Path(man) if man else SHIPPED_MANAGER,
+        systemname=os.environ.get("REDIAL_SANDBOX_SYSTEMNAME", "pbx-east") or None,
+    )
 
 
 @contextmanager

@@ -43,6 +43,7 @@ Predicate = Callable[[AmiMessage], bool]
 
 def where(**expected: str | Callable[[str], bool]) -> Predicate:
     """A predicate: every named header equals the value (or the callable returns True for it)."""
+
     def check(msg: AmiMessage) -> bool:
         for key, want in expected.items():
             have = msg.get(key)
@@ -54,8 +55,8 @@ def where(**expected: str | Callable[[str], bool]) -> Predicate:
             elif have != want:
                 return False
         return True
-    check.__doc__ = ", ".join(f"{k}={v if isinstance(v, str) else '<fn>'}"
-                              for k, v in expected.items())
+
+    check.__doc__ = ", ".join(f"{k}={v if isinstance(v, str) else '<fn>'}" for k, v in expected.items())
     return check
 
 
@@ -92,16 +93,16 @@ class AmiObserver:
     async def connect(self, timeout: float = 10.0) -> None:
         """Open the TCP session and log in; raises AmiError when refused."""
         self._cond = asyncio.Condition()
-        reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), timeout)
+        reader, self._writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), timeout)
         self._reader = reader
         banner = await asyncio.wait_for(reader.readline(), timeout)
         if not banner.startswith(b"Asterisk Call Manager"):
             raise AmiError(f"not an AMI banner: {banner!r}")
         self.closed_reason = None
         self._task = asyncio.create_task(self._read_loop(), name=f"ami-{self.username}")
-        reply = await self.action({"Action": "Login", "Username": self.username,
-                                   "Secret": self.secret}, timeout=timeout, check=False)
+        reply = await self.action(
+            {"Action": "Login", "Username": self.username, "Secret": self.secret}, timeout=timeout, check=False
+        )
         if reply.get("Response") != "Success":
             await self.close()
             raise AmiError(f"AMI login as {self.username} refused: {dict(reply)}")
@@ -126,8 +127,9 @@ class AmiObserver:
         await self.connect()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
     async def _read_loop(self) -> None:
@@ -184,7 +186,7 @@ class AmiObserver:
         for key, value in fields.items():
             if key == "ActionID":
                 continue
-            for item in ([value] if isinstance(value, str) else value):
+            for item in [value] if isinstance(value, str) else value:
                 if "\r" in item or "\n" in item:
                     raise ValueError(f"line break in AMI header {key}: {item!r}")
                 lines.append(f"{key}: {item}")
@@ -193,8 +195,7 @@ class AmiObserver:
         await self._writer.drain()
         return action_id
 
-    async def action(self, fields: Mapping[str, FieldValue], timeout: float = 10.0,
-                     check: bool = True) -> AmiMessage:
+    async def action(self, fields: Mapping[str, FieldValue], timeout: float = 10.0, check: bool = True) -> AmiMessage:
         """Send an action and return its response; with check, raise AmiError unless Success."""
         loop = asyncio.get_running_loop()
         action_id = str(fields.get("ActionID") or f"obs-{next(self._ids)}")
@@ -211,17 +212,18 @@ class AmiObserver:
             raise AmiError(f"{fields.get('Action')} failed: {dict(reply)}")
         return reply
 
-    async def action_list(self, fields: Mapping[str, FieldValue],
-                          timeout: float = 10.0) -> list[AmiMessage]:
+    async def action_list(self, fields: Mapping[str, FieldValue], timeout: float = 10.0) -> list[AmiMessage]:
         """Send a list action; return its events (the final `...Complete` one included)."""
         start = len(self.events)
         reply = await self.action(fields, timeout)
         action_id = reply.get("ActionID", "")
         done = await self.wait_for(
             lambda m: m.get("ActionID") == action_id and m.get("EventList") == "Complete",
-            timeout, start=start, what=f"end of {fields.get('Action')} list")
-        return [m for m in self.events[start:self.events.index(done) + 1]
-                if m.get("ActionID") == action_id]
+            timeout,
+            start=start,
+            what=f"end of {fields.get('Action')} list",
+        )
+        return [m for m in self.events[start : self.events.index(done) + 1] if m.get("ActionID") == action_id]
 
     # ---- waiting -----------------------------------------------------------------------
     def mark(self) -> int:
@@ -232,8 +234,9 @@ class AmiObserver:
         """All recorded events from `start` that match."""
         return [m for m in self.events[start:] if predicate(m)]
 
-    async def wait_for(self, predicate: Predicate, timeout: float = 10.0, start: int = 0,
-                       what: str | None = None) -> AmiMessage:
+    async def wait_for(
+        self, predicate: Predicate, timeout: float = 10.0, start: int = 0, what: str | None = None
+    ) -> AmiMessage:
         """Return the first event from index `start` on that matches, waiting up to timeout.
 
         Raises AssertionError naming what was awaited and listing the recent events.
@@ -255,9 +258,10 @@ class AmiObserver:
                     continue
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._cond.wait(), remaining)
-        recent = ", ".join(_describe(m) for m in self.events[max(start, len(self.events) - 40):])
+        recent = ", ".join(_describe(m) for m in self.events[max(start, len(self.events) - 40) :])
         label = what or predicate.__doc__ or getattr(predicate, "__name__", "event")
         closed = f" (AMI {self.closed_reason})" if self.closed_reason else ""
         raise AssertionError(
             f"no AMI event matching {label} within {timeout} s{closed}; "
-            f"{len(self.events) - start} events since start, the last ones: {recent or 'none'}")
+            f"{len(self.events) - start} events since start, the last ones: {recent or 'none'}"
+        )

@@ -202,37 +202,63 @@ class SippProcess:
 
     _counter = itertools.count(1)
 
-    def __init__(self, label: str, template: str, values: Mapping[str, str], *,
-                 sip_port: int, media_port: int, service: str, max_calls: int,
-                 max_time: float, remote: str | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        template: str,
+        values: Mapping[str, str],
+        *,
+        sip_port: int,
+        media_port: int,
+        service: str,
+        max_calls: int,
+        max_time: float,
+        remote: str | None = None,
+    ) -> None:
         self.label = label
         self.sip_port = sip_port
         self.media_port = media_port
         self.max_time = max_time
         WORK_BASE.mkdir(parents=True, exist_ok=True)
-        self.workdir = Path(tempfile.mkdtemp(
-            prefix=f"{label}-{next(self._counter)}-", dir=WORK_BASE))
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{label}-{next(self._counter)}-", dir=WORK_BASE))
         write_silence(self.workdir / AUDIO_FILE)
         self.scenario = self.workdir / template
-        self.scenario.write_text(render_scenario(template, {"AUDIO": AUDIO_FILE, **values}),
-                                 encoding="utf-8")
+        self.scenario.write_text(render_scenario(template, {"AUDIO": AUDIO_FILE, **values}), encoding="utf-8")
         self.log_path = self.workdir / "events.log"
         self.screen_path = self.workdir / "screen.log"
         self.errors_path = self.workdir / "errors.log"
         self.messages_path = self.workdir / "messages.log"  # every SIP message, for debugging
         self.cmd = [
-            SIPP, "-sf", str(self.scenario),
-            "-i", LOCALHOST, "-p", str(sip_port),
-            "-mi", LOCALHOST, "-mp", str(media_port),
-            "-ci", LOCALHOST,  # the control socket too stays on loopback
-            "-s", service,
-            "-m", str(max_calls),
-            "-timeout", f"{max(1, round(max_time))}s",  # 0 would mean no limit
+            SIPP,
+            "-sf",
+            str(self.scenario),
+            "-i",
+            LOCALHOST,
+            "-p",
+            str(sip_port),
+            "-mi",
+            LOCALHOST,
+            "-mp",
+            str(media_port),
+            "-ci",
+            LOCALHOST,  # the control socket too stays on loopback
+            "-s",
+            service,
+            "-m",
+            str(max_calls),
+            "-timeout",
+            f"{max(1, round(max_time))}s",  # 0 would mean no limit
             "-aa",  # answer in-dialog UPDATE/INFO/OPTIONS/NOTIFY with 200
             "-nostdin",
-            "-trace_logs", "-log_file", str(self.log_path),
-            "-trace_err", "-error_file", str(self.errors_path),
-            "-trace_msg", "-message_file", str(self.messages_path),
+            "-trace_logs",
+            "-log_file",
+            str(self.log_path),
+            "-trace_err",
+            "-error_file",
+            str(self.errors_path),
+            "-trace_msg",
+            "-message_file",
+            str(self.messages_path),
         ]
         if remote:
             self.cmd.append(remote)
@@ -250,9 +276,14 @@ class SippProcess:
         if not _udp_port_free(self.sip_port):
             raise SippError(f"{self.label}: UDP {LOCALHOST}:{self.sip_port} is already in use")
         with open(self.screen_path, "wb") as screen:
-            self._proc = subprocess.Popen(self.cmd, cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                          stdout=screen, stderr=subprocess.STDOUT,
-                                          start_new_session=True)
+            self._proc = subprocess.Popen(
+                self.cmd,
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=screen,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._started_at = time.monotonic()
         self._tail.start()
         # SIPp exits at once on a bad scenario or a busy port: report that here, not later.
@@ -260,8 +291,9 @@ class SippProcess:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 self._tail.stop()
-                raise SippError(f"{self.label}: sipp exited with {self._proc.returncode} at "
-                                f"start\n{self.diagnostics()}")
+                raise SippError(
+                    f"{self.label}: sipp exited with {self._proc.returncode} at start\n{self.diagnostics()}"
+                )
             if self._bound():
                 break
             time.sleep(0.01)
@@ -301,8 +333,7 @@ class SippProcess:
         deadline = time.monotonic() + limit
         while self._proc.poll() is None:
             if time.monotonic() > deadline:
-                raise SippError(f"{self.label} still running after {limit:.1f} s\n"
-                                + self.diagnostics())
+                raise SippError(f"{self.label} still running after {limit:.1f} s\n" + self.diagnostics())
             await asyncio.sleep(0.05)
         self._tail.stop()
         return self._proc.returncode
@@ -324,8 +355,9 @@ class SippProcess:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # ---- what happened -----------------------------------------------------------------
@@ -347,8 +379,8 @@ class SippProcess:
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{self.label}: {len(found)} {kind} event(s) after {timeout} s, wanted "
-                    f"{count}; events: {[(e.kind, e.call_id) for e in self.events]}\n"
-                    + self.diagnostics())
+                    f"{count}; events: {[(e.kind, e.call_id) for e in self.events]}\n" + self.diagnostics()
+                )
             await asyncio.sleep(0.02)
 
     def diagnostics(self, lines: int = 15) -> str:
@@ -375,37 +407,61 @@ class Phone(SippProcess):
     up to max_calls, for at most max_time seconds.
     """
 
-    def __init__(self, label: str, port: int, *, user: str, mode: PhoneMode = "answer",
-                 ring_delay: float = 1.0, hangup_after: float | None = None,
-                 media_port: int | None = None, max_calls: int = 100,
-                 max_time: float = 600.0, pbx_host: str = LOCALHOST,
-                 pbx_port: int = DEFAULT_SIP_PORT) -> None:
-        templates = {"answer": "phone_answer.xml", "silent": "phone_answer.xml",
-                     "noanswer": "phone_noanswer.xml", "busy": "phone_busy.xml"}
+    def __init__(
+        self,
+        label: str,
+        port: int,
+        *,
+        user: str,
+        mode: PhoneMode = "answer",
+        ring_delay: float = 1.0,
+        hangup_after: float | None = None,
+        media_port: int | None = None,
+        max_calls: int = 100,
+        max_time: float = 600.0,
+        pbx_host: str = LOCALHOST,
+        pbx_port: int = DEFAULT_SIP_PORT,
+    ) -> None:
+        templates = {
+            "answer": "phone_answer.xml",
+            "silent": "phone_answer.xml",
+            "noanswer": "phone_noanswer.xml",
+            "busy": "phone_busy.xml",
+        }
         if mode not in templates:
             raise ValueError(f"unknown phone mode {mode!r}")
         ring_ms = max(1, round(ring_delay * 1000))  # a recv timeout of 0 would mean "none"
-        bye_wait = (f'timeout="{max(1, round(hangup_after * 1000))}" ontimeout="hangup"'
-                    if hangup_after is not None else "")
+        bye_wait = (
+            f'timeout="{max(1, round(hangup_after * 1000))}" ontimeout="hangup"' if hangup_after is not None else ""
+        )
         self.mode = mode
         self.user = user
         # silent: answers, then sends no RTP (its endpoint's rtp_timeout drops the call).
         media = "" if mode == "silent" else f'<exec rtp_stream="{AUDIO_FILE},-1,0"/>'
-        super().__init__(label, templates[mode],
-                         {"RING_MS": str(ring_ms), "BYE_WAIT": bye_wait, "MEDIA": media},
-                         sip_port=port, media_port=media_port or media_port_for(port),
-                         service=user, max_calls=max_calls, max_time=max_time,
-                         # Where a BYE of its own goes ([remote_ip]:[remote_port] are empty
-                         # in a UAS otherwise).
-                         remote=f"{pbx_host}:{pbx_port}")
+        super().__init__(
+            label,
+            templates[mode],
+            {"RING_MS": str(ring_ms), "BYE_WAIT": bye_wait, "MEDIA": media},
+            sip_port=port,
+            media_port=media_port or media_port_for(port),
+            service=user,
+            max_calls=max_calls,
+            max_time=max_time,
+            # Where a BYE of its own goes ([remote_ip]:[remote_port] are empty
+            # in a UAS otherwise).
+            remote=f"{pbx_host}:{pbx_port}",
+        )
 
     @property
     def invites(self) -> list[InviteRecord]:
         out: list[InviteRecord] = []
         for ev in self.events_of("INVITE"):
             ruri, frm, to, pai = ([*list(ev.fields), "", "", "", ""])[:4]
-            out.append(InviteRecord(ev.call_id, ruri.removeprefix("INVITE ").strip(),
-                                    frm.strip(), to.strip(), pai.strip(), ev.received))
+            out.append(
+                InviteRecord(
+                    ev.call_id, ruri.removeprefix("INVITE ").strip(), frm.strip(), to.strip(), pai.strip(), ev.received
+                )
+            )
         return out
 
     async def wait_for_invite(self, count: int = 1, timeout: float = 10.0) -> InviteRecord:
@@ -417,38 +473,82 @@ class Phone(SippProcess):
 class AgentPhone(Phone):
     """An agent's phone: the UAS behind PJSIP/<name> (agent1, agent2, agent3)."""
 
-    def __init__(self, name: str, port: int | None = None, *, mode: PhoneMode = "answer",
-                 ring_delay: float = 1.0, hangup_after: float | None = None,
-                 max_calls: int = 100, max_time: float = 600.0,
-                 pbx_port: int = DEFAULT_SIP_PORT) -> None:
+    def __init__(
+        self,
+        name: str,
+        port: int | None = None,
+        *,
+        mode: PhoneMode = "answer",
+        ring_delay: float = 1.0,
+        hangup_after: float | None = None,
+        max_calls: int = 100,
+        max_time: float = 600.0,
+        pbx_port: int = DEFAULT_SIP_PORT,
+    ) -> None:
         if port is None:
             if name not in DEFAULT_AGENT_PORTS:
                 raise ValueError(f"no default port for agent {name!r}: pass port=")
             port = DEFAULT_AGENT_PORTS[name]
         self.name = name
-        super().__init__(f"agent-{name}", port, user=name, mode=mode, ring_delay=ring_delay,
-                         hangup_after=hangup_after, max_calls=max_calls, max_time=max_time,
-                         pbx_port=pbx_port)
+        super().__init__(
+            f"agent-{name}",
+            port,
+            user=name,
+            mode=mode,
+            ring_delay=ring_delay,
+            hangup_after=hangup_after,
+            max_calls=max_calls,
+            max_time=max_time,
+            pbx_port=pbx_port,
+        )
 
 
 class CustomerPhone(Phone):
     """The customer's phone, reached by a redial through the trunk's static contact."""
 
-    def __init__(self, port: int = DEFAULT_CUSTOMER_PHONE_PORT, *, mode: PhoneMode = "answer",
-                 ring_delay: float = 1.0, hangup_after: float | None = None,
-                 max_calls: int = 100, max_time: float = 600.0,
-                 pbx_port: int = DEFAULT_SIP_PORT) -> None:
-        super().__init__("customer-phone", port, user="customer", mode=mode,
-                         ring_delay=ring_delay, hangup_after=hangup_after, max_calls=max_calls,
-                         max_time=max_time, pbx_port=pbx_port)
+    def __init__(
+        self,
+        port: int = DEFAULT_CUSTOMER_PHONE_PORT,
+        *,
+        mode: PhoneMode = "answer",
+        ring_delay: float = 1.0,
+        hangup_after: float | None = None,
+        max_calls: int = 100,
+        max_time: float = 600.0,
+        pbx_port: int = DEFAULT_SIP_PORT,
+    ) -> None:
+        super().__init__(
+            "customer-phone",
+            port,
+            user="customer",
+            mode=mode,
+            ring_delay=ring_delay,
+            hangup_after=hangup_after,
+            max_calls=max_calls,
+            max_time=max_time,
+            pbx_port=pbx_port,
+        )
 
 
 class CustomerCall(SippProcess):
     """One customer calling in (SIPp UAC, a single call). See customer_call()."""
 
-    def __init__(self, number: str, mode: CallMode, *, did: str, sip_host: str, sip_port: int,
-                 talk_time: float, cause: int, max_time: float, caller_name: str,
-                 local_port: int | None, media_port: int | None, private: bool = False) -> None:
+    def __init__(
+        self,
+        number: str,
+        mode: CallMode,
+        *,
+        did: str,
+        sip_host: str,
+        sip_port: int,
+        talk_time: float,
+        cause: int,
+        max_time: float,
+        caller_name: str,
+        local_port: int | None,
+        media_port: int | None,
+        private: bool = False,
+    ) -> None:
         # Digits with one optional leading +, or `anonymous`: a withheld caller ID
         # (RFC 3323: the From user is `anonymous`).
         if not re.fullmatch(r"\+?[0-9]{1,20}|anonymous", number):
@@ -468,16 +568,24 @@ class CustomerCall(SippProcess):
             }[mode],
             "BYE_HEADERS": f"      Reason: Q.850;cause={cause}\n" if mode == "bye_q850" else "",
             # A restricted presentation: the number only in P-Asserted-Identity, with Privacy: id.
-            "INVITE_HEADERS": (f"      P-Asserted-Identity: <sip:{number}@{LOCALHOST}>\n      Privacy: id\n"
-                               if private else ""),
+            "INVITE_HEADERS": (
+                f"      P-Asserted-Identity: <sip:{number}@{LOCALHOST}>\n      Privacy: id\n" if private else ""
+            ),
         }
         port = local_port if local_port is not None else _next_customer_port()
         self.mode = mode
         self.number = number
-        super().__init__(f"customer-{number}-{mode}", "customer_call.xml", values,
-                         sip_port=port, media_port=media_port or media_port_for(port),
-                         service=did, max_calls=1, max_time=max_time,
-                         remote=f"{sip_host}:{sip_port}")
+        super().__init__(
+            f"customer-{number}-{mode}",
+            "customer_call.xml",
+            values,
+            sip_port=port,
+            media_port=media_port or media_port_for(port),
+            service=did,
+            max_calls=1,
+            max_time=max_time,
+            remote=f"{sip_host}:{sip_port}",
+        )
 
     @property
     def call_id(self) -> str | None:
@@ -503,11 +611,21 @@ def _next_customer_port() -> int:
     raise SippError(f"no free UDP port in {CUSTOMER_CALL_PORTS} for a customer call")
 
 
-def customer_call(number: str = "5551234", mode: CallMode = "hangup", *, did: str = "100",
-                  sip_host: str = LOCALHOST, sip_port: int = DEFAULT_SIP_PORT,
-                  talk_time: float = 3.0, cause: int = 41, max_time: float = 30.0,
-                  caller_name: str = "Customer", local_port: int | None = None,
-                  media_port: int | None = None, private: bool = False) -> CustomerCall:
+def customer_call(
+    number: str = "5551234",
+    mode: CallMode = "hangup",
+    *,
+    did: str = "100",
+    sip_host: str = LOCALHOST,
+    sip_port: int = DEFAULT_SIP_PORT,
+    talk_time: float = 3.0,
+    cause: int = 41,
+    max_time: float = 30.0,
+    caller_name: str = "Customer",
+    local_port: int | None = None,
+    media_port: int | None = None,
+    private: bool = False,
+) -> CustomerCall:
     """Start a customer's call from `number` to `did` at the sandbox; returns the started call.
 
     `number` is digits (one optional leading +), or `anonymous` for a withheld caller ID.
@@ -520,9 +638,19 @@ def customer_call(number: str = "5551234", mode: CallMode = "hangup", *, did: st
     A call the far end has not ended by max_time - 2 s is hung up (gave_up is then True);
     SIPp itself stops at max_time.
     """
-    call = CustomerCall(number, mode, did=did, sip_host=sip_host, sip_port=sip_port,
-                        talk_time=talk_time, cause=cause, max_time=max_time,
-                        caller_name=caller_name, local_port=local_port, media_port=media_port,
-                        private=private)
+    call = CustomerCall(
+        number,
+        mode,
+        did=did,
+        sip_host=sip_host,
+        sip_port=sip_port,
+        talk_time=talk_time,
+        cause=cause,
+        max_time=max_time,
+        caller_name=caller_name,
+        local_port=local_port,
+        media_port=media_port,
+        private=private,
+    )
     call.start()
     return call

@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from redial import pjsipconf
 from redial.ami.events import NEEDED_EVENTS
 from redial.ami.frames import split_recording
 from redial.config import Settings
+from redial.tools import pjsipconf
 
 if TYPE_CHECKING:
-    from redial.freepbx import FreePbx
+    from redial.tools.freepbx import FreePbx
 
 # The actions the daemon sends, with the write class each needs (ListCommands says).
 NEEDED_ACTIONS: Mapping[str, str] = {
@@ -129,7 +129,7 @@ def check_read_classes(username: str, read: Iterable[str]) -> Finding:
         "events",
         Status.FAIL,
         f"{username} cannot read {', '.join(missing)} events: drops would never be seen",
-        f"in manager.conf give [{username}] read = call,agent; then asterisk -rx \"manager reload\"",
+        f'in manager.conf give [{username}] read = call,agent; then asterisk -rx "manager reload"',
     )
 
 
@@ -232,7 +232,7 @@ def check_greeting(lines: Sequence[DialplanLine] | None) -> Finding:
             Status.FAIL,
             "[redial-out] plays the greeting through U(redial-greeting), but that context does not "
             "exist: the customer's leg would fail when they answer",
-            f"add [redial-greeting] from {EXTENSIONS_CONF_HINT} and run asterisk -rx \"dialplan reload\"",
+            f'add [redial-greeting] from {EXTENSIONS_CONF_HINT} and run asterisk -rx "dialplan reload"',
         )
     return Finding("dialplan", Status.OK, "[redial-greeting] exists")
 
@@ -256,8 +256,7 @@ def check_returning(lines: Sequence[DialplanLine] | None, host: str, port: int) 
             "returning",
             Status.FAIL,
             f"[redial-returning] asks {found}, but the daemon listens on {wanted}",
-            f"make the AGI() line read AGI({wanted}returning) or change fastagi.host/port in the "
-            "redial configuration",
+            f"make the AGI() line read AGI({wanted}returning) or change fastagi.host/port in the redial configuration",
         )
     return Finding("returning", Status.OK, f"[redial-returning] asks the daemon at {wanted}")
 
@@ -320,8 +319,7 @@ def check_queues(wanted: Sequence[str] | None, queues: Mapping[str, Sequence[Que
                     "queues",
                     Status.WARN,
                     f"queue {name}: {listed}: Asterisk does not know these devices",
-                    "check each member's interface names an existing endpoint "
-                    "(pjsip show endpoints)",
+                    "check each member's interface names an existing endpoint (pjsip show endpoints)",
                 )
             )
             continue
@@ -477,8 +475,9 @@ def check_modules(loaded: Mapping[str, bool], wanted: Mapping[str, str]) -> Find
         "modules",
         Status.FAIL,
         f"not loaded: {why}",
-        "in modules.conf remove noload => " + ", ".join(f"{n}.so" for n in absent)
-        + " (or add load => lines), then asterisk -rx \"module load <name>.so\"",
+        "in modules.conf remove noload => "
+        + ", ".join(f"{n}.so" for n in absent)
+        + ' (or add load => lines), then asterisk -rx "module load <name>.so"',
     )
 
 
@@ -673,8 +672,13 @@ class PbxProbe:
         if reply.get("Response") != "Success":
             return None
         return [
-            DialplanLine(e.get("Context", ""), e.get("Extension", ""), e.get("Priority", ""),
-                         e.get("Application", ""), e.get("AppData", ""))
+            DialplanLine(
+                e.get("Context", ""),
+                e.get("Extension", ""),
+                e.get("Priority", ""),
+                e.get("Application", ""),
+                e.get("AppData", ""),
+            )
             for e in events
             if e.get("Event") == "ListDialplan" and e.get("Context") == context
         ]
@@ -818,10 +822,10 @@ def diagnose(
 
     ``etc_dir`` is where Asterisk's configuration is; by default that of the running
     Asterisk whose AMI port is the configured one, found through /proc (only when
-    AMI is on this host). On a FreePBX installation (:mod:`redial.freepbx`) the run
+    AMI is on this host). On a FreePBX installation (:mod:`redial.tools.freepbx`) the run
     says so, checks FreePBX's files too, and words every fix the FreePBX way.
     """
-    from redial import freepbx  # it builds on this module's Finding
+    from redial.tools import freepbx  # it builds on this module's Finding
 
     seen = _Seen()
     with contextlib.closing(_checks(settings, admin, etc_dir, timeout, probe_factory, seen)) as checks:
@@ -845,7 +849,7 @@ def _checks(
     probe_factory: Callable[[str, int, float], PbxProbe],
     seen: _Seen,
 ) -> Generator[Finding, None, None]:
-    from redial import freepbx
+    from redial.tools import freepbx
 
     ami = settings.ami
     config_dir = etc_dir
@@ -951,8 +955,9 @@ def render(finding: Finding, *, colour: bool, width: int = 80) -> str:
     lines = [f" {label} {finding.check.ljust(_CHECK_WIDTH)} {body[0]}"]
     lines.extend(indent + text for text in body[1:])
     if finding.fix:
-        fix = textwrap.wrap("fix: " + finding.fix, width=width - len(indent),
-                            subsequent_indent="     ", break_on_hyphens=False)
+        fix = textwrap.wrap(
+            "fix: " + finding.fix, width=width - len(indent), subsequent_indent="     ", break_on_hyphens=False
+        )
         lines.extend(indent + text for text in fix)
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ import yaml
 
 from redial.config import DEFAULT_CONFIG_PATH, Settings, describe, load_settings, parse_settings
 from redial.exceptions import AlreadyRunning, ConfigError, StoreError
-from redial.logs import configure_logging
+from redial.service.logs import configure_logging
 from redial.store import Store, StoreLock
 
 T = TypeVar("T")
@@ -73,7 +73,7 @@ def main() -> None:
 @config_option
 def run(config_path: Path | None) -> None:
     """Run the daemon in the foreground (SIGTERM stops it cleanly)."""
-    from redial.daemon import run_daemon
+    from redial.service.daemon import run_daemon
 
     settings = _settings(config_path)
     configure_logging(settings.logging)
@@ -122,8 +122,8 @@ def replay(config_path: Path | None, recordings: tuple[Path, ...], start: dt.dat
     import time
 
     from redial.clock import ManualClock
-    from redial.replay import load_frames
-    from redial.replay import replay as run_replay
+    from redial.service.replay import load_frames
+    from redial.service.replay import replay as run_replay
     from redial.store import Store
 
     settings = _settings(config_path)
@@ -197,7 +197,7 @@ def _read_store(settings: Settings, query: Callable[[Store], Awaitable[T]]) -> T
 
 
 def _time_option(value: str | None, settings: Settings, name: str) -> float | None:
-    from redial.stats import parse_when
+    from redial.tools.stats import parse_when
 
     if value is None:
         return None
@@ -428,7 +428,7 @@ def show(config_path: Path | None, call_id: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def stats(config_path: Path | None, since: str, until: str | None, by: str | None, as_json: bool) -> None:
     """The recovery funnel: answered, abnormal ends, skipped, called back, redialled, connected."""
-    from redial.stats import funnel
+    from redial.tools.stats import funnel
 
     settings = _settings(config_path)
     start = _time_option(since, settings, "--since") or 0.0
@@ -459,8 +459,6 @@ def stats(config_path: Path | None, since: str, until: str | None, by: str | Non
             click.echo(f"{'':14}   callback requested (nobody could take it): {stage.callback_requested}")
 
 
-
-
 def use_colour(stream: Any = None) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     if os.environ.get("NO_COLOR"):
@@ -485,16 +483,22 @@ def use_colour(stream: Any = None) -> bool:
     help="Asterisk's configuration directory, where pjsip.conf and manager.conf are read "
     "(default: that of the running Asterisk with the configured AMI port, else /etc/asterisk).",
 )
-@click.option("--timeout", type=click.FloatRange(0.5, 120), default=5.0, show_default=True,
-              help="Seconds to wait for each answer from Asterisk.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.5, 120),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for each answer from Asterisk.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a check.")
-def doctor(config_path: Path | None, admin_user: str | None, asterisk_etc: Path | None, timeout: float,
-           as_json: bool) -> None:
+def doctor(
+    config_path: Path | None, admin_user: str | None, asterisk_etc: Path | None, timeout: float, as_json: bool
+) -> None:
     """Check the Asterisk side: AMI user, dialplan, queues, rtp_timeout, version, clock.
 
     Each problem comes with its fix. Exits 1 when a check fails, 0 otherwise.
     """
-    from redial.doctor import Admin, Status, diagnose, render, verdict
+    from redial.tools.doctor import Admin, Status, diagnose, render, verdict
 
     settings = _settings(config_path)
     _require_ami_secret(settings)
@@ -515,8 +519,16 @@ def doctor(config_path: Path | None, admin_user: str | None, asterisk_etc: Path 
     for finding in diagnose(settings, admin=admin, etc_dir=asterisk_etc, timeout=timeout):
         findings.append(finding)
         if as_json:
-            click.echo(json.dumps({"check": finding.check, "status": finding.status.name.lower(),
-                                   "summary": finding.summary, "fix": finding.fix}))
+            click.echo(
+                json.dumps(
+                    {
+                        "check": finding.check,
+                        "status": finding.status.name.lower(),
+                        "summary": finding.summary,
+                        "fix": finding.fix,
+                    }
+                )
+            )
         else:
             click.echo(render(finding, colour=colour), color=colour)
     if not as_json:

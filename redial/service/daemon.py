@@ -12,16 +12,16 @@ from pathlib import Path
 
 import structlog
 
-from redial.agi import ReturningCallerService
 from redial.ami.connection import AmiLink
 from redial.ami.events import AmiEvent
 from redial.clock import Clock, SystemClock
 from redial.config import Settings
-from redial.engine import Engine, EngineInput, LinkUp
+from redial.core.engine import Engine, EngineInput, LinkUp
 from redial.exceptions import StoreError
-from redial.metrics import Metrics
-from redial.notify import Notifier
-from redial.status import StatusServer
+from redial.service.agi import ReturningCallerService
+from redial.service.metrics import Metrics
+from redial.service.notify import Notifier
+from redial.service.status import StatusServer
 from redial.store import Store, StoreLock
 
 PURGE_EVERY = 3600.0

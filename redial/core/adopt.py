@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from redial.ami.events import LiveChannel
-from redial.calls import device_of, local_twin
+from redial.core.calls import device_of, local_twin
 
 
 @dataclass(frozen=True, slots=True)

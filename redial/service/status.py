@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from redial.loopback import LoopbackService
+from redial.service.loopback import LoopbackService
 
 MAX_REQUEST_BYTES = 8192
 REQUEST_TIMEOUT = 5.0

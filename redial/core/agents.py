@@ -237,14 +237,11 @@ class AgentBoard:
     def free_members(self, queue: str, now: float, own_pause_reason: str, exclude: Iterable[str] = ()) -> list[str]:
         """Free members of ``queue``, the one idle longest first (the fairest to ring)."""
         excluded = set(exclude)
-        candidates = [
-            queues[queue] for i, queues in self._members.items() if queue in queues and i not in excluded
-        ]
+        candidates = [queues[queue] for i, queues in self._members.items() if queue in queues and i not in excluded]
         free = [
             m for m in candidates if self.view(m.interface, now, own_pause_reason).availability is Availability.FREE
         ]
         return [m.interface for m in sorted(free, key=lambda m: (m.last_call, m.interface))]
-
 
     def device_of(self, interface: str) -> str:
         """Where to ring member ``interface``: its own device.

@@ -20,16 +20,16 @@ from collections.abc import Callable
 import structlog
 from panoramisk.fast_agi import Request
 
-from redial.agents import AgentView
 from redial.ami.actions import INTERFACE
-from redial.calls import presentation_withheld
 from redial.clock import Clock
 from redial.config import Settings
-from redial.loopback import LoopbackService
+from redial.core.agents import AgentView
+from redial.core.calls import presentation_withheld
+from redial.core.tracker import CallerWithheld, RoutedToAgent
 from redial.policy.numbers import customer_key
 from redial.policy.returning import RecentDrop, ReturningDecision, decide_returning
+from redial.service.loopback import LoopbackService
 from redial.store import Store
-from redial.tracker import CallerWithheld, RoutedToAgent
 
 MAX_HEADER_BYTES = 64 * 1024
 HEADER_TIMEOUT = 5.0

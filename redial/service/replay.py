@@ -18,7 +18,7 @@ from redial.ami.actions import Action
 from redial.ami.frames import split_recording
 from redial.clock import ManualClock
 from redial.config import Settings
-from redial.engine import Engine
+from redial.core.engine import Engine
 from redial.store import Store
 
 

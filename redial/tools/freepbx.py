@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from redial import pjsipconf
-from redial.doctor import EXTENSIONS_CONF_HINT, MANAGER_CONF_HINT, Finding, Status
+from redial.tools import pjsipconf
+from redial.tools.doctor import EXTENSIONS_CONF_HINT, MANAGER_CONF_HINT, Finding, Status
 
 CHECK = "freepbx"
 DEFAULT_ETC = Path("/etc/asterisk")

@@ -170,9 +170,7 @@ def endpoints(path: Path, etc_dir: Path | None = None) -> Mapping[str, PjsipEndp
     share one); only the endpoint's values count.
     """
     sections = parse_sections(path, etc_dir)
-    identified = {
-        s.values.get("endpoint", "") for s in sections if s.values.get("type") == "identify"
-    }
+    identified = {s.values.get("endpoint", "") for s in sections if s.values.get("type") == "identify"}
     found: dict[str, PjsipEndpoint] = {}
     for section in sections:
         if section.values.get("type") != "endpoint":

@@ -21,23 +21,23 @@ from typing import Any, Protocol, overload
 
 import structlog
 
-from redial.adopt import calls_in_progress
-from redial.agents import AgentBoard, AgentView, Availability, device_in_hint
 from redial.ami import events as ev
 from redial.ami.actions import Action, OriginateRequest, originate_action, queue_log_action
 from redial.clock import Clock
 from redial.config import PolicySettings, Settings
+from redial.core.adopt import calls_in_progress
+from redial.core.agents import AgentBoard, AgentView, Availability, device_in_hint
+from redial.core.redials import AGENT_OUTCOMES, Outcome, Redial, RedialState, advance, channel_id_for, expire
+from redial.core.tracker import CallerWithheld, CallTracker, EndedBy, EndedCall, InboundCall, RoutedToAgent
 from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, UnsafeValueError
-from redial.metrics import Metrics
 from redial.policy.attempt import Defer, GiveUp, Ring, WaitForAgent, plan_attempt
 from redial.policy.classify import cause_name, classify
 from redial.policy.decide import Verdict, decide, skip_by_kind
 from redial.policy.guard import OutageGuard
 from redial.policy.hours import is_open
 from redial.policy.numbers import DoNotCallList, check_number, customer_key
-from redial.redials import AGENT_OUTCOMES, Outcome, Redial, RedialState, advance, channel_id_for, expire
+from redial.service.metrics import Metrics
 from redial.store import Store
-from redial.tracker import CallerWithheld, CallTracker, EndedBy, EndedCall, InboundCall, RoutedToAgent
 
 # When the AMI link is down at the due time, try again this much later.
 RETRY_WHEN_DISCONNECTED = 5.0

@@ -20,9 +20,9 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from redial.adopt import CallInProgress
 from redial.ami import events as ev
-from redial.calls import (
+from redial.core.adopt import CallInProgress
+from redial.core.calls import (
     CallerWithheld,
     EndedBy,
     EndedCall,
@@ -205,7 +205,7 @@ class CallTracker:
         call.keys = tuple(keys)
 
     def take_up(self, found: CallInProgress, now: float) -> bool:
-        """Follow a call that was already up on the PBX (see ``redial.adopt``); False if followed already."""
+        """Follow a call that was already up on the PBX (see ``redial.core.adopt``); False if followed already."""
         if found.linkedid in self._calls or any(u in self._call_of for u in found.uniqueids):
             return False
         if found.customer.ref.uniqueid in self._gone_unfollowed:
