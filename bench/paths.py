@@ -28,9 +28,9 @@ from redial.ami.connection import FastAmiProtocol
 from redial.ami.frames import EventCutter
 from redial.clock import ManualClock
 from redial.config import LogSettings, Settings, parse_settings
-from redial.core.engine import Engine
 from redial.service.daemon import Daemon
 from redial.service.logs import configure_logging
+from redial.service.runner import EngineRunner
 
 
 class NullTransport(asyncio.Transport):
@@ -191,7 +191,7 @@ class DaemonPath:
     """The daemon's consumer and engine on counting sinks, fed by its own AMI protocol."""
 
     daemon: Daemon
-    engine: Engine
+    engine: EngineRunner
     protocol: FastAmiProtocol
     clock: ManualClock
     counts: Counts
@@ -202,7 +202,9 @@ class DaemonPath:
         clock = ManualClock(START)
         counts = Counts()
         daemon = Daemon(settings, clock)
-        engine = Engine(settings, CountingStore(counts), CountingOriginator(counts), clock, daemon.log, daemon.metrics)
+        engine = EngineRunner(
+            settings, CountingStore(counts), CountingOriginator(counts), clock, daemon.log, daemon.metrics
+        )
         daemon.engine = engine
         await engine.resume()
         protocol = FastAmiProtocol(daemon.event_arrived)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redial.ami.actions import Action
-from redial.core.redials import Redial, RedialState, channel_id_for
+from redial.core.commands import NewJob, SaveJob
+from redial.core.jobs import CallbackJob, JobState, channel_id_for
 from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision, Verdict
-from redial.store import Store
 
 
 @dataclass
@@ -29,13 +29,12 @@ class Counts:
     queue_logs: int = 0
 
 
-class CountingStore(Store):
-    """A :class:`~redial.store.Store` that counts what the engine writes and keeps no history."""
+class CountingStore:
+    """A :class:`~redial.store.JobStore` that counts what the engine writes and keeps no history."""
 
     def __init__(self, counts: Counts | None = None) -> None:  # no database behind it
         self.path = ":counting:"
         self.counts = counts if counts is not None else Counts()
-        self._last: tuple[int, EndedCall] | None = None
 
     async def close(self) -> None:
         return None
@@ -47,7 +46,6 @@ class CountingStore(Store):
         counts.calls_recorded += 1
         counts.abnormal += classification.abnormal
         counts.redial_decisions += decision.verdict is Verdict.REDIAL
-        self._last = (counts.calls_recorded, call)
         return counts.calls_recorded
 
     async def record_drop(
@@ -57,31 +55,14 @@ class CountingStore(Store):
         decision: Decision,
         now: float,
         number_e164: str,
-        due_at: float,
-        channel_prefix: str,
-        passed_over: tuple[str, ...] = (),
-    ) -> tuple[int, Redial] | None:
+        job: NewJob,
+    ) -> tuple[int, CallbackJob] | None:
         call_id = await self.record_call(call, classification, decision, now, number_e164)
         assert call_id is not None
-        return call_id, await self.create_redial(
-            call_id, due_at, channel_prefix, now, decision.dial_number, passed_over
-        )
-
-    async def create_redial(
-        self,
-        call_id: int,
-        due_at: float,
-        channel_prefix: str,
-        now: float,
-        dial_number: str = "",
-        passed_over: tuple[str, ...] = (),
-    ) -> Redial:
-        assert self._last is not None and self._last[0] == call_id, "create_redial follows its record_call"
-        call = self._last[1]
         self.counts.redials_created += 1
-        redial_id = self.counts.redials_created
-        return Redial(
-            id=redial_id,
+        job_id = self.counts.redials_created
+        return call_id, CallbackJob(
+            id=job_id,
             call_id=call_id,
             linkedid=call.linkedid,
             original_uniqueid=call.customer_uniqueid,
@@ -91,29 +72,33 @@ class CountingStore(Store):
             agent_interface=call.agent_interface or "",
             agent_member=call.agent_member or "",
             trunk=call.trunk,
-            state=RedialState.WAITING,
-            due_at=due_at,
-            channel_id=channel_id_for(channel_prefix, redial_id, 1, call.linkedid),
+            state=JobState.WAITING,
+            due_at=job.due_at,
+            channel_id=channel_id_for(job.channel_prefix, job_id, 1, call.linkedid),
             detail="waiting for the callback window",
-            dial_number=dial_number or call.customer_number,
-            passed_over=passed_over,
+            dial_number=job.dial_number or call.customer_number,
+            passed_over=job.passed_over,
             ring_interface=call.agent_interface or "",
             dropped_at=call.ended_at,
+            kind=job.kind,
         )
 
-    async def save_redial(self, redial: Redial, now: float, ended_attempt: Redial | None = None) -> None:
+    async def save_job(self, save: SaveJob, now: float) -> None:
         self.counts.redial_saves += 1
 
-    async def redials_since(self, number_e164: str, since: float) -> int:
-        return 0
+    async def forget_reservation(self, job_id: int, interface: str, now: float) -> None:
+        return None
+
+    async def job(self, job_id: int) -> CallbackJob | None:
+        return None
+
+    async def open_jobs(self) -> list[CallbackJob]:
+        return []
 
     async def paused_interfaces(self) -> list[tuple[int, str, str]]:
         return []
 
-    async def clear_paused(self, redial_id: int, now: float) -> None:
-        return None
-
-    async def open_redials(self) -> list[Redial]:
+    async def recent_redials(self, since: float) -> list[tuple[str, float]]:
         return []
 
 

@@ -45,3 +45,11 @@ class AmiRefused(AmiError):
 
 class AmiTimeout(AmiError):
     """The action was sent but no answer came in time: its fate is unknown."""
+
+
+class LostWrite(StoreError):
+    """A conditional update found the row moved on: another writer got there first."""
+
+
+class InvalidTransition(RedialError):
+    """A callback job was asked to make a move its transition table does not list."""

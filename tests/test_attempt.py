@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redial.config import AgentSettings, PolicySettings
 from redial.core.agents import AgentView, Availability
-from redial.core.redials import Outcome
+from redial.core.jobs import Outcome
 from redial.policy.attempt import Defer, GiveUp, Ring, WaitForAgent, plan_attempt
 from redial.policy.hours import OpenCheck
 

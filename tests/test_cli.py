@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from redial.clock import ManualClock
 from redial.config import parse_settings
+from redial.core.commands import NewJob
+from redial.core.jobs import JobKind
 from redial.service.replay import load_frames, replay
 from redial.store import Store, StoreLock
 from redial.tools.cli import EXIT_ALREADY_RUNNING, EXIT_CONFIG, main, use_colour
@@ -197,10 +199,11 @@ async def _store_with_pending_redial(tmp_path: Path) -> tuple[Path, int]:
     path = tmp_path / "s.sqlite3"
     store = await Store.open(path)
     try:
-        call_id = await store.record_call(
-            CALL, Classification(EndKind.ABNORMAL, "x"), Decision(Verdict.REDIAL, Reason.ABNORMAL_END, "x"), 1.0
-        )
-        redial = await store.create_redial(call_id or 0, 2.0, "redial", 1.0)
+        decision = Decision(Verdict.REDIAL, Reason.ABNORMAL_END, "x")
+        job = NewJob(JobKind.DROP_REDIAL, 2.0, "redial", "")
+        recorded = await store.record_drop(CALL, Classification(EndKind.ABNORMAL, "x"), decision, 1.0, "", job)
+        assert recorded is not None
+        redial = recorded[1]
     finally:
         await store.close()
     return path, redial.id
@@ -284,7 +287,7 @@ class TestStatusAndCancel:
         assert result.exit_code == 1 and "not cancelled" in result.output and "503" in result.output
         store = await Store.open(path)
         try:
-            pending = await store.redial(redial_id)
+            pending = await store.job(redial_id)
         finally:
             await store.close()
         assert pending is not None and not pending.done
@@ -314,8 +317,11 @@ class TestStatusAndCancel:
         async def fill() -> int:
             store = await Store.open(path)
             kind = Classification(EndKind.ABNORMAL, "x")
-            call_id = await store.record_call(CALL, kind, Decision(Verdict.REDIAL, Reason.ABNORMAL_END, "x"), 1.0)
-            redial = await store.create_redial(call_id or 0, 2.0, "redial", 1.0)
+            job = NewJob(JobKind.DROP_REDIAL, 2.0, "redial", "")
+            decision = Decision(Verdict.REDIAL, Reason.ABNORMAL_END, "x")
+            recorded = await store.record_drop(CALL, kind, decision, 1.0, "", job)
+            assert recorded is not None
+            redial = recorded[1]
             await store.close()
             return redial.id
 

@@ -429,13 +429,13 @@ class TestHostileStream:
     async def test_engine_survives_and_still_works(self, fake: FakeAsterisk, tmp_path: object) -> None:
         from redial.clock import ManualClock
         from redial.config import parse_settings
-        from redial.core.engine import Engine
         from redial.service.replay import RecordingOriginator
+        from redial.service.runner import EngineRunner
         from redial.store import Store
 
         store = await Store.open(":memory:")
         originator = RecordingOriginator()
-        engine = Engine(
+        engine = EngineRunner(
             parse_settings({"policy": {"callback_window": 0}}, env={}), store, originator, ManualClock(1.8e9)
         )
         client = Link(fake.port)

@@ -54,7 +54,7 @@ class TestReloadInTheQueue:
         daemon = Daemon(load_settings(file, env={}))
         seen: list[float] = []
 
-        class Engine(_RecordingEngine):
+        class EngineRunner(_RecordingEngine):
             async def handle(self, item: object) -> None:
                 seen.append(daemon.settings.policy.callback_window)
 
@@ -66,7 +66,7 @@ class TestReloadInTheQueue:
         daemon.request_reload()
         assert daemon.settings.policy.callback_window == 20  # the handler itself changes nothing
         daemon.event_arrived(object())  # type: ignore[arg-type]
-        await daemon.drain(Engine())  # type: ignore[arg-type]
+        await daemon.drain(EngineRunner())  # type: ignore[arg-type]
         assert seen == [20, 7]
 
     def test_channel_id_prefix_waits_for_restart(self, tmp_path: Path) -> None:

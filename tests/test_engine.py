@@ -13,11 +13,13 @@ from redial.ami import events as ev
 from redial.ami.actions import Action
 from redial.clock import ManualClock
 from redial.config import Settings, parse_settings
-from redial.core.engine import Engine, LinkUp
-from redial.core.redials import Outcome, RedialState
+from redial.core.commands import SaveJob
+from redial.core.engine import LinkUp
+from redial.core.jobs import CallbackJob, JobState, Outcome, Trigger, move
 from redial.core.tracker import CallerWithheld
 from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, StoreError
 from redial.service.replay import load_frames
+from redial.service.runner import EngineRunner
 from redial.store import Store
 
 START = 1_800_000_000.0
@@ -60,13 +62,19 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await store.close()
 
 
-async def feed(engine: Engine, clock: ManualClock, path: Path) -> None:
+async def feed(engine: EngineRunner, clock: ManualClock, path: Path) -> None:
     for frame in load_frames(path):
         clock.advance(0.01)
         event = ev.decode(frame)
         if event is not None:
             await engine.handle(event)
         await engine.tick()
+
+
+def ended_in_store(job: CallbackJob, detail: str) -> SaveJob:
+    """The write that ends ``job`` as FAILED behind the engine's back (a killed daemon's last step)."""
+    ended = move(job, Trigger.ATTEMPT_ENDED, detail, Outcome.FAILED, revision=job.revision + 1)
+    return SaveJob(ended, job.state, job.revision)
 
 
 def inbound(number: str, uid: str = "9.1") -> ev.NewChannel:
@@ -78,10 +86,10 @@ class TestDropToRedial:
 
     async def test_one_originate_after_window(self, corpus: Path, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(settings(20), store, originator, clock)
+        engine = EngineRunner(settings(20), store, originator, clock)
         await feed(engine, clock, corpus / "asterisk22" / "drop_rtp_timeout.ami")
         (redial,) = engine.open_redials
-        assert redial.state is RedialState.WAITING and originator.actions == []
+        assert redial.state is JobState.WAITING and originator.actions == []
         assert not engine.work_due()
         clock.advance(19)
         await engine.tick()
@@ -91,11 +99,11 @@ class TestDropToRedial:
         await engine.tick()
         await engine.tick()
         assert len(originator.actions) == 1
-        assert engine.open_redials[0].state is RedialState.ORIGINATING
+        assert engine.open_redials[0].state is JobState.ORIGINATING
 
     async def test_normal_end_no_redial(self, corpus: Path, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(settings(0), store, originator, clock)
+        engine = EngineRunner(settings(0), store, originator, clock)
         for name in ("normal_customer_hangup.ami", "normal_agent_hangup.ami"):
             await feed(engine, clock, corpus / "asterisk22" / name)
         clock.advance(100)
@@ -105,7 +113,7 @@ class TestDropToRedial:
 
     async def test_customer_called_back_cancels(self, corpus: Path, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(settings(20), store, originator, clock)
+        engine = EngineRunner(settings(20), store, originator, clock)
         await feed(engine, clock, corpus / "asterisk22" / "drop_bye_q850_41.ami")
         clock.advance(5)
         await engine.handle(inbound("5551234"))
@@ -117,7 +125,7 @@ class TestDropToRedial:
 
     async def test_other_caller_does_not_cancel(self, corpus: Path, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(settings(20), store, originator, clock)
+        engine = EngineRunner(settings(20), store, originator, clock)
         await feed(engine, clock, corpus / "asterisk22" / "drop_bye_q850_41.ami")
         await engine.handle(inbound("5559999"))
         clock.advance(60)
@@ -126,7 +134,7 @@ class TestDropToRedial:
 
     async def test_replayed_drop_is_not_redialled_twice(self, corpus: Path, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(settings(0), store, originator, clock)
+        engine = EngineRunner(settings(0), store, originator, clock)
         await feed(engine, clock, corpus / "asterisk22" / "drop_rtp_timeout.ami")
         await feed(engine, clock, corpus / "asterisk22" / "drop_rtp_timeout.ami")
         clock.advance(5)
@@ -141,13 +149,13 @@ class TestRestart:
         clock = ManualClock(START)
         store = await Store.open(tmp_path / "r.sqlite3")
         first = FakeOriginator()
-        engine = Engine(settings(20), store, first, clock)
+        engine = EngineRunner(settings(20), store, first, clock)
         await feed(engine, clock, corpus / "asterisk22" / "drop_rtp_timeout.ami")
         await store.close()  # the daemon dies inside the window
 
         store = await Store.open(tmp_path / "r.sqlite3")
         second = FakeOriginator()
-        engine = Engine(settings(20), store, second, clock)
+        engine = EngineRunner(settings(20), store, second, clock)
         await engine.resume()
         clock.advance(30)
         await engine.tick()
@@ -158,22 +166,22 @@ class TestRestart:
     async def test_in_flight_redial_never_resent(self, corpus: Path, tmp_path: Path) -> None:
         clock = ManualClock(START)
         store = await Store.open(tmp_path / "r.sqlite3")
-        engine = Engine(settings(0), store, FakeOriginator(), clock)
+        engine = EngineRunner(settings(0), store, FakeOriginator(), clock)
         await feed(engine, clock, corpus / "asterisk22" / "drop_rtp_timeout.ami")
         clock.advance(1)
         await engine.tick()
         (redial,) = engine.open_redials
-        assert redial.state is RedialState.ORIGINATING
+        assert redial.state is JobState.ORIGINATING
         await store.close()  # killed after the Originate went out
 
         store = await Store.open(tmp_path / "r.sqlite3")
         again = FakeOriginator()
-        engine = Engine(settings(0), store, again, clock)
+        engine = EngineRunner(settings(0), store, again, clock)
         await engine.resume()
         await engine.handle(LinkUp(frozenset({redial.channel_id})))
         clock.advance(10)
         await engine.tick()
-        assert again.actions == [] and engine.open_redials[0].state is RedialState.ORIGINATING
+        assert again.actions == [] and engine.open_redials[0].state is JobState.ORIGINATING
         await engine.handle(LinkUp(frozenset()))
         assert engine.open_redials == []
         row = (await store.history())[0]
@@ -184,10 +192,12 @@ class TestRestart:
 class TestOriginateErrors:
     """The AMI link's answers to the Originate."""
 
-    async def _due(self, corpus: Path, store: Store, error: AmiError) -> tuple[Engine, FakeOriginator, ManualClock]:
+    async def _due(
+        self, corpus: Path, store: Store, error: AmiError
+    ) -> tuple[EngineRunner, FakeOriginator, ManualClock]:
         clock, originator = ManualClock(START), FakeOriginator()
         originator.fail_with.append(error)
-        engine = Engine(settings(0), store, originator, clock)
+        engine = EngineRunner(settings(0), store, originator, clock)
         await feed(engine, clock, corpus / "asterisk22" / "drop_rtp_timeout.ami")
         clock.advance(1)
         await engine.tick()
@@ -196,10 +206,10 @@ class TestOriginateErrors:
     async def test_link_down_retries_later(self, corpus: Path, store: Store) -> None:
         engine, originator, clock = await self._due(corpus, store, AmiNotConnected("down"))
         (redial,) = engine.open_redials
-        assert redial.state is RedialState.WAITING and redial.originated_at is None
+        assert redial.state is JobState.WAITING and redial.originated_at is None
         clock.advance(6)
         await engine.tick()
-        assert len(originator.actions) == 2 and engine.open_redials[0].state is RedialState.ORIGINATING
+        assert len(originator.actions) == 2 and engine.open_redials[0].state is JobState.ORIGINATING
 
     async def test_refused_fails(self, corpus: Path, store: Store) -> None:
         engine, _originator, _ = await self._due(corpus, store, AmiRefused("Permission denied"))
@@ -242,7 +252,7 @@ def member(interface: str, status: int = 1, paused_reason: str = "", queue: str 
     )
 
 
-async def run(engine: Engine, clock: ManualClock, events: list[ev.AmiEvent], step: float = 0.01) -> None:
+async def run(engine: EngineRunner, clock: ManualClock, events: list[ev.AmiEvent], step: float = 0.01) -> None:
     for event in events:
         clock.advance(step)
         await engine.handle(event)
@@ -256,10 +266,10 @@ def cfg(**policy: object) -> Settings:
 
 async def ringing(
     store: Store, settings: Settings | None = None, members: tuple[ev.MemberState, ...] = ()
-) -> tuple[Engine, FakeOriginator, ManualClock]:
+) -> tuple[EngineRunner, FakeOriginator, ManualClock]:
     """An engine that saw one drop (call 1) and, its window over, originated the redial."""
     clock, originator = ManualClock(START), FakeOriginator()
-    engine = Engine(settings or cfg(), store, originator, clock)
+    engine = EngineRunner(settings or cfg(), store, originator, clock)
     if members:
         await engine.handle(LinkUp(frozenset(), members))
     await run(engine, clock, drop(1))
@@ -273,19 +283,19 @@ class TestAgentAvailability:
 
     async def test_busy_agent_is_waited_for_then_reserved(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
         await run(engine, clock, [*drop(1), member("PJSIP/agent1", status=2)])
         clock.advance(10)
         await engine.tick()
-        assert originator.actions == [] and engine.open_redials[0].state is RedialState.WAITING_AGENT
+        assert originator.actions == [] and engine.open_redials[0].state is JobState.WAITING_AGENT
         await run(engine, clock, [member("PJSIP/agent1", status=1)])
         assert originator.pauses == [("PJSIP/agent1", True, "redial")]
         assert len(originator.actions) == 1 and originator.actions[0]["Channel"] == "PJSIP/agent1"
 
     async def test_paused_agent_falls_back_to_free_member(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         members = (member("PJSIP/agent1", paused_reason="lunch"), member("PJSIP/agent2"))
         await engine.handle(LinkUp(frozenset(), members))
         await run(engine, clock, drop(1))
@@ -296,7 +306,7 @@ class TestAgentAvailability:
 
     async def test_callback_fallback_originates_nothing(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(agent={"fallback": "callback"}), store, originator, clock)
+        engine = EngineRunner(cfg(agent={"fallback": "callback"}), store, originator, clock)
         await engine.handle(
             LinkUp(frozenset(), (member("PJSIP/agent1", paused_reason="lunch"), member("PJSIP/agent2")))
         )
@@ -357,7 +367,7 @@ class TestAgentAvailability:
         ]
         await run(engine, clock, connected)
         fresh = FakeOriginator()
-        restarted = Engine(cfg(), store, fresh, clock)
+        restarted = EngineRunner(cfg(), store, fresh, clock)
         await restarted.resume()
         await restarted.handle(LinkUp(frozenset({cid}), (member("PJSIP/agent1", paused_reason="redial"),)))
         assert fresh.pauses == []  # still on the redial call: not released under the agent
@@ -367,7 +377,7 @@ class TestAgentAvailability:
     async def test_queue_specific_pause_reason_is_released(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
         settings = cfg(retry={"attempts": 1}, queue_overrides={"support": {"agent": {"pause_reason": "redial-vip"}}})
-        engine = Engine(settings, store, originator, clock)
+        engine = EngineRunner(settings, store, originator, clock)
         await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
         await run(engine, clock, drop(1))
         clock.advance(6)
@@ -394,17 +404,17 @@ class TestAgentAvailability:
     async def test_agent_left_paused_by_a_crash_is_released_at_login(self, tmp_path: Path) -> None:
         clock = ManualClock(START)
         store = await Store.open(tmp_path / "r.sqlite3")
-        engine = Engine(cfg(), store, FakeOriginator(), clock)
+        engine = EngineRunner(cfg(), store, FakeOriginator(), clock)
         await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
         await run(engine, clock, drop(1))
         clock.advance(6)
         await engine.tick()
         (redial,) = engine.open_redials
-        await store.save_redial(redial.finished(Outcome.FAILED, "killed"), clock.now())
+        await store.save_job(ended_in_store(redial, "killed"), clock.now())
         await store.close()
         store = await Store.open(tmp_path / "r.sqlite3")
         again = FakeOriginator()
-        engine = Engine(cfg(), store, again, clock)
+        engine = EngineRunner(cfg(), store, again, clock)
         await engine.resume()
         await engine.handle(LinkUp(frozenset(), ()))
         assert again.pauses == [("PJSIP/agent1", False, "redial")]
@@ -421,7 +431,7 @@ class TestRetries:
         await engine.handle(ev.OriginateResult("x", True, 4, first, ""))
         await engine.handle(ev.DialEnded(ev.ChannelRef("PJSIP/agent1-9", first, first), cust, "NOANSWER"))
         (redial,) = engine.open_redials
-        assert redial.state is RedialState.WAITING and redial.attempt == 2
+        assert redial.state is JobState.WAITING and redial.attempt == 2
         clock.advance(59)
         await engine.tick()
         assert len(originator.actions) == 1
@@ -444,7 +454,7 @@ class TestPolicyInEngine:
         # Monday 2026-11-23 10:00 UTC; open until 10:00:03 only.
         clock, originator = ManualClock(1795428000.0 - 1), FakeOriginator()
         hours = {"timezone": "UTC", "weekly": {"mon": ["09:00-10:00"]}}
-        engine = Engine(cfg(hours=hours), store, originator, clock)
+        engine = EngineRunner(cfg(hours=hours), store, originator, clock)
         await run(engine, clock, drop(1), step=0.01)
         clock.advance(10)
         await engine.tick()
@@ -455,22 +465,22 @@ class TestPolicyInEngine:
         dnc = tmp_path / "dnc.txt"
         dnc.write_text("# blocked\n(202) 555-0123\n")
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(numbers={"do_not_call_file": str(dnc)}), store, originator, clock)
+        engine = EngineRunner(cfg(numbers={"do_not_call_file": str(dnc)}), store, originator, clock)
         await run(engine, clock, drop(1))
         assert (await store.history())[0]["reason"] == "do_not_call"
 
     async def test_normal_end_stores_number_without_judging_it(self, store: Store) -> None:
         """A normal end keeps the number in E.164 but never asks the store for today's redials."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         asked: list[str] = []
-        counted = store.redials_since
+        counted = engine.core.intake.redials_since
 
-        async def spy(number_e164: str, since: float) -> int:
+        def spy(number_e164: str, since: float) -> int:
             asked.append(number_e164)
-            return await counted(number_e164, since)
+            return counted(number_e164, since)
 
-        store.redials_since = spy  # type: ignore[method-assign]
+        engine.core.intake.redials_since = spy  # type: ignore[method-assign]
         normal = drop(1, number="(202) 555-0123")
         normal[4:6] = [
             ev.HangupRequested(normal[4].ref, None, soft=False),  # type: ignore[attr-defined]
@@ -487,7 +497,7 @@ class TestPolicyInEngine:
 
     async def test_daily_cap_counts_todays_redials(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(numbers={"max_redials_per_day": 2}), store, originator, clock)
+        engine = EngineRunner(cfg(numbers={"max_redials_per_day": 2}), store, originator, clock)
         for n in (1, 2, 3):
             await run(engine, clock, drop(n))
         reasons = [row["reason"] for row in reversed(await store.history())]
@@ -496,7 +506,7 @@ class TestPolicyInEngine:
     async def test_outage_guard_spreads_redials(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
         settings = cfg(outage_guard={"drops": 2, "within": 60, "rate": 6}, callback_window=0)
-        engine = Engine(settings, store, originator, clock)
+        engine = EngineRunner(settings, store, originator, clock)
         times: list[float] = []
         record = originator.originate
 
@@ -528,7 +538,7 @@ class TestQueueLog:
     async def test_off_when_configured(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
         settings = parse_settings({"policy": {"callback_window": 5}, "originate": {"queue_log": False}}, env={})
-        engine = Engine(settings, store, originator, clock)
+        engine = EngineRunner(settings, store, originator, clock)
         await run(engine, clock, drop(1))
         clock.advance(6)
         await engine.tick()
@@ -540,7 +550,7 @@ class TestOperator:
 
     async def test_cancel_pending_not_ringing(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         await run(engine, clock, [*drop(1), *drop(2, number="2025550199")])
         first, second = engine.open_redials
         assert await engine.cancel(first.id, "alice") == f"redial {first.id} cancelled"
@@ -553,7 +563,7 @@ class TestOperator:
 
     async def test_metrics_count_drops_and_decisions(self, store: Store) -> None:
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         await run(engine, clock, drop(1))
         text = engine.metrics.exposition().decode()
         assert 'redial_drops_total{cause="44",trunk="trunk"} 1.0' in text
@@ -573,7 +583,7 @@ class TestReleaseWhileDisconnected:
         originator.pause = down  # type: ignore[method-assign]
         await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
         (waiting,) = engine.open_redials
-        stored = await store.redial(waiting.id)
+        stored = await store.job(waiting.id)
         assert waiting.paused_interface == "PJSIP/agent1"
         assert stored is not None and stored.paused_interface == "PJSIP/agent1"
 
@@ -592,7 +602,7 @@ class TestAgentSideFailure:
     async def test_agent_leg_failure_rings_another_member_at_once(self, store: Store) -> None:
         """A drop on the agent's side goes to a free colleague without waiting on the dead phone."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"), member("PJSIP/agent2"))))
         await run(engine, clock, agent_drop(1))
         clock.advance(6)
@@ -628,7 +638,7 @@ class TestAgentSideFailure:
         class Died(Exception):
             pass
 
-        real_save, writes = store.save_redial, 0
+        real_save, writes = store.save_job, 0
 
         async def dies_after_one_write(*args: Any, **kwargs: Any) -> None:
             nonlocal writes
@@ -646,14 +656,14 @@ class TestAgentSideFailure:
             no_answer: ev.AmiEvent = ev.DialEnded(agent_leg, ev.ChannelRef("PJSIP/trunk-9", "9.9", cid), "NOANSWER")
         else:
             no_answer = ev.OriginateResult("x", False, 3, cid, "")
-        store.save_redial = dies_after_one_write  # type: ignore[method-assign]
-        store.clear_paused = dies  # type: ignore[method-assign]
+        store.save_job = dies_after_one_write  # type: ignore[method-assign]
+        store.forget_reservation = dies  # type: ignore[method-assign]
         with pytest.raises(Died):
             await engine.handle(no_answer)
         reopened = await Store.open(tmp_path / "redial.sqlite3")
         try:
-            (left,) = await reopened.open_redials()
-            assert left.outcome is None and left.state is RedialState.WAITING
+            (left,) = await reopened.open_jobs()
+            assert left.outcome is None and left.state is JobState.WAITING
             if side == "agent":
                 assert (left.passed_over, left.attempt) == (("PJSIP/agent1",), 1)
             else:
@@ -684,7 +694,7 @@ class TestCustomerOnALiveCall:
     async def test_called_again_before_the_drop_was_noticed(self, store: Store) -> None:
         """The new call (E.164 form) began before the old leg timed out: no redial at all."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         events = drop(1, number="2025550143")
         await run(engine, clock, events[:4])
         await run(engine, clock, [inbound("+12025550143", uid="7.1")])
@@ -697,7 +707,7 @@ class TestCustomerOnALiveCall:
     async def test_agent_dialled_the_customer_during_the_window(self, store: Store) -> None:
         """An agent's own outbound call to the customer (00 form) ends the pending redial as customer_on_call."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         await run(engine, clock, drop(1, number="2025550143"))
         outbound = ev.NewChannel(_ref("8.1", "8.1", "PJSIP/agent2-00000008"), "1002", "from-internal", "0012025550143")
         await run(engine, clock, [outbound])
@@ -709,7 +719,7 @@ class TestCustomerOnALiveCall:
     async def test_outside_line_prefix_is_taken_off(self, store: Store) -> None:
         """With dial_prefixes [9], an agent dialling 9 202 555 0143 has the customer on the line."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(numbers={"dial_prefixes": [9]}), store, originator, clock)
+        engine = EngineRunner(cfg(numbers={"dial_prefixes": [9]}), store, originator, clock)
         await run(engine, clock, drop(1, number="2025550143"))
         outbound = ev.NewChannel(_ref("8.1", "8.1", "PJSIP/agent2-00000008"), "1002", "from-internal", "912025550143")
         await run(engine, clock, [outbound])
@@ -721,7 +731,7 @@ class TestCustomerOnALiveCall:
     async def test_live_call_checked_again_before_ringing(self, store: Store) -> None:
         """A call that began while the link was blind (taken up at login) still stops the Originate."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         await run(engine, clock, drop(1, number="2025550143"))
         frame = {
             "Event": "CoreShowChannel",
@@ -750,7 +760,7 @@ class TestLocalMembers:
         """Local/1001@from-queue/n with state PJSIP/1001: Originate to PJSIP/1001, QueuePause the Local member."""
         local = ev.MemberState("support", "Local/1001@from-queue/n", "Alice", "PJSIP/1001", 1, False, "", False, 0, 0)
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         await engine.handle(LinkUp(frozenset(), (local,)))
         await run(engine, clock, drop(1, agent="Local/1001@from-queue/n"))
         clock.advance(6)
@@ -766,7 +776,7 @@ class TestLocalMembers:
         )
         originator = FakeOriginator()
         originator.hints["1001@ext-local"] = "PJSIP/1001&Custom:DND1001"
-        engine = Engine(cfg(), store, originator, ManualClock(START))
+        engine = EngineRunner(cfg(), store, originator, ManualClock(START))
         await engine.handle(LinkUp(frozenset(), (hinted,)))
         assert engine.ring_target("Local/1001@from-queue/n") == "PJSIP/1001"
 
@@ -775,7 +785,7 @@ class TestLocalMembers:
         hinted = ev.MemberState("support", "Local/1001@agents/n", "A", "hint:1001@ext-local", 1, False, "", False, 0, 0)
         originator = FakeOriginator()
         originator.hints["1001@ext-local"] = "Custom:DND1001"
-        engine = Engine(cfg(), store, originator, ManualClock(START))
+        engine = EngineRunner(cfg(), store, originator, ManualClock(START))
         await engine.handle(LinkUp(frozenset(), (hinted,)))
         assert engine.ring_target("Local/1001@agents/n") == "Local/1001@agents/n"
 
@@ -786,7 +796,7 @@ class TestRestrictedPresentation:
     async def test_not_redialled(self, store: Store) -> None:
         """The hook said the caller is withheld: the drop is skipped as number_withheld."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         events = drop(1, number="2025550143")
         await run(engine, clock, events[:2])
         await engine.handle(CallerWithheld("1.1"))
@@ -807,7 +817,7 @@ class TestOneCommitPerDecision:
         )
         await store._db.commit()
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         with pytest.raises(StoreError):
             await run(engine, clock, drop(1))
         assert await store.history() == []
@@ -822,7 +832,7 @@ class TestWrapup:
     async def test_rings_when_the_wrapup_ends(self, store: Store) -> None:
         """The agent's call ended at the drop; with an 8 s queue wrap-up, next_wakeup is its end, and then it rings."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(agent={"wrapup_time": 8}), store, originator, clock)
+        engine = EngineRunner(cfg(agent={"wrapup_time": 8}), store, originator, clock)
         await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
         await run(engine, clock, drop(1))
         ended = int(clock.now())
@@ -830,7 +840,7 @@ class TestWrapup:
         await run(engine, clock, [after_call])
         clock.advance(6)  # the callback window (5 s) is over; the wrap-up is not
         await engine.tick()
-        assert originator.actions == [] and engine.open_redials[0].state is RedialState.WAITING_AGENT
+        assert originator.actions == [] and engine.open_redials[0].state is JobState.WAITING_AGENT
         assert engine.next_wakeup() == ended + 8
         clock.set(ended + 8)
         await engine.tick()
@@ -843,19 +853,19 @@ class TestEventsDuringTheSnapshot:
     async def test_drop_during_the_snapshot_is_redialled(self, store: Store) -> None:
         """The call's Hangups came while the snapshot was taken: it is reported, not forgotten as lost."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         events = drop(1)
         await run(engine, clock, events[:4])  # answered before the link dropped
         await engine.handle(LinkUp.of((), (member("PJSIP/agent1"),), events=tuple(events[4:])))
-        assert [r.state for r in engine.open_redials] == [RedialState.WAITING]
+        assert [r.state for r in engine.open_redials] == [JobState.WAITING]
         assert (await store.history())[0]["classification"] == "abnormal"
 
     async def test_call_begun_during_the_snapshot_is_kept(self, store: Store) -> None:
         """A call whose Newchannel came after the channel list is alive, though the list does not show it."""
         clock, originator = ManualClock(START), FakeOriginator()
-        engine = Engine(cfg(), store, originator, clock)
+        engine = EngineRunner(cfg(), store, originator, clock)
         events = drop(1)
         await engine.handle(LinkUp.of((), (member("PJSIP/agent1"),), events=tuple(events[:4])))
         assert engine.tracked_calls == 1
         await run(engine, clock, events[4:])
-        assert [r.state for r in engine.open_redials] == [RedialState.WAITING]
+        assert [r.state for r in engine.open_redials] == [JobState.WAITING]

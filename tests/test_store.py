@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from redial.config import PolicySettings
-from redial.core.redials import Outcome, RedialState
+from redial.core.commands import NewJob, SaveJob
+from redial.core.jobs import CallbackJob, JobKind, JobState, Outcome, Trigger, move
 from redial.exceptions import AlreadyRunning, StoreError
 from redial.policy.classify import classify
 from redial.policy.decide import Decision, Reason, Verdict
@@ -26,6 +27,26 @@ async def _record(store: Store, linkedid: str = "1.1") -> int | None:
     classification = classify(call, PolicySettings())
     decision = Decision(Verdict.REDIAL, Reason.ABNORMAL_END, classification.reason, due_at=70.0)
     return await store.record_call(call, classification, decision, 50.0, "+12025550123")
+
+
+async def _record_drop(store: Store, linkedid: str) -> tuple[int, CallbackJob] | None:
+    call = dataclasses.replace(CALL, linkedid=linkedid)
+    classification = classify(call, PolicySettings())
+    decision = Decision(Verdict.REDIAL, Reason.ABNORMAL_END, classification.reason, due_at=70.0)
+    job = NewJob(JobKind.DROP_REDIAL, 70.0, "redial", "")
+    return await store.record_drop(call, classification, decision, 50.0, "+12025550123", job)
+
+
+async def _drop(store: Store, linkedid: str = "1.1") -> CallbackJob:
+    """A recorded drop with its WAITING job, as the engine writes them: one commit."""
+    recorded = await _record_drop(store, linkedid)
+    assert recorded is not None
+    return recorded[1]
+
+
+def _ended(job: CallbackJob, outcome: Outcome = Outcome.CONNECTED) -> SaveJob:
+    ended = move(job, Trigger.CANCEL, outcome.value, outcome, revision=job.revision + 1)
+    return SaveJob(ended, job.state, job.revision)
 
 
 class TestSchema:
@@ -110,24 +131,24 @@ class TestRecords:
         assert len(await store.history()) == 1
         await store.close()
 
-    async def test_one_redial_per_call(self, tmp_path: Path) -> None:
+    async def test_one_job_per_call(self, tmp_path: Path) -> None:
+        """A drop recorded again (a replay, a restart) gets no second job, and its first is kept."""
         store = await Store.open(tmp_path / "s.sqlite3")
-        call_id = await _record(store)
-        assert call_id is not None
-        redial = await store.create_redial(call_id, 70.0, "redial", 50.0)
-        assert redial.channel_id == f"redial-{redial.id}-1-1.1" and redial.state is RedialState.WAITING
-        with pytest.raises(StoreError, match="already has a redial"):
-            await store.create_redial(call_id, 70.0, "redial", 50.0)
+        job = await _drop(store)
+        assert job.channel_id == f"redial-{job.id}-1-1.1" and job.state is JobState.WAITING
+        assert job.kind is JobKind.DROP_REDIAL and job.revision == 0
+        assert await _record_drop(store, "1.1") is None
+        assert [j.id for j in await store.open_jobs()] == [job.id]
         await store.close()
 
     async def test_open_redials_survive_reopen(self, tmp_path: Path) -> None:
         store = await Store.open(tmp_path / "s.sqlite3")
-        first = await store.create_redial(await _record(store, "1.1") or 0, 70.0, "redial", 50.0)
-        second = await store.create_redial(await _record(store, "2.1") or 0, 80.0, "redial", 50.0)
-        await store.save_redial(second.finished(Outcome.CONNECTED, "talking"), 90.0)
+        first = await _drop(store, "1.1")
+        second = await _drop(store, "2.1")
+        await store.save_job(_ended(second), 90.0)
         await store.close()
         store = await Store.open(tmp_path / "s.sqlite3")
-        assert [r.id for r in await store.open_redials()] == [first.id]
+        assert [r.id for r in await store.open_jobs()] == [first.id]
         log = await store.redial_log(second.id)
         assert [entry["state"] for entry in log] == ["waiting", "done"]
         assert log[-1]["outcome"] == "connected"
@@ -139,14 +160,14 @@ class TestRetention:
 
     async def test_purge_old_keeps_open(self, tmp_path: Path) -> None:
         store = await Store.open(tmp_path / "s.sqlite3")
-        old_done = await store.create_redial(await _record(store, "1.1") or 0, 70.0, "redial", 50.0)
-        await store.save_redial(old_done.finished(Outcome.CONNECTED, "talking"), 60.0)
-        old_open = await store.create_redial(await _record(store, "2.1") or 0, 70.0, "redial", 50.0)
+        old_done = await _drop(store, "1.1")
+        await store.save_job(_ended(old_done), 60.0)
+        old_open = await _drop(store, "2.1")
         await _record(store, "3.1")
         assert await store.purge(before=CALL.ended_at + 1) == 2
         remaining = {row["linkedid"] for row in await store.history()}
         assert remaining == {"2.1"}
-        assert [r.id for r in await store.open_redials()] == [old_open.id]
+        assert [r.id for r in await store.open_jobs()] == [old_open.id]
         assert await store.redial_log(old_done.id) == []
         assert await store.purge(before=CALL.ended_at - 1) == 0
         await store.close()
@@ -154,7 +175,7 @@ class TestRetention:
 
 def _old_store(path: Path, version: int) -> None:
     """A store at schema ``version``, as an older redial left it, with one waiting and one ringing redial."""
-    import redial.store as store_module
+    import redial.store.schema as store_module
 
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
@@ -196,6 +217,8 @@ def _old_store(path: Path, version: int) -> None:
             "INSERT INTO redials (call_id, state, due_at, channel_id, originated_at, detail, updated_at)"
             " VALUES (2, 'originating', 30.0, 'redial-2-1-2.1', 31.0, 'ringing', 31.0)"
         )
+        if version >= 3:  # from then on, a redial counts the Originates it sent
+            db.execute("UPDATE redials SET rings = 1 WHERE state = 'originating'")
 
 
 class TestUpgrades:
@@ -209,9 +232,9 @@ class TestUpgrades:
         store = await Store.open(path, check=True)
         try:
             assert await store.schema_version() == SCHEMA_VERSION
-            waiting, ringing = sorted(await store.open_redials(), key=lambda r: r.id)
-            assert (waiting.state, waiting.rings, waiting.passed_over) == (RedialState.WAITING, 0, ())
-            assert (ringing.state, ringing.rings, ringing.channel_id) == (RedialState.ORIGINATING, 1, "redial-2-1-2.1")
+            waiting, ringing = sorted(await store.open_jobs(), key=lambda r: r.id)
+            assert (waiting.state, waiting.rings, waiting.passed_over) == (JobState.WAITING, 0, ())
+            assert (ringing.state, ringing.rings, ringing.channel_id) == (JobState.ORIGINATING, 1, "redial-2-1-2.1")
             assert len(await store.history()) == 2
         finally:
             await store.close()
@@ -220,7 +243,7 @@ class TestUpgrades:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Four processes' worth of opens at once: a data-only step is applied exactly once."""
-        import redial.store as store_module
+        import redial.store.schema as store_module
 
         path = tmp_path / "s.sqlite3"
         first = await Store.open(path)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from redial.config import PolicySettings
 from redial.core.agents import AgentView, Availability
-from redial.core.redials import Outcome
+from redial.core.jobs import Outcome
 from redial.policy.hours import OpenCheck
 
 

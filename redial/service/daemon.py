@@ -16,11 +16,12 @@ from redial.ami.connection import AmiLink
 from redial.ami.events import AmiEvent
 from redial.clock import Clock, SystemClock
 from redial.config import Settings
-from redial.core.engine import Engine, EngineInput, LinkUp
+from redial.core.engine import EngineInput, LinkUp
 from redial.exceptions import StoreError
 from redial.service.agi import ReturningCallerService
 from redial.service.metrics import Metrics
 from redial.service.notify import Notifier
+from redial.service.runner import EngineRunner
 from redial.service.status import StatusServer
 from redial.store import Store, StoreLock
 
@@ -61,7 +62,7 @@ class Daemon:
         self.log = structlog.get_logger("redial")
         self._queue: asyncio.Queue[EngineInput | object] = asyncio.Queue()
         self.store: Store | None = None
-        self.engine: Engine | None = None
+        self.engine: EngineRunner | None = None
         self.link: AmiLink | None = None
         self.returning: ReturningCallerService | None = None
 
@@ -72,7 +73,7 @@ class Daemon:
         """The AMI link's callback: queue the event with the time it came off the socket."""
         self._queue.put_nowait(_Arrived(time.monotonic(), event))
 
-    async def drain(self, engine: Engine) -> None:
+    async def drain(self, engine: EngineRunner) -> None:
         """Consume what is queued so far, then return: how the replay benchmark drives the consumer."""
         self.stop()
         await self._consume(engine)
@@ -140,7 +141,7 @@ class Daemon:
                 on_login=lambda *state: self._queue.put_nowait(LinkUp.of(*state)),
                 log=self.log,
             )
-            self.engine = engine = Engine(settings, store, link, self.clock, self.log, self.metrics)
+            self.engine = engine = EngineRunner(settings, store, link, self.clock, self.log, self.metrics)
             # Gauges read when scraped, not set at every event.
             self.metrics.ami_connected.set_function(lambda: 1 if link.logged_in else 0)
             self.metrics.open_redials.set_function(lambda: engine.open_redial_count)
@@ -230,7 +231,7 @@ class Daemon:
         else:
             self.notifier.status("logged in to AMI again")
 
-    async def _consume(self, engine: Engine) -> None:
+    async def _consume(self, engine: EngineRunner) -> None:
         queue = self._queue
         loop = asyncio.get_running_loop()
         watchdog = self.notifier.watchdog_interval
@@ -295,7 +296,7 @@ class Daemon:
                 self.notifier.stopping()
                 return
 
-    async def _process(self, engine: Engine, item: object) -> None:
+    async def _process(self, engine: EngineRunner, item: object) -> None:
         """Hand one queued item to the engine; a failure is logged, never raised."""
         if isinstance(item, LinkUp):
             self._link_up()

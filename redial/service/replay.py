@@ -18,7 +18,7 @@ from redial.ami.actions import Action
 from redial.ami.frames import split_recording
 from redial.clock import ManualClock
 from redial.config import Settings
-from redial.core.engine import Engine
+from redial.service.runner import EngineRunner
 from redial.store import Store
 
 
@@ -71,7 +71,7 @@ async def replay(
 ) -> ReplayResult:
     clock = clock or ManualClock(1_800_000_000.0)
     originator = RecordingOriginator()
-    engine = Engine(settings, store, originator, clock)
+    engine = EngineRunner(settings, store, originator, clock)
     await engine.resume()
     count = decoded = 0
     for frame in frames:

@@ -1,4 +1,4 @@
-"""Tests for redial.core.redials."""
+"""Tests for redial.core.progress."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from redial.ami import events as ev
-from redial.core.redials import Outcome, Redial, RedialState, advance, expire
+from redial.core.jobs import CallbackJob, JobState, Outcome
+from redial.core.progress import advance, expire
 from redial.service.replay import load_frames
 
-REDIAL = Redial(
+REDIAL = CallbackJob(
     id=42,
     call_id=1,
     linkedid="1795354875.10",
@@ -22,14 +23,14 @@ REDIAL = Redial(
     agent_interface="PJSIP/agent1",
     agent_member="Alice",
     trunk="trunk",
-    state=RedialState.ORIGINATING,
+    state=JobState.ORIGINATING,
     due_at=0.0,
     channel_id="redial-42-a",
     originated_at=100.0,
 )
 
 
-def run(redial: Redial, events: list[ev.AmiEvent]) -> list[Redial]:
+def run(redial: CallbackJob, events: list[ev.AmiEvent]) -> list[CallbackJob]:
     states = [redial]
     for event in events:
         moved = advance(states[-1], event)
@@ -50,11 +51,11 @@ class TestRecordedRedial:
         events = [e for e in map(ev.decode, frames) if e is not None]
         states = run(REDIAL, events)
         assert [s.state for s in states] == [
-            RedialState.ORIGINATING,
-            RedialState.AGENT_ANSWERED,
-            RedialState.CUSTOMER_ANSWERED,
-            RedialState.CUSTOMER_ANSWERED,
-            RedialState.DONE,
+            JobState.ORIGINATING,
+            JobState.AGENT_ANSWERED,
+            JobState.CUSTOMER_ANSWERED,
+            JobState.CUSTOMER_ANSWERED,
+            JobState.DONE,
         ]
         assert states[-1].outcome is Outcome.CONNECTED
 
@@ -91,19 +92,19 @@ class TestOutcomes:
         ],
     )
     def test_customer_dial_end(self, status: str, outcome: Outcome) -> None:
-        answered = dataclasses.replace(REDIAL, state=RedialState.AGENT_ANSWERED)
+        answered = dataclasses.replace(REDIAL, state=JobState.AGENT_ANSWERED)
         final = advance(answered, ev.DialEnded(caller=ref("redial-42-a"), dest=ref("9.9"), status=status))
         assert final is not None and final.outcome is outcome
 
     def test_agent_dial_end_before_originate_response(self) -> None:
         # Cross-topic ordering is not guaranteed: the first leg's DialEnd may come first.
         moved = advance(REDIAL, ev.DialEnded(caller=None, dest=ref("redial-42-a"), status="ANSWER"))
-        assert moved is not None and moved.state is RedialState.AGENT_ANSWERED
+        assert moved is not None and moved.state is JobState.AGENT_ANSWERED
         again = advance(moved, ev.OriginateResult("x", True, 4, "redial-42-a", ""))
         assert again is None
 
     def test_agent_hangs_up_before_customer_answers(self) -> None:
-        answered = dataclasses.replace(REDIAL, state=RedialState.AGENT_ANSWERED)
+        answered = dataclasses.replace(REDIAL, state=JobState.AGENT_ANSWERED)
         final = advance(answered, ev.ChannelHungUp(ref("redial-42-a"), 16, ""))
         assert final is not None and final.outcome is Outcome.FAILED
 
@@ -112,8 +113,8 @@ class TestOutcomes:
 
     def test_waiting_and_done_never_move(self) -> None:
         event = ev.OriginateResult("x", True, 4, "redial-42-a", "")
-        assert advance(dataclasses.replace(REDIAL, state=RedialState.WAITING), event) is None
-        assert advance(dataclasses.replace(REDIAL, state=RedialState.DONE), event) is None
+        assert advance(dataclasses.replace(REDIAL, state=JobState.WAITING), event) is None
+        assert advance(dataclasses.replace(REDIAL, state=JobState.DONE), event) is None
 
     def test_expire(self) -> None:
         assert expire(REDIAL, 100.0 + 179, 180) is None

@@ -1,0 +1,150 @@
+"""What the engine asks its shell to do, and what the shell reports back. Plain data, no I/O.
+
+The engine returns commands in the order they must happen: a ``SaveJob`` always comes
+before the ``Pause`` or ``Originate`` it leads to, and the shell stops a batch at the
+first write that fails. Each command the shell carries out may give a result
+(:class:`Done` or :class:`Failed`) that it hands straight back to the engine, whose
+answer runs before the rest of the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redial.ami.actions import Action
+from redial.core.inputs import LinkUp
+from redial.core.jobs import CallbackJob, JobKind, JobState
+from redial.core.tracker import EndedCall
+from redial.exceptions import AmiError
+from redial.policy.classify import Classification
+from redial.policy.decide import Decision
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """The job to create with a recorded call (one commit for both)."""
+
+    kind: JobKind
+    due_at: float
+    channel_prefix: str
+    dial_number: str
+    passed_over: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCall:
+    """Store an ended call with its decision and, for a drop to redial, its job."""
+
+    call: EndedCall
+    classification: Classification
+    decision: Decision
+    number_key: str
+    job: NewJob | None
+    log_fields: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class SaveJob:
+    """Store ``job`` if the stored row is still at ``expected`` (state and revision): a conditional update.
+
+    ``ended_attempt``, the attempt this state follows, is logged in the same commit.
+    """
+
+    job: CallbackJob
+    expected_state: JobState
+    expected_revision: int
+    ended_attempt: CallbackJob | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetReservation:
+    """The agent a job reserved is free again (or paused by themselves): store it."""
+
+    job_id: int
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """QueuePause ``interface`` (reserve it for a job)."""
+
+    job_id: int
+    interface: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unpause:
+    """Release an agent the daemon reserved."""
+
+    job_id: int
+    interface: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Originate:
+    """Send the Originate of a job whose ORIGINATING state is already stored."""
+
+    job: CallbackJob
+    action: Action
+    fallback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLog:
+    """An audit line in queue_log."""
+
+    job_id: int
+    verb: str
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveHint:
+    """Ask Asterisk which phone a ``hint:exten@context`` state interface names."""
+
+    state_interface: str
+    exten: str
+    context: str
+    # A job waiting to ring that member: attempted again once the answer is in.
+    for_job: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContinueLogin:
+    """Apply the rest of a login once the hints asked before it are answered (nothing to carry out)."""
+
+    link: LinkUp
+
+
+Command = (
+    ContinueLogin | RecordCall | SaveJob | ForgetReservation | Pause | Unpause | Originate | QueueLog | ResolveHint
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A command was carried out; ``value`` is what it gave (a hint's text, a recorded call's ids)."""
+
+    command: Command
+    value: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An AMI command failed: not sent (AmiNotConnected), refused, or sent without answer (AmiTimeout)."""
+
+    command: Command
+    error: AmiError
+
+
+Result = Done | Failed
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What :class:`RecordCall` gave: the call's id and its job, or ``None`` when the call was recorded before."""
+
+    call_id: int | None
+    job: CallbackJob | None = None

@@ -1,0 +1,121 @@
+"""How an attempt's AMI events move its job (see ``jobs.TRANSITIONS``). Pure: events in, the moved job out."""
+
+from __future__ import annotations
+
+from redial.ami import events as ev
+from redial.core.jobs import IN_FLIGHT, CallbackJob, JobState, Outcome, Trigger, move
+
+# OriginateResponse Reason codes (asterisk-facts.md) for an Originate that failed.
+_AGENT_REASONS = {
+    # Asterisk 22 reports a busy agent phone (486) as reason 0; its DialEnd BUSY usually comes first.
+    0: (Outcome.AGENT_UNREACHABLE, "the agent's phone could not be reached"),
+    1: (Outcome.AGENT_NO_ANSWER, "the agent's phone hung up"),
+    3: (Outcome.AGENT_NO_ANSWER, "the agent's phone rang without answer"),
+    5: (Outcome.AGENT_NO_ANSWER, "the agent's phone was busy"),
+    8: (Outcome.AGENT_UNREACHABLE, "congestion reaching the agent's phone"),
+}
+
+_AGENT_DIAL_STATUS = {
+    "NOANSWER": (Outcome.AGENT_NO_ANSWER, "the agent's phone rang without answer"),
+    "BUSY": (Outcome.AGENT_NO_ANSWER, "the agent's phone was busy"),
+    "CANCEL": (Outcome.AGENT_NO_ANSWER, "the agent's phone stopped ringing"),
+    "CHANUNAVAIL": (Outcome.AGENT_UNREACHABLE, "the agent's phone is unavailable"),
+    "CONGESTION": (Outcome.AGENT_UNREACHABLE, "congestion reaching the agent's phone"),
+}
+
+# Attempts that never reached the customer because the agent's phone did not take the call:
+# another member takes over at once, without counting against the customer's attempts.
+AGENT_OUTCOMES = frozenset({Outcome.AGENT_NO_ANSWER, Outcome.AGENT_UNREACHABLE})
+
+_CUSTOMER_DIAL_STATUS = {
+    "NOANSWER": (Outcome.CUSTOMER_NO_ANSWER, "the customer did not answer"),
+    "BUSY": (Outcome.CUSTOMER_BUSY, "the customer was busy"),
+    "CANCEL": (Outcome.FAILED, "the agent hung up while the customer's phone rang"),
+    "CONGESTION": (Outcome.FAILED, "congestion reaching the customer"),
+    "CHANUNAVAIL": (Outcome.FAILED, "the customer's line was unavailable"),
+}
+
+
+def concerns(job: CallbackJob, event: ev.AmiEvent) -> bool:
+    """True when ``event`` belongs to this job's channels (all share its ChannelId as Linkedid)."""
+    cid = job.channel_id
+    if isinstance(event, ev.OriginateResult):
+        return event.uniqueid == cid
+    if isinstance(event, ev.DialEnded):
+        return event.dest.linkedid == cid or event.dest.uniqueid == cid
+    if isinstance(event, (ev.BridgeEntered, ev.ChannelHungUp)):
+        return event.ref.linkedid == cid
+    return False
+
+
+def advance(job: CallbackJob, event: ev.AmiEvent) -> CallbackJob | None:
+    """The job's next state after ``event``, or ``None`` when nothing changes.
+
+    Cross-topic ordering in AMI is "usually", so the agent's answer is accepted
+    from either the OriginateResponse or the first leg's DialEnd, whichever comes first.
+    """
+    if job.state not in IN_FLIGHT or not concerns(job, event):
+        return None
+    state = job.state
+    cid = job.channel_id
+    if isinstance(event, ev.OriginateResult):
+        if event.success:
+            if state is JobState.ORIGINATING:
+                return move(job, Trigger.AGENT_ANSWERED, "the agent answered")
+            return None
+        if state is not JobState.ORIGINATING:
+            # The agent had answered (DialEnd came first): the call ended before the customer did.
+            return move(
+                job,
+                Trigger.ATTEMPT_ENDED,
+                f"the redial call failed (OriginateResponse reason {event.reason})",
+                Outcome.FAILED,
+            )
+        outcome, detail = _AGENT_REASONS.get(event.reason or 0, (Outcome.AGENT_UNREACHABLE, "the Originate failed"))
+        return move(job, Trigger.ATTEMPT_ENDED, f"{detail} (OriginateResponse reason {event.reason})", outcome)
+    if isinstance(event, ev.DialEnded):
+        if event.dest.uniqueid == cid:  # the first leg: ringing the agent
+            if event.status == "ANSWER":
+                if state is JobState.ORIGINATING:
+                    return move(job, Trigger.AGENT_ANSWERED, "the agent answered")
+                return None
+            outcome, detail = _AGENT_DIAL_STATUS.get(
+                event.status, (Outcome.AGENT_UNREACHABLE, "the agent could not be reached")
+            )
+            return move(job, Trigger.ATTEMPT_ENDED, f"{detail} (DialStatus {event.status})", outcome)
+        # The second leg: the agent's channel dialling the customer. Dials inside an
+        # outbound route (originate.customer_route: a trunk failing over to the next) are
+        # not the customer's answer; the route's own Local channel answering is.
+        if event.caller is not None and event.caller.uniqueid != cid:
+            return None
+        if event.status == "ANSWER":
+            if state is JobState.CUSTOMER_ANSWERED:
+                return None
+            return move(job, Trigger.CUSTOMER_ANSWERED, "the customer answered")
+        outcome, detail = _CUSTOMER_DIAL_STATUS.get(event.status, (Outcome.FAILED, "the customer could not be reached"))
+        return move(job, Trigger.ATTEMPT_ENDED, f"{detail} (DialStatus {event.status})", outcome)
+    if isinstance(event, ev.BridgeEntered):
+        if state is not JobState.CUSTOMER_ANSWERED:
+            return None
+        legs = job.bridged_legs + 1
+        if legs >= 2:
+            return move(job, Trigger.CONNECTED, "agent and customer are talking", Outcome.CONNECTED, bridged_legs=legs)
+        return move(job, Trigger.LEG_BRIDGED, job.detail, bridged_legs=legs)
+    if isinstance(event, ev.ChannelHungUp) and event.ref.uniqueid == cid:
+        if state is JobState.AGENT_ANSWERED:
+            return move(job, Trigger.ATTEMPT_ENDED, "the agent hung up before the customer answered", Outcome.FAILED)
+        if state is JobState.CUSTOMER_ANSWERED:
+            return move(
+                job, Trigger.ATTEMPT_ENDED, "the call ended before agent and customer were bridged", Outcome.FAILED
+            )
+        # ORIGINATING: the OriginateResponse that follows says why.
+    return None
+
+
+def expire(job: CallbackJob, now: float, outcome_timeout: float) -> CallbackJob | None:
+    """Close a job whose outcome was never seen (events lost while the link was down)."""
+    if job.state not in IN_FLIGHT or job.originated_at is None:
+        return None
+    if now < job.originated_at + outcome_timeout:
+        return None
+    return move(job, Trigger.EXPIRED, f"no outcome seen within {outcome_timeout:g} s of the Originate", Outcome.FAILED)

@@ -1,0 +1,224 @@
+"""The thin asyncio shell around the engine: it carries its commands out and reports back.
+
+The live daemon and the replay runner both drive the engine through this, so the two
+share one path. Commands run one at a time, in order; a command's result goes straight
+back to the engine, whose answer runs before the rest of the batch. A store write that
+fails stops the batch (so no Pause or Originate follows a state that was not stored),
+and the job is taken again as the store holds it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol
+
+import structlog
+
+from redial.ami.actions import Action
+from redial.clock import Clock
+from redial.config import PolicySettings, Settings
+from redial.core.agents import AgentBoard, AgentView
+from redial.core.commands import (
+    Command,
+    ContinueLogin,
+    Done,
+    Failed,
+    ForgetReservation,
+    Originate,
+    Pause,
+    QueueLog,
+    RecordCall,
+    Recorded,
+    ResolveHint,
+    Result,
+    SaveJob,
+    Unpause,
+)
+from redial.core.engine import CallbackEngine, EngineInput
+from redial.core.jobs import CallbackJob
+from redial.exceptions import AmiError, AmiRefused, StoreError, UnsafeValueError
+from redial.policy.numbers import DoNotCallList
+from redial.service.metrics import Metrics
+from redial.store import JobStore
+
+# A restarted daemon remembers the redials per number of this long ago (the daily cap).
+_CAP_LOOKBACK = 2 * 86400.0
+
+
+class Originator(Protocol):
+    """The side of the AMI link the engine acts through.
+
+    Each call raises AmiNotConnected (not sent), AmiRefused (Asterisk said no) or
+    AmiTimeout (sent, no answer: fate unknown).
+    """
+
+    async def originate(self, action: Action) -> None: ...
+
+    async def pause(self, interface: str, paused: bool, reason: str) -> None: ...
+
+    async def queue_log(self, action: Action) -> None: ...
+
+    async def hint(self, exten: str, context: str) -> str: ...
+
+
+class EngineRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        originator: Originator,
+        clock: Clock,
+        log: structlog.typing.FilteringBoundLogger | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._store = store
+        self._originator = originator
+        self._clock = clock
+        self._log = log if log is not None else structlog.get_logger("redial")
+        self._dnc: dict[tuple[str, str], DoNotCallList] = {}
+        self.core = CallbackEngine(settings, self._do_not_call, self._log, metrics)
+        self.metrics = self.core.metrics
+
+    # ---- what the daemon and the tools read --------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    @property
+    def board(self) -> AgentBoard:
+        return self.core.board
+
+    @property
+    def tracked_calls(self) -> int:
+        return len(self.core.tracker)
+
+    @property
+    def open_redial_count(self) -> int:
+        return len(self.core.jobs)
+
+    @property
+    def open_redials(self) -> list[CallbackJob]:
+        return self.core.jobs.sorted()
+
+    @property
+    def callbacks_requested(self) -> list[dict[str, object]]:
+        return self.core.attempts.callbacks_requested
+
+    def customer_key(self, number: str) -> str:
+        return self.core.intake.customer_key(number)
+
+    def ring_target(self, interface: str) -> str:
+        """Where to ring member ``interface`` (its device; see ``AgentBoard.device_of``)."""
+        return self.core.board.device_of(interface)
+
+    def agent_view(self, interface: str, now: float) -> AgentView:
+        return self.core.agent_view(interface, now)
+
+    def snapshot(self) -> dict[str, object]:
+        return self.core.snapshot()
+
+    def next_wakeup(self) -> float | None:
+        return self.core.next_wakeup()
+
+    def work_due(self) -> bool:
+        return self.core.work_due(self._clock.now())
+
+    def reload(self, settings: Settings) -> None:
+        self.core.reload(settings)
+
+    # ---- inputs -------------------------------------------------------------------------
+    async def resume(self) -> None:
+        """Take up every job a previous run left open, and agents it left reserved."""
+        store = self._store
+        since = self._clock.now() - _CAP_LOOKBACK
+        self.core.resume(await store.open_jobs(), await store.paused_interfaces(), await store.recent_redials(since))
+
+    async def handle(self, item: EngineInput) -> None:
+        await self._run(self.core.handle(item, self._clock.now()))
+
+    async def tick(self) -> None:
+        await self._run(self.core.tick(self._clock.now()))
+
+    async def cancel(self, redial_id: int, by: str) -> str:
+        answer, commands = self.core.cancel(redial_id, by, self._clock.now())
+        await self._run(commands)
+        return answer
+
+    async def shutdown(self) -> None:
+        """Stopping: release every agent the daemon holds; jobs in flight carry on on the PBX."""
+        await self._run(self.core.shutdown(self._clock.now()))
+
+    # ---- carrying commands out ----------------------------------------------------------
+    async def _run(self, commands: list[Command]) -> None:
+        pending = deque(commands)
+        while pending:
+            command = pending.popleft()
+            result = await self._carry_out(command)
+            if result is not None:
+                pending.extendleft(reversed(self.core.on_result(result, self._clock.now())))
+
+    async def _carry_out(self, command: Command) -> Result | None:
+        now = self._clock.now()
+        if isinstance(command, SaveJob):
+            try:
+                await self._store.save_job(command, now)
+            except StoreError:
+                self.core.replace_job(command.job.id, await self._stored(command.job.id))
+                raise
+            return None
+        if isinstance(command, RecordCall):
+            return Done(command, await self._record(command, now))
+        if isinstance(command, ForgetReservation):
+            await self._store.forget_reservation(command.job_id, command.interface, now)
+            return None
+        if isinstance(command, ContinueLogin):
+            return Done(command)
+        try:
+            return Done(command, await self._send(command))
+        except AmiError as exc:
+            return Failed(command, exc)
+        except UnsafeValueError as exc:
+            return Failed(command, AmiRefused(f"not sent: {exc}"))
+
+    async def _send(self, command: Command) -> object:
+        originator = self._originator
+        if isinstance(command, Originate):
+            await originator.originate(command.action)
+        elif isinstance(command, (Pause, Unpause)):
+            await originator.pause(command.interface, isinstance(command, Pause), command.reason)
+        elif isinstance(command, QueueLog):
+            await originator.queue_log(command.action)
+        elif isinstance(command, ResolveHint):
+            return await originator.hint(command.exten, command.context)
+        return None
+
+    async def _record(self, command: RecordCall, now: float) -> Recorded:
+        store = self._store
+        if command.job is None:
+            call_id = await store.record_call(
+                command.call, command.classification, command.decision, now, command.number_key
+            )
+            return Recorded(call_id)
+        recorded = await store.record_drop(
+            command.call, command.classification, command.decision, now, command.number_key, command.job
+        )
+        return Recorded(None) if recorded is None else Recorded(*recorded)
+
+    async def _stored(self, job_id: int) -> CallbackJob | None:
+        try:
+            return await self._store.job(job_id)
+        except StoreError:
+            return None
+
+    def _do_not_call(self, policy: PolicySettings) -> frozenset[str]:
+        rules = policy.numbers
+        if rules.do_not_call_file is None:
+            return frozenset()
+        key = (str(rules.do_not_call_file), rules.home_region)
+        dnc = self._dnc.get(key)
+        if dnc is None:
+            dnc = self._dnc[key] = DoNotCallList(rules.do_not_call_file, rules.home_region)
+        numbers = dnc.numbers()
+        while dnc.problems:
+            self._log.error("do_not_call_list_problem", file=str(rules.do_not_call_file), problem=dnc.problems.pop(0))
+        return numbers
