@@ -13,34 +13,14 @@ import pytest
 
 from redial.config import parse_settings
 from redial.tools import freepbx
-from redial.tools.doctor import (
-    Admin,
-    DialplanLine,
-    Finding,
-    PbxProbe,
-    ProbeError,
-    QueueMemberInfo,
-    Status,
-    _reply_frames,
-    check_clock,
-    check_dialplan,
-    check_event_filters,
-    check_greeting,
-    check_modules,
-    check_permissions,
-    check_queues,
-    check_read_classes,
-    check_returning,
-    check_rtp_timeouts,
-    check_version,
-    diagnose,
-    has_tech_cause,
-    parse_version,
-    render,
-    trunk_names,
-    uses_greeting,
-    verdict,
-)
+from redial.tools.doctor.ami_user import check_event_filters, check_permissions, check_read_classes
+from redial.tools.doctor.dialplan import DialplanLine, check_dialplan, check_greeting, check_returning, uses_greeting
+from redial.tools.doctor.findings import Finding, Status, render, verdict
+from redial.tools.doctor.pbx import check_clock, check_modules, check_version, has_tech_cause, parse_version
+from redial.tools.doctor.probe import PbxProbe, ProbeError, _reply_frames
+from redial.tools.doctor.queues import QueueMemberInfo, check_queues
+from redial.tools.doctor.run import Admin, diagnose
+from redial.tools.doctor.trunks import check_rtp_timeouts, trunk_names
 from redial.tools.freepbx import FreePbx, adapt, detect_dialplan, detect_files, member_endpoints
 from redial.tools.pjsipconf import PjsipEndpoint
 from tests.test_pjsipconf import REPO, write_freepbx_etc
