@@ -13,7 +13,10 @@ from redial.clock import ManualClock
 from redial.config import parse_settings
 from redial.service.replay import load_frames, replay
 from redial.store import Store, StoreLock
-from redial.tools.cli import EXIT_ALREADY_RUNNING, EXIT_CONFIG, main, use_colour
+from redial.tools.cli import main
+from redial.tools.cli_checks import use_colour
+from redial.tools.cli_common import EXIT_CONFIG
+from redial.tools.cli_daemon import EXIT_ALREADY_RUNNING
 
 
 class TestCheckConfig:
