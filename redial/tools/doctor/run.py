@@ -1,7 +1,8 @@
 """The doctor's run: every check in order, each finding handed over as soon as it is known.
 
-A slow PBX so shows progress instead of a silent terminal. What the probe cannot
-ask over AMI is read from Asterisk's configuration files when they are on this host.
+One finding at a time, a slow PBX shows progress instead of a silent terminal. What
+the AMI user may not ask is read from Asterisk's configuration files when they are on
+this host; on FreePBX (:mod:`redial.tools.freepbx`) every fix is worded its way.
 """
 
 from __future__ import annotations
