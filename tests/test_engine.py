@@ -13,8 +13,8 @@ from redial.core.commands import (
     Originate,
     Pause,
     QueueLog,
-    Recorded,
     RecordCall,
+    Recorded,
     ResolveHint,
     Result,
     SaveJob,
@@ -167,7 +167,9 @@ class TestLinkDown:
         # The unpause did not go out either: the reservation stays, for the next login.
         assert job.paused_interface == "PJSIP/agent1"
         shell.fail = {}
-        login = shell.run(engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1", paused_reason="redial"),)), START + 8), START + 8)
+        login = shell.run(
+            engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1", paused_reason="redial"),)), START + 8), START + 8
+        )
         assert [c for c in login if isinstance(c, Unpause)] == [Unpause(1, "PJSIP/agent1", "redial")]
         assert engine.jobs.sorted()[0].paused_interface is None
 
@@ -225,7 +227,9 @@ class TestCustomerAndOperator:
     def test_customer_calling_in_ends_the_waiting_job(self) -> None:
         engine, shell = _engine()
         shell.feed(drop(1), START)
-        out = shell.feed([ev.NewChannel(ref("5.1", "5.1", "PJSIP/trunk-5"), "2025550123", "from-trunk", "100")], START + 1)
+        out = shell.feed(
+            [ev.NewChannel(ref("5.1", "5.1", "PJSIP/trunk-5"), "2025550123", "from-trunk", "100")], START + 1
+        )
         (save,) = [c for c in out if isinstance(c, SaveJob)]
         assert save.job.outcome is Outcome.CUSTOMER_CALLED_BACK and engine.tick(START + 10) == []
 
@@ -246,7 +250,9 @@ class TestHints:
     """A member whose phone is behind a dialplan hint is resolved before it is rung."""
 
     def test_unresolved_hint_is_asked_then_rung(self) -> None:
-        hinted = ev.MemberState("support", "Local/1001@from-queue/n", "Alice", "hint:1001@ext-local", 1, False, "", False, 0, 0)
+        hinted = ev.MemberState(
+            "support", "Local/1001@from-queue/n", "Alice", "hint:1001@ext-local", 1, False, "", False, 0, 0
+        )
         engine = CallbackEngine(cfg())
         shell = Shell(engine)
         shell.hints["1001@ext-local"] = "PJSIP/1001&Custom:DND1001"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from redial.tools import pjsipconf
-from redial.tools.doctor import EXTENSIONS_CONF_HINT, MANAGER_CONF_HINT, Finding, Status
+from redial.tools.doctor.findings import EXTENSIONS_CONF_HINT, MANAGER_CONF_HINT, Finding, Status
 
 CHECK = "freepbx"
 DEFAULT_ETC = Path("/etc/asterisk")

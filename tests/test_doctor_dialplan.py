@@ -1,0 +1,40 @@
+"""Tests for redial.tools.doctor.dialplan: the redial context, its greeting and the returning-caller hook."""
+
+from __future__ import annotations
+
+from redial.tools.doctor.dialplan import DialplanLine, check_dialplan, check_greeting, check_returning, uses_greeting
+from redial.tools.doctor.findings import Status
+
+
+def line(app: str, data: str = "", exten: str = "s") -> DialplanLine:
+    return DialplanLine("redial-out", exten, "1", app, data)
+
+
+class TestDialplan:
+    """The redial context, greeting and returning-caller hook."""
+
+    def test_missing_context_fails_with_install_fix(self) -> None:
+        finding = check_dialplan("redial-out", None)
+        assert finding.status is Status.FAIL and "[redial-out] does not exist" in finding.summary
+        assert finding.fix is not None and "#include extensions_redial.conf" in finding.fix
+
+    def test_context_without_s(self) -> None:
+        assert check_dialplan("redial-out", [line("NoOp", exten="100")]).status is Status.FAIL
+
+    def test_context_ok(self) -> None:
+        finding = check_dialplan("redial-out", [line("NoOp"), line("Dial", "PJSIP/x,30,U(redial-greeting)")])
+        assert finding.status is Status.OK and "greeting" in finding.summary
+
+    def test_greeting_context_needed_only_when_used(self) -> None:
+        assert uses_greeting([line("Dial", "PJSIP/x,30,U(redial-greeting)")])
+        assert not uses_greeting([line("Dial", "PJSIP/x,30"), line("Playback", "U(redial-greeting)")])
+        missing = check_greeting(None)
+        assert missing.status is Status.FAIL and "[redial-greeting]" in (missing.fix or "")
+        assert check_greeting([line("Return")]).status is Status.OK
+
+    def test_returning_agi_address_must_match(self) -> None:
+        hook = [DialplanLine("redial-returning", "s", "2", "AGI", "agi://127.0.0.1:4573/returning")]
+        assert check_returning(hook, "127.0.0.1", 4573).status is Status.OK
+        wrong = check_returning(hook, "127.0.0.1", 4574)
+        assert wrong.status is Status.FAIL and "agi://127.0.0.1:4574/" in wrong.summary
+        assert check_returning(None, "127.0.0.1", 4573).status is Status.WARN
