@@ -137,7 +137,7 @@ class TestStatusAndCancel:
         assert result.exit_code == 1 and "not cancelled" in result.output and "503" in result.output
         store = await Store.open(path)
         try:
-            pending = await store.redial(redial_id)
+            pending = await store.job(redial_id)
         finally:
             await store.close()
         assert pending is not None and not pending.done

@@ -136,7 +136,7 @@ class TestDropToOriginate:
 
     def test_write_ahead_order(self) -> None:
         """SaveJob(ORIGINATING, with the reservation) comes before the Pause, which comes before the Originate."""
-        _engine_, shell, job = _ringing()
+        _, shell, job = _ringing()
         ring = shell.log[-4:]
         assert _kinds(ring) == ["SaveJob", "Pause", "Originate", "QueueLog"]
         save = ring[0]
@@ -174,7 +174,7 @@ class TestLinkDown:
         assert engine.jobs.sorted()[0].paused_interface is None
 
     def test_in_flight_job_gone_after_reconnect_is_failed_once(self) -> None:
-        engine, shell, job = _ringing(cfg(retry={"attempts": 1}))
+        engine, shell, _job = _ringing(cfg(retry={"attempts": 1}))
         out = shell.run(engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)), START + 9), START + 9)
         (save,) = [c for c in out if isinstance(c, SaveJob)]
         assert save.job.outcome is Outcome.FAILED and "gone" in save.job.detail
@@ -200,7 +200,7 @@ class TestReservations:
         return engine, shell, job
 
     def test_connected_holds_until_the_agent_hangs_up(self) -> None:
-        engine, shell, job = self._connected()
+        _, shell, job = self._connected()
         assert not [c for c in shell.log if isinstance(c, Unpause)]
         cid = job.channel_id
         out = shell.feed([ev.ChannelHungUp(ref(cid, cid, "PJSIP/agent1-1"), 16, "Normal")], START + 60)
@@ -214,7 +214,7 @@ class TestReservations:
         assert Unpause(1, "PJSIP/agent1", "redial") in shell.run(engine.handle(gone, START + 40), START + 40)
 
     def test_agents_own_pause_is_left_alone(self) -> None:
-        engine, shell, job = _ringing(cfg(retry={"attempts": 1}))
+        _, shell, job = _ringing(cfg(retry={"attempts": 1}))
         shell.feed([member("PJSIP/agent1", paused_reason="lunch")], START + 7)
         out = shell.feed([ev.OriginateResult("x", False, 3, job.channel_id, "")], START + 8)
         assert ForgetReservation(1, "PJSIP/agent1") in out
