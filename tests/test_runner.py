@@ -17,7 +17,7 @@ from redial.core.commands import SaveJob
 from redial.core.engine import LinkUp
 from redial.core.jobs import CallbackJob, JobState, Outcome, Trigger, move
 from redial.core.tracker import CallerWithheld
-from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, StoreError
+from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, LostWrite, StoreError
 from redial.service.replay import load_frames
 from redial.service.runner import EngineRunner
 from redial.store import Store
@@ -844,3 +844,26 @@ class TestEventsDuringTheSnapshot:
         assert engine.tracked_calls == 1
         await run(engine, clock, events[4:])
         assert [r.state for r in engine.open_redials] == [JobState.WAITING]
+
+
+class TestLostWrite:
+    """A conditional update that finds the row moved on stops the batch: nothing is sent over a state not stored."""
+
+    async def test_job_cancelled_behind_the_engine_is_not_rung(self, store: Store, tmp_path: Path) -> None:
+        """Another writer ended the job: the engine's ring finds it gone, sends no Pause or Originate, and drops it."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = EngineRunner(cfg(), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1"),)))
+        await run(engine, clock, drop(1))
+        other = await Store.open(tmp_path / "redial.sqlite3")
+        try:
+            assert await other.cancel_redial(1, "someone", clock.now()) == "redial 1 cancelled"
+        finally:
+            await other.close()
+        clock.advance(6)
+        with pytest.raises(LostWrite, match="no longer waiting at revision 0"):
+            await engine.tick()
+        assert originator.actions == [] and originator.pauses == []
+        assert engine.open_redials == []
+        stored = await store.job(1)
+        assert stored is not None and stored.outcome is Outcome.CANCELLED
