@@ -15,7 +15,7 @@ from redial.clock import ManualClock
 from redial.config import Settings, parse_settings
 from redial.core.commands import SaveJob
 from redial.core.engine import LinkUp
-from redial.core.jobs import CallbackJob, JobState, Outcome, Trigger, move
+from redial.core.jobs import CallbackJob, CancelAnswer, JobState, Outcome, Trigger, move
 from redial.core.tracker import CallerWithheld
 from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, LostWrite, StoreError
 from redial.service.replay import load_frames
@@ -528,12 +528,14 @@ class TestOperator:
         engine = EngineRunner(cfg(), store, originator, clock)
         await run(engine, clock, [*drop(1), *drop(2, number="2025550199")])
         first, second = engine.open_redials
-        assert await engine.cancel(first.id, "alice") == f"redial {first.id} cancelled"
+        assert await engine.cancel(first.id, "alice") == CancelAnswer(True, f"redial {first.id} cancelled")
         clock.advance(6)
         await engine.tick()
         assert [a["ChannelId"] for a in originator.actions] == [second.channel_id]
-        assert "already ringing" in await engine.cancel(second.id, "bob")
-        assert "not pending" in await engine.cancel(999, "bob")
+        refused = await engine.cancel(second.id, "bob")
+        assert not refused.cancelled and "already ringing" in refused.text
+        unknown = await engine.cancel(999, "bob")
+        assert not unknown.cancelled and "not pending" in unknown.text
         assert engine.metrics.outcomes.labels("cancelled")._value.get() == 1
 
     async def test_metrics_count_drops_and_decisions(self, store: Store) -> None:
@@ -857,7 +859,7 @@ class TestLostWrite:
         await run(engine, clock, drop(1))
         other = await Store.open(tmp_path / "redial.sqlite3")
         try:
-            assert await other.cancel_redial(1, "someone", clock.now()) == "redial 1 cancelled"
+            assert await other.cancel_redial(1, "someone", clock.now()) == CancelAnswer(True, "redial 1 cancelled")
         finally:
             await other.close()
         clock.advance(6)

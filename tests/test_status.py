@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from redial.core.jobs import CancelAnswer
 from redial.service.metrics import Metrics
 from redial.service.status import StatusServer
 from tests.ports import free_port
@@ -27,9 +28,9 @@ async def server() -> AsyncIterator[tuple[StatusServer, list[tuple[int, str]], M
     cancels: list[tuple[int, str]] = []
     metrics = Metrics()
 
-    async def cancel(redial_id: int, by: str) -> str:
+    async def cancel(redial_id: int, by: str) -> CancelAnswer:
         cancels.append((redial_id, by))
-        return f"redial {redial_id} cancelled"
+        return CancelAnswer(True, f"redial {redial_id} cancelled")
 
     srv = StatusServer("127.0.0.1", free_port(), lambda: {"running": True}, metrics.exposition, cancel)
     assert await srv.start()
@@ -51,7 +52,11 @@ class TestEndpoint:
     async def test_cancel(self, server: tuple[StatusServer, list[tuple[int, str]], Metrics]) -> None:
         srv, cancels, _ = server
         code, body = await http(srv.port, b"POST /redials/7/cancel?by=alice HTTP/1.1\r\n\r\n")
-        assert code == 200 and json.loads(body) == {"result": "redial 7 cancelled"} and cancels == [(7, "alice")]
+        assert (
+            code == 200
+            and json.loads(body) == {"result": "redial 7 cancelled", "cancelled": True}
+            and cancels == [(7, "alice")]
+        )
         assert (await http(srv.port, b"GET /redials/7/cancel HTTP/1.1\r\n\r\n"))[0] == 405
 
     async def test_unknown_and_garbage(self, server: tuple[StatusServer, list[tuple[int, str]], Metrics]) -> None:

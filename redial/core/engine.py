@@ -36,7 +36,7 @@ from redial.core.commands import (
 )
 from redial.core.inputs import EngineInput, LinkUp
 from redial.core.intake import Intake
-from redial.core.jobs import IN_FLIGHT, PENDING, CallbackJob, JobState, Outcome, Trigger, move
+from redial.core.jobs import IN_FLIGHT, PENDING, CallbackJob, CancelAnswer, JobState, Outcome, Trigger, move
 from redial.core.open_jobs import OpenJobs
 from redial.core.progress import advance, expire
 from redial.core.tracker import CallerWithheld, CallTracker, EndedCall, InboundCall, RoutedToAgent
@@ -232,15 +232,16 @@ class CallbackEngine:
                     commands += attempts.finish(job, expired, now)
         return commands
 
-    def cancel(self, job_id: int, by: str, now: float) -> tuple[str, list[Command]]:
-        """An operator's cancel: only a job that has not started ringing; the answer in words."""
+    def cancel(self, job_id: int, by: str, now: float) -> tuple[CancelAnswer, list[Command]]:
+        """An operator's cancel: only a job that has not started ringing."""
         job = self.jobs.get(job_id)
         if job is None:
-            return f"redial {job_id} is not pending", []
+            return CancelAnswer(False, f"redial {job_id} is not pending"), []
         if job.state not in PENDING:
-            return f"redial {job_id} is already ringing ({job.state.value}); hang it up on the PBX", []
+            text = f"redial {job_id} is already ringing ({job.state.value}); hang it up on the PBX"
+            return CancelAnswer(False, text), []
         ended = move(job, Trigger.CANCEL, f"cancelled by {by}", Outcome.CANCELLED)
-        return f"redial {job_id} cancelled", self.attempts.finish(job, ended, now)
+        return CancelAnswer(True, f"redial {job_id} cancelled"), self.attempts.finish(job, ended, now)
 
     def shutdown(self, now: float) -> list[Command]:
         """Stopping: release every agent the daemon holds. Jobs in flight carry on; a restart looks them up."""

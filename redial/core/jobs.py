@@ -164,6 +164,14 @@ class CallbackJob:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True, slots=True)
+class CancelAnswer:
+    """An operator's cancel, answered: whether it cancelled, and why not in words."""
+
+    cancelled: bool
+    text: str
+
+
 def move(
     job: CallbackJob, trigger: Trigger, detail: str, outcome: Outcome | None = None, **changes: object
 ) -> CallbackJob:

@@ -17,6 +17,7 @@ from redial.ami.events import AmiEvent
 from redial.clock import Clock, SystemClock
 from redial.config import Settings
 from redial.core.engine import EngineInput, LinkUp
+from redial.core.jobs import CancelAnswer
 from redial.exceptions import StoreError
 from redial.service.agi import ReturningCallerService
 from redial.service.metrics import Metrics
@@ -46,7 +47,7 @@ class _Arrived:
 class _Cancel:
     redial_id: int
     by: str
-    reply: asyncio.Future[str]
+    reply: asyncio.Future[CancelAnswer]
 
 
 class Daemon:
@@ -218,9 +219,9 @@ class Daemon:
             **(engine.snapshot() if engine else {}),
         }
 
-    async def request_cancel(self, redial_id: int, by: str) -> str:
+    async def request_cancel(self, redial_id: int, by: str) -> CancelAnswer:
         """Cancel through the consumer task, which alone changes the engine's state."""
-        reply: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        reply: asyncio.Future[CancelAnswer] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Cancel(redial_id, by, reply))
         return await reply
 

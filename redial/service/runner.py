@@ -35,7 +35,7 @@ from redial.core.commands import (
     Unpause,
 )
 from redial.core.engine import CallbackEngine, EngineInput
-from redial.core.jobs import CallbackJob
+from redial.core.jobs import CallbackJob, CancelAnswer
 from redial.exceptions import AmiError, AmiRefused, StoreError, UnsafeValueError
 from redial.policy.numbers import DoNotCallList
 from redial.service.metrics import Metrics
@@ -139,7 +139,7 @@ class EngineRunner:
     async def tick(self) -> None:
         await self._run(self.core.tick(self._clock.now()))
 
-    async def cancel(self, redial_id: int, by: str) -> str:
+    async def cancel(self, redial_id: int, by: str) -> CancelAnswer:
         answer, commands = self.core.cancel(redial_id, by, self._clock.now())
         await self._run(commands)
         return answer

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from redial.core.jobs import CancelAnswer
 from redial.service.loopback import LoopbackService
 
 MAX_REQUEST_BYTES = 8192
@@ -28,7 +29,7 @@ class StatusServer(LoopbackService):
         port: int,
         status: Callable[[], dict[str, object]],
         metrics: Callable[[], bytes],
-        cancel: Callable[[int, str], Awaitable[str]],
+        cancel: Callable[[int, str], Awaitable[CancelAnswer]],
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
         super().__init__(host, port, log)
@@ -76,5 +77,6 @@ class StatusServer(LoopbackService):
                 return 503, "text/plain", text
             except Exception as exc:
                 return 500, "text/plain", f"the cancel failed: {exc}\n".encode()
-            return 200, "application/json", json.dumps({"result": result}).encode() + b"\n"
+            answer = {"result": result.text, "cancelled": result.cancelled}
+            return 200, "application/json", json.dumps(answer).encode() + b"\n"
         return 404, "text/plain", b"not found\n"

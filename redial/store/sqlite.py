@@ -16,7 +16,7 @@ from typing import Any
 import aiosqlite
 
 from redial.core.commands import NewJob, SaveJob
-from redial.core.jobs import CallbackJob, JobKind, JobState, Outcome, Trigger, channel_id_for, move
+from redial.core.jobs import CallbackJob, CancelAnswer, JobKind, JobState, Outcome, Trigger, channel_id_for, move
 from redial.core.tracker import EndedCall
 from redial.exceptions import LostWrite, StoreError
 from redial.policy.classify import Classification
@@ -372,16 +372,18 @@ class Store(Reports):
         await db.commit()
         return cursor.rowcount
 
-    async def cancel_redial(self, redial_id: int, by: str, now: float) -> str:
-        """Cancel a pending job while the daemon is not running; the answer in words."""
+    async def cancel_redial(self, redial_id: int, by: str, now: float) -> CancelAnswer:
+        """Cancel a pending job while the daemon is not running."""
         job = await self.job(redial_id)
         if job is None:
-            return f"no redial {redial_id}"
+            return CancelAnswer(False, f"no redial {redial_id}")
         if job.state not in (JobState.WAITING, JobState.WAITING_AGENT):
-            return f"redial {redial_id} is {job.state.value}: only a pending redial can be cancelled"
+            return CancelAnswer(
+                False, f"redial {redial_id} is {job.state.value}: only a pending redial can be cancelled"
+            )
         ended = move(job, Trigger.CANCEL, f"cancelled by {by}", Outcome.CANCELLED, revision=job.revision + 1)
         await self.save_job(SaveJob(ended, job.state, job.revision), now)
-        return f"redial {redial_id} cancelled"
+        return CancelAnswer(True, f"redial {redial_id} cancelled")
 
     async def forget_reservation(self, job_id: int, interface: str, now: float) -> None:
         """The agent a job reserved has been released (a newer reservation of the job stays)."""

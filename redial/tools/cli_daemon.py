@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from redial.config import Settings
+from redial.core.jobs import CancelAnswer
 from redial.exceptions import AlreadyRunning, StoreError
 from redial.service.logs import configure_logging
 from redial.store import StoreLock
@@ -151,7 +152,7 @@ def cancel(config_path: Path | None, redial_id: int, who: str) -> None:
         click.echo(f"redial: not cancelled: {exc}", err=True)
         sys.exit(1)
     if answer is not None:
-        result = str(answer["result"])
+        result = CancelAnswer(answer.get("cancelled") is True, str(answer["result"]))
     else:
         lock = _store_lock_or_holder(settings)
         if isinstance(lock, str):
@@ -166,6 +167,6 @@ def cancel(config_path: Path | None, redial_id: int, who: str) -> None:
             result = read_store(settings, lambda store: store.cancel_redial(redial_id, who, time.time()))
         finally:
             lock.release()
-    click.echo(result)
-    if result != f"redial {redial_id} cancelled":
+    click.echo(result.text)
+    if not result.cancelled:
         sys.exit(1)
