@@ -89,7 +89,7 @@ def _same(cls: type[T], section: msgspec.Struct, omit: tuple[str, ...] = (), **c
 
 
 def _ami(section: schema.Ami, env: Mapping[str, str]) -> AmiSettings:
-    secret = Secret(section.secret or "")
+    secret = Secret(section.secret)
     if section.secret_file is not None:
         if secret:
             raise ConfigError("ami.secret_file", "set secret or secret_file, not both")

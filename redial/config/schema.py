@@ -41,10 +41,8 @@ def _whole(pattern: str) -> str:
 
 
 Text = Annotated[str, Meta(min_length=1)]
-Token = Annotated[
-    str,
-    Meta(pattern=_whole(TOKEN.pattern), description="letters, digits, _ . and - (at most 64, not starting with -)"),
-]
+_TOKEN_TEXT = "letters, digits, _ . and - (at most 64, not starting with -)"
+Token = Annotated[str, Meta(pattern=_whole(TOKEN.pattern), description=_TOKEN_TEXT)]
 _LABEL_TEXT = "letters, digits, spaces and _.:#*+- (at most 40)"
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Loopback = Annotated[
@@ -104,7 +102,7 @@ class Ami(Section):
     host: Text = _AMI.host
     port: Port = _AMI.port
     username: Text = _AMI.username
-    secret: Text | None = None
+    secret: Text = ""  # "" is unset; written, it must be a non-empty string
     secret_file: Text | None = None
     ping_interval: Annotated[float, Meta(ge=1, le=3600)] = _AMI.ping_interval
     action_timeout: Annotated[float, Meta(ge=1, le=600)] = _AMI.action_timeout
@@ -264,7 +262,13 @@ class Status(Section):
 
 
 class CustomerRoute(Section):
-    context: Token
+    context: Annotated[
+        str,
+        Meta(
+            pattern=_whole(TOKEN.pattern),
+            description="the dialplan context to dial the customer through: " + _TOKEN_TEXT,
+        ),
+    ]
 
 
 _ORIGINATE = OriginateSettings()
