@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from redial.config import Secret, Settings, describe, load_settings, parse_settings
+from redial.config import Secret, describe, load_settings, parse_settings
 from redial.exceptions import ConfigError
 from redial.tools.cli import main
 
@@ -278,20 +278,6 @@ class TestDialPrefixes:
         """A prefix that is no digits is an error naming its path."""
         with pytest.raises(ConfigError, match=r"policy\.numbers\.dial_prefixes\[0\]"):
             parse_settings({"policy": {"numbers": {"dial_prefixes": ["9x"]}}}, env={})
-
-
-class TestSchemaDefaults:
-    """The schema's defaults are the dataclasses' own."""
-
-    def test_empty_file_is_the_dataclass_defaults(self) -> None:
-        """Nothing written gives exactly Settings() (but for its source)."""
-        assert parse_settings({}, env={}, source="<defaults>") == Settings()
-
-    def test_empty_sections_are_defaults(self) -> None:
-        """A section written with nothing under it (``numbers:``) takes its defaults."""
-        data = {"ami": None, "policy": {"numbers": None, "hours": None, "queue_overrides": {"vip": None}}}
-        settings = parse_settings(data, env={}, source="<defaults>")
-        assert settings.policy == Settings().policy and settings.policy_for("vip") == Settings().policy
 
 
 class TestCheckConfigExit:

@@ -54,20 +54,22 @@ def config_error(error: str, data: object, schema: type[Any], path: str = "") ->
     at = _join(path, steps)
     if match["key"]:
         bad = next((k for k in value if not isinstance(k, str)), None) if isinstance(value, Mapping) else None
-        return ConfigError(at, f"key {bad!r} is not a string" if bad is not None else "keys must be strings")
+        if bad is not None:
+            return ConfigError(at, f"key {bad!r} is not a string")
+        return ConfigError(at, f"a key is wrong: {what[:1].lower() + what[1:]}")
     field = _FIELD.match(what)
     if field is not None:
         struct = _unwrap(node)
         fields = {f.encode_name: f for f in struct.fields} if isinstance(struct, mi.StructType) else {}
         name = field["name"]
         if field["kind"] == "missing required" and name in fields:
-            return ConfigError(_join(at, [name]), f"missing: expected {describe(fields[name].type)}")
+            return ConfigError(_join(at, [name]), f"missing: expected {in_words(fields[name].type)}")
         hint = difflib.get_close_matches(name, sorted(fields), n=1)
         also = f"; did you mean {hint[0]!r}?" if hint else ""
         return ConfigError(_join(at, [name]), f"unknown key{also} (known: {', '.join(sorted(fields))})")
     if value is _MISSING:  # not found in the data: keep msgspec's own words
         return ConfigError(at, what[:1].lower() + what[1:])
-    expected = f"expected {describe(node)}"
+    expected = f"expected {in_words(node)}"
     if what.startswith("Expected `") and ", got `" in what:  # a wrong type: say which type came
         return ConfigError(at, f"{expected}, got {_kind(value)}")
     advice = _extra(node).get("hint")
@@ -75,13 +77,13 @@ def config_error(error: str, data: object, schema: type[Any], path: str = "") ->
     return ConfigError(at, f"{expected}, got {value!r}{also}")
 
 
-def describe(node: mi.Type) -> str:
+def in_words(node: mi.Type) -> str:
     """What a value of the schema type ``node`` is, in words: "a whole number from 1 to 10"."""
     if isinstance(node, mi.Metadata):
         description = (node.extra_json_schema or {}).get("description")
-        return str(description) if description else describe(node.type)
+        return str(description) if description else in_words(node.type)
     if isinstance(node, mi.UnionType):
-        return " or ".join(describe(t) for t in node.types if not isinstance(t, mi.NoneType))
+        return " or ".join(in_words(t) for t in node.types if not isinstance(t, mi.NoneType))
     if isinstance(node, mi.BoolType):
         return "true or false"
     if isinstance(node, mi.IntType | mi.FloatType):
