@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from redial.config import Secret, describe, load_settings, parse_settings
 from redial.exceptions import ConfigError
+from redial.tools.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -276,3 +278,28 @@ class TestDialPrefixes:
         """A prefix that is no digits is an error naming its path."""
         with pytest.raises(ConfigError, match=r"policy\.numbers\.dial_prefixes\[0\]"):
             parse_settings({"policy": {"numbers": {"dial_prefixes": ["9x"]}}}, env={})
+
+
+class TestCheckConfigExit:
+    """``redial check-config`` exits 78 (EX_CONFIG) on a bad file, naming the key."""
+
+    @pytest.mark.parametrize(
+        ("text", "words"),
+        [
+            ("policy:\n  retry:\n    atempts: 3\n", "policy.retry.atempts: unknown key; did you mean 'attempts'?"),
+            ("ami:\n  port: many\n", "ami.port: expected a whole number from 1 to 65535, got str"),
+            ("policy:\n  queues: [a\n", "not valid YAML at line"),
+        ],
+    )
+    def test_bad_file_exits_78(self, tmp_path: Path, text: str, words: str) -> None:
+        """Exit code 78 and the error on stderr."""
+        file = tmp_path / "r.yaml"
+        file.write_text(text)
+        result = CliRunner().invoke(main, ["check-config", "--config", str(file)], env={})
+        assert result.exit_code == 78
+        assert words in result.output
+
+    def test_good_file_exits_0(self) -> None:
+        """The shipped example passes."""
+        result = CliRunner().invoke(main, ["check-config", "--config", str(REPO / "config" / "redial.yaml")], env={})
+        assert result.exit_code == 0 and "valid" in result.output

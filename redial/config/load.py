@@ -1,0 +1,233 @@
+"""Loading: YAML and the environment into :class:`Settings`, checked by msgspec.
+
+msgspec checks each key's type, range and pattern and refuses unknown keys
+(``redial.config.schema``, errors worded in ``redial.config.validate``). What no
+schema can say stays here as small checks: time zones and spans, the secret's
+sources, per-queue overrides merged over the base policy, and keys that must differ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import zoneinfo
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import yaml
+
+from redial.config import schema
+from redial.config.settings import (
+    WEEKDAYS,
+    AgentSettings,
+    AmiSettings,
+    BusinessHours,
+    ExperienceSettings,
+    FastAgiSettings,
+    LogSettings,
+    NumberRules,
+    OriginateSettings,
+    OutageGuard,
+    PolicySettings,
+    RetrySettings,
+    Secret,
+    Settings,
+    StatusSettings,
+    StoreSettings,
+)
+from redial.config.validate import convert
+from redial.exceptions import ConfigError
+
+T = TypeVar("T")
+
+
+def parse_settings(data: object, env: Mapping[str, str] | None = None, source: str = "<string>") -> Settings:
+    """Validate an already-loaded YAML document into :class:`Settings`."""
+    env = os.environ if env is None else env
+    document = convert({} if data is None else data, schema.ConfigFile)
+    raw_policy = data.get("policy") if isinstance(data, Mapping) else None
+    policy, queue_policies = _policies(document.policy or schema.Policy(), raw_policy or {})
+    store = document.store or schema.Store()
+    return Settings(
+        ami=_ami(document.ami or schema.Ami(), env),
+        store=_same(StoreSettings, store, path=Path(store.path)),
+        policy=policy,
+        queue_policies=queue_policies,
+        outage_guard=_same(OutageGuard, document.outage_guard or schema.Guard()),
+        fastagi=_same(FastAgiSettings, document.fastagi or schema.FastAgi()),
+        status=_same(StatusSettings, document.status or schema.Status()),
+        originate=_originate(document.originate or schema.Originate()),
+        logging=_same(LogSettings, document.logging or schema.Logging()),
+        source=source,
+    )
+
+
+def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the YAML file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError("", f"{path} is not valid YAML{line}: {getattr(exc, 'problem', exc)}") from None
+    return parse_settings(data, env, source=str(path))
+
+
+def _same(cls: type[T], section: msgspec.Struct, omit: tuple[str, ...] = (), **changes: Any) -> T:
+    """The dataclass ``cls`` from a schema section of the same keys (but ``omit``), with ``changes``."""
+    fields = msgspec.structs.asdict(section)
+    for key in omit:
+        del fields[key]
+    return cls(**{**fields, **changes})
+
+
+def _ami(section: schema.Ami, env: Mapping[str, str]) -> AmiSettings:
+    secret = Secret(section.secret)
+    if section.secret_file is not None:
+        if secret:
+            raise ConfigError("ami.secret_file", "set secret or secret_file, not both")
+        secret = _secret_file(Path(section.secret_file), "ami.secret_file")
+    credentials = env.get("CREDENTIALS_DIRECTORY")
+    if not secret and credentials:
+        # systemd's LoadCredential=ami-secret:/etc/redial/ami-secret puts it here, readable only by us.
+        credential = Path(credentials) / "ami-secret"
+        if credential.exists():
+            try:
+                secret = Secret(credential.read_text(encoding="utf-8").strip())
+            except OSError as exc:
+                raise ConfigError("ami.secret", f"cannot read the credential {credential}: {exc.strerror}") from None
+    given = {key: env.get(f"REDIAL_AMI_{key.upper()}") for key in ("host", "port", "username", "secret")}
+    try:
+        # The environment holds only strings: strict=False reads "15038" as a port. Empty is unset.
+        override = convert({k: v for k, v in given.items() if v}, schema.AmiEnvironment, strict=False)
+    except ConfigError as exc:
+        raise ConfigError(f"REDIAL_AMI_{exc.path.upper()}", exc.message) from None
+    settings = _same(
+        AmiSettings,
+        section,
+        omit=("secret_file",),
+        host=override.host or section.host,
+        port=override.port or section.port,
+        username=override.username or section.username,
+        secret=Secret(override.secret) if override.secret else secret,
+    )
+    for key, value in (("username", settings.username), ("secret", settings.secret.reveal())):
+        if any(ch in value for ch in "\r\n\0"):
+            raise ConfigError(f"ami.{key}", "holds a line break or NUL, which AMI cannot carry")
+    return settings
+
+
+def _secret_file(file: Path, path: str) -> Secret:
+    try:
+        if file.stat().st_mode & stat.S_IROTH:
+            raise ConfigError(path, f"{file} is readable by every user; chmod o-r it")
+        return Secret(file.read_text(encoding="utf-8").strip())
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read {file}: {exc.strerror}") from None
+
+
+def _policies(section: schema.Policy, raw: Mapping[str, Any]) -> tuple[PolicySettings, dict[str, PolicySettings]]:
+    """The base policy and each overridden queue's: the base with the queue's keys merged over it."""
+    base = _policy(section, "policy")
+    base_raw = {k: v for k, v in raw.items() if k not in schema.SCOPE_KEYS}
+    per_queue: dict[str, PolicySettings] = {}
+    for queue, override in (section.queue_overrides or {}).items():
+        path = f"policy.queue_overrides.{queue}"
+        if isinstance(override, Mapping):
+            for key in schema.SCOPE_KEYS:
+                if key in override:
+                    raise ConfigError(f"{path}.{key}", "scope keys cannot be overridden per queue")
+        # Checked on its own first, so that an error names the override's own key.
+        convert({} if override is None else override, schema.PolicyOverride, path)
+        merged = convert(_merge(base_raw, override or {}), schema.PolicyOverride, path)
+        policy = _policy(merged, path)
+        per_queue[str(queue)] = dataclasses.replace(policy, queues=base.queues, dids=base.dids, trunks=base.trunks)
+    return base, per_queue
+
+
+def _merge(base: Mapping[Any, Any], override: Mapping[Any, Any]) -> dict[Any, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key != "weekly":
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _scope(value: frozenset[str | int] | str | None) -> frozenset[str] | None:
+    """``"*"`` or nothing is every queue (None); DIDs written without quotes become strings."""
+    return None if value is None or isinstance(value, str) else frozenset(str(v) for v in value)
+
+
+def _policy(section: schema.PolicyOverride, path: str) -> PolicySettings:
+    if section.max_talk_time is not None and section.max_talk_time <= section.min_talk_time:
+        raise ConfigError(f"{path}.max_talk_time", "must be greater than min_talk_time")
+    scope = section if isinstance(section, schema.Policy) else schema.Policy()
+    numbers = section.numbers or schema.Numbers()
+    experience = section.experience or schema.Experience()
+    scoped = schema.SCOPE_KEYS if isinstance(section, schema.Policy) else ()
+    return _same(
+        PolicySettings,
+        section,
+        omit=scoped,
+        queues=_scope(scope.queues),
+        dids=_scope(scope.dids),
+        trunks=_scope(scope.trunks),
+        numbers=_same(
+            NumberRules,
+            numbers,
+            allowed_regions=None if numbers.allowed_regions == "*" else numbers.allowed_regions,
+            do_not_call_file=None if numbers.do_not_call_file is None else Path(numbers.do_not_call_file),
+            dial_prefixes=tuple(str(p) for p in numbers.dial_prefixes),
+        ),
+        hours=_hours(section.hours or schema.Hours(), f"{path}.hours"),
+        retry=_same(RetrySettings, section.retry or schema.Retry()),
+        agent=_same(AgentSettings, section.agent or schema.Agent()),
+        experience=_same(ExperienceSettings, experience, customer_caller_id=str(experience.customer_caller_id)),
+    )
+
+
+def _hours(section: schema.Hours, path: str) -> BusinessHours:
+    try:
+        zoneinfo.ZoneInfo(section.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{path}.timezone", f"unknown time zone {section.timezone!r}; expected an IANA name such as Europe/Berlin"
+        ) from None
+    weekly = None
+    if isinstance(section.weekly, schema.Weekly):
+        weekly = tuple(_spans(getattr(section.weekly, day), f"{path}.weekly.{day}") for day in WEEKDAYS)
+    return BusinessHours(timezone=section.timezone, weekly=weekly, holidays=section.holidays)
+
+
+def _spans(spans: tuple[str, ...], path: str) -> tuple[tuple[int, int], ...]:
+    """``"08:00-12:00"`` spans (their form checked by the schema) as minutes after midnight."""
+    minutes = []
+    for index, span in enumerate(spans):
+        h1, m1, h2, m2 = int(span[0:2]), int(span[3:5]), int(span[6:8]), int(span[9:11])
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or start >= end:
+            raise ConfigError(
+                f"{path}[{index}]", f"{span!r} is not a span within one day (start before end, end at most 24:00)"
+            )
+        minutes.append((start, end))
+    return tuple(sorted(minutes))
+
+
+def _originate(section: schema.Originate) -> OriginateSettings:
+    route = section.customer_route.context if isinstance(section.customer_route, schema.CustomerRoute) else None
+    if route == section.context:
+        raise ConfigError(
+            "originate.customer_route.context",
+            f"{section.context!r} is the redial context itself (originate.context); name the context "
+            "of your outbound routes, for example from-internal",
+        )
+    return _same(OriginateSettings, section, customer_route=route)

@@ -1,0 +1,285 @@
+"""What redial's settings are: frozen dataclasses, with every default.
+
+``redial.config.load`` fills them from YAML and the environment; everything else
+only reads them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+# Causes that end a call abnormally after answer (asterisk-facts.md, default table).
+DEFAULT_ABNORMAL_CAUSES = frozenset({18, 19, 27, 34, 38, 41, 42, 44, 47, 102, 127})
+DEFAULT_CONFIG_PATH = Path("/etc/redial/redial.yaml")
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or an error."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "redial"
+    secret: Secret = field(default_factory=lambda: Secret(""))
+    # Seconds between the daemon's own Pings; a peer silent for two of them is dead.
+    ping_interval: float = 10.0
+    action_timeout: float = 10.0
+    # Reconnect after a first delay of reconnect_delay seconds, doubling (with
+    # jitter) up to reconnect_max.
+    reconnect_delay: float = 2.0
+    reconnect_max: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    path: Path = Path("/var/lib/redial/redial.sqlite3")
+    # Calls and redials older than this many days are purged (0: keep everything).
+    retention_days: int = 90
+
+
+# phonenumbers' number types, by the names the YAML uses.
+NumberType = Literal[
+    "fixed_line",
+    "mobile",
+    "fixed_line_or_mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "unknown",
+]
+NUMBER_TYPES: frozenset[str] = frozenset(get_args(NumberType))
+# Premium-rate, shared-cost, pagers, voicemail and unknown types are never dialled by default.
+DEFAULT_NUMBER_TYPES: frozenset[NumberType] = frozenset(
+    {"fixed_line", "mobile", "fixed_line_or_mobile", "toll_free", "voip", "personal_number", "uan"}
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The outcomes of a redial attempt that policy.retry.retry_on may name.
+RedialOutcome = Literal["agent_no_answer", "customer_no_answer", "customer_busy", "failed"]
+REDIAL_OUTCOMES: frozenset[str] = frozenset(get_args(RedialOutcome))
+DEFAULT_RETRY_ON: frozenset[RedialOutcome] = frozenset({"customer_no_answer", "customer_busy"})
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRules:
+    """Which customer numbers may be dialled, and in which form."""
+
+    # ISO 3166 region numbers without a leading + are read in (phonenumbers).
+    home_region: str = "US"
+    # Regions whose numbers may be dialled besides the home region; None: any ("*").
+    allowed_regions: frozenset[str] | None = frozenset()
+    allowed_types: frozenset[str] = DEFAULT_NUMBER_TYPES
+    # What REDIAL_NUMBER carries: the number as the carrier delivered it, E.164, or national.
+    dial_format: str = "as_received"
+    # Local numbers without their area code (5551234 in the US), which the numbering data
+    # cannot confirm: "allow" dials them, "block" treats them as type unknown. Numbers
+    # with an area code or a leading + must always be valid.
+    unverified_numbers: str = "allow"
+    # One number a line; re-read when the file changes.
+    do_not_call_file: Path | None = None
+    # Digits an agent dials for an outside line (9, 0): taken off a number an agent
+    # dialled by hand before it is compared with a customer's.
+    dial_prefixes: tuple[str, ...] = ()
+    # At most this many redials to one number per day (0: no limit). Off by default:
+    # each drop already gets a bounded number of attempts, and a customer whose calls
+    # keep dropping still wants them back.
+    max_redials_per_day: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessHours:
+    """When redials may ring customers; ``weekly`` None means at any time."""
+
+    timezone: str = "UTC"
+    # Index 0 is Monday; each day a tuple of (start, end) minutes after midnight, end exclusive.
+    weekly: tuple[tuple[tuple[int, int], ...], ...] | None = None
+    holidays: frozenset[dt.date] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    # Attempts in all, the first included.
+    attempts: int = 2
+    # Seconds between the end of one attempt and the next.
+    spacing: float = 120.0
+    retry_on: frozenset[str] = DEFAULT_RETRY_ON
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    # Seconds to wait for a busy agent to become free before the fallback.
+    busy_wait: float = 120.0
+    # The QueuePause reason that reserves the agent for the redial (shown in queue_log).
+    pause_reason: str = "redial"
+    # When the agent stays busy, is paused for another reason, or left the queue:
+    # "queue_member" rings another free member of the same queue, "callback" records
+    # the drop for a person to call back.
+    fallback: str = "queue_member"
+    # The queue's own wrapuptime from queues.conf, in seconds: set it to the same value.
+    # AMI never reports it (QueueMemberStatus shows only a member's own override), yet
+    # app_queue rings no member during it, and neither does the daemon.
+    wrapup_time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExperienceSettings:
+    """What agent and customer see and hear on a redial."""
+
+    # The agent's phone shows "<agent_caller_id_name> <customer number>".
+    agent_caller_id_name: str = "REDIAL"
+    # Played to the agent on answer, before the customer is dialled ("Please hold
+    # while we try to connect you.").
+    agent_prompt: tuple[str, ...] = ("pls-hold-while-try",)
+    # Played to the customer on answer, before they are bridged ("Hello. One moment, please.").
+    customer_greeting: tuple[str, ...] = ("hello", "one-moment-please")
+    # The number the customer sees: "dialled" (what they dialled when the call dropped)
+    # or a fixed number.
+    customer_caller_id: str = "dialled"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    # Scope; None means all ("*").
+    queues: frozenset[str] | None = None
+    dids: frozenset[str] | None = None
+    trunks: frozenset[str] | None = None
+    abnormal_causes: frozenset[int] = DEFAULT_ABNORMAL_CAUSES
+    # Cause 0 ("undefined") carries no information: the admin decides.
+    undefined_cause_abnormal: bool = False
+    # A hang-up the channel driver requested (SoftHangupRequest bit 1: RTP timeout,
+    # lost transport) is a drop whatever the Hangup cause.
+    driver_hangup_abnormal: bool = True
+    # A call the PBX itself cut (`core restart now`, `core stop now`, a crash) is a drop:
+    # redialled once Asterisk is back.
+    pbx_restart_abnormal: bool = True
+    # Drops after less talk time than this are not redialled (seconds).
+    min_talk_time: float = 0.0
+    # Drops after more talk time than this are not redialled; None: no limit.
+    max_talk_time: float | None = None
+    # Seconds to wait for the customer to call back on their own before redialling.
+    callback_window: float = 20.0
+    numbers: NumberRules = field(default_factory=NumberRules)
+    hours: BusinessHours = field(default_factory=BusinessHours)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
+    experience: ExperienceSettings = field(default_factory=ExperienceSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class FastAgiSettings:
+    """The returning-caller service the inbound dialplan asks before Queue()."""
+
+    enabled: bool = True
+    # Loopback only: Asterisk runs on the same machine.
+    host: str = "127.0.0.1"
+    port: int = 4573
+    # A caller whose last call dropped this recently is offered to the same agent first.
+    returning_window: float = 900.0
+    # Seconds the inbound dialplan rings that agent before falling back to the queue.
+    ring_timeout: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSettings:
+    """The loopback endpoint ``redial status`` and Prometheus read."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9327
+
+
+@dataclass(frozen=True, slots=True)
+class OutageGuard:
+    """Many drops on one trunk at once is a carrier outage: spread the redials out."""
+
+    # More than ``drops`` abnormal drops within ``within`` seconds on one trunk trips it.
+    drops: int = 5
+    within: float = 60.0
+    # While tripped: at most this many redials a minute on that trunk.
+    rate: float = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateSettings:
+    context: str = "redial-out"
+    account: str = "redial"
+    channel_id_prefix: str = "redial"
+    # Write REDIALSTART / REDIALEND lines to queue_log (the QueueLog action).
+    queue_log: bool = True
+    agent_ring_timeout: int = 20
+    customer_ring_timeout: int = 30
+    # None: the endpoint the customer's call came in on.
+    trunk: str | None = None
+    # How the dialplan reaches the customer. None ("trunk" in the YAML):
+    # Dial(PJSIP/<number>@<trunk>). A context name ({context: from-internal}):
+    # Dial(Local/<number>@<context>), the admin's own outbound routing.
+    customer_route: str | None = None
+    # Seconds after the Originate by which a final outcome must be seen.
+    outcome_timeout: float = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = "info"
+    format: str = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    # Per-queue policies: the base policy with that queue's overrides applied.
+    queue_policies: Mapping[str, PolicySettings] = field(default_factory=dict)
+    outage_guard: OutageGuard = field(default_factory=OutageGuard)
+    fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
+    status: StatusSettings = field(default_factory=StatusSettings)
+    originate: OriginateSettings = field(default_factory=OriginateSettings)
+    logging: LogSettings = field(default_factory=LogSettings)
+    source: str = "<defaults>"
+
+    def policy_for(self, queue: str | None) -> PolicySettings:
+        """The effective policy of ``queue``."""
+        if queue is not None and queue in self.queue_policies:
+            return self.queue_policies[queue]
+        return self.policy
+
+    def queue_wrapup_times(self) -> dict[str, int]:
+        """``policy.agent.wrapup_time`` of each queue with an override; the rest have the base value.
+
+        For :meth:`redial.core.agents.AgentBoard.set_queue_wrapup`, with
+        ``default=self.policy.agent.wrapup_time``.
+        """
+        return {queue: policy.agent.wrapup_time for queue, policy in self.queue_policies.items()}
