@@ -1,4 +1,4 @@
-"""Tests for redial.ami.connection and redial.ami.backoff, against a fake AMI peer on loopback.
+"""Tests for redial.ami.connection, against a fake AMI peer on loopback.
 
 A fake is used only for what a real Asterisk cannot be made to do: go silent
 without closing the TCP connection (a black-holed link), refuse logins on
@@ -345,19 +345,6 @@ class TestGarbage:
             assert client.link.logged_in
         finally:
             await client.link.close()
-
-
-class TestBackoff:
-    """The delays themselves."""
-
-    def test_doubles_to_cap_with_jitter_in_upper_half(self) -> None:
-        drawn: list[tuple[float, float]] = []
-        backoff = Backoff(1, 8, uniform=lambda low, high: drawn.append((low, high)) or high)
-        delays = [backoff.advance() for _ in range(6)]
-        assert delays == [1, 2, 4, 8, 8, 8]
-        assert drawn[2] == (2, 4)
-        backoff.reset()
-        assert backoff.advance() == 1
 
 
 def hostile_frames(count: int, seed: int) -> list[str]:

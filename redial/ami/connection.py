@@ -13,28 +13,32 @@
 - The bytes are cut by the daemon's own protocol (``FastAmiProtocol``): only the
   events the daemon reads are decoded, straight to typed records; responses and
   list events still take panoramisk's path, so its action futures work unchanged.
+
+panoramisk's protocol and Manager, adapted, are in :mod:`redial.ami.transport`;
+the state asked for after each login, in :mod:`redial.ami.login_snapshot`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 from panoramisk import Manager
 from panoramisk import actions as pactions
-from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from redial.ami import events as ev
 from redial.ami.actions import Action, assert_header_safe, extension_state_action, login_action, pause_action
 from redial.ami.backoff import Backoff
-from redial.ami.frames import EventCutter
+from redial.ami.login_snapshot import live_channels, pbx_started, queue_members
+from redial.ami.transport import BackoffManager, FastAmiProtocol
 from redial.config import AmiSettings
 from redial.exceptions import AmiNotConnected, AmiRefused, AmiTimeout
+
+__all__ = ["LOGIN_EVENTS", "AmiLink", "FastAmiProtocol"]
 
 # Everything the daemon sends: none of it may be re-sent by panoramisk after a reconnect.
 _NEVER_RESEND = (
@@ -53,100 +57,6 @@ _NEVER_RESEND = (
 )
 # The event classes the daemon reads; the AMI user's read permission limits them too.
 LOGIN_EVENTS = "call,agent"
-
-
-class FastAmiProtocol(AMIProtocol):  # type: ignore[misc]
-    """panoramisk's protocol with the daemon's parser in front of it.
-
-    panoramisk builds a case-insensitive Message for every frame and matches it
-    against every registered pattern; most of a busy PBX's frames are events the
-    daemon never reads. Here :class:`~redial.ami.frames.EventCutter` decodes the
-    needed events straight from the bytes and hands the records to ``on_event``;
-    everything else panoramisk needs (responses, list events, FullyBooted,
-    Shutdown) goes through its own ``Message.from_line`` and ``handle_message``.
-    """
-
-    def __init__(
-        self,
-        on_event: Callable[[ev.AmiEvent], None],
-        on_undecodable: Callable[[str], None] | None = None,
-    ) -> None:
-        super().__init__()
-        self.cutter = EventCutter(on_event, self._panoramisk_frame, on_undecodable)
-        self.version: str | None = None
-
-    def data_received(self, data: bytes) -> None:
-        if self.version is None and data.startswith(b"Asterisk Call Manager/"):
-            banner, _, _ = data.partition(b"\r\n")
-            self.version = banner.partition(b"/")[2].decode("ascii", "replace").strip()
-        # No action awaiting an answer: no frame can be a reply, all events take the fast path.
-        self.cutter.actions_pending = bool(self.responses)
-        self.cutter.feed(data)
-
-    def _panoramisk_frame(self, text: str) -> None:
-        message = Message.from_line(text)
-        if message is not None:
-            self.handle_message(message)
-
-
-class _BackoffManager(Manager):  # type: ignore[misc]
-    """panoramisk's Manager with growing, jittered reconnect delays.
-
-    panoramisk schedules every reconnect with ``call_later(self.reconnect_timeout, self.connect)``
-    (after a refused connection and after a lost one), so the delay is read from the
-    backoff here and advanced on each connect attempt.
-    """
-
-    def __init__(
-        self,
-        backoff: Backoff,
-        connect_timeout: float,
-        on_connect_failed: Callable[[BaseException], None],
-        **config: Any,
-    ) -> None:
-        self._backoff = backoff
-        self._connect_timeout = connect_timeout
-        self._on_connect_failed = on_connect_failed
-        self.stopped = False
-        self.connecting: asyncio.Task[Any] | None = None
-        super().__init__(**config)
-
-    @property
-    def reconnect_timeout(self) -> float:
-        return self._backoff.current
-
-    @reconnect_timeout.setter
-    def reconnect_timeout(self, _value: float) -> None:
-        # panoramisk's __init__ assigns its fixed delay; the backoff decides instead.
-        pass
-
-    def connect(self, *args: Any, **kwargs: Any) -> Any:
-        """panoramisk's connect with a time limit: a black-holed SYN would otherwise take
-        the kernel's two minutes of retries, with nothing logged meanwhile."""
-        if self.stopped:  # a retry panoramisk scheduled before the link was closed
-            return None
-        self._backoff.advance()
-        config = self.config
-        connection = self.loop.create_connection(
-            config["protocol_factory"], config["host"], config["port"], ssl=config["ssl"]
-        )
-        task = self.loop.create_task(asyncio.wait_for(connection, self._connect_timeout))
-        task.add_done_callback(self.connection_made)
-        self.connecting = task
-        return task
-
-    def connection_made(self, f: asyncio.Future[Any]) -> None:
-        # panoramisk reports a failed connect only to its own logger (which the daemon
-        # silences), and retries only after an OSError.
-        if f.cancelled():
-            return
-        exc = f.exception()
-        if exc is not None:
-            self._on_connect_failed(exc)
-            if not isinstance(exc, OSError):
-                self.loop.call_later(self.reconnect_timeout, self.connect)
-                return
-        super().connection_made(f)
 
 
 class AmiLink:
@@ -203,7 +113,7 @@ class AmiLink:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._manager = _BackoffManager(
+        self._manager = BackoffManager(
             self.backoff,
             self._settings.action_timeout,
             self._connect_failed,
@@ -314,9 +224,9 @@ class AmiLink:
         self.logins += 1
         self.connected_since = asyncio.get_running_loop().time()
         try:
-            alive = await self._live_channels()
-            members = await self._queue_members()
-            started = await self._pbx_started()
+            alive = await live_channels(self._send)
+            members = await queue_members(self._send)
+            started = await pbx_started(self._send)
         except (AmiNotConnected, AmiTimeout, AmiRefused) as exc:
             self._held = None
             self._drop_link(f"rebuilding state failed: {exc}")
@@ -330,36 +240,6 @@ class AmiLink:
         held, self._held = tuple(self._held or ()), None
         self._on_login(alive, members, started, generation, held)
         self._spawn(self._keepalive(generation))
-
-    async def _live_channels(self) -> tuple[ev.LiveChannel, ...]:
-        reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
-        messages = reply if isinstance(reply, list) else [reply]
-        found = (ev.live_channel(m) for m in messages if m.get("Event") == "CoreShowChannel")
-        channels = tuple(c for c in found if c is not None)
-        if not any(c.application.lower() == "queue" for c in channels):
-            return channels
-        # Queue calls are up (taken up if the daemon does not follow them yet): their
-        # DIDs come from Status (DNID), which CoreShowChannels does not carry.
-        reply = await self._send({"Action": "Status"}, as_list=True)
-        statuses = reply if isinstance(reply, list) else [reply]
-        dnids = {str(m.get("Uniqueid")): str(m.get("DNID") or "") for m in statuses if m.get("Event") == "Status"}
-        return tuple(dataclasses.replace(c, dialled=dnids.get(c.ref.uniqueid, "")) for c in channels)
-
-    async def _pbx_started(self) -> str:
-        """When Asterisk started (CoreStatus), to notice a restart between logins; "" if not told."""
-        try:
-            reply = await self._send({"Action": "CoreStatus"})
-        except AmiRefused:
-            return ""  # a user without the reporting class: restarts go unnoticed
-        if not hasattr(reply, "get"):
-            return ""
-        return f"{reply.get('CoreStartupDate', '')} {reply.get('CoreStartupTime', '')}".strip()
-
-    async def _queue_members(self) -> tuple[ev.MemberState, ...]:
-        reply = await self._send({"Action": "QueueStatus"}, as_list=True)
-        messages = reply if isinstance(reply, list) else [reply]
-        members = (ev.decode(m) for m in messages if m.get("Event") == "QueueMember")
-        return tuple(m for m in members if isinstance(m, ev.MemberState))
 
     async def _keepalive(self, generation: int) -> None:
         """Ping this login's link; ends with it (a later login has its own)."""

@@ -11,14 +11,16 @@ joins a queue; it counts from its answered ``DialEnd`` instead.
 
 When the last channel of a call is gone the tracker emits :class:`CallEnded`
 and forgets the call.
+
+What one call's record knows by itself (its conversation legs, the agent's phone
+behind a Local member, its report) is in :mod:`redial.core.tracked_call`; the
+index of customers on a live call, in :mod:`redial.core.live_calls`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from redial.ami import events as ev
 from redial.core.adopt import CallInProgress
@@ -32,6 +34,8 @@ from redial.core.calls import (
     local_twin,
     trunk_of,
 )
+from redial.core.live_calls import LiveCallIndex
+from redial.core.tracked_call import CallState, TrackedCall
 
 __all__ = [
     "CallState",
@@ -49,55 +53,6 @@ __all__ = [
 
 # How many hung-up channels of calls not followed the tracker remembers.
 _GONE_REMEMBERED = 4096
-
-
-class CallState(enum.Enum):
-    """Where one tracked call is; transitions only move forward."""
-
-    STARTED = "started"  # channels exist, no queue yet
-    QUEUED = "queued"  # the customer waits in a queue
-    CONNECTED = "connected"  # an agent answered
-    ENDING = "ending"  # a conversation leg was asked to hang up or hung up
-    ENDED = "ended"  # every channel gone; reported and forgotten
-
-
-@dataclass(slots=True)
-class _Call:
-    linkedid: str
-    started_at: float
-    state: CallState = CallState.STARTED
-    live: set[str] = field(default_factory=set)
-    causes: dict[str, int | None] = field(default_factory=dict)
-    customer_uniqueid: str = ""
-    customer_channel: str = ""
-    customer_number: str = ""
-    dialled: str = ""
-    queue: str | None = None
-    joined_at: float | None = None
-    agent_interface: str | None = None
-    agent_member: str | None = None
-    agent_uniqueid: str | None = None
-    agent_channel: str | None = None
-    answered_at: float | None = None
-    # Caller channel name -> the channel its Dial() reached (answered DialEnds): how a
-    # Local member's ;2 half leads to the agent's own phone.
-    answered: dict[str, ev.ChannelRef] = field(default_factory=dict)
-    # Customer keys (see CallTracker's number_key) this call is talking to, for the live index.
-    keys: tuple[str, ...] = ()
-    ender_uniqueid: str | None = None
-    ender_soft_cause: int | None = None
-    number_withheld: bool = False
-    # Set while the returning-caller service has this call ringing an agent directly.
-    routed: RoutedToAgent | None = None
-    routed_at: float | None = None
-    ended_at: float | None = None
-    transferred: bool = False
-    agent_complete_reason: str | None = None
-    talk_time: int | None = None
-
-    def conversation(self) -> tuple[str, ...]:
-        """The two legs whose end matters; ringing members that lost are not part of it."""
-        return tuple(u for u in (self.customer_uniqueid, self.agent_uniqueid) if u)
 
 
 TrackerOutput = EndedCall | InboundCall
@@ -129,17 +84,14 @@ class CallTracker:
         # The daemon's own redial channels are followed elsewhere, never as customer calls.
         self._is_own = is_own_channel
         # A customer's number in the one form every comparison uses ("" for no number):
-        # "same customer" means equal keys, here as in the engine and the FastAGI lookup.
-        self._number_key = number_key
-        # The same for a number someone dialled (an outside-line prefix such as 9 taken off).
-        self._dialled_key = dialled_key or number_key
-        self._calls: dict[str, _Call] = {}
+        # "same customer" means equal keys, here as in the engine and the FastAGI lookup;
+        # ``dialled_key`` the same for a number someone dialled (an outside-line prefix
+        # such as 9 taken off).
+        self._live = LiveCallIndex(number_key, dialled_key or number_key)
+        self._calls: dict[str, TrackedCall] = {}
         # Uniqueid -> the Linkedid the channel was created with. Asterisk 13 changes a
         # channel's Linkedid after an attended transfer; the call it belongs to must not.
         self._call_of: dict[str, str] = {}
-        # Customer key -> the live calls with that number: Linkedid -> "caller" (they
-        # called in) or "callee" (someone dialled them).
-        self._by_key: dict[str, dict[str, str]] = {}
         # The latest Uniqueids that hung up while not followed (bounded: only the short
         # time between a login's channel list and its LinkUp matters).
         self._gone_unfollowed: dict[str, None] = {}
@@ -171,38 +123,23 @@ class CallTracker:
             call = self._calls.pop(linkedid)
             self._forget(call)
             if call.state is CallState.ENDING:
-                ended.append(self._ended(call, now))
+                ended.append(call.ended(now))
             elif call.state is CallState.CONNECTED and pbx_restarted:
                 call.ended_at = now
-                ended.append(dataclasses.replace(self._ended(call, now), pbx_restart=True))
+                ended.append(dataclasses.replace(call.ended(now), pbx_restart=True))
         return ended
 
-    def _forget(self, call: _Call) -> None:
+    def _forget(self, call: TrackedCall) -> None:
         for uniqueid in call.live:
             self._call_of.pop(uniqueid, None)
-        for key in call.keys:
-            calls = self._by_key.get(key)
-            if calls is not None:
-                calls.pop(call.linkedid, None)
-                if not calls:
-                    del self._by_key[key]
+        self._live.remove(call.linkedid, call.keys)
 
     def live_call_with(self, key: str) -> tuple[str, str] | None:
         """A live call with the customer whose key is ``key``: (Linkedid, "caller" or "callee")."""
-        calls = self._by_key.get(key) if key else None
-        if not calls:
-            return None
-        linkedid, role = next(iter(calls.items()))
-        return linkedid, role
+        return self._live.live_call_with(key)
 
-    def _index(self, call: _Call, caller: str, dialled: str) -> None:
-        keys = []
-        for number, role, key_of in ((caller, "caller", self._number_key), (dialled, "callee", self._dialled_key)):
-            key = key_of(number) if number else ""
-            if key and key not in keys:
-                keys.append(key)
-                self._by_key.setdefault(key, {})[call.linkedid] = role
-        call.keys = tuple(keys)
+    def _index(self, call: TrackedCall, caller: str, dialled: str) -> None:
+        call.keys = self._live.add(call.linkedid, caller, dialled)
 
     def take_up(self, found: CallInProgress, now: float) -> bool:
         """Follow a call that was already up on the PBX (see ``redial.core.adopt``); False if followed already."""
@@ -211,7 +148,7 @@ class CallTracker:
         if found.customer.ref.uniqueid in self._gone_unfollowed:
             return False  # the caller hung up between the channel list and now: a call that ended
         first, customer = found.first, found.customer
-        call = self._calls[found.linkedid] = _Call(linkedid=found.linkedid, started_at=now - first.duration)
+        call = self._calls[found.linkedid] = TrackedCall(linkedid=found.linkedid, started_at=now - first.duration)
         for uniqueid in found.uniqueids:
             if uniqueid not in self._gone_unfollowed:  # a losing ring-all leg, say
                 call.live.add(uniqueid)
@@ -241,7 +178,7 @@ class CallTracker:
         call.answered_at = now - leg.duration
         return True
 
-    def _call(self, ref: ev.ChannelRef) -> _Call | None:
+    def _call(self, ref: ev.ChannelRef) -> TrackedCall | None:
         return self._calls.get(self._call_of.get(ref.uniqueid, ref.linkedid))
 
     def handle(self, event: ev.AmiEvent, now: float) -> list[TrackerOutput]:
@@ -300,7 +237,7 @@ class CallTracker:
             call.answered[event.caller.channel] = event.dest
             if call.agent_channel is not None and local_twin(call.agent_channel) == event.caller.channel:
                 # AgentConnect came first: the Local member's phone answered behind it.
-                self._set_agent_leg(call, event.dest)
+                call.set_agent_leg(event.dest)
         if call.routed is None or call.state is not CallState.STARTED:
             return
         if event.caller.uniqueid != call.customer_uniqueid:
@@ -313,24 +250,8 @@ class CallTracker:
         call.joined_at = call.routed_at
         call.agent_interface = routed.agent_interface
         call.agent_member = routed.agent_member or None
-        self._set_agent_leg(call, event.dest)
+        call.set_agent_leg(event.dest)
         call.answered_at = now
-
-    def _set_agent_leg(self, call: _Call, leg: ev.ChannelRef) -> None:
-        """The agent's leg of the conversation: behind a Local member, the phone its ;2 half reached.
-
-        A Local member's halves are not the agent: without ``/n`` they leave the bridge
-        (cause 16) long before the call ends, and with it the phone's own failure
-        (an RTP timeout) shows on the phone's channel, not on ``;1``.
-        """
-        for _hop in range(4):  # Local into Local: a few hops at most
-            twin = local_twin(leg.channel)
-            behind = call.answered.get(twin) if twin is not None else None
-            if behind is None:
-                break
-            leg = behind
-        call.agent_uniqueid = leg.uniqueid
-        call.agent_channel = leg.channel
 
     def _on_new_channel(self, event: ev.NewChannel, now: float) -> list[TrackerOutput]:
         ref = event.ref
@@ -338,7 +259,7 @@ class CallTracker:
             return []
         call = self._calls.get(ref.linkedid)
         if call is None:
-            call = self._calls[ref.linkedid] = _Call(linkedid=ref.linkedid, started_at=now)
+            call = self._calls[ref.linkedid] = TrackedCall(linkedid=ref.linkedid, started_at=now)
         call.live.add(ref.uniqueid)
         self._call_of[ref.uniqueid] = ref.linkedid
         if ref.uniqueid != ref.linkedid:
@@ -383,7 +304,7 @@ class CallTracker:
         call.queue = event.queue or call.queue
         call.agent_interface = event.interface
         call.agent_member = event.member_name
-        self._set_agent_leg(call, event.agent)
+        call.set_agent_leg(event.agent)
         call.answered_at = now
 
     def _on_agent_complete(self, event: ev.AgentCompleted) -> None:
@@ -432,36 +353,4 @@ class CallTracker:
         del self._calls[call.linkedid]
         self._forget(call)
         call.state = CallState.ENDED
-        return [self._ended(call, now)]
-
-    def _ended(self, call: _Call, now: float) -> EndedCall:
-        ender = call.ender_uniqueid
-        if ender is None:
-            ended_by = EndedBy.UNKNOWN
-        elif ender == call.customer_uniqueid:
-            ended_by = EndedBy.CUSTOMER
-        else:
-            ended_by = EndedBy.AGENT
-        cause = call.causes.get(ender) if ender is not None else call.causes.get(call.customer_uniqueid)
-        return EndedCall(
-            linkedid=call.linkedid,
-            customer_uniqueid=call.customer_uniqueid,
-            customer_channel=call.customer_channel,
-            customer_number=call.customer_number,
-            dialled=call.dialled,
-            queue=call.queue,
-            agent_interface=call.agent_interface,
-            agent_member=call.agent_member,
-            agent_uniqueid=call.agent_uniqueid,
-            agent_channel=call.agent_channel,
-            number_withheld=call.number_withheld,
-            joined_at=call.joined_at,
-            answered_at=call.answered_at,
-            ended_at=call.ended_at if call.ended_at is not None else now,
-            ended_by=ended_by,
-            cause=cause,
-            soft_cause=call.ender_soft_cause,
-            transferred=call.transferred,
-            agent_complete_reason=call.agent_complete_reason,
-            talk_time=call.talk_time,
-        )
+        return [call.ended(now)]
