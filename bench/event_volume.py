@@ -40,9 +40,9 @@ from typing import Any, Literal
 from bench.live_load import LoadSandbox
 from bench.machine import machine, now_utc, result_path
 from redial.ami.connection import LOGIN_EVENTS
-from tests.sandbox.asterisk import SHIPPED_MANAGER
-from tests.sandbox.observer import AmiError, AmiMessage, AmiObserver
-from tests.sandbox.sipp import AgentPhone, customer_call
+from sandbox.asterisk import SHIPPED_MANAGER
+from sandbox.observer import AmiError, AmiMessage, AmiObserver
+from sandbox.sipp import AgentPhone, customer_call
 
 try:
     from redial.ami.events import NEEDED_EVENTS

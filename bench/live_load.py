@@ -4,11 +4,11 @@
     .venv/bin/python -m bench.live_load --cps 2 --duration 20 # a small run
 
 What runs (all on 127.0.0.1, needs root for the chroot, and sipp):
-- a sandbox Asterisk 22 (tests/sandbox) with N agent endpoints in queue `support` (rrmemory, so a
+- a sandbox Asterisk 22 (sandbox) with N agent endpoints in queue `support` (rrmemory, so a
   call rings one agent, not all), every agent's AOR pointing at one SIPp UAS that answers them all;
 - the trunk's AOR (the customer's phone for redials) at a second SIPp UAS, which answers and hangs
   up after a few seconds;
-- the real daemon, `redial run` (tests/sandbox/daemon.py), with a zero callback window;
+- the real daemon, `redial run` (sandbox/daemon.py), with a zero callback window;
 - two SIPp UACs calling the DID, each with its own numbers from the load plan: the normal customers
   stream RTP and hang up after the talk time; the dropped customers send no RTP, so the trunk's
   rtp_timeout hangs them up (cause 44).
@@ -51,10 +51,10 @@ from typing import Any, Literal
 import yaml
 
 from bench.machine import ProcSample, machine, now_utc, result_path, system_cpu
-from tests.sandbox.asterisk import LOCALHOST, SHIPPED_EXTENSIONS, Sandbox
-from tests.sandbox.daemon import DaemonProcess, daemon_config
-from tests.sandbox.observer import AmiObserver
-from tests.sandbox.sipp import SCENARIO_DIR, sipp_available, write_silence
+from sandbox.asterisk import LOCALHOST, SHIPPED_EXTENSIONS, Sandbox
+from sandbox.daemon import DaemonProcess, daemon_config
+from sandbox.observer import AmiObserver
+from sandbox.sipp import SCENARIO_DIR, sipp_available, write_silence
 
 # Ports of this benchmark: apart from the test suite's (AMI 15038, SIP 15060, RTP 20000-20999,
 # SIPp 15061-15099 with media 16000-16999) and the doctor tests' (15138, 15160, 21000-21999).

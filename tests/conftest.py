@@ -1,11 +1,15 @@
-"""Shared test fixtures: corpus paths."""
+"""Shared test fixtures: corpus paths, and the sandbox PBX and SIPp registry of the integration tests."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from sandbox import Sandbox
+from sandbox.shared import Sipps, shared_sandbox, sipp_registry
 
 REPO = Path(__file__).resolve().parent.parent
 # The shared corpus lives beside the repository (../shared); REDIAL_CORPUS overrides.
@@ -36,5 +40,15 @@ def corpus() -> Path:
     return CORPUS
 
 
-# The sandbox PBX (one Asterisk per test run) and SIPp registry, for the integration tests.
-from tests.sandbox.fixtures import sandbox, sipps  # noqa: E402, F401
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """The running sandbox Asterisk, one per test process (see sandbox/shared.py)."""
+    with shared_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def sipps() -> Iterator[Sipps]:
+    """The test's SIPp processes, all stopped when the test ends, pass or fail."""
+    with sipp_registry() as registry:
+        yield registry

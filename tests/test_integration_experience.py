@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox import AgentPhone, AmiObserver, CustomerPhone, Sandbox, customer_call
-from tests.sandbox.daemon import DaemonProcess, daemon_config
-from tests.sandbox.observer import AmiMessage, where
+from sandbox import AgentPhone, AmiObserver, CustomerPhone, Sandbox, customer_call
+from sandbox.daemon import DaemonProcess, daemon_config
+from sandbox.observer import AmiMessage, where
 from tests.test_integration import CUSTOMER, DID, Rig, redial_leg
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox import AgentPhone, AmiObserver, CustomerPhone, Sandbox, customer_call
-from tests.sandbox.daemon import DaemonProcess, daemon_config
-from tests.sandbox.observer import where
+from sandbox import AgentPhone, AmiObserver, CustomerPhone, Sandbox, customer_call
+from sandbox.daemon import DaemonProcess, daemon_config
+from sandbox.observer import where
 from tests.test_integration import CUSTOMER, DID, redial_leg
 
 pytestmark = pytest.mark.integration

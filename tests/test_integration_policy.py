@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.sandbox import (
+from sandbox import (
     AgentPhone,
     AmiObserver,
     CustomerCall,
@@ -34,10 +34,10 @@ from tests.sandbox import (
     Sandbox,
     customer_call,
 )
-from tests.sandbox.asterisk import AGENT_NAMES
-from tests.sandbox.daemon import REPO, DaemonProcess, daemon_config
-from tests.sandbox.observer import AmiMessage, Predicate, where
-from tests.sandbox.sipp import CallMode
+from sandbox.asterisk import AGENT_NAMES
+from sandbox.daemon import REPO, DaemonProcess, daemon_config
+from sandbox.observer import AmiMessage, Predicate, where
+from sandbox.sipp import CallMode
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ FreePBX-style Local-channel members (into a ``[from-queue]`` that refuses legs Q
 did not place), a Local IVR before Queue(), an agent whose softphone dies mid-call, a
 customer who calls again in another number format before the old leg times out,
 overflow from one queue to another, and a daemon restarted while a queue call is up.
-The shared sandbox runs with ``systemname`` set (tests/sandbox/fixtures.py), as many do.
+The shared sandbox runs with ``systemname`` set (sandbox/shared.py), as many do.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox import Sandbox
-from tests.sandbox.observer import AmiMessage, where
+from sandbox import Sandbox
+from sandbox.observer import AmiMessage, where
 from tests.test_integration_policy import (
     AGENT1,
     AGENT2,

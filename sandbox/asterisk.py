@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-REPO_DIR = Path(__file__).resolve().parents[2]
+REPO_DIR = Path(__file__).resolve().parents[1]
 SHIPPED_EXTENSIONS = REPO_DIR / "config" / "extensions_redial.conf"
 SHIPPED_MANAGER = REPO_DIR / "config" / "manager_redial.conf"
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from tests.sandbox.asterisk import Sandbox
+from sandbox.asterisk import Sandbox
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def daemon_config(sandbox: Sandbox, workdir: Path, **policy: Any) -> Path:
