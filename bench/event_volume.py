@@ -40,7 +40,7 @@ from typing import Any, Literal
 from bench.live_load import LoadSandbox
 from bench.machine import machine, now_utc, result_path
 from redial.ami.connection import LOGIN_EVENTS
-from sandbox.asterisk import SHIPPED_MANAGER
+from sandbox import SHIPPED_MANAGER
 from sandbox.observer import AmiError, AmiMessage, AmiObserver
 from sandbox.sipp import AgentPhone, customer_call
 

@@ -51,7 +51,7 @@ from typing import Any, Literal
 import yaml
 
 from bench.machine import ProcSample, machine, now_utc, result_path, system_cpu
-from sandbox.asterisk import LOCALHOST, SHIPPED_EXTENSIONS, Sandbox
+from sandbox import LOCALHOST, Sandbox
 from sandbox.daemon import DaemonProcess, daemon_config
 from sandbox.observer import AmiObserver
 from sandbox.sipp import SCENARIO_DIR, sipp_available, write_silence
@@ -320,12 +320,6 @@ class LoadSandbox(Sandbox):
         fastagi_port: int = FASTAGI_PORT,
     ) -> None:
         names = [f"agent{i}" for i in range(1, agents + 1)]
-        extensions = workdir / "extensions_redial.conf"
-        text = SHIPPED_EXTENSIONS.read_text(encoding="utf-8")
-        shipped_agi = "agi://127.0.0.1:4573/"
-        if shipped_agi not in text:
-            raise RuntimeError(f"{SHIPPED_EXTENSIONS} no longer calls {shipped_agi}: update bench/live_load.py")
-        extensions.write_text(text.replace(shipped_agi, f"agi://127.0.0.1:{fastagi_port}/"), encoding="utf-8")
         super().__init__(
             ami_port=ami_port,
             sip_port=sip_port,
@@ -335,14 +329,10 @@ class LoadSandbox(Sandbox):
             sales_members=(),
             agent_ports=dict.fromkeys(names, agents_port),
             customer_phone_port=customer_phone_port,
-            extensions_conf=extensions,
+            # ringall would ring every free agent for every call: 50 INVITEs and 49 CANCELs a call.
+            queue_strategy="rrmemory",
+            fastagi_port=fastagi_port,
         )
-
-    def _config_files(self) -> dict[str, str]:
-        files = super()._config_files()
-        # ringall would ring every free agent for every call: 50 INVITEs and 49 CANCELs a call.
-        files["queues.conf"] = files["queues.conf"].replace("strategy = ringall", "strategy = rrmemory")
-        return files
 
 
 class Sipp:

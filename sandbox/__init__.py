@@ -5,16 +5,20 @@ Everything binds to 127.0.0.1 on ports that do not clash with a real PBX
 Needs root (chroot, mount), `sipp` and, for the first build of the root, `debootstrap`.
 """
 
-from .asterisk import (
+from .asterisk import Sandbox
+from .asterisk_conf import (
+    AGENT_NAMES,
     DEFAULT_AGENT_PORTS,
     DEFAULT_AMI_PORT,
     DEFAULT_CUSTOMER_PHONE_PORT,
     DEFAULT_SIP_PORT,
-    Sandbox,
+    LOCALHOST,
+    SHIPPED_EXTENSIONS,
+    SHIPPED_MANAGER,
     SandboxError,
-    ensure_root,
 )
 from .observer import AmiError, AmiMessage, AmiObserver, where
+from .root import ensure_root
 from .sipp import (
     AgentPhone,
     CustomerCall,
@@ -27,10 +31,14 @@ from .sipp import (
 )
 
 __all__ = [
+    "AGENT_NAMES",
     "DEFAULT_AGENT_PORTS",
     "DEFAULT_AMI_PORT",
     "DEFAULT_CUSTOMER_PHONE_PORT",
     "DEFAULT_SIP_PORT",
+    "LOCALHOST",
+    "SHIPPED_EXTENSIONS",
+    "SHIPPED_MANAGER",
     "AgentPhone",
     "AmiError",
     "AmiMessage",

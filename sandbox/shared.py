@@ -20,7 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from .asterisk import SHIPPED_EXTENSIONS, SHIPPED_MANAGER, Sandbox, SandboxError, _mountpoints
+from .asterisk import Sandbox
+from .asterisk_conf import SHIPPED_EXTENSIONS, SHIPPED_MANAGER, SandboxError
+from .root import mountpoints
 from .sipp import WORK_BASE, SippProcess
 
 P = TypeVar("P", bound=SippProcess)
@@ -68,7 +70,7 @@ def _stop_and_check(sandbox: Sandbox) -> None:
     if pid is not None and Path(f"/proc/{pid}").exists():
         raise SandboxError(f"Asterisk {pid} still running after stop()")
     proc_dir = str((sandbox.root / "proc").resolve())
-    if proc_dir in _mountpoints() and not sandbox._root_in_use():
+    if proc_dir in mountpoints() and not sandbox._root_in_use():
         raise SandboxError(f"{proc_dir} still mounted after stop()")
 
 

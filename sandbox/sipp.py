@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from .asterisk import DEFAULT_AGENT_PORTS, DEFAULT_CUSTOMER_PHONE_PORT, DEFAULT_SIP_PORT, LOCALHOST
+from .asterisk_conf import DEFAULT_AGENT_PORTS, DEFAULT_CUSTOMER_PHONE_PORT, DEFAULT_SIP_PORT, LOCALHOST
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 SIPP = "sipp"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.asterisk import SHIPPED_MANAGER, Sandbox
+from sandbox import SHIPPED_MANAGER, Sandbox
 from sandbox.daemon import daemon_config
 
 DOCTOR_USER = "redial-doctor"

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from sandbox import (
+    AGENT_NAMES,
     AgentPhone,
     AmiObserver,
     CustomerCall,
@@ -34,7 +35,6 @@ from sandbox import (
     Sandbox,
     customer_call,
 )
-from sandbox.asterisk import AGENT_NAMES
 from sandbox.daemon import REPO, DaemonProcess, daemon_config
 from sandbox.observer import AmiMessage, Predicate, where
 from sandbox.sipp import CallMode
