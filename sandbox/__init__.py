@@ -18,17 +18,19 @@ from .asterisk_conf import (
     SandboxError,
 )
 from .observer import AmiError, AmiMessage, AmiObserver, where
-from .root import ensure_root
-from .sipp import (
+from .phones import (
     AgentPhone,
+    CallMode,
     CustomerCall,
+    CustomerCalls,
     CustomerPhone,
     InviteRecord,
-    SippError,
-    SippEvent,
+    Phone,
+    PhoneMode,
     customer_call,
-    sipp_available,
 )
+from .root import ensure_root
+from .sipp import SippError, SippEvent, SippOptions, SippProcess, sipp_available
 
 __all__ = [
     "AGENT_NAMES",
@@ -43,13 +45,19 @@ __all__ = [
     "AmiError",
     "AmiMessage",
     "AmiObserver",
+    "CallMode",
     "CustomerCall",
+    "CustomerCalls",
     "CustomerPhone",
     "InviteRecord",
+    "Phone",
+    "PhoneMode",
     "Sandbox",
     "SandboxError",
     "SippError",
     "SippEvent",
+    "SippOptions",
+    "SippProcess",
     "customer_call",
     "ensure_root",
     "sipp_available",

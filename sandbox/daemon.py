@@ -95,6 +95,11 @@ class DaemonProcess:
                 raise AssertionError(f"redial did not log in to AMI within {timeout} s:\n{self.tail()}")
             time.sleep(0.1)
 
+    @property
+    def pid(self) -> int | None:
+        """The `redial run` process, while started."""
+        return None if self._proc is None else self._proc.pid
+
     def kill(self) -> None:
         """SIGKILL: no chance to clean up, as in a crash."""
         if self._proc is not None and self._proc.poll() is None:

@@ -29,6 +29,7 @@ from sandbox import (
     AGENT_NAMES,
     AgentPhone,
     AmiObserver,
+    CallMode,
     CustomerCall,
     CustomerPhone,
     InviteRecord,
@@ -37,7 +38,6 @@ from sandbox import (
 )
 from sandbox.daemon import REPO, DaemonProcess, daemon_config
 from sandbox.observer import AmiMessage, Predicate, where
-from sandbox.sipp import CallMode
 
 pytestmark = pytest.mark.integration
 

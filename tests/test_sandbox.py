@@ -32,6 +32,7 @@ import pytest
 from sandbox import (
     AgentPhone,
     AmiObserver,
+    CallMode,
     CustomerCall,
     CustomerPhone,
     Sandbox,
@@ -42,7 +43,6 @@ from sandbox import (
 from sandbox.daemon import stop_orphans
 from sandbox.observer import AmiMessage, where
 from sandbox.shared import Sipps, shared_sandbox, sipp_registry
-from sandbox.sipp import CallMode
 from tests.ports import free_port
 
 # No skip when root or SIPp is missing: the sandbox raises a clear error, and a skipped
