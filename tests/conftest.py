@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from sandbox import Sandbox
 from sandbox.shared import Sipps, shared_sandbox, sipp_registry
+from tests.rig import Rig, open_rig
 
 REPO = Path(__file__).resolve().parent.parent
 # The shared corpus lives beside the repository (../shared); REDIAL_CORPUS overrides.
@@ -52,3 +53,11 @@ def sipps() -> Iterator[Sipps]:
     """The test's SIPp processes, all stopped when the test ends, pass or fail."""
     with sipp_registry() as registry:
         yield registry
+
+
+@pytest.fixture
+async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Rig]:
+    """The integration tests' rig on the session's sandbox (tests/rig.py): no phone, no daemon yet;
+    everything the test set up is undone and the daemon checked when it ends."""
+    async with open_rig(sandbox, tmp_path) as opened:
+        yield opened
