@@ -8,14 +8,14 @@ setup:
 
 # Boot the sandbox Asterisk, run the daemon with config/redial.yaml, drop a call, watch the redial.
 demo: setup
-	$(PY) -m tests.sandbox.demo
+	$(PY) -m sandbox.demo
 
 # Lint, type-check, then every test, the integration tests on the real sandbox PBX included.
 test: setup lint
 	$(PY) -m pytest
 
 lint:
-	$(PY) -m ruff check redial tests bench
+	$(PY) -m ruff check redial tests bench sandbox
 	$(PY) -m mypy
 
 # The fast tests only (no PBX): for editing.

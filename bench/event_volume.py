@@ -37,12 +37,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from bench.live_load import LoadSandbox
+from bench.live_load import load_sandbox
 from bench.machine import machine, now_utc, result_path
 from redial.ami.connection import LOGIN_EVENTS
-from tests.sandbox.asterisk import SHIPPED_MANAGER
-from tests.sandbox.observer import AmiError, AmiMessage, AmiObserver
-from tests.sandbox.sipp import AgentPhone, customer_call
+from sandbox import SHIPPED_MANAGER, AgentPhone, customer_call
+from sandbox.observer import AmiError, AmiMessage, AmiObserver
 
 try:
     from redial.ami.events import NEEDED_EVENTS
@@ -175,9 +174,8 @@ async def run(rounds: int, out: Any = sys.stdout) -> dict[str, Any]:
 
     workdir = Path(tempfile.mkdtemp(prefix="redial-event-volume-"))
     perm_secret, filtered_secret = secrets.token_hex(12), secrets.token_hex(12)
-    sandbox = LoadSandbox(
-        agents=1,
-        workdir=workdir,
+    sandbox = load_sandbox(
+        1,
         rtp_timeout=3,
         ami_port=AMI_PORT,
         sip_port=SIP_PORT,
@@ -185,8 +183,8 @@ async def run(rounds: int, out: Any = sys.stdout) -> dict[str, Any]:
         agents_port=AGENT_PORT,
         customer_phone_port=CUSTOMER_PHONE_PORT,
         fastagi_port=CLOSED_AGI_PORT,
+        manager_conf=manager_conf(workdir, perm_secret, filtered_secret),
     )
-    sandbox.manager_conf = manager_conf(workdir, perm_secret, filtered_secret)
     report: dict[str, Any] = {
         "date": now_utc(),
         "machine": machine(),

@@ -4,19 +4,21 @@
     .venv/bin/python -m bench.live_load --cps 2 --duration 20 # a small run
 
 What runs (all on 127.0.0.1, needs root for the chroot, and sipp):
-- a sandbox Asterisk 22 (tests/sandbox) with N agent endpoints in queue `support` (rrmemory, so a
+- a sandbox Asterisk 22 (sandbox/) with N agent endpoints in queue `support` (rrmemory, so a
   call rings one agent, not all), every agent's AOR pointing at one SIPp UAS that answers them all;
 - the trunk's AOR (the customer's phone for redials) at a second SIPp UAS, which answers and hangs
   up after a few seconds;
-- the real daemon, `redial run` (tests/sandbox/daemon.py), with a zero callback window;
+- the real daemon, `redial run` (sandbox/daemon.py), with a zero callback window;
 - two SIPp UACs calling the DID, each with its own numbers from the load plan: the normal customers
   stream RTP and hang up after the talk time; the dropped customers send no RTP, so the trunk's
   rtp_timeout hangs them up (cause 44).
+The SIPps are the sandbox's own user agents (sandbox/phones.py: Phone, CustomerPhone, CustomerCalls),
+on the scenarios the integration tests use.
 
 The verdict comes from the PBX, never from the daemon: an AMI observer records Newchannel, Hangup,
 AgentConnect and BridgeEnter; a redial is a channel whose Uniqueid is the daemon's ChannelId
 `redial-<id>-<attempt>-<original Linkedid>`. Every call answered by an agent and dropped must get
-exactly one redial; no call that ended normally may get one.
+exactly one redial; no call that ended normally may get one (the plan and the judge: bench/live_plan.py).
 
 Figures: the daemon's CPU time (user + sys of its process, /proc/<pid>/stat) and resident size
 (peak and at the end), Asterisk's and SIPp's CPU for comparison. A summary table is printed and the
@@ -31,30 +33,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
 import json
 import math
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
-from bench.machine import ProcSample, machine, now_utc, result_path, system_cpu
-from tests.sandbox.asterisk import LOCALHOST, SHIPPED_EXTENSIONS, Sandbox
-from tests.sandbox.daemon import DaemonProcess, daemon_config
-from tests.sandbox.observer import AmiObserver
-from tests.sandbox.sipp import SCENARIO_DIR, sipp_available, write_silence
+from bench.live_plan import LoadPlan, PbxRecord, PlannedCall, check, plan_load
+from bench.machine import ProcSample, Sampler, machine, now_utc, result_path
+from sandbox import (
+    SHIPPED_MANAGER,
+    AmiObserver,
+    CallMode,
+    CustomerCalls,
+    CustomerPhone,
+    Phone,
+    Sandbox,
+    SippOptions,
+    SippProcess,
+    sipp_available,
+)
+from sandbox.daemon import DaemonProcess, daemon_config
 
 # Ports of this benchmark: apart from the test suite's (AMI 15038, SIP 15060, RTP 20000-20999,
 # SIPp 15061-15099 with media 16000-16999) and the doctor tests' (15138, 15160, 21000-21999).
@@ -64,558 +73,79 @@ RTP_PORTS = (23000, 24999)
 CUSTOMER_PHONE_PORT = 15401  # the trunk's AOR contact: answers the redials' customer legs
 AGENTS_PORT = 15402  # every agent's AOR contact
 NORMAL_UAC_PORT = 15403
-DROP_UAC_PORT = 15404
-MEDIA_PORTS = {CUSTOMER_PHONE_PORT: 18400, AGENTS_PORT: 18410, NORMAL_UAC_PORT: 18420, DROP_UAC_PORT: 18430}
+DROP_UAC_PORT = 15404  # the SIPps' media ports follow from their SIP ports: 19410 to 19440
 FASTAGI_PORT = 4673  # the daemon's returning-caller service (shipped: 4573, used by the suite)
 STATUS_PORT = 9427  # the daemon's loopback status endpoint (shipped: 9327)
 DID = "100"
-CHANNEL_ID_PREFIX = "redial-"
-# Hang-up causes of a call that ended normally (customer or agent hung up); anything else after
-# the answer is an abnormal end (the sandbox's drops end with 44, chan_pjsip's RTP timeout).
-NORMAL_CAUSES = frozenset({16, 31})
-MAX_CALLS = 100_000  # the plan's numbers are 21255 + five digits
 OBSERVED_EVENTS = ("Newchannel", "Hangup", "AgentConnect", "BridgeEnter")
-
-Kind = Literal["drop", "normal"]
-
-
-# ---- the plan ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PlannedCall:
-    index: int
-    number: str
-    kind: Kind
-
-
-@dataclass(frozen=True)
-class LoadPlan:
-    """Which calls are placed: a unique caller number each, drops spread evenly among them."""
-
-    cps: float
-    duration: float
-    calls: tuple[PlannedCall, ...]
-
-    @property
-    def drops(self) -> tuple[PlannedCall, ...]:
-        return tuple(c for c in self.calls if c.kind == "drop")
-
-    @property
-    def normals(self) -> tuple[PlannedCall, ...]:
-        return tuple(c for c in self.calls if c.kind == "normal")
-
-    def kind_of(self) -> dict[str, Kind]:
-        return {c.number: c.kind for c in self.calls}
-
-
-def number_for(index: int) -> str:
-    """A valid US number per call (2125500000 + index): unique, so no call looks like a callback."""
-    return f"21255{index:05d}"
-
-
-def plan_load(cps: float, duration: float, drop_ratio: float) -> LoadPlan:
-    """round(cps * duration) calls, round(that * drop_ratio) of them drops, spread evenly."""
-    if cps <= 0 or duration <= 0:
-        raise ValueError("cps and duration must be positive")
-    if not 0 <= drop_ratio <= 1:
-        raise ValueError("drop_ratio must be between 0 and 1")
-    total = round(cps * duration)
-    if not 1 <= total <= MAX_CALLS:
-        raise ValueError(f"cps * duration must give 1 to {MAX_CALLS} calls, not {total}")
-    drops = round(total * drop_ratio)
-    calls = []
-    for i in range(total):
-        # Call i is a drop when the running share of drops steps up at i (Bresenham).
-        is_drop = (i + 1) * drops // total > i * drops // total
-        calls.append(PlannedCall(i, number_for(i), "drop" if is_drop else "normal"))
-    return LoadPlan(cps, duration, tuple(calls))
-
-
-# ---- what the PBX did -----------------------------------------------------------------------------
-@dataclass
-class CallSeen:
-    """A customer's inbound call as the PBX saw it."""
-
-    linkedid: str
-    number: str
-    created: float = 0.0
-    agent: str = ""  # the queue member interface that answered (AgentConnect), or ""
-    cause: int | None = None  # the customer channel's Hangup cause; None while up
-
-
-@dataclass
-class RedialSeen:
-    """A redial: the agent leg the daemon originated, named by its ChannelId."""
-
-    channel_id: str
-    channel: str
-    linkedid: str  # the original call's, from the ChannelId
-    created: float = 0.0
-    customer_leg: str = ""
-    connected: bool = False  # the customer leg entered a bridge
-
-
-def linkedid_of(channel_id: str) -> str:
-    """`redial-<id>-<attempt>-<linkedid>` -> linkedid ("" if it does not have that shape)."""
-    parts = channel_id.split("-", 3)
-    return parts[3] if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit() else ""
-
-
-@dataclass
-class PbxRecord:
-    """Folds AMI events (in arrival order) into calls and redials. Pure: feed it dicts."""
-
-    trunk_prefix: str = "PJSIP/trunk-"
-    calls: dict[str, CallSeen] = field(default_factory=dict)  # by Linkedid (= Uniqueid)
-    redials: dict[str, RedialSeen] = field(default_factory=dict)  # by ChannelId
-    active: set[str] = field(default_factory=set)  # Uniqueids of channels up now
-    _redial_customer_legs: dict[str, str] = field(default_factory=dict)  # leg Uniqueid -> ChannelId
-    events: int = 0
-
-    def feed(self, msg: Mapping[str, str], received: float = 0.0) -> None:
-        self.events += 1
-        name = msg.get("Event")
-        uid = msg.get("Uniqueid", "")
-        if name == "Newchannel":
-            self.active.add(uid)
-            channel = msg.get("Channel", "")
-            linkedid = msg.get("Linkedid", "")
-            if uid.startswith(CHANNEL_ID_PREFIX):
-                self.redials.setdefault(uid, RedialSeen(uid, channel, linkedid_of(uid), received))
-            elif linkedid.startswith(CHANNEL_ID_PREFIX) and channel.startswith(self.trunk_prefix):
-                self._redial_customer_legs[uid] = linkedid
-                redial = self.redials.get(linkedid)
-                if redial is not None and not redial.customer_leg:
-                    redial.customer_leg = uid
-            elif uid and linkedid == uid and channel.startswith(self.trunk_prefix):
-                self.calls[uid] = CallSeen(uid, msg.get("CallerIDNum", ""), received)
-        elif name == "Hangup":
-            self.active.discard(uid)
-            call = self.calls.get(uid)
-            if call is not None and call.cause is None:
-                try:
-                    call.cause = int(msg.get("Cause", ""))
-                except ValueError:
-                    call.cause = 0
-        elif name == "AgentConnect":
-            call = self.calls.get(msg.get("Linkedid", ""))
-            if call is not None and not call.agent:
-                call.agent = msg.get("Interface") or msg.get("MemberName", "")
-        elif name == "BridgeEnter":
-            channel_id = self._redial_customer_legs.get(uid)
-            if channel_id is not None and channel_id in self.redials:
-                self.redials[channel_id].connected = True
-
-
-@dataclass
-class Verdict:
-    """The plan against the PBX: did the harness place what it meant to, and did the daemon redial
-    exactly the dropped calls, once each?"""
-
-    planned: int
-    planned_drops: int
-    placed: int  # planned calls seen on the PBX
-    answered: int
-    dropped: int  # answered by an agent, then ended abnormally
-    ended_normally: int  # answered, then ended with a normal cause
-    redials: int  # redial agent legs seen
-    redialled_once: int  # dropped calls with exactly one redial
-    same_agent: int  # redials that rang the agent who had the dropped call
-    connected: int  # redials whose customer leg was bridged
-    missing: list[str] = field(default_factory=list)  # dropped calls never redialled
-    double: list[str] = field(default_factory=list)  # calls redialled more than once
-    normal_redialled: list[str] = field(default_factory=list)  # normally ended calls redialled
-    unanswered_redialled: list[str] = field(default_factory=list)
-    orphan_redials: list[str] = field(default_factory=list)  # redials of no call seen
-    not_placed: list[str] = field(default_factory=list)  # planned numbers the PBX never saw
-    unanswered: list[str] = field(default_factory=list)  # seen, but no agent answered
-    unfinished: list[str] = field(default_factory=list)  # no Hangup seen for the customer leg
-    deviations: list[str] = field(default_factory=list)  # PBX outcome differs from the plan
-
-    @property
-    def daemon_ok(self) -> bool:
-        """Every drop redialled exactly once; nothing else redialled."""
-        return not (
-            self.missing or self.double or self.normal_redialled or self.unanswered_redialled or self.orphan_redials
-        )
-
-    @property
-    def harness_ok(self) -> bool:
-        """Every planned call placed, answered, ended, and ended the way the plan said."""
-        return not (self.not_placed or self.unanswered or self.unfinished or self.deviations)
-
-
-def check(plan: LoadPlan, record: PbxRecord) -> Verdict:
-    """Judge the run by what the PBX recorded."""
-    kinds = plan.kind_of()
-    by_number = {c.number: c for c in record.calls.values() if c.number in kinds}
-    redials_of: dict[str, list[RedialSeen]] = {}
-    orphans = []
-    for redial in record.redials.values():
-        if redial.linkedid in record.calls:
-            redials_of.setdefault(redial.linkedid, []).append(redial)
-        else:
-            orphans.append(redial.channel_id)
-    v = Verdict(
-        planned=len(plan.calls),
-        planned_drops=len(plan.drops),
-        placed=len(by_number),
-        answered=0,
-        dropped=0,
-        ended_normally=0,
-        redials=len(record.redials),
-        redialled_once=0,
-        same_agent=0,
-        connected=sum(1 for r in record.redials.values() if r.connected),
-        orphan_redials=orphans,
-    )
-    v.not_placed = [n for n in kinds if n not in by_number]
-    for number, call in sorted(by_number.items()):
-        mine = redials_of.get(call.linkedid, [])
-        label = f"{number} ({call.linkedid})"
-        if len(mine) > 1:
-            v.double.append(f"{label}: {', '.join(r.channel_id for r in mine)}")
-        if call.agent and any(r.channel.startswith(call.agent + "-") for r in mine):
-            v.same_agent += 1
-        if call.cause is None:
-            v.unfinished.append(label)
-            continue
-        if not call.agent:
-            v.unanswered.append(f"{label} cause {call.cause}")
-            if mine:
-                v.unanswered_redialled.append(label)
-            continue
-        v.answered += 1
-        abnormal = call.cause not in NORMAL_CAUSES
-        if abnormal:
-            v.dropped += 1
-            if not mine:
-                v.missing.append(f"{label} cause {call.cause}")
-            elif len(mine) == 1:
-                v.redialled_once += 1
-        else:
-            v.ended_normally += 1
-            if mine:
-                v.normal_redialled.append(label)
-        if abnormal != (kinds[number] == "drop"):
-            v.deviations.append(f"{label}: planned {kinds[number]}, PBX cause {call.cause}")
-    return v
+PHONE_CALLS = 100_000  # -m of the two phones: more than any run places
 
 
 # ---- the rig --------------------------------------------------------------------------------------
-class LoadSandbox(Sandbox):
-    """The test sandbox with many agents (every AOR at one SIPp port), a queue that rings one member
-    at a time, and the dialplan's FastAGI address moved off the test suite's port."""
-
-    def __init__(
-        self,
-        *,
-        agents: int,
-        workdir: Path,
-        rtp_timeout: int,
-        ami_port: int = AMI_PORT,
-        sip_port: int = SIP_PORT,
-        rtp_ports: tuple[int, int] = RTP_PORTS,
-        agents_port: int = AGENTS_PORT,
-        customer_phone_port: int = CUSTOMER_PHONE_PORT,
-        fastagi_port: int = FASTAGI_PORT,
-    ) -> None:
-        names = [f"agent{i}" for i in range(1, agents + 1)]
-        extensions = workdir / "extensions_redial.conf"
-        text = SHIPPED_EXTENSIONS.read_text(encoding="utf-8")
-        shipped_agi = "agi://127.0.0.1:4573/"
-        if shipped_agi not in text:
-            raise RuntimeError(f"{SHIPPED_EXTENSIONS} no longer calls {shipped_agi}: update bench/live_load.py")
-        extensions.write_text(text.replace(shipped_agi, f"agi://127.0.0.1:{fastagi_port}/"), encoding="utf-8")
-        super().__init__(
-            ami_port=ami_port,
-            sip_port=sip_port,
-            rtp_ports=rtp_ports,
-            rtp_timeout=rtp_timeout,
-            members=[(f"PJSIP/{n}", n) for n in names],
-            sales_members=(),
-            agent_ports=dict.fromkeys(names, agents_port),
-            customer_phone_port=customer_phone_port,
-            extensions_conf=extensions,
-        )
-
-    def _config_files(self) -> dict[str, str]:
-        files = super()._config_files()
-        # ringall would ring every free agent for every call: 50 INVITEs and 49 CANCELs a call.
-        files["queues.conf"] = files["queues.conf"].replace("strategy = ringall", "strategy = rrmemory")
-        return files
-
-
-class Sipp:
-    """One SIPp process for the load: its own work dir, no message trace (too costly at load),
-    its <log> lines and statistics kept for the report."""
-
-    def __init__(
-        self,
-        label: str,
-        scenario: str,
-        workdir: Path,
-        *,
-        sip_port: int,
-        service: str,
-        max_calls: int,
-        max_time: float,
-        extra: Sequence[str] = (),
-    ) -> None:
-        self.label = label
-        self.dir = workdir / label
-        self.dir.mkdir(parents=True)
-        write_silence(self.dir / "silence.ulaw")
-        (self.dir / "scenario.xml").write_text(scenario, encoding="utf-8")
-        self.log_path = self.dir / "events.log"
-        self.stat_path = self.dir / "stat.csv"
-        self.cmd = [
-            "sipp",
-            "-sf",
-            "scenario.xml",
-            "-i",
-            LOCALHOST,
-            "-p",
-            str(sip_port),
-            "-mi",
-            LOCALHOST,
-            "-mp",
-            str(MEDIA_PORTS[sip_port]),
-            "-ci",
-            LOCALHOST,
-            "-s",
-            service,
-            "-m",
-            str(max_calls),
-            "-timeout",
-            f"{max(1, math.ceil(max_time))}s",
-            "-aa",
-            "-nostdin",
-            "-trace_logs",
-            "-log_file",
-            str(self.log_path),
-            "-trace_err",
-            "-error_file",
-            str(self.dir / "errors.log"),
-            "-trace_stat",
-            "-stf",
-            str(self.stat_path),
-            "-fd",
-            "5",
-            *extra,
-            f"{LOCALHOST}:{SIP_PORT}",
-        ]
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.dir / "screen.log", "wb") as screen:
-            self.proc = subprocess.Popen(
-                self.cmd,
-                cwd=self.dir,
-                stdin=subprocess.DEVNULL,
-                stdout=screen,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        time.sleep(0.3)
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.label}: sipp exited with {self.proc.returncode} at start:\n{self.tail()}")
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def tail(self, lines: int = 15) -> str:
-        out = []
-        for name in ("errors.log", "screen.log"):
-            with contextlib.suppress(OSError):
-                text = (self.dir / name).read_text(errors="replace").splitlines()
-                out.append(f"--- {self.label} {name}\n" + "\n".join(text[-lines:]))
-        return "\n".join(out)
-
-    def log_counts(self) -> dict[str, int]:
-        """How many of each <log> line (ANSWERED, BYE_RECEIVED, BYE_SENT, GAVE_UP, END...)."""
-        counts: Counter[str] = Counter()
-        with contextlib.suppress(OSError), open(self.log_path, errors="replace") as fh:
-            for line in fh:
-                kind = line.split("|", 1)[0].strip()
-                if kind.isupper():
-                    counts[kind] += 1
-        return dict(counts)
-
-    def stats(self) -> dict[str, str]:
-        """The last row of SIPp's own statistics (cumulative columns only)."""
-        try:
-            with open(self.stat_path, newline="", errors="replace") as fh:
-                rows = list(csv.reader(fh, delimiter=";"))
-        except OSError:
-            return {}
-        if len(rows) < 2:
-            return {}
-        wanted = (
-            "TotalCallCreated",
-            "SuccessfulCall(C)",
-            "FailedCall(C)",
-            "Retransmissions(C)",
-            "FailedMaxUDPRetrans(C)",
-            "FailedUnexpectedMessage(C)",
-            "FailedCallRejected(C)",
-            "DeadCallMsgs(C)",
-            "OutOfCallMsgs(C)",
-            "AutoAnswered(C)",
-        )
-        return {k: v for k, v in zip(rows[0], rows[-1], strict=False) if k in wanted}
-
-
-def _template(name: str, values: Mapping[str, str]) -> str:
-    text = (SCENARIO_DIR / name).read_text(encoding="utf-8")
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", value)
-    return text
-
-
-def _injection(path: Path, numbers: Iterable[str]) -> Path:
-    path.write_text("SEQUENTIAL\n" + "".join(f"{n};\n" for n in numbers), encoding="ascii")
-    return path
-
-
-def uac(
-    label: str,
-    workdir: Path,
-    numbers: Sequence[str],
+def load_sandbox(
+    agents: int,
     *,
-    drop: bool,
-    duration: float,
-    talk: float,
-    max_wait: float,
-    sip_port: int,
-) -> Sipp:
-    """A SIPp placing len(numbers) calls evenly over `duration` seconds, one number each.
-
-    drop: send no RTP and wait for Asterisk's BYE (rtp_timeout); else stream RTP and hang up
-    after `talk` seconds.
-    """
-    talk_attr = (
-        f'timeout="{round(max_wait * 1000)}" ontimeout="giveup"'
-        if drop
-        else f'timeout="{round(talk * 1000)}" ontimeout="hangup"'
-    )
-    scenario = _template(
-        "customer_call.xml",
-        {
-            "CALLER": "[field0]",
-            "CALLER_NAME": "Load",
-            "TALK": talk_attr,
-            "BYE_HEADERS": "",
-            "MEDIA": "" if drop else '<exec rtp_stream="silence.ulaw,-1,0"/>',
-        },
-    )
-    sipp = Sipp(
-        label,
-        scenario,
-        workdir,
+    rtp_timeout: int,
+    ami_port: int = AMI_PORT,
+    sip_port: int = SIP_PORT,
+    rtp_ports: tuple[int, int] = RTP_PORTS,
+    agents_port: int = AGENTS_PORT,
+    customer_phone_port: int = CUSTOMER_PHONE_PORT,
+    fastagi_port: int = FASTAGI_PORT,
+    manager_conf: Path = SHIPPED_MANAGER,
+) -> Sandbox:
+    """The sandbox with `agents` agents in queue `support` (every AOR at one SIPp port), queues that
+    ring one member at a time, and the dialplan's FastAGI address moved off the test suite's port."""
+    names = [f"agent{i}" for i in range(1, agents + 1)]
+    return Sandbox(
+        ami_port=ami_port,
         sip_port=sip_port,
-        service=DID,
-        max_calls=len(numbers),
-        max_time=duration + max_wait + 30,
+        rtp_ports=rtp_ports,
+        rtp_timeout=rtp_timeout,
+        members=[(f"PJSIP/{n}", n) for n in names],
+        sales_members=(),
+        agent_ports=dict.fromkeys(names, agents_port),
+        customer_phone_port=customer_phone_port,
+        # ringall would ring every free agent for every call: 50 INVITEs and 49 CANCELs a call.
+        queue_strategy="rrmemory",
+        fastagi_port=fastagi_port,
+        manager_conf=manager_conf,
     )
-    inf = _injection(sipp.dir / "numbers.csv", numbers)
-    # -r N -rp D: N calls per D ms, i.e. all of them spread evenly over the duration.
-    sipp.cmd[-1:-1] = [
-        "-inf",
-        str(inf),
-        "-r",
-        str(len(numbers)),
-        "-rp",
-        str(round(duration * 1000)),
-        "-l",
-        str(len(numbers)),
+
+
+def load_options(workdir: Path, label: str) -> SippOptions:
+    """A load SIPp's own directory in the run's work dir, no message trace (too costly under load),
+    and its statistics kept for the report."""
+    return SippOptions(workdir=workdir / label, trace_messages=False, stats=True)
+
+
+def load_calls(plan: LoadPlan, opts: Options, workdir: Path, max_wait: float) -> list[CustomerCalls]:
+    """The normal customers (RTP, hang up after the talk time) and the dropped ones (no RTP, so
+    the trunk's rtp_timeout hangs them up), each SIPp placing its share evenly over the duration."""
+    shares: list[tuple[str, tuple[PlannedCall, ...], CallMode, int]] = [
+        ("normal-calls", plan.normals, "hangup", NORMAL_UAC_PORT),
+        ("dropped-calls", plan.drops, "rtp_drop", DROP_UAC_PORT),
     ]
-    return sipp
-
-
-def uas(
-    label: str,
-    workdir: Path,
-    *,
-    sip_port: int,
-    user: str,
-    ring: float,
-    hangup_after: float | None,
-    max_time: float,
-    rtp: bool,
-) -> Sipp:
-    """A SIPp answering every INVITE after `ring` s (any user part), until BYE or hangup_after."""
-    bye_wait = f'timeout="{round(hangup_after * 1000)}" ontimeout="hangup"' if hangup_after else ""
-    scenario = _template(
-        "phone_answer.xml", {"RING_MS": str(max(1, round(ring * 1000))), "BYE_WAIT": bye_wait, "AUDIO": "silence.ulaw"}
-    )
-    if not rtp:
-        scenario = scenario.replace('<exec rtp_stream="silence.ulaw,-1,0"/>', "")
-    return Sipp(label, scenario, workdir, sip_port=sip_port, service=user, max_calls=MAX_CALLS, max_time=max_time)
-
-
-class Sampler:
-    """Samples CPU and memory of the named processes once a second, in a thread."""
-
-    def __init__(self, pids: Mapping[str, int], interval: float = 1.0) -> None:
-        self.pids = dict(pids)
-        self.interval = interval
-        self.samples: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
-        self._lock = threading.Lock()
-
-    def sample(self) -> dict[str, Any]:
-        busy, total = system_cpu()
-        row: dict[str, Any] = {"t": time.monotonic(), "system_busy": busy, "system_total": total}
-        for name, pid in self.pids.items():
-            s = ProcSample.read(pid)
-            if s is not None:
-                row[name] = s
-        with self._lock:
-            self.samples.append(row)
-        return row
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def start(self) -> None:
-        self.sample()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=3)
-
-    def peak_rss(self, name: str) -> float:
-        with self._lock:
-            return max((row[name].rss_mb for row in self.samples if name in row), default=0.0)
-
-
-def _asterisk_pid(sandbox: Sandbox) -> int:
-    """The Asterisk process (`chroot` execs it, so normally the sandbox's own pid)."""
-    pid = sandbox.pid
-    assert pid is not None
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/comm").read_text().strip() != "asterisk":
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            if children:
-                return int(children[0])
-    return pid
+    uacs = []
+    for label, calls, mode, port in shares:
+        if calls:
+            uacs.append(
+                CustomerCalls(
+                    label,
+                    [c.number for c in calls],
+                    mode,
+                    did=DID,
+                    duration=opts.duration,
+                    local_port=port,
+                    max_time=opts.duration + max_wait + 30,
+                    wait_time=max_wait,
+                    talk_time=opts.talk,
+                    caller_name="Load",
+                    sip_port=SIP_PORT,
+                    options=load_options(workdir, label),
+                )
+            )
+    return uacs
 
 
 def _queue_log_counts(path: Path) -> dict[str, int]:
@@ -675,30 +205,6 @@ class Options:
         return max(5, math.ceil(busy * 1.3))
 
 
-def _resources(
-    sampler: Sampler, start: Mapping[str, Any], end: Mapping[str, Any], names: Iterable[str]
-) -> dict[str, Any]:
-    """CPU each process used between two samples; a process that exited before `end` (a UAC that
-    finished) counts up to its last sample."""
-    wall = end["t"] - start["t"]
-    out: dict[str, Any] = {"wall_s": round(wall, 1)}
-    for name in names:
-        a = start.get(name)
-        b = next((row[name] for row in reversed(sampler.samples) if row["t"] <= end["t"] and name in row), None)
-        if a is None or b is None:
-            continue
-        cpu = b.cpu - a.cpu
-        out[name] = {
-            "cpu_s": round(cpu, 2),
-            "cpu_pct_of_one_core": round(100 * cpu / wall, 1) if wall else 0.0,
-            "rss_mb_last": round(b.rss_mb, 1),
-        }
-    busy = end["system_busy"] - start["system_busy"]
-    total = end["system_total"] - start["system_total"]
-    out["machine_busy_pct"] = round(100 * busy / total, 1) if total else 0.0
-    return out
-
-
 async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
     """Run the load; return the report (also written to bench/results/ unless opts.results is off)."""
 
@@ -717,7 +223,7 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
     report: dict[str, Any] = {"date": now_utc(), "machine": machine(), "options": asdict(opts), "agents": agents}
     ok = False
     with contextlib.ExitStack() as stack:
-        sandbox = LoadSandbox(agents=agents, workdir=workdir, rtp_timeout=opts.rtp_timeout)
+        sandbox = load_sandbox(agents, rtp_timeout=opts.rtp_timeout)
         stack.callback(sandbox.stop)
         await asyncio.to_thread(sandbox.start)
         report["asterisk_version"] = sandbox.cli("core show version").strip()
@@ -726,58 +232,33 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
         max_wait = opts.rtp_timeout + 25.0  # a drop that Asterisk never hangs up gives up here
         last_call_end = opts.duration + max(opts.talk, max_wait) + 10
         phones_time = last_call_end + opts.settle + 60
-        agent_uas = uas(
+        # One phone answers for every agent (any user part); the customer's answers the redials.
+        agent_phone = Phone(
             "agents",
-            workdir,
-            sip_port=AGENTS_PORT,
+            AGENTS_PORT,
             user="agent",
-            ring=opts.agent_ring,
-            hangup_after=None,
+            mode="answer" if opts.agent_rtp else "silent",
+            ring_delay=opts.agent_ring,
+            max_calls=PHONE_CALLS,
             max_time=phones_time,
-            rtp=opts.agent_rtp,
+            pbx_port=SIP_PORT,
+            options=load_options(workdir, "agents"),
         )
-        customer_uas = uas(
-            "customer-phone",
-            workdir,
-            sip_port=CUSTOMER_PHONE_PORT,
-            user="customer",
-            ring=0.5,
+        customer_phone = CustomerPhone(
+            CUSTOMER_PHONE_PORT,
+            ring_delay=0.5,
             hangup_after=opts.redial_talk,
+            max_calls=PHONE_CALLS,
             max_time=phones_time,
-            rtp=True,
+            pbx_port=SIP_PORT,
+            options=load_options(workdir, "customer-phone"),
         )
-        uacs = []
-        if plan.normals:
-            uacs.append(
-                uac(
-                    "normal-calls",
-                    workdir,
-                    [c.number for c in plan.normals],
-                    drop=False,
-                    duration=opts.duration,
-                    talk=opts.talk,
-                    max_wait=max_wait,
-                    sip_port=NORMAL_UAC_PORT,
-                )
-            )
-        if plan.drops:
-            uacs.append(
-                uac(
-                    "dropped-calls",
-                    workdir,
-                    [c.number for c in plan.drops],
-                    drop=True,
-                    duration=opts.duration,
-                    talk=opts.talk,
-                    max_wait=max_wait,
-                    sip_port=DROP_UAC_PORT,
-                )
-            )
-        sipps = [agent_uas, customer_uas, *uacs]
+        uacs = load_calls(plan, opts, workdir, max_wait)
+        sipps: list[SippProcess] = [agent_phone, customer_phone, *uacs]
         for s in sipps:
             stack.callback(s.stop)
-        agent_uas.start()
-        customer_uas.start()
+        agent_phone.start()
+        customer_phone.start()
 
         config = daemon_config(sandbox, workdir, callback_window=0)
         data = yaml.safe_load(config.read_text())
@@ -795,7 +276,8 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
 
         stack.callback(stop_daemon)
         await asyncio.to_thread(daemon.start, 30.0)
-        daemon_pid = _find_daemon_pid(config)
+        daemon_pid = daemon.pid
+        assert daemon_pid is not None
 
         observer = AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials)
         await observer.connect()
@@ -811,16 +293,19 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
                     record.feed(msg, msg.received)
                 fed = len(observer.events)
 
-            pids = {"daemon": daemon_pid, "asterisk": _asterisk_pid(sandbox)}
+            asterisk_pid = sandbox.asterisk_pid
+            assert asterisk_pid is not None
+            pids = {"daemon": daemon_pid, "asterisk": asterisk_pid}
             pids.update({f"sipp_{s.label}": s.pid for s in sipps if s.pid is not None})
             sampler = Sampler(pids)
             sampler.start()
             stack.callback(sampler.stop)
             await asyncio.sleep(2)  # a quiet baseline: what the idle daemon and Asterisk cost
             idle = sampler.sample()
-            for s in uacs:
-                s.start()
-                sampler.pids[f"sipp_{s.label}"] = s.pid  # type: ignore[assignment]
+            for uac in uacs:
+                uac.start()
+                assert uac.pid is not None
+                sampler.pids[f"sipp_{uac.label}"] = uac.pid
             began = time.monotonic()
             start = sampler.sample()
             next_print = began + 10
@@ -873,9 +358,9 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
         report["achieved_cps"] = round((len(created) - 1) / span, 2) if span else 0.0
         report["channels_left_up"] = len(record.active)
         report["resources"] = {
-            "idle_2s": _resources(sampler, sampler.samples[0], idle, ["daemon", "asterisk"]),
-            "load": _resources(sampler, start, load_end, names),
-            "load_and_settle": _resources(sampler, start, end, names),
+            "idle_2s": sampler.usage(sampler.samples[0], idle, ["daemon", "asterisk"]),
+            "load": sampler.usage(start, load_end, names),
+            "load_and_settle": sampler.usage(start, end, names),
         }
         d0, d1 = start["daemon"], daemon_end or end["daemon"]
         report["daemon"] = {
@@ -894,10 +379,7 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
             "rss_mb_end": round(a1.rss_mb, 1),
             "rss_mb_peak": round(a1.peak_rss_mb, 1),
         }
-        report["sipp"] = {
-            s.label: {"log": s.log_counts(), "stats": s.stats(), "exit": s.proc.poll() if s.proc else None}
-            for s in sipps
-        }
+        report["sipp"] = {s.label: {"log": s.event_counts(), "stats": s.stats(), "exit": s.returncode} for s in sipps}
         report["queue_log"] = _queue_log_counts(sandbox.queue_log_path)
         report["asterisk_warnings"] = _asterisk_warnings(sandbox.log_path)
         report["rss_timeline_mb"] = [round(row["daemon"].rss_mb, 1) for row in sampler.samples if "daemon" in row][::5]
@@ -912,21 +394,6 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
     else:
         say(f"work dir kept: {workdir} (SIPp logs, daemon log, config)")
     return report
-
-
-def _find_daemon_pid(config: Path) -> int:
-    """The pid of the `redial run --config <config>` process (DaemonProcess keeps it private)."""
-    wanted = str(config).encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"run" in argv and wanted in argv and any(a.endswith(b"redial.tools.cli") for a in argv):
-            return int(entry.name)
-    raise RuntimeError(f"no running `redial run --config {config}` process")
 
 
 def _asterisk_warnings(path: Path) -> dict[str, int]:
@@ -971,7 +438,7 @@ def print_summary(report: Mapping[str, Any], out: Any = sys.stdout) -> None:
         ("daemon CPU % of one core, during load", f"{load.get('daemon', {}).get('cpu_pct_of_one_core', '?')}"),
         (
             "daemon RSS MB start / peak / end",
-            f"{report['daemon']['rss_mb_start']} / {report['daemon']['rss_mb_peak']} / {report['daemon']['rss_mb_end']}",
+            " / ".join(str(report["daemon"][k]) for k in ("rss_mb_start", "rss_mb_peak", "rss_mb_end")),
         ),
         (
             "Asterisk CPU s (% of one core, during load)",

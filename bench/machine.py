@@ -6,8 +6,12 @@ import datetime as dt
 import os
 import platform
 import subprocess
+import threading
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -103,3 +107,63 @@ def system_cpu() -> tuple[float, float]:
     idle = values[3] + (values[4] if len(values) > 4 else 0)
     total = sum(values[:8])
     return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+class Sampler:
+    """Samples CPU and memory of the named processes once a second, in a thread."""
+
+    def __init__(self, pids: Mapping[str, int], interval: float = 1.0) -> None:
+        self.pids = dict(pids)
+        self.interval = interval
+        self.samples: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+        self._lock = threading.Lock()
+
+    def sample(self) -> dict[str, Any]:
+        busy, total = system_cpu()
+        row: dict[str, Any] = {"t": time.monotonic(), "system_busy": busy, "system_total": total}
+        for name, pid in self.pids.items():
+            s = ProcSample.read(pid)
+            if s is not None:
+                row[name] = s
+        with self._lock:
+            self.samples.append(row)
+        return row
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def start(self) -> None:
+        self.sample()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3)
+
+    def peak_rss(self, name: str) -> float:
+        with self._lock:
+            return max((row[name].rss_mb for row in self.samples if name in row), default=0.0)
+
+    def usage(self, start: Mapping[str, Any], end: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+        """CPU each process used between two samples; a process that exited before `end` (a UAC that
+        finished) counts up to its last sample."""
+        wall = end["t"] - start["t"]
+        out: dict[str, Any] = {"wall_s": round(wall, 1)}
+        for name in names:
+            a = start.get(name)
+            b = next((row[name] for row in reversed(self.samples) if row["t"] <= end["t"] and name in row), None)
+            if a is None or b is None:
+                continue
+            cpu = b.cpu - a.cpu
+            out[name] = {
+                "cpu_s": round(cpu, 2),
+                "cpu_pct_of_one_core": round(100 * cpu / wall, 1) if wall else 0.0,
+                "rss_mb_last": round(b.rss_mb, 1),
+            }
+        busy = end["system_busy"] - start["system_busy"]
+        total = end["system_total"] - start["system_total"]
+        out["machine_busy_pct"] = round(100 * busy / total, 1) if total else 0.0
+        return out

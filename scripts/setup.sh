@@ -34,4 +34,4 @@ if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$sta
 fi
 
 # Builds the Asterisk root on first use only (about a minute, 500 MB).
-.venv/bin/python -c "from tests.sandbox.asterisk import ensure_root; print('setup: sandbox Asterisk root at', ensure_root())"
+.venv/bin/python -c "from sandbox import ensure_root; print('setup: sandbox Asterisk root at', ensure_root())"

@@ -1,11 +1,16 @@
-"""Shared test fixtures: corpus paths."""
+"""Shared test fixtures: corpus paths, and the sandbox PBX and SIPp registry of the integration tests."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from sandbox import Sandbox
+from sandbox.shared import Sipps, shared_sandbox, sipp_registry
+from tests.rig import Rig, open_rig
 
 REPO = Path(__file__).resolve().parent.parent
 # The shared corpus lives beside the repository (../shared); REDIAL_CORPUS overrides.
@@ -36,5 +41,23 @@ def corpus() -> Path:
     return CORPUS
 
 
-# The sandbox PBX (one Asterisk per test run) and SIPp registry, for the integration tests.
-from tests.sandbox.fixtures import sandbox, sipps  # noqa: E402, F401
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """The running sandbox Asterisk, one per test process (see sandbox/shared.py)."""
+    with shared_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def sipps() -> Iterator[Sipps]:
+    """The test's SIPp processes, all stopped when the test ends, pass or fail."""
+    with sipp_registry() as registry:
+        yield registry
+
+
+@pytest.fixture
+async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Rig]:
+    """The integration tests' rig on the session's sandbox (tests/rig.py): no phone, no daemon yet;
+    everything the test set up is undone and the daemon checked when it ends."""
+    async with open_rig(sandbox, tmp_path) as opened:
+        yield opened

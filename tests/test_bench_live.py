@@ -1,4 +1,4 @@
-"""The live load benchmark's own arithmetic: its plan and its judge, fed synthetic AMI events."""
+"""The live load benchmark's own arithmetic (bench.live_plan): its plan and its judge, fed synthetic AMI events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bench.live_load import LoadPlan, PbxRecord, check, linkedid_of, plan_load
+from bench.live_plan import LoadPlan, PbxRecord, check, linkedid_of, plan_load
 from bench.machine import ProcSample
 
 

@@ -67,7 +67,7 @@ class TestEventFilters:
     def test_shipped_user_passes(self) -> None:
         from redial.ami.events import NEEDED_EVENTS
         from redial.tools.pjsipconf import parse_sections
-        from tests.sandbox.asterisk import SHIPPED_MANAGER
+        from sandbox import SHIPPED_MANAGER
 
         (user,) = [x for x in parse_sections(SHIPPED_MANAGER) if x.name == "redial"]
         assert check_event_filters("redial", user.values, NEEDED_EVENTS, "x").status is Status.OK

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.asterisk import SHIPPED_MANAGER, Sandbox
-from tests.sandbox.daemon import daemon_config
+from sandbox import SHIPPED_MANAGER, Sandbox
+from sandbox.daemon import daemon_config
 
 DOCTOR_USER = "redial-doctor"
 DOCTOR_SECRET = "doctor-" + secrets.token_hex(8)

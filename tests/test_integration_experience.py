@@ -7,15 +7,13 @@ queue_log file and QueueStatus; never the daemon's own word.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.sandbox import AgentPhone, AmiObserver, CustomerPhone, Sandbox, customer_call
-from tests.sandbox.daemon import DaemonProcess, daemon_config
-from tests.sandbox.observer import AmiMessage, where
-from tests.test_integration import CUSTOMER, DID, Rig, redial_leg
+from sandbox import AmiObserver, Sandbox, customer_call
+from sandbox.observer import AmiMessage, where
+from tests.rig import CUSTOMER, DID, Rig, open_rig, redial_leg
 
 pytestmark = pytest.mark.integration
 
@@ -23,31 +21,11 @@ WINDOW = 3.0
 
 
 @pytest.fixture
-def agent() -> Iterator[AgentPhone]:
-    phone = AgentPhone("agent1", ring_delay=0.5, max_time=120)
-    phone.start()
-    yield phone
-    phone.stop()
-
-
-@pytest.fixture
-def customer_phone() -> Iterator[CustomerPhone]:
-    phone = CustomerPhone(ring_delay=0.5, hangup_after=6, max_time=120)
-    phone.start()
-    yield phone
-    phone.stop()
-
-
-@pytest.fixture
-async def rig(sandbox: Sandbox, tmp_path: Path, agent: AgentPhone, customer_phone: CustomerPhone) -> AsyncIterator[Rig]:
-    daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=WINDOW), tmp_path / "redial.log")
-    async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as observer:
-        await asyncio.to_thread(daemon.start)
-        try:
-            yield Rig(sandbox, observer, agent, customer_phone, daemon)
-        finally:
-            assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
-    await asyncio.to_thread(sandbox.cli, "channel request hangup all")
+async def rig(rig: Rig) -> Rig:
+    """The shared rig (conftest.py) with agent1's phone, the customer's (talks 6 s) and the daemon (window WINDOW)."""
+    rig.agent1_and_customer(talk=6)
+    await rig.start_daemon(WINDOW)
+    return rig
 
 
 async def calls_taken(observer: AmiObserver, interface: str = "PJSIP/agent1") -> int:
@@ -89,8 +67,9 @@ class TestAgentAndCustomer:
         assert dial.received - prompt.received > 1.5
         # The greeting plays on the customer's channel before the bridge.
         assert bridged.received - greeting.received > 1.0
-        agent_invite = rig.agent.invites[-1]
+        agent_invite = rig.phones["agent1"].invites[-1]
         assert agent_invite.from_user == CUSTOMER and agent_invite.from_name == f"REDIAL {CUSTOMER}"
+        assert rig.customer_phone is not None
         assert rig.customer_phone.invites[0].from_user == DID
         assert rig.customer_phone.invites[0].received > agent_invite.received + 1.5
 
@@ -141,10 +120,10 @@ async def first_call_drops(obs: AmiObserver) -> None:
 class TestReturningCaller:
     """A customer who calls back inside the window reaches the same agent, and no redial follows."""
 
-    async def test_same_agent_through_fastagi(self, sandbox: Sandbox, tmp_path: Path, agent: AgentPhone) -> None:
-        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=10), tmp_path / "redial.log")
-        async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
-            await asyncio.to_thread(daemon.start)
+    async def test_same_agent_through_fastagi(self, sandbox: Sandbox, tmp_path: Path) -> None:
+        async with open_rig(sandbox, tmp_path) as rig:
+            agent, obs = rig.agent("agent1", max_time=120), rig.observer
+            daemon = await rig.start_daemon(10)
             await first_call_drops(obs)
             invites_before = len(agent.invites)
             mark = obs.mark()
@@ -170,54 +149,48 @@ class TestReturningCaller:
                 assert obs.find(redial_leg) == [], daemon.tail()
             finally:
                 again.stop()
-                assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
 
-    async def test_second_drop_of_a_returning_caller_is_redialled(
-        self, sandbox: Sandbox, tmp_path: Path, agent: AgentPhone, customer_phone: CustomerPhone
-    ) -> None:
+    async def test_second_drop_of_a_returning_caller_is_redialled(self, sandbox: Sandbox, tmp_path: Path) -> None:
         """The call routed straight to the agent (outside Queue()) drops too: that agent is redialled, once."""
-        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=6), tmp_path / "redial.log")
-        async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
-            await asyncio.to_thread(daemon.start)
+        async with open_rig(sandbox, tmp_path) as rig:
+            rig.agent1_and_customer(talk=6)
+            obs = rig.observer
+            daemon = await rig.start_daemon(6)
+            start = obs.mark()
+            await first_call_drops(obs)
+            mark = obs.mark()
+            again = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
             try:
-                start = obs.mark()
-                await first_call_drops(obs)
-                mark = obs.mark()
-                again = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
-                try:
-                    new = await obs.wait_for(
-                        where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")),
-                        start=mark,
-                        timeout=10,
-                    )
-                    uid = new["Uniqueid"]
-                    await obs.wait_for(
-                        where(
-                            Event="DialEnd",
-                            Uniqueid=uid,
-                            DialStatus="ANSWER",
-                            DestChannel=lambda c: c.startswith("PJSIP/agent1-"),
-                        ),
-                        start=mark,
-                        timeout=10,
-                        what="the returning caller answered by agent1 directly",
-                    )
-                    await obs.wait_for(
-                        where(Event="Hangup", Uniqueid=uid, Cause="44"),
-                        start=mark,
-                        timeout=20,
-                        what="the direct call dropped by RTP timeout",
-                    )
-                    assert not obs.find(where(Event="QueueCallerJoin", Uniqueid=uid), start=mark)
-                finally:
-                    again.stop()
-                leg = await obs.wait_for(redial_leg, start=mark, timeout=6 + 15, what="the redial's agent leg")
-                assert leg["Channel"].startswith("PJSIP/agent1-"), dict(leg)
-                await asyncio.sleep(3)
-                # The first drop's redial was called off (the customer called back); only this one rang.
-                assert len(obs.find(redial_leg, start=start)) == 1, daemon.tail()
-                decisions = [(d["queue"], d["reason"]) for d in daemon.lines("decision")]
-                assert decisions == [("support", "abnormal_end"), ("support", "abnormal_end")], daemon.tail()
+                new = await obs.wait_for(
+                    where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")),
+                    start=mark,
+                    timeout=10,
+                )
+                uid = new["Uniqueid"]
+                await obs.wait_for(
+                    where(
+                        Event="DialEnd",
+                        Uniqueid=uid,
+                        DialStatus="ANSWER",
+                        DestChannel=lambda c: c.startswith("PJSIP/agent1-"),
+                    ),
+                    start=mark,
+                    timeout=10,
+                    what="the returning caller answered by agent1 directly",
+                )
+                await obs.wait_for(
+                    where(Event="Hangup", Uniqueid=uid, Cause="44"),
+                    start=mark,
+                    timeout=20,
+                    what="the direct call dropped by RTP timeout",
+                )
+                assert not obs.find(where(Event="QueueCallerJoin", Uniqueid=uid), start=mark)
             finally:
-                assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
-        await asyncio.to_thread(sandbox.cli, "channel request hangup all")
+                again.stop()
+            leg = await obs.wait_for(redial_leg, start=mark, timeout=6 + 15, what="the redial's agent leg")
+            assert leg["Channel"].startswith("PJSIP/agent1-"), dict(leg)
+            await asyncio.sleep(3)
+            # The first drop's redial was called off (the customer called back); only this one rang.
+            assert len(obs.find(redial_leg, start=start)) == 1, daemon.tail()
+            decisions = [(d["queue"], d["reason"]) for d in daemon.lines("decision")]
+            assert decisions == [("support", "abnormal_end"), ("support", "abnormal_end")], daemon.tail()

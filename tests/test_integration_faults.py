@@ -9,25 +9,19 @@ import asyncio
 import itertools
 import os
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.sandbox import AgentPhone, AmiObserver, CustomerPhone, Sandbox, customer_call
-from tests.sandbox.daemon import DaemonProcess, daemon_config
-from tests.sandbox.observer import where
-from tests.test_integration import CUSTOMER, DID, redial_leg
+from sandbox import AmiObserver, Sandbox
+from sandbox.observer import where
+from tests.rig import CUSTOMER, Rig, redial_leg
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def customer_phone() -> Iterator[CustomerPhone]:
-    phone = CustomerPhone(ring_delay=3, hangup_after=3, max_time=120)
-    phone.start()
-    yield phone
-    phone.stop()
+def customer_phone(rig: Rig) -> None:
+    """The customer's phone: rings 3 s, talks 3 s, hangs up."""
+    rig.customer(3, ring_delay=3, max_time=120)
 
 
 async def agent1_paused(observer: AmiObserver) -> bool:
@@ -40,90 +34,58 @@ class TestKilledInEachState:
     """SIGKILL while the agent rings, while the customer rings, and once connected: one redial, agent released."""
 
     @pytest.mark.parametrize("state", ["agent_ringing", "customer_ringing", "connected"])
-    async def test_exactly_one_redial(
-        self, state: str, sandbox: Sandbox, tmp_path: Path, customer_phone: CustomerPhone
-    ) -> None:
+    async def test_exactly_one_redial(self, state: str, rig: Rig) -> None:
         # The agent answers the queue call at once (the customer's silent line drops 3 s
         # after answer); for the redial, a phone that rings 4 s gives time to kill the daemon.
-        agent = AgentPhone("agent1", ring_delay=0.5, max_time=120)
-        agent.start()
-        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=5), tmp_path / "redial.log")
-        async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
-            await asyncio.to_thread(daemon.start)
-            call = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=30)
-            try:
-                await obs.wait_for(
-                    where(Event="Hangup", Channel=lambda c: c.startswith("PJSIP/trunk-"), Cause="44"), timeout=20
-                )
-                if state == "agent_ringing":
-                    agent.stop()
-                    agent = AgentPhone("agent1", ring_delay=4, max_time=120)
-                    agent.start()
-                leg = await obs.wait_for(redial_leg, timeout=25, what="the redial's agent leg")
-                cid = leg["Uniqueid"]
-                if state == "customer_ringing":
-                    await obs.wait_for(
-                        where(Event="Newchannel", Linkedid=cid, Channel=lambda c: c.startswith("PJSIP/trunk-")),
-                        timeout=15,
-                    )
-                elif state == "connected":
-                    await obs.wait_for(where(Event="BridgeEnter", Uniqueid=cid), timeout=20)
-                daemon.kill()
-                await asyncio.to_thread(daemon.start)
-                # The call goes on without the daemon's help and ends (customer hangs up after 3 s).
-                await obs.wait_for(where(Event="Hangup", Uniqueid=cid), timeout=30, what="the redial ended")
-                await asyncio.sleep(3)
-                assert [m["Uniqueid"] for m in obs.find(redial_leg)] == [cid], daemon.tail()
-                assert len(customer_phone.invites) == 1
-                assert obs.find(where(Event="BridgeEnter", Uniqueid=cid)), "the redial never connected"
-                assert not await agent1_paused(obs), f"agent1 left paused after a kill in {state}"
-            finally:
-                call.stop()
-                agent.stop()
-                assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+        customer_phone(rig)
+        rig.agent("agent1", max_time=120)
+        obs = rig.observer
+        daemon = await rig.start_daemon(5)
+        rig.call(CUSTOMER, "rtp_drop", max_time=30)
+        await rig.drop_seen("44")
+        if state == "agent_ringing":
+            rig.agent("agent1", ring_delay=4, max_time=120)
+        leg = await obs.wait_for(redial_leg, timeout=25, what="the redial's agent leg")
+        cid = leg["Uniqueid"]
+        if state == "customer_ringing":
+            await obs.wait_for(
+                where(Event="Newchannel", Linkedid=cid, Channel=lambda c: c.startswith("PJSIP/trunk-")),
+                timeout=15,
+            )
+        elif state == "connected":
+            await obs.wait_for(where(Event="BridgeEnter", Uniqueid=cid), timeout=20)
+        daemon.kill()
+        await asyncio.to_thread(daemon.start)
+        # The call goes on without the daemon's help and ends (customer hangs up after 3 s).
+        await obs.wait_for(where(Event="Hangup", Uniqueid=cid), timeout=30, what="the redial ended")
+        await asyncio.sleep(3)
+        assert [m["Uniqueid"] for m in obs.find(redial_leg)] == [cid], daemon.tail()
+        assert rig.customer_phone is not None and len(rig.customer_phone.invites) == 1
+        assert obs.find(where(Event="BridgeEnter", Uniqueid=cid)), "the redial never connected"
+        assert not await agent1_paused(obs), f"agent1 left paused after a kill in {state}"
 
 
 class TestAsteriskRestart:
     """Asterisk restarts while a redial waits in its window: the redial still happens, once."""
 
-    async def test_restart_during_window(self, sandbox: Sandbox, tmp_path: Path, customer_phone: CustomerPhone) -> None:
-        agent = AgentPhone("agent1", ring_delay=0.5, max_time=120)
-        agent.start()
-        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=10), tmp_path / "redial.log")
+    async def test_restart_during_window(self, rig: Rig) -> None:
+        customer_phone(rig)
+        rig.agent("agent1", max_time=120)
+        daemon = await rig.start_daemon(10)
+        call = rig.call(CUSTOMER, "rtp_drop", max_time=20)
         try:
-            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
-                await asyncio.to_thread(daemon.start)
-                call = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=20)
-                try:
-                    await obs.wait_for(
-                        where(Event="Hangup", Channel=lambda c: c.startswith("PJSIP/trunk-"), Cause="44"), timeout=20
-                    )
-                    await asyncio.to_thread(daemon.wait_for, "redial", 10, state="waiting")
-                finally:
-                    call.stop()
-            await asyncio.to_thread(sandbox.restart)
-            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
-                leg = await obs.wait_for(redial_leg, timeout=30, what="the redial after the restart")
-                await obs.wait_for(where(Event="BridgeEnter", Uniqueid=leg["Uniqueid"]), timeout=20)
-                await asyncio.sleep(3)
-                assert len(obs.find(redial_leg)) == 1 and len(customer_phone.invites) == 1
-                assert len(daemon.lines("ami_logged_in")) >= 2
+            await rig.drop_seen("44")
+            await asyncio.to_thread(daemon.wait_for, "redial", 10, state="waiting")
         finally:
-            agent.stop()
-            assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
-
-
-async def _ami_back(sandbox: Sandbox, timeout: float = 30.0) -> None:
-    """Wait until the restarted Asterisk accepts an AMI login again."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials):
-                return
-        except OSError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.3)
+            call.stop()
+        await asyncio.to_thread(rig.sandbox.restart)
+        obs = await rig.reconnect()
+        leg = await obs.wait_for(redial_leg, timeout=30, what="the redial after the restart")
+        await obs.wait_for(where(Event="BridgeEnter", Uniqueid=leg["Uniqueid"]), timeout=20)
+        await asyncio.sleep(3)
+        assert rig.customer_phone is not None
+        assert len(obs.find(redial_leg)) == 1 and len(rig.customer_phone.invites) == 1
+        assert len(daemon.lines("ami_logged_in")) >= 2
 
 
 def _crash(sandbox: Sandbox) -> None:
@@ -138,67 +100,49 @@ class TestCallsCutByThePbx:
     """`core restart now` or a crash under an answered call: the customer is called back once Asterisk is back."""
 
     @pytest.mark.parametrize("how", ["core_restart_now", "crash"])
-    async def test_redialled_after_restart(
-        self, sandbox: Sandbox, tmp_path: Path, customer_phone: CustomerPhone, how: str
-    ) -> None:
+    async def test_redialled_after_restart(self, rig: Rig, how: str) -> None:
         """One redial, agent first, bridged, after Asterisk is back; nobody counted it a hang-up."""
-        agent = AgentPhone("agent1", ring_delay=0.5, max_time=120)
-        agent.start()
-        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=3), tmp_path / "redial.log")
-        call = customer_call(CUSTOMER, "wait_for_bye", did=DID, max_time=25)
-        try:
-            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
-                await asyncio.to_thread(daemon.start)
-                await obs.wait_for(where(Event="AgentConnect"), timeout=15, what="agent1 answering")
-            if how == "crash":
-                await asyncio.to_thread(_crash, sandbox)
-            else:
-                await asyncio.to_thread(sandbox.cli, "core restart now")
-            await _ami_back(sandbox)
-            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
-                leg = await obs.wait_for(redial_leg, timeout=40, what="the redial after the restart")
-                assert leg["Channel"].startswith("PJSIP/agent1-")
-                await obs.wait_for(where(Event="BridgeEnter", Uniqueid=leg["Uniqueid"]), timeout=20)
-                await asyncio.sleep(3)
-                assert len(obs.find(redial_leg)) == 1 and len(customer_phone.invites) == 1
-            (decision,) = daemon.lines("decision")
-            assert decision["classification"] == "abnormal" and "restarted" in decision["detail"], decision
-        finally:
-            call.stop()
-            agent.stop()
-            assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+        customer_phone(rig)
+        rig.agent("agent1", max_time=120)
+        rig.call(CUSTOMER, "wait_for_bye", max_time=25)
+        daemon = await rig.start_daemon(3)
+        await rig.observer.wait_for(where(Event="AgentConnect"), timeout=15, what="agent1 answering")
+        if how == "crash":
+            await asyncio.to_thread(_crash, rig.sandbox)
+        else:
+            await asyncio.to_thread(rig.sandbox.cli, "core restart now")
+        obs = await rig.reconnect()
+        leg = await obs.wait_for(redial_leg, timeout=40, what="the redial after the restart")
+        assert leg["Channel"].startswith("PJSIP/agent1-")
+        await obs.wait_for(where(Event="BridgeEnter", Uniqueid=leg["Uniqueid"]), timeout=20)
+        await asyncio.sleep(3)
+        assert rig.customer_phone is not None
+        assert len(obs.find(redial_leg)) == 1 and len(rig.customer_phone.invites) == 1
+        (decision,) = daemon.lines("decision")
+        assert decision["classification"] == "abnormal" and "restarted" in decision["detail"], decision
 
 
 class TestHostileCallerId:
     """A caller ID of ``123&PJSIP/999@trunk`` that drops is never dialled and adds no channel."""
 
-    async def test_no_redial_no_extra_channel(
-        self, sandbox: Sandbox, tmp_path: Path, customer_phone: CustomerPhone
-    ) -> None:
-        agent = AgentPhone("agent1", ring_delay=0.5, max_time=60)
-        agent.start()
-        daemon = DaemonProcess(daemon_config(sandbox, tmp_path, callback_window=2), tmp_path / "redial.log")
+    async def test_no_redial_no_extra_channel(self, rig: Rig) -> None:
+        customer_phone(rig)
+        rig.agent("agent1", max_time=60)
+        obs = rig.observer
+        daemon = await rig.start_daemon(2)
+        call = rig.call(CUSTOMER, "rtp_drop", did="199", max_time=20)
         try:
-            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
-                await asyncio.to_thread(daemon.start)
-                call = customer_call(CUSTOMER, "rtp_drop", did="199", max_time=20)
-                try:
-                    joined = await obs.wait_for(
-                        where(Event="QueueCallerJoin", CallerIDNum="123&PJSIP/999@trunk"), timeout=10
-                    )
-                    await obs.wait_for(where(Event="Hangup", Uniqueid=joined["Uniqueid"], Cause="44"), timeout=20)
-                    await asyncio.sleep(6)
-                finally:
-                    call.stop()
-                channels = obs.find(where(Event="Newchannel"))
-                assert obs.find(redial_leg) == [] and len(channels) == 2, [c["Channel"] for c in channels]
-                assert not obs.find(where(Event="Newchannel", Channel=lambda c: "999" in c))
-                assert customer_phone.invites == []
-                (decision,) = daemon.lines("decision")
-                assert decision["reason"] == "number_malformed"
+            joined = await obs.wait_for(where(Event="QueueCallerJoin", CallerIDNum="123&PJSIP/999@trunk"), timeout=10)
+            await obs.wait_for(where(Event="Hangup", Uniqueid=joined["Uniqueid"], Cause="44"), timeout=20)
+            await asyncio.sleep(6)
         finally:
-            agent.stop()
-            assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
+            call.stop()
+        channels = obs.find(where(Event="Newchannel"))
+        assert obs.find(redial_leg) == [] and len(channels) == 2, [c["Channel"] for c in channels]
+        assert not obs.find(where(Event="Newchannel", Channel=lambda c: "999" in c))
+        assert rig.customer_phone is not None and rig.customer_phone.invites == []
+        (decision,) = daemon.lines("decision")
+        assert decision["reason"] == "number_malformed"
 
 
 class BlackHoleProxy:
@@ -245,20 +189,12 @@ class BlackHoleProxy:
 class TestBlackHoledLink:
     """A TCP link that goes silent without closing is noticed by the ping and rebuilt; redials go on."""
 
-    async def test_reconnects_and_still_redials(
-        self, sandbox: Sandbox, tmp_path: Path, customer_phone: CustomerPhone
-    ) -> None:
-        import yaml
-
-        proxy = BlackHoleProxy(sandbox.ami_port)
+    async def test_reconnects_and_still_redials(self, rig: Rig) -> None:
+        proxy = BlackHoleProxy(rig.sandbox.ami_port)
         await proxy.start()
-        agent = AgentPhone("agent1", ring_delay=0.5, max_time=90)
-        agent.start()
-        config = daemon_config(sandbox, tmp_path, callback_window=2)
-        data = yaml.safe_load(config.read_text())
-        data["ami"].update(port=proxy.port, ping_interval=2, reconnect_delay=1)
-        config.write_text(yaml.safe_dump(data))
-        daemon = DaemonProcess(config, tmp_path / "redial.log")
+        customer_phone(rig)
+        rig.agent("agent1", max_time=90)
+        daemon = rig.new_daemon(rig.configure(2, ami={"port": proxy.port, "ping_interval": 2, "reconnect_delay": 1}))
         loop = asyncio.get_running_loop()
         try:
             await asyncio.to_thread(daemon.start)
@@ -272,15 +208,17 @@ class TestBlackHoledLink:
             # Silent for at most two ping intervals (plus the log's polling slack).
             assert dropped_at - holed_at <= 2 * 2 + 0.5
             assert proxy.connections == 2 and proxy.connected_at[1] - holed_at <= 2 * 2 + 1 + 1
-            async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as obs:
-                call = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=20)
-                try:
-                    leg = await obs.wait_for(redial_leg, timeout=25, what="a redial over the rebuilt link")
-                    await obs.wait_for(where(Event="BridgeEnter", Uniqueid=leg["Uniqueid"]), timeout=20)
-                finally:
-                    call.stop()
+            mark = rig.observer.mark()
+            call = rig.call(CUSTOMER, "rtp_drop", max_time=20)
+            try:
+                leg = await rig.observer.wait_for(
+                    redial_leg, timeout=25, start=mark, what="a redial over the rebuilt link"
+                )
+                await rig.observer.wait_for(where(Event="BridgeEnter", Uniqueid=leg["Uniqueid"]), timeout=20)
+            finally:
+                call.stop()
         finally:
-            agent.stop()
+            # The daemon stops before its proxy goes (close() checks its exit code again).
             assert await asyncio.to_thread(daemon.stop) == 0, daemon.tail()
             await proxy.close()
 
@@ -288,16 +226,16 @@ class TestBlackHoledLink:
 class TestSystemdNotify:
     """Under systemd: READY=1 once logged in, then WATCHDOG=1 from the event loop, STOPPING=1 on SIGTERM."""
 
-    async def test_ready_and_watchdog(self, sandbox: Sandbox, tmp_path: Path) -> None:
+    async def test_ready_and_watchdog(self, rig: Rig) -> None:
         import socket
         import time
 
-        path = str(tmp_path / "notify.sock")
+        path = str(rig.workdir / "notify.sock")
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
             server.bind(path)
             server.settimeout(0.2)
             env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}  # ping every 1 s
-            daemon = DaemonProcess(daemon_config(sandbox, tmp_path), tmp_path / "redial.log", env=env)
+            daemon = rig.new_daemon(rig.configure(None), env=env)
             messages: list[tuple[float, str]] = []
             await asyncio.to_thread(daemon.start)
             deadline = time.monotonic() + 4

@@ -1,7 +1,7 @@
 """The agent and number policy on a real Asterisk 22 with SIPp phones, checked on the PBX.
 
-Like test_integration.py, each test runs the real ``redial run`` against the sandbox and
-judges by what the PBX did (the observer's AMI events, the INVITEs the SIPp phones
+Each test runs the real ``redial run`` against the sandbox on the shared rig (tests/rig.py)
+and judges by what the PBX did (the observer's AMI events, the INVITEs the SIPp phones
 received), never by the daemon's own word. Queue membership, pauses and ringinuse are set
 up with AMI actions (the observer has write=all) and put back in every teardown, so the
 next test sees the default sandbox: support = agent1 (Alice), sales = agent2 (Bob), nobody
@@ -11,323 +11,36 @@ paused.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-import json
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from tests.sandbox import (
-    AgentPhone,
-    AmiObserver,
-    CustomerCall,
-    CustomerPhone,
-    InviteRecord,
-    Sandbox,
-    customer_call,
+from sandbox.observer import AmiMessage, where
+from tests.rig import (
+    AGENT1,
+    AGENT2,
+    AGENT3,
+    CUSTOMER,
+    SALES,
+    SUPPORT,
+    WINDOW,
+    Rig,
+    member_paused,
+    original_linkedid,
+    redial_leg,
+    ruri_user,
+    trunk_channel,
 )
-from tests.sandbox.asterisk import AGENT_NAMES
-from tests.sandbox.daemon import REPO, DaemonProcess, daemon_config
-from tests.sandbox.observer import AmiMessage, Predicate, where
-from tests.sandbox.sipp import CallMode
 
 pytestmark = pytest.mark.integration
-
-WINDOW = 3.0  # callback window of every test here
-DID = "100"
-CUSTOMER = "5551234"
-SUPPORT = "support"
-SALES = "sales"
-AGENT1, AGENT2, AGENT3 = "PJSIP/agent1", "PJSIP/agent2", "PJSIP/agent3"
-# The sandbox's queues as configured (static members): what every teardown restores.
-DEFAULT_QUEUES = {SUPPORT: {AGENT1}, SALES: {AGENT2}}
-
-
-# ---- what to look for on the PBX ------------------------------------------------------------
-def redial_leg(msg: AmiMessage) -> bool:
-    """The agent leg of a redial: the daemon's ChannelId makes its Uniqueid."""
-    return msg.get("Event") == "Newchannel" and msg.get("Uniqueid", "").startswith("redial-")
-
-
-def member_paused(interface: str, paused: bool, reason: str | None = None) -> Predicate:
-    """A queue member event of ``interface`` showing it paused (with ``reason``) or not."""
-
-    def check(msg: AmiMessage) -> bool:
-        return (
-            msg.get("Event") in ("QueueMemberPause", "QueueMemberStatus")
-            and msg.get("Interface") == interface
-            and msg.get("Paused") == ("1" if paused else "0")
-            and (reason is None or msg.get("PausedReason") == reason)
-        )
-
-    check.__doc__ = f"{interface} Paused={int(paused)}" + (f" PausedReason={reason}" if reason else "")
-    return check
-
-
-def trunk_channel(channel: str) -> bool:
-    return channel.startswith("PJSIP/trunk-")
-
-
-def ruri_user(invite: InviteRecord) -> str:
-    """The number a redial dialled: the user part of the INVITE's request URI."""
-    return invite.request_uri.split(":", 1)[-1].split("@", 1)[0]
-
-
-def original_linkedid(channel_id: str) -> str:
-    """``redial-<id>-<attempt>-<original Linkedid>`` -> the original call's Linkedid."""
-    prefix, _id, _attempt, linkedid = channel_id.split("-", 3)
-    assert prefix == "redial", channel_id
-    return linkedid
-
-
-class PolicyRig:
-    """One test's PBX setup: phones, customer calls, the daemon, queue changes; all undone in close()."""
-
-    def __init__(self, sandbox: Sandbox, observer: AmiObserver, workdir: Path) -> None:
-        self.sandbox = sandbox
-        self.observer = observer
-        self.workdir = workdir
-        self.phones: dict[str, AgentPhone] = {}
-        self.customer_phone: CustomerPhone | None = None
-        self.calls: list[CustomerCall] = []
-        self.daemon: DaemonProcess | None = None
-        self.config: Path | None = None
-
-    # ---- phones, calls, daemon ----------------------------------------------------------------
-    def agent(self, name: str, ring_delay: float = 0.5) -> AgentPhone:
-        phone = AgentPhone(name, ring_delay=ring_delay, max_time=150)
-        self.phones[name] = phone
-        phone.start()
-        return phone
-
-    def customer(self, hangup_after: float = 3.0) -> CustomerPhone:
-        """The customer's phone the redials reach: answers after 0.5 s, hangs up ``hangup_after`` later."""
-        self.customer_phone = CustomerPhone(ring_delay=0.5, hangup_after=hangup_after, max_time=150)
-        self.customer_phone.start()
-        return self.customer_phone
-
-    def call(self, number: str, mode: CallMode = "rtp_drop", **kwargs: Any) -> CustomerCall:
-        kwargs.setdefault("max_time", 40)
-        kwargs.setdefault("did", DID)
-        call = customer_call(number, mode, **kwargs)
-        self.calls.append(call)
-        return call
-
-    async def start_daemon(
-        self, outage_guard: dict[str, Any] | None = None, originate: dict[str, Any] | None = None, **policy: Any
-    ) -> DaemonProcess:
-        config = daemon_config(self.sandbox, self.workdir, callback_window=WINDOW, **policy)
-        if outage_guard is not None or originate is not None:
-            data = yaml.safe_load(config.read_text())
-            if outage_guard is not None:
-                data["outage_guard"] = outage_guard
-            data["originate"].update(originate or {})
-            config.write_text(yaml.safe_dump(data))
-        self.config = config
-        self.daemon = DaemonProcess(config, self.workdir / "redial.log")
-        await asyncio.to_thread(self.daemon.start)
-        return self.daemon
-
-    def log(self) -> str:
-        return self.daemon.tail(60) if self.daemon is not None else "(no daemon)"
-
-    async def history(self) -> list[dict[str, Any]]:
-        """``redial history --json`` on the daemon's own store: the store's word, read as an admin would."""
-        assert self.config is not None
-        out = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "redial.tools.cli", "history", "--config", str(self.config), "--json"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
-
-    # ---- queue setup over AMI -------------------------------------------------------------------
-    async def queue_add(self, queue: str, interface: str) -> None:
-        name = AGENT_NAMES[interface.split("/", 1)[1]]
-        await self.observer.action({"Action": "QueueAdd", "Queue": queue, "Interface": interface, "MemberName": name})
-
-    async def queue_remove(self, queue: str, interface: str) -> None:
-        await self.observer.action({"Action": "QueueRemove", "Queue": queue, "Interface": interface})
-
-    async def pause(self, interface: str, reason: str, queue: str = SUPPORT) -> None:
-        await self.observer.action(
-            {"Action": "QueuePause", "Queue": queue, "Interface": interface, "Paused": "true", "Reason": reason}
-        )
-
-    async def ring_in_use(self, interface: str, on: bool, queue: str = SUPPORT) -> None:
-        await self.observer.action(
-            {
-                "Action": "QueueMemberRingInUse",
-                "Queue": queue,
-                "Interface": interface,
-                "RingInUse": "true" if on else "false",
-            }
-        )
-
-    async def members(self, queue: str) -> dict[str, AmiMessage]:
-        """QueueStatus: the members of ``queue`` by interface."""
-        found = await self.observer.action_list({"Action": "QueueStatus", "Queue": queue})
-        return {m["Location"]: m for m in found if m.get("Event") == "QueueMember"}
-
-    # ---- reading the event log --------------------------------------------------------------------
-    def index(self, msg: AmiMessage) -> int:
-        return next(i for i, m in enumerate(self.observer.events) if m is msg)
-
-    def redials(self, start: int = 0) -> list[AmiMessage]:
-        return self.observer.find(redial_leg, start)
-
-    def reservation(self, interface: str, leg: AmiMessage, start: int, queues: set[str]) -> AmiMessage:
-        """The first pause with reason redial of ``interface`` after ``start``; it must cover all ``queues``
-        before the redial's agent leg ``leg`` appeared."""
-        before = [
-            m
-            for m in self.observer.find(member_paused(interface, True, "redial"), start)
-            if self.index(m) < self.index(leg)
-        ]
-        paused_in = {m["Queue"] for m in before}
-        assert paused_in >= queues, f"{interface} reserved in {paused_in or 'no queue'} before it rang\n{self.log()}"
-        return before[0]
-
-    async def assert_released(self, interface: str, queues: set[str], timeout: float = 15) -> None:
-        """``interface`` ends up unpaused in every one of ``queues`` (the daemon's release)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            paused = {q for q in queues if (await self.members(q))[interface]["Paused"] != "0"}
-            if not paused:
-                return
-            assert time.monotonic() < deadline, f"{interface} still paused in {paused}\n{self.log()}"
-            await asyncio.sleep(0.5)
-
-    async def answered_and_dropped(self, agent_interface: str, start: int) -> tuple[AmiMessage, AmiMessage]:
-        """The queue call placed after ``start``: answered by ``agent_interface``, then dropped by RTP timeout."""
-        obs = self.observer
-        connect = await obs.wait_for(
-            where(Event="AgentConnect"), timeout=15, start=start, what="the queue call answered"
-        )
-        assert connect["Interface"] == agent_interface, f"answered by {connect['Interface']}, not {agent_interface}"
-        drop = await obs.wait_for(
-            where(Event="Hangup", Linkedid=connect["Linkedid"], Channel=trunk_channel, Cause="44"),
-            timeout=15,
-            start=start,
-            what="the customer's channel dropped by RTP timeout (cause 44)",
-        )
-        return connect, drop
-
-    async def assert_connected_redial(
-        self, leg: AmiMessage, phone: AgentPhone, customer: str, did: str = DID
-    ) -> AmiMessage:
-        """Agent's phone rang first, then the customer's; both legs in one bridge; not via Queue().
-
-        Returns the customer's leg (its Newchannel: by then the agent has answered).
-        """
-        assert self.customer_phone is not None
-        obs = self.observer
-        channel_id = leg["Uniqueid"]
-        assert leg["Channel"].startswith(f"PJSIP/{phone.name}-"), leg["Channel"]
-        customer_leg = await obs.wait_for(
-            where(Event="Newchannel", Linkedid=channel_id, Channel=trunk_channel),
-            timeout=20,
-            what="the redial's customer leg",
-        )
-        bridged_agent = await obs.wait_for(
-            where(Event="BridgeEnter", Uniqueid=channel_id), timeout=20, what="agent leg bridged"
-        )
-        bridged_customer = await obs.wait_for(
-            where(Event="BridgeEnter", Uniqueid=customer_leg["Uniqueid"]), timeout=20, what="customer leg bridged"
-        )
-        assert bridged_agent["BridgeUniqueid"] == bridged_customer["BridgeUniqueid"]
-        # The phones' own view: the agent's phone got the customer's number, before the
-        # customer's phone got the number they dialled.
-        redial_invite = phone.invites[-1]
-        customer_invite = self.customer_phone.invites[-1]
-        assert redial_invite.from_user == customer
-        assert customer_invite.from_user == did
-        assert ruri_user(customer_invite) == customer
-        assert redial_invite.received < customer_invite.received
-        assert not obs.find(where(Event="QueueCallerJoin", Linkedid=channel_id)), "the redial went through Queue()"
-        return customer_leg
-
-    # ---- teardown -------------------------------------------------------------------------------
-    async def close(self) -> None:
-        """Stop calls and daemon, put the PBX back to its default, stop the phones; then check the daemon."""
-        for call in self.calls:
-            call.stop()
-        code = 0
-        if self.daemon is not None:
-            code = await asyncio.to_thread(self.daemon.stop)
-        await asyncio.to_thread(self.sandbox.cli, "channel request hangup all")
-        try:
-            await self._restore_queues()
-        finally:
-            for phone in self.phones.values():
-                phone.stop()
-            if self.customer_phone is not None:
-                self.customer_phone.stop()
-        if self.daemon is not None:
-            assert code == 0, f"redial exited {code} on SIGTERM:\n{self.daemon.tail()}"
-            assert not self.daemon.lines("event_failed"), self.daemon.tail()
-            assert self.sandbox.ami_secret not in self.daemon.log_path.read_text(), "the AMI secret leaked"
-
-    async def _restore_queues(self) -> None:
-        obs = self.observer
-        for queue, static in DEFAULT_QUEUES.items():
-            for interface, member in (await self.members(queue)).items():
-                if interface not in static:
-                    await obs.action({"Action": "QueueRemove", "Queue": queue, "Interface": interface}, check=False)
-                else:
-                    if member.get("Paused") == "1":
-                        await obs.action(
-                            {"Action": "QueuePause", "Queue": queue, "Interface": interface, "Paused": "false"},
-                            check=False,
-                        )
-                    await obs.action(
-                        {
-                            "Action": "QueueMemberRingInUse",
-                            "Queue": queue,
-                            "Interface": interface,
-                            "RingInUse": "false",
-                        },
-                        check=False,
-                    )
-        for queue, static in DEFAULT_QUEUES.items():
-            members = await self.members(queue)
-            assert set(members) == static, f"{queue} not restored: {sorted(members)}"
-            assert all(m.get("Paused") == "0" for m in members.values()), f"{queue} still paused: {members}"
-
-
-@contextlib.asynccontextmanager
-async def policy_rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[PolicyRig]:
-    """A PolicyRig on the sandbox with its own observer; everything undone on exit."""
-    async with AmiObserver(sandbox.ami_host, sandbox.ami_port, *sandbox.observer_credentials) as observer:
-        setup = PolicyRig(sandbox, observer, tmp_path)
-        try:
-            yield setup
-        finally:
-            await setup.close()
-
-
-@pytest.fixture
-async def rig(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[PolicyRig]:
-    async with policy_rig(sandbox, tmp_path) as setup:
-        yield setup
 
 
 class TestBusyAgent:
     """A redial due while its agent is on another call waits for them, reserves them, then rings them."""
 
-    async def test_waits_for_agent_on_another_call(self, rig: PolicyRig) -> None:
+    async def test_waits_for_agent_on_another_call(self, rig: Rig) -> None:
         obs = rig.observer
         agent1 = rig.agent("agent1")
         rig.customer(hangup_after=3)
@@ -381,7 +94,7 @@ class TestBusyAgent:
 class TestPausedAgent:
     """An agent paused for another reason is left alone: a free member of the same queue gets the redial."""
 
-    async def test_paused_agent_falls_back_to_free_member(self, rig: PolicyRig) -> None:
+    async def test_paused_agent_falls_back_to_free_member(self, rig: Rig) -> None:
         obs = rig.observer
         agent1 = rig.agent("agent1")
         agent2 = rig.agent("agent2")
@@ -416,7 +129,7 @@ class TestPausedAgent:
 class TestLoggedOffAgent:
     """An agent who left the queue after the drop: a free member of the same queue gets the redial."""
 
-    async def test_logged_off_agent_falls_back_to_free_member(self, rig: PolicyRig) -> None:
+    async def test_logged_off_agent_falls_back_to_free_member(self, rig: Rig) -> None:
         # Static members (agent1 from queues.conf) cannot be removed ("Member not dynamic"), so the
         # dropped call goes to Carol (agent3), added dynamically, while Alice is on a break.
         obs = rig.observer
@@ -448,7 +161,7 @@ class TestLoggedOffAgent:
 class TestCallbackFallback:
     """With fallback ``callback`` an unavailable agent means no redial at all, only a recorded callback."""
 
-    async def test_paused_agent_with_callback_fallback(self, rig: PolicyRig) -> None:
+    async def test_paused_agent_with_callback_fallback(self, rig: Rig) -> None:
         obs = rig.observer
         agent1 = rig.agent("agent1")
         rig.customer()
@@ -477,7 +190,7 @@ class TestOutageGuard:
 
     NUMBERS = [f"55510{n:02d}" for n in range(1, 11)]
 
-    async def test_redials_are_spread_out(self, rig: PolicyRig) -> None:
+    async def test_redials_are_spread_out(self, rig: Rig) -> None:
         obs = rig.observer
         agent1 = rig.agent("agent1", ring_delay=0.1)
         phone = rig.customer(hangup_after=1)
@@ -538,7 +251,7 @@ class TestOutageGuard:
 class TestNumbersNotRedialled:
     """A withheld caller and a premium-rate caller are never redialled, even after an abnormal drop."""
 
-    async def test_withheld_and_premium_rate(self, rig: PolicyRig) -> None:
+    async def test_withheld_and_premium_rate(self, rig: Rig) -> None:
         obs = rig.observer
         agent1 = rig.agent("agent1")
         rig.customer()

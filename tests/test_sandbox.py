@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.ports import free_port
-from tests.sandbox import (
+from sandbox import (
     AgentPhone,
     AmiObserver,
+    CallMode,
     CustomerCall,
     CustomerPhone,
     Sandbox,
@@ -40,10 +40,10 @@ from tests.sandbox import (
     customer_call,
     ensure_root,
 )
-from tests.sandbox.daemon import stop_orphans
-from tests.sandbox.fixtures import Sipps, shared_sandbox, sipp_registry
-from tests.sandbox.observer import AmiMessage, where
-from tests.sandbox.sipp import CallMode
+from sandbox.daemon import stop_orphans
+from sandbox.observer import AmiMessage, where
+from sandbox.shared import Sipps, shared_sandbox, sipp_registry
+from tests.ports import free_port
 
 # No skip when root or SIPp is missing: the sandbox raises a clear error, and a skipped
 # integration test would let a run pass that proved nothing.
@@ -505,7 +505,7 @@ class TestLogTail:
         """Several pollers racing over one growing file see each event exactly once."""
         import threading
 
-        from tests.sandbox.sipp import _LogTail
+        from sandbox.sipp import _LogTail
 
         log = tmp_path / "events.log"
         log.write_text("")

@@ -1,18 +1,10 @@
-"""pytest fixtures on the sandbox PBX, for a conftest.py:
+"""One sandbox Asterisk per process, shared by its users, and a registry of SIPp processes.
 
-    from tests.sandbox.fixtures import sandbox, sipps  # noqa: F401  (pytest fixtures)
-
-or, in a test module (where imported fixture names trip ruff's F811), thin local fixtures:
-
-    @pytest.fixture(scope="session")
-    def sandbox() -> Iterator[Sandbox]:
-        with shared_sandbox() as running:
-            yield running
-
-`sandbox` is session scoped and backed by one reference-counted Asterisk per test process, so
-several modules (or a conftest.py and a module) may each declare it without a second Asterisk
-being started on the same ports. The last user to finish stops it and checks that nothing is
-left behind (no Asterisk, ROOT/proc unmounted).
+`shared_sandbox()` is backed by one reference-counted Asterisk per process, so several users
+(the test session's fixture, a module's own, the demo) may each enter it without a second
+Asterisk being started on the same ports. The last user to leave stops it and checks that
+nothing is left behind (no Asterisk, ROOT/proc unmounted). The pytest fixtures over these are
+in tests/conftest.py.
 
 REDIAL_SANDBOX_EXTENSIONS / REDIAL_SANDBOX_MANAGER point the sandbox at another copy of
 config/extensions_redial.conf / config/manager_redial.conf (to try a fix without editing them).
@@ -28,9 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-import pytest
-
-from .asterisk import SHIPPED_EXTENSIONS, SHIPPED_MANAGER, Sandbox, SandboxError, _mountpoints
+from .asterisk import Sandbox
+from .asterisk_conf import SHIPPED_EXTENSIONS, SHIPPED_MANAGER, SandboxError
+from .root import mountpoints
 from .sipp import WORK_BASE, SippProcess
 
 P = TypeVar("P", bound=SippProcess)
@@ -78,15 +70,8 @@ def _stop_and_check(sandbox: Sandbox) -> None:
     if pid is not None and Path(f"/proc/{pid}").exists():
         raise SandboxError(f"Asterisk {pid} still running after stop()")
     proc_dir = str((sandbox.root / "proc").resolve())
-    if proc_dir in _mountpoints() and not sandbox._root_in_use():
+    if proc_dir in mountpoints() and not sandbox._root_in_use():
         raise SandboxError(f"{proc_dir} still mounted after stop()")
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
-    """The running sandbox Asterisk (shared by the whole test session)."""
-    with shared_sandbox() as running:
-        yield running
 
 
 class Sipps:
@@ -113,10 +98,3 @@ def sipp_registry() -> Iterator[Sipps]:
         yield registry
     finally:
         registry.stop_all()
-
-
-@pytest.fixture
-def sipps() -> Iterator[Sipps]:
-    """The test's SIPp processes, all stopped when the test ends, pass or fail."""
-    with sipp_registry() as registry:
-        yield registry

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.sandbox import AgentPhone, AmiObserver, CustomerPhone, customer_call
-from tests.sandbox.daemon import DaemonProcess, daemon_config
-from tests.sandbox.fixtures import shared_sandbox
-from tests.sandbox.observer import AmiMessage
+from sandbox import AgentPhone, AmiObserver, CustomerPhone, customer_call
+from sandbox.daemon import DaemonProcess, daemon_config
+from sandbox.observer import AmiMessage
+from sandbox.shared import shared_sandbox
 
 WINDOW = 5
 CUSTOMER = "5551234"

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from tests.sandbox.asterisk import Sandbox
+from sandbox.asterisk import Sandbox
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def daemon_config(sandbox: Sandbox, workdir: Path, **policy: Any) -> Path:
@@ -94,6 +94,11 @@ class DaemonProcess:
             if time.monotonic() > deadline:
                 raise AssertionError(f"redial did not log in to AMI within {timeout} s:\n{self.tail()}")
             time.sleep(0.1)
+
+    @property
+    def pid(self) -> int | None:
+        """The `redial run` process, while started."""
+        return None if self._proc is None else self._proc.pid
 
     def kill(self) -> None:
         """SIGKILL: no chance to clean up, as in a crash."""

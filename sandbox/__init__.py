@@ -5,43 +5,59 @@ Everything binds to 127.0.0.1 on ports that do not clash with a real PBX
 Needs root (chroot, mount), `sipp` and, for the first build of the root, `debootstrap`.
 """
 
-from .asterisk import (
+from .asterisk import Sandbox
+from .asterisk_conf import (
+    AGENT_NAMES,
     DEFAULT_AGENT_PORTS,
     DEFAULT_AMI_PORT,
     DEFAULT_CUSTOMER_PHONE_PORT,
     DEFAULT_SIP_PORT,
-    Sandbox,
+    LOCALHOST,
+    SHIPPED_EXTENSIONS,
+    SHIPPED_MANAGER,
     SandboxError,
-    ensure_root,
 )
 from .observer import AmiError, AmiMessage, AmiObserver, where
-from .sipp import (
+from .phones import (
     AgentPhone,
+    CallMode,
     CustomerCall,
+    CustomerCalls,
     CustomerPhone,
     InviteRecord,
-    SippError,
-    SippEvent,
+    Phone,
+    PhoneMode,
     customer_call,
-    sipp_available,
 )
+from .root import ensure_root
+from .sipp import SippError, SippEvent, SippOptions, SippProcess, sipp_available
 
 __all__ = [
+    "AGENT_NAMES",
     "DEFAULT_AGENT_PORTS",
     "DEFAULT_AMI_PORT",
     "DEFAULT_CUSTOMER_PHONE_PORT",
     "DEFAULT_SIP_PORT",
+    "LOCALHOST",
+    "SHIPPED_EXTENSIONS",
+    "SHIPPED_MANAGER",
     "AgentPhone",
     "AmiError",
     "AmiMessage",
     "AmiObserver",
+    "CallMode",
     "CustomerCall",
+    "CustomerCalls",
     "CustomerPhone",
     "InviteRecord",
+    "Phone",
+    "PhoneMode",
     "Sandbox",
     "SandboxError",
     "SippError",
     "SippEvent",
+    "SippOptions",
+    "SippProcess",
     "customer_call",
     "ensure_root",
     "sipp_available",

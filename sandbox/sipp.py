@@ -1,8 +1,10 @@
-"""SIPp user agents for the sandbox: agents' phones, the customer's phone, customers calling in.
+"""The sandbox's SIPp wrapper: one SIPp child process, its scenario, work directory and event log.
 
 Every SIPp runs as a child process bound to 127.0.0.1 (SIP, media and its control socket), in its
 own work directory holding the rendered scenario, a u-law silence file and its logs, and is
-bounded in calls (-m) and time (-timeout), so it ends by itself even if a test forgets it.
+bounded in calls (-m) and time (-timeout), so it ends by itself even if a test forgets it. The
+user agents built on it (agents' phones, the customer's phone, customers calling in, one or
+many at a rate) are in phones.py.
 
 The scenarios (scenarios/*.xml) are templates: `@NAME@` placeholders are filled in here (ring
 delay, talk time, BYE headers...). They write one `<log>` line per event; a reader thread tails
@@ -13,6 +15,7 @@ phone saw (From of each INVITE) and when.
 from __future__ import annotations
 
 import asyncio
+import csv
 import itertools
 import re
 import shutil
@@ -21,23 +24,31 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
-from .asterisk import DEFAULT_AGENT_PORTS, DEFAULT_CUSTOMER_PHONE_PORT, DEFAULT_SIP_PORT, LOCALHOST
+from .asterisk_conf import DEFAULT_SIP_PORT, LOCALHOST
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 SIPP = "sipp"
 AUDIO_FILE = "silence.ulaw"
-# Customers' UAC ports are taken from this range, round robin, skipping ports in use.
-CUSTOMER_CALL_PORTS = range(15070, 15100)
 WORK_BASE = Path(tempfile.gettempdir()) / "redial-sipp"
-
-PhoneMode = Literal["answer", "silent", "noanswer", "busy"]
-CallMode = Literal["rtp_drop", "bye_q850", "hangup", "wait_for_bye"]
+# SIPp's cumulative statistics kept by stats(): calls made, how they ended, retransmissions.
+STAT_COLUMNS = (
+    "TotalCallCreated",
+    "SuccessfulCall(C)",
+    "FailedCall(C)",
+    "Retransmissions(C)",
+    "FailedMaxUDPRetrans(C)",
+    "FailedUnexpectedMessage(C)",
+    "FailedCallRejected(C)",
+    "DeadCallMsgs(C)",
+    "OutOfCallMsgs(C)",
+    "AutoAnswered(C)",
+)
 
 
 class SippError(RuntimeError):
@@ -58,7 +69,7 @@ def write_silence(path: Path, seconds: float = 2.0) -> None:
     path.write_bytes(b"\xff" * int(8000 * seconds))
 
 
-def _udp_port_free(port: int) -> bool:
+def udp_port_free(port: int) -> bool:
     """No UDP socket bound to the port (read from /proc/net/udp: binding a probe socket could
     race with the SIPp that is about to bind it)."""
     suffix = f":{port:04X}"
@@ -96,46 +107,18 @@ class SippEvent:
     fields: tuple[str, ...] = ()
 
 
-_NAME_ADDR = re.compile(r'^\s*(?:"(?P<q>[^"]*)"|(?P<t>[^<]*?))\s*<(?P<uri>[^>]*)>')
-
-
 @dataclass(frozen=True)
-class InviteRecord:
-    """An INVITE a phone received: its headers as they arrived, and when."""
+class SippOptions:
+    """How a SIPp runs beyond its scenario: where its work directory goes, what it traces.
 
-    call_id: str
-    request_uri: str
-    from_header: str
-    to_header: str
-    pai_header: str
-    received: float  # time.monotonic()
+    workdir: a fresh directory under WORK_BASE (None), or this one (created; must not exist).
+    trace_messages: keep every SIP message in messages.log (for debugging; too costly under load).
+    stats: write SIPp's statistics to stat.csv every 5 s, read back by stats().
+    """
 
-    @staticmethod
-    def _user(value: str) -> str:
-        match = _NAME_ADDR.match(value)
-        uri = match.group("uri") if match else value.strip().split(";")[0]
-        return uri.split(":", 1)[-1].split("@", 1)[0]
-
-    @staticmethod
-    def _name(value: str) -> str:
-        match = _NAME_ADDR.match(value)
-        if not match:
-            return ""
-        return (match.group("q") if match.group("q") is not None else match.group("t")).strip()
-
-    @property
-    def from_user(self) -> str:
-        """The user part of the From URI: the caller ID number the phone shows."""
-        return self._user(self.from_header)
-
-    @property
-    def from_name(self) -> str:
-        """The From display name: the caller ID name the phone shows."""
-        return self._name(self.from_header)
-
-    @property
-    def to_user(self) -> str:
-        return self._user(self.to_header)
+    workdir: Path | None = None
+    trace_messages: bool = True
+    stats: bool = False
 
 
 @dataclass
@@ -214,13 +197,21 @@ class SippProcess:
         max_calls: int,
         max_time: float,
         remote: str | None = None,
+        args: Sequence[str] = (),
+        options: SippOptions | None = None,
     ) -> None:
+        """`args` are a user agent's own SIPp arguments (rate, injection file), before `remote`."""
+        opts = options or SippOptions()
         self.label = label
         self.sip_port = sip_port
         self.media_port = media_port
         self.max_time = max_time
-        WORK_BASE.mkdir(parents=True, exist_ok=True)
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"{label}-{next(self._counter)}-", dir=WORK_BASE))
+        if opts.workdir is None:
+            WORK_BASE.mkdir(parents=True, exist_ok=True)
+            self.workdir = Path(tempfile.mkdtemp(prefix=f"{label}-{next(self._counter)}-", dir=WORK_BASE))
+        else:
+            self.workdir = opts.workdir
+            self.workdir.mkdir(parents=True)
         write_silence(self.workdir / AUDIO_FILE)
         self.scenario = self.workdir / template
         self.scenario.write_text(render_scenario(template, {"AUDIO": AUDIO_FILE, **values}), encoding="utf-8")
@@ -228,6 +219,7 @@ class SippProcess:
         self.screen_path = self.workdir / "screen.log"
         self.errors_path = self.workdir / "errors.log"
         self.messages_path = self.workdir / "messages.log"  # every SIP message, for debugging
+        self.stat_path = self.workdir / "stat.csv"
         self.cmd = [
             SIPP,
             "-sf",
@@ -256,10 +248,12 @@ class SippProcess:
             "-trace_err",
             "-error_file",
             str(self.errors_path),
-            "-trace_msg",
-            "-message_file",
-            str(self.messages_path),
         ]
+        if opts.trace_messages:
+            self.cmd += ["-trace_msg", "-message_file", str(self.messages_path)]
+        if opts.stats:
+            self.cmd += ["-trace_stat", "-stf", str(self.stat_path), "-fd", "5"]
+        self.cmd += args
         if remote:
             self.cmd.append(remote)
         self._tail = _LogTail(self.log_path, lambda: self.running)
@@ -273,7 +267,7 @@ class SippProcess:
             return
         if not sipp_available():
             raise SippError("sipp is not installed (Debian package sip-tester)")
-        if not _udp_port_free(self.sip_port):
+        if not udp_port_free(self.sip_port):
             raise SippError(f"{self.label}: UDP {LOCALHOST}:{self.sip_port} is already in use")
         with open(self.screen_path, "wb") as screen:
             self._proc = subprocess.Popen(
@@ -299,7 +293,7 @@ class SippProcess:
             time.sleep(0.01)
 
     def _bound(self) -> bool:
-        return not _udp_port_free(self.sip_port)
+        return not udp_port_free(self.sip_port)
 
     def stop(self) -> None:
         """Stop SIPp now (SIGTERM, then SIGKILL). Safe to call twice."""
@@ -348,6 +342,10 @@ class SippProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
     def remove_workdir(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -383,6 +381,21 @@ class SippProcess:
                 )
             await asyncio.sleep(0.02)
 
+    def event_counts(self) -> dict[str, int]:
+        """How many of each kind of event (ANSWERED, BYE_RECEIVED, GAVE_UP...) so far."""
+        return dict(Counter(e.kind for e in self.events))
+
+    def stats(self) -> dict[str, str]:
+        """The last row of SIPp's own statistics (SippOptions.stats), STAT_COLUMNS only."""
+        try:
+            with open(self.stat_path, newline="", errors="replace") as fh:
+                rows = list(csv.reader(fh, delimiter=";"))
+        except OSError:
+            return {}
+        if len(rows) < 2:
+            return {}
+        return {k: v for k, v in zip(rows[0], rows[-1], strict=False) if k in STAT_COLUMNS}
+
     def diagnostics(self, lines: int = 15) -> str:
         """The tail of SIPp's error log and screen, for failure messages."""
         out = [f"{self.label}: {' '.join(self.cmd)} (exit {self.returncode}, in {self.workdir})"]
@@ -396,261 +409,3 @@ class SippProcess:
             if tail:
                 out.append(f"--- {path.name} ---\n" + "\n".join(tail))
         return "\n".join(out)
-
-
-class Phone(SippProcess):
-    """A SIP phone Asterisk calls (UAS). It records every INVITE's headers and arrival time.
-
-    mode: answer (after ring_delay s, stream RTP until BYE, or send BYE after hangup_after s),
-    silent (answer like that but send no RTP: a softphone whose media died),
-    noanswer (ring until CANCEL), busy (486 after ring_delay s). Handles calls one after another,
-    up to max_calls, for at most max_time seconds.
-    """
-
-    def __init__(
-        self,
-        label: str,
-        port: int,
-        *,
-        user: str,
-        mode: PhoneMode = "answer",
-        ring_delay: float = 1.0,
-        hangup_after: float | None = None,
-        media_port: int | None = None,
-        max_calls: int = 100,
-        max_time: float = 600.0,
-        pbx_host: str = LOCALHOST,
-        pbx_port: int = DEFAULT_SIP_PORT,
-    ) -> None:
-        templates = {
-            "answer": "phone_answer.xml",
-            "silent": "phone_answer.xml",
-            "noanswer": "phone_noanswer.xml",
-            "busy": "phone_busy.xml",
-        }
-        if mode not in templates:
-            raise ValueError(f"unknown phone mode {mode!r}")
-        ring_ms = max(1, round(ring_delay * 1000))  # a recv timeout of 0 would mean "none"
-        bye_wait = (
-            f'timeout="{max(1, round(hangup_after * 1000))}" ontimeout="hangup"' if hangup_after is not None else ""
-        )
-        self.mode = mode
-        self.user = user
-        # silent: answers, then sends no RTP (its endpoint's rtp_timeout drops the call).
-        media = "" if mode == "silent" else f'<exec rtp_stream="{AUDIO_FILE},-1,0"/>'
-        super().__init__(
-            label,
-            templates[mode],
-            {"RING_MS": str(ring_ms), "BYE_WAIT": bye_wait, "MEDIA": media},
-            sip_port=port,
-            media_port=media_port or media_port_for(port),
-            service=user,
-            max_calls=max_calls,
-            max_time=max_time,
-            # Where a BYE of its own goes ([remote_ip]:[remote_port] are empty
-            # in a UAS otherwise).
-            remote=f"{pbx_host}:{pbx_port}",
-        )
-
-    @property
-    def invites(self) -> list[InviteRecord]:
-        out: list[InviteRecord] = []
-        for ev in self.events_of("INVITE"):
-            ruri, frm, to, pai = ([*list(ev.fields), "", "", "", ""])[:4]
-            out.append(
-                InviteRecord(
-                    ev.call_id, ruri.removeprefix("INVITE ").strip(), frm.strip(), to.strip(), pai.strip(), ev.received
-                )
-            )
-        return out
-
-    async def wait_for_invite(self, count: int = 1, timeout: float = 10.0) -> InviteRecord:
-        """Wait for the count-th INVITE (counting from the phone's start) and return it."""
-        await self.wait_for_event("INVITE", count, timeout)
-        return self.invites[count - 1]
-
-
-class AgentPhone(Phone):
-    """An agent's phone: the UAS behind PJSIP/<name> (agent1, agent2, agent3)."""
-
-    def __init__(
-        self,
-        name: str,
-        port: int | None = None,
-        *,
-        mode: PhoneMode = "answer",
-        ring_delay: float = 1.0,
-        hangup_after: float | None = None,
-        max_calls: int = 100,
-        max_time: float = 600.0,
-        pbx_port: int = DEFAULT_SIP_PORT,
-    ) -> None:
-        if port is None:
-            if name not in DEFAULT_AGENT_PORTS:
-                raise ValueError(f"no default port for agent {name!r}: pass port=")
-            port = DEFAULT_AGENT_PORTS[name]
-        self.name = name
-        super().__init__(
-            f"agent-{name}",
-            port,
-            user=name,
-            mode=mode,
-            ring_delay=ring_delay,
-            hangup_after=hangup_after,
-            max_calls=max_calls,
-            max_time=max_time,
-            pbx_port=pbx_port,
-        )
-
-
-class CustomerPhone(Phone):
-    """The customer's phone, reached by a redial through the trunk's static contact."""
-
-    def __init__(
-        self,
-        port: int = DEFAULT_CUSTOMER_PHONE_PORT,
-        *,
-        mode: PhoneMode = "answer",
-        ring_delay: float = 1.0,
-        hangup_after: float | None = None,
-        max_calls: int = 100,
-        max_time: float = 600.0,
-        pbx_port: int = DEFAULT_SIP_PORT,
-    ) -> None:
-        super().__init__(
-            "customer-phone",
-            port,
-            user="customer",
-            mode=mode,
-            ring_delay=ring_delay,
-            hangup_after=hangup_after,
-            max_calls=max_calls,
-            max_time=max_time,
-            pbx_port=pbx_port,
-        )
-
-
-class CustomerCall(SippProcess):
-    """One customer calling in (SIPp UAC, a single call). See customer_call()."""
-
-    def __init__(
-        self,
-        number: str,
-        mode: CallMode,
-        *,
-        did: str,
-        sip_host: str,
-        sip_port: int,
-        talk_time: float,
-        cause: int,
-        max_time: float,
-        caller_name: str,
-        local_port: int | None,
-        media_port: int | None,
-        private: bool = False,
-    ) -> None:
-        # Digits with one optional leading +, or `anonymous`: a withheld caller ID
-        # (RFC 3323: the From user is `anonymous`).
-        if not re.fullmatch(r"\+?[0-9]{1,20}|anonymous", number):
-            raise ValueError(f"customer number must be digits or 'anonymous': {number!r}")
-        talk_ms = max(1, round(talk_time * 1000))
-        # After the answer: how long until we hang up, or until we give up waiting for a BYE.
-        wait_ms = max(1, round((max_time - 2) * 1000))
-        values = {
-            "CALLER": number,
-            "CALLER_NAME": caller_name,
-            "MEDIA": f'<exec rtp_stream="{AUDIO_FILE},-1,0"/>' if mode != "rtp_drop" else "",
-            "TALK": {
-                "rtp_drop": f'timeout="{wait_ms}" ontimeout="giveup"',
-                "wait_for_bye": f'timeout="{wait_ms}" ontimeout="giveup"',
-                "hangup": f'timeout="{talk_ms}" ontimeout="hangup"',
-                "bye_q850": f'timeout="{talk_ms}" ontimeout="hangup"',
-            }[mode],
-            "BYE_HEADERS": f"      Reason: Q.850;cause={cause}\n" if mode == "bye_q850" else "",
-            # A restricted presentation: the number only in P-Asserted-Identity, with Privacy: id.
-            "INVITE_HEADERS": (
-                f"      P-Asserted-Identity: <sip:{number}@{LOCALHOST}>\n      Privacy: id\n" if private else ""
-            ),
-        }
-        port = local_port if local_port is not None else _next_customer_port()
-        self.mode = mode
-        self.number = number
-        super().__init__(
-            f"customer-{number}-{mode}",
-            "customer_call.xml",
-            values,
-            sip_port=port,
-            media_port=media_port or media_port_for(port),
-            service=did,
-            max_calls=1,
-            max_time=max_time,
-            remote=f"{sip_host}:{sip_port}",
-        )
-
-    @property
-    def call_id(self) -> str | None:
-        """SIP Call-ID of the call: SIPp numbers them `<call number>-<pid>@<local ip>`."""
-        return None if self._proc is None else f"1-{self._proc.pid}@{LOCALHOST}"
-
-    @property
-    def gave_up(self) -> bool:
-        """True if the far end never hung up and the call ended by our own BYE at max_time."""
-        return bool(self.events_of("GAVE_UP"))
-
-
-_port_lock = threading.Lock()
-_port_cycle = itertools.cycle(CUSTOMER_CALL_PORTS)
-
-
-def _next_customer_port() -> int:
-    with _port_lock:
-        for _ in CUSTOMER_CALL_PORTS:
-            port = next(_port_cycle)
-            if _udp_port_free(port):
-                return port
-    raise SippError(f"no free UDP port in {CUSTOMER_CALL_PORTS} for a customer call")
-
-
-def customer_call(
-    number: str = "5551234",
-    mode: CallMode = "hangup",
-    *,
-    did: str = "100",
-    sip_host: str = LOCALHOST,
-    sip_port: int = DEFAULT_SIP_PORT,
-    talk_time: float = 3.0,
-    cause: int = 41,
-    max_time: float = 30.0,
-    caller_name: str = "Customer",
-    local_port: int | None = None,
-    media_port: int | None = None,
-    private: bool = False,
-) -> CustomerCall:
-    """Start a customer's call from `number` to `did` at the sandbox; returns the started call.
-
-    `number` is digits (one optional leading +), or `anonymous` for a withheld caller ID.
-    Modes, after Asterisk answers:
-      rtp_drop      send no RTP, so the trunk's rtp_timeout drops the call; wait for the BYE
-      bye_q850      stream RTP, after talk_time s send BYE with `Reason: Q.850;cause=<cause>`
-      hangup        stream RTP, after talk_time s send a plain BYE
-      wait_for_bye  stream RTP until the other side hangs up
-    `private` restricts the presentation (Privacy: id, the number in P-Asserted-Identity).
-    A call the far end has not ended by max_time - 2 s is hung up (gave_up is then True);
-    SIPp itself stops at max_time.
-    """
-    call = CustomerCall(
-        number,
-        mode,
-        did=did,
-        sip_host=sip_host,
-        sip_port=sip_port,
-        talk_time=talk_time,
-        cause=cause,
-        max_time=max_time,
-        caller_name=caller_name,
-        local_port=local_port,
-        media_port=media_port,
-        private=private,
-    )
-    call.start()
-    return call
