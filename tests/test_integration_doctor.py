@@ -21,6 +21,9 @@ import pytest
 from sandbox import SHIPPED_MANAGER, Sandbox
 from sandbox.daemon import daemon_config
 
+# Fixed ports on a real Asterisk: never in the fast unit run (`-m "not integration"`).
+pytestmark = pytest.mark.integration
+
 DOCTOR_USER = "redial-doctor"
 DOCTOR_SECRET = "doctor-" + secrets.token_hex(8)
 
