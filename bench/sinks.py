@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from redial.ami.actions import Action
 from redial.core.commands import NewJob, SaveJob
-from redial.core.jobs import CallbackJob, JobState, channel_id_for
+from redial.core.jobs import CallbackJob
 from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision, Verdict
@@ -61,27 +61,7 @@ class CountingStore:
         assert call_id is not None
         self.counts.redials_created += 1
         job_id = self.counts.redials_created
-        return call_id, CallbackJob(
-            id=job_id,
-            call_id=call_id,
-            linkedid=call.linkedid,
-            original_uniqueid=call.customer_uniqueid,
-            customer_number=call.customer_number,
-            dialled=call.dialled,
-            queue=call.queue or "",
-            agent_interface=call.agent_interface or "",
-            agent_member=call.agent_member or "",
-            trunk=call.trunk,
-            state=JobState.WAITING,
-            due_at=job.due_at,
-            channel_id=channel_id_for(job.channel_prefix, job_id, 1, call.linkedid),
-            detail="waiting for the callback window",
-            dial_number=job.dial_number or call.customer_number,
-            passed_over=job.passed_over,
-            ring_interface=call.agent_interface or "",
-            dropped_at=call.ended_at,
-            kind=job.kind,
-        )
+        return call_id, job.created(job_id, call_id, call)
 
     async def save_job(self, save: SaveJob, now: float) -> None:
         self.counts.redial_saves += 1

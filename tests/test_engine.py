@@ -21,7 +21,7 @@ from redial.core.commands import (
     Unpause,
 )
 from redial.core.engine import CallbackEngine, LinkUp
-from redial.core.jobs import CallbackJob, CancelAnswer, JobState, Outcome, channel_id_for
+from redial.core.jobs import CallbackJob, CancelAnswer, JobState, Outcome
 from redial.exceptions import AmiError, AmiNotConnected
 from tests.builders import drop, member, ref
 
@@ -64,24 +64,7 @@ class Shell:
             self._ids += 1
             if command.job is None:
                 return Done(command, Recorded(self._ids))
-            call = command.call
-            job = CallbackJob(
-                id=self._ids,
-                call_id=self._ids,
-                linkedid=call.linkedid,
-                original_uniqueid=call.customer_uniqueid,
-                customer_number=call.customer_number,
-                dialled=call.dialled,
-                queue=call.queue or "",
-                agent_interface=call.agent_interface or "",
-                agent_member=call.agent_member or "",
-                trunk=call.trunk,
-                state=JobState.WAITING,
-                due_at=command.job.due_at,
-                channel_id=channel_id_for(command.job.channel_prefix, self._ids, 1, call.linkedid),
-                passed_over=command.job.passed_over,
-                dropped_at=call.ended_at,
-            )
+            job = command.job.created(self._ids, self._ids, command.call)
             return Done(command, Recorded(self._ids, job))
         error = self.fail.get(type(command))
         if error is not None:

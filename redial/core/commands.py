@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from redial.ami.actions import Action
 from redial.core.inputs import LinkUp
-from redial.core.jobs import CallbackJob, JobKind, JobState
+from redial.core.jobs import CallbackJob, JobKind, JobState, channel_id_for
 from redial.core.tracker import EndedCall
 from redial.exceptions import AmiError
 from redial.policy.classify import Classification
@@ -29,6 +29,30 @@ class NewJob:
     channel_prefix: str
     dial_number: str
     passed_over: tuple[str, ...] = ()
+
+    def created(self, job_id: int, call_id: int, call: EndedCall) -> CallbackJob:
+        """The job as a store gives it back once created (ids its own): WAITING, at revision 0."""
+        return CallbackJob(
+            id=job_id,
+            call_id=call_id,
+            linkedid=call.linkedid,
+            original_uniqueid=call.customer_uniqueid,
+            customer_number=call.customer_number,
+            dialled=call.dialled,
+            queue=call.queue or "",
+            agent_interface=call.agent_interface or "",
+            agent_member=call.agent_member or "",
+            trunk=call.trunk,
+            state=JobState.WAITING,
+            due_at=self.due_at,
+            channel_id=channel_id_for(self.channel_prefix, job_id, 1, call.linkedid),
+            detail="waiting for the callback window",
+            dial_number=self.dial_number or call.customer_number,
+            ring_interface=call.agent_interface or "",
+            dropped_at=call.ended_at,
+            passed_over=self.passed_over,
+            kind=self.kind,
+        )
 
 
 @dataclass(frozen=True, slots=True)
