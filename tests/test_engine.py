@@ -248,3 +248,23 @@ class TestHints:
         assert originate.action["Channel"] == "PJSIP/1001"
         assert [c.interface for c in out if isinstance(c, Pause)] == ["Local/1001@from-queue/n"]
         assert not [c for c in out if isinstance(c, QueueLog) and c.verb != "REDIALSTART"]
+
+
+class TestNothingKeptForGoneJobs:
+    """What the engine keeps per job goes with the job: a long-running daemon does not grow."""
+
+    def test_plans_and_wrapup_ends_of_ended_jobs_are_dropped(self) -> None:
+        engine, shell = _engine(cfg(agent={"wrapup_time": 600}), (member("PJSIP/agent1"),))
+        for n in range(1, 4):
+            shell.feed(drop(n, number=f"202555012{n}"), START)
+        after_call = ev.MemberState(
+            "support", "PJSIP/agent1", "Alice", "PJSIP/agent1", 1, False, "", False, int(START), 0
+        )
+        shell.feed([after_call], START + 1)
+        shell.tick(START + 6)
+        assert {j.state for j in engine.jobs} == {JobState.WAITING_AGENT}
+        assert engine.attempts.wrapup_ends and engine.attempts._agent_plans
+        for job in engine.jobs.sorted():
+            shell.run(engine.cancel(job.id, "alice", START + 7)[1], START + 7)
+        engine.next_wakeup()
+        assert engine.attempts.wrapup_ends == {} and engine.attempts._agent_plans == {}

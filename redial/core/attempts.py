@@ -79,6 +79,7 @@ class Attempts:
         # agent's entries, of the open jobs and (if the plan looked at other members) of the
         # whole board, and the time.
         self._agent_plans: dict[int, tuple[int, int, int | None, float]] = {}
+        self._plans_of = -1  # the open jobs' version when the two were last pruned
         # Job id -> when the wrap-up its agent is in ends (no AMI event says so).
         self.wrapup_ends: dict[int, float] = {}
         self._action_seq = 0
@@ -103,9 +104,14 @@ class Attempts:
         )
 
     def forget_plans(self) -> None:
+        """Drop what is kept about jobs that are no longer open (so it never grows)."""
+        if self._plans_of == self._jobs.version:
+            return
+        self._plans_of = self._jobs.version
         for gone in [job_id for job_id in self._agent_plans if job_id not in self._jobs]:
             del self._agent_plans[gone]
-        self.wrapup_ends = {job_id: at for job_id, at in self.wrapup_ends.items() if job_id in self._jobs}
+        if self.wrapup_ends:
+            self.wrapup_ends = {job_id: at for job_id, at in self.wrapup_ends.items() if job_id in self._jobs}
 
     def attempt(self, job: CallbackJob, now: float) -> list[Command]:
         on_call = self._customer_on_call(job)

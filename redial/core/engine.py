@@ -113,13 +113,12 @@ class CallbackEngine:
     def next_wakeup(self) -> float | None:
         """When :meth:`tick` next has something to do."""
         wakeup = self.jobs.deadlines(self.settings.originate.outcome_timeout).wakeup
+        self.attempts.forget_plans()
         ends = self.attempts.wrapup_ends
         if ends:
             # An agent's wrap-up ends without any AMI event: wake up for it.
-            self.attempts.forget_plans()
-            first = min(ends.values(), default=None)
-            if first is not None:
-                wakeup = first if wakeup is None else min(wakeup, first)
+            first = min(ends.values())
+            wakeup = first if wakeup is None else min(wakeup, first)
         guard = self._guard.next_change()
         if guard is None:
             return wakeup
