@@ -30,6 +30,7 @@ class Reservations:
         # A connected redial keeps its agent until the agent's channel hangs up:
         # ChannelId -> (job id, interface).
         self._held: dict[str, tuple[int, str]] = {}
+        # The ChannelId of a stored reservation being released, until it is.
         self._channels: dict[tuple[int, str], str] = {}
 
     def reserve(self, job_id: int, interface: str, reason: str) -> Pause:
@@ -38,6 +39,7 @@ class Reservations:
     def release(self, job_id: int, interface: str, now: float) -> list[Command]:
         """Give ``interface`` back to its queues (see the module's rules)."""
         if self._paused_by_agent(interface, now):
+            self._channels.pop((job_id, interface), None)
             return [ForgetReservation(job_id, interface)]
         return [Unpause(job_id, interface, self._reason())]
 
@@ -52,6 +54,7 @@ class Reservations:
             self._to_release[key] = self._channels.get(key, "")
             return []
         # Asterisk said no (the member left the queue): nothing left to undo.
+        self._channels.pop((command.job_id, command.interface), None)
         return [ForgetReservation(command.job_id, command.interface)]
 
     def hold(self, channel_id: str, job_id: int, interface: str) -> None:
