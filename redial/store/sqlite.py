@@ -108,6 +108,8 @@ class Store(Reports):
         await self._set_wal()
         await db.execute("PRAGMA foreign_keys = ON")
         await db.execute("PRAGMA synchronous = NORMAL")
+        # Customer numbers: what is purged or forgotten is overwritten, not left in free space.
+        await db.execute("PRAGMA secure_delete = ON")
         if check:
             async with db.execute("PRAGMA quick_check") as cursor:
                 row = await cursor.fetchone()
