@@ -40,6 +40,7 @@ class TestForget:
         assert asyncio.run(remaining(path)) == ({OTHER}, 1, 2)
 
     def test_unknown_number_removes_nothing(self, tmp_path: Path) -> None:
+        """A number never stored: nothing removed, and the counts say so."""
         path, result = _forget(tmp_path, "+442079460000")
         assert result.exit_code == 0 and "0 call(s), 0 callback job(s), 0 job log entries" in result.output
         assert asyncio.run(remaining(path))[0] == {NATIONAL, E164, "0012025550143", OTHER}

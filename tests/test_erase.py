@@ -81,6 +81,7 @@ class TestForgetNumber:
         assert await remaining(path) == ({OTHER}, 1, 2)
 
     async def test_stored_numbers_lists_each_form_once(self, tmp_path: Path) -> None:
+        """Every form a number was stored in, once: what forget compares with the given number."""
         path = tmp_path / "s.sqlite3"
         await fill(path)
         store = await Store.open(path)

@@ -192,6 +192,7 @@ class TestSecureDelete:
         monkeypatch.setattr(aiosqlite, "connect", without_secure_delete)
 
     async def test_secure_delete_is_on(self, tmp_path: Path) -> None:
+        """Set on every connection the store opens, whatever the SQLite build's default."""
         store = await Store.open(tmp_path / "s.sqlite3")
         async with store._db.execute("PRAGMA secure_delete") as cursor:
             row = await cursor.fetchone()
