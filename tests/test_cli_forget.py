@@ -39,6 +39,15 @@ class TestForget:
         assert result.exit_code == 0 and "3 call(s)" in result.output
         assert asyncio.run(remaining(path)) == ({OTHER}, 1, 2)
 
+    def test_prefix_is_taken_off_only_a_number_that_needs_it(self) -> None:
+        """A valid number that starts with the prefix digit is that number, never another customer's."""
+        from redial.config import parse_settings
+        from redial.tools.cli_forget import number_forms
+
+        settings = parse_settings({"policy": {"numbers": {"dial_prefixes": [9]}}}, env={})
+        assert number_forms("9725550143", settings) == ({"+19725550143"}, "9725550143")
+        assert number_forms("9 202 555 0143", settings) == ({"+12025550143"}, "92025550143")
+
     def test_unknown_number_removes_nothing(self, tmp_path: Path) -> None:
         """A number never stored: nothing removed, and the counts say so."""
         path, result = _forget(tmp_path, "+442079460000")

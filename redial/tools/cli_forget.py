@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import phonenumbers
 
 from redial.config import Settings
 from redial.exceptions import AlreadyRunning
@@ -20,7 +21,7 @@ _NUMBER = re.compile(r"\+?[0-9]{3,20}")
 
 
 def number_forms(number: str, settings: Settings) -> tuple[set[str], str]:
-    """The E.164 keys ``number`` stands for (read as a caller ID and as an agent dials it) and its digits."""
+    """The E.164 key ``number`` stands for (none if it is too short to name a customer) and its digits."""
     rules = settings.policy.numbers
     cleaned = number.strip().translate(_SEPARATORS)
     if not _NUMBER.fullmatch(cleaned):
@@ -28,20 +29,32 @@ def number_forms(number: str, settings: Settings) -> tuple[set[str], str]:
             f"{number!r} is not a phone number (digits, an optional leading +, separators such as spaces or -)",
             param_hint="NUMBER",
         )
-    keys = {customer_key(cleaned, rules), customer_key(cleaned, rules, rules.dial_prefixes)} - {""}
-    return keys, cleaned
+    key = customer_key(cleaned, rules)
+    if rules.dial_prefixes and not _valid(key):
+        # Typed as an agent dials it, with the outside-line prefix: only then is the prefix
+        # taken off, never from a valid number that happens to start with its digit.
+        dialled = customer_key(cleaned, rules, rules.dial_prefixes)
+        if _valid(dialled):
+            key = dialled
+    return ({key} if key else set()), cleaned
+
+
+def _valid(key: str) -> bool:
+    try:
+        return bool(key) and phonenumbers.is_valid_number(phonenumbers.parse(key))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 async def _forget(store: Store, settings: Settings, keys: set[str], cleaned: str) -> Erased:
     rules = settings.policy.numbers
     raw = {cleaned}
     if keys:
-        # Stored numbers in any other form (national, 00..., with an outside-line prefix)
-        # are this customer's if they name the same E.164 number.
+        # Stored numbers in any other form (national, +, 00...) are this customer's if
+        # they name the same E.164 number.
         for stored in await store.stored_numbers():
-            if stored not in raw and (
-                customer_key(stored, rules) in keys or customer_key(stored, rules, rules.dial_prefixes) in keys
-            ):
+            # Stored numbers are caller IDs and dial forms: no outside-line prefix to take off.
+            if stored not in raw and customer_key(stored, rules) in keys:
                 raw.add(stored)
     return await store.forget_number(keys, raw)
 
