@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,14 @@ from redial.tools.cli_daemon import EXIT_ALREADY_RUNNING
 
 class TestRun:
     """``redial run`` refuses to start without an AMI secret or beside a running daemon."""
+
+    @pytest.fixture(autouse=True)
+    def _own_umask(self) -> Iterator[None]:
+        """``run`` narrows the process's umask: the tests after these keep their own."""
+        mask = os.umask(0o022)
+        os.umask(mask)
+        yield
+        os.umask(mask)
 
     def test_run_without_secret_exits_78(self, tmp_path: Path) -> None:
         file = tmp_path / "r.yaml"

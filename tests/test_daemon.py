@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from redial.config import load_settings
 from redial.service.daemon import BATCH_LIMIT, Daemon
+from tests.ports import free_port
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 class TestReload:
@@ -148,3 +157,41 @@ class TestConsumer:
         engine = _RecordingEngine(makes_work_due=events[1])
         await _queue_and_drain(daemon, engine, events)
         assert engine.calls == [events[0], events[1], "tick", events[2], events[3], "tick"]
+
+
+class TestFileModes:
+    """What the daemon creates holds customer numbers: only its own user may read it."""
+
+    def test_store_and_lock_are_private_under_a_permissive_umask(self, tmp_path: Path) -> None:
+        """`redial run` by hand from a shell with umask 000 still creates the store, its WAL and the lock 0600."""
+        store = tmp_path / "state" / "redial.sqlite3"
+        config = tmp_path / "r.yaml"
+        config.write_text(
+            f"store:\n  path: {store}\nami:\n  port: {free_port()}\n"
+            "status:\n  enabled: false\nfastagi:\n  enabled: false\n"
+        )
+        os.chmod(config, 0o600)
+        env = {**os.environ, "REDIAL_AMI_SECRET": "a-long-enough-test-secret-0123"}
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "redial", "run", "--config", str(config)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            umask=0,
+        )
+        try:
+            assert daemon.stdout is not None
+            deadline = time.monotonic() + 60
+            for line in daemon.stdout:  # the store is open (and migrated) once it says so; then it
+                if '"started"' in line or time.monotonic() > deadline:  # logs each refused AMI connect
+                    break
+            assert daemon.poll() is None, "the daemon did not start"
+            created = [store, Path(f"{store}-wal"), Path(f"{store}-shm"), Path(f"{store}.lock")]
+            modes = {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in created}
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.communicate(timeout=30)
+        assert modes == {path.name: "0o600" for path in created}
+        assert daemon.returncode == 0

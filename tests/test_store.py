@@ -173,6 +173,49 @@ class TestRetention:
         await store.close()
 
 
+class TestSecureDelete:
+    """Deleted rows are overwritten in the file, not left readable in its free space."""
+
+    @pytest.fixture(autouse=True)
+    def _sqlite_built_without_secure_delete(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Debian builds SQLite with SECURE_DELETE on by default, python.org's and others without:
+        every connection starts with it off here, as there."""
+        import aiosqlite
+
+        connect = aiosqlite.connect
+
+        async def without_secure_delete(database: str) -> aiosqlite.Connection:
+            db = await connect(database)
+            await db.execute("PRAGMA secure_delete = OFF")
+            return db
+
+        monkeypatch.setattr(aiosqlite, "connect", without_secure_delete)
+
+    async def test_secure_delete_is_on(self, tmp_path: Path) -> None:
+        """Set on every connection the store opens, whatever the SQLite build's default."""
+        store = await Store.open(tmp_path / "s.sqlite3")
+        async with store._db.execute("PRAGMA secure_delete") as cursor:
+            row = await cursor.fetchone()
+        await store.close()
+        assert row is not None and row[0] == 1
+
+    async def test_purged_number_is_gone_from_the_file(self, tmp_path: Path) -> None:
+        """After a purge the customer's number is nowhere in the store's bytes."""
+        path = tmp_path / "s.sqlite3"
+        store = await Store.open(path)
+        call = dataclasses.replace(CALL, customer_number="4915123456789")
+        classification = classify(call, PolicySettings())
+        decision = Decision(Verdict.SKIP, Reason.NORMAL_END, classification.reason)
+        await store.record_call(call, classification, decision, 50.0, "+4915123456789")
+        await store.close()  # the last connection's close copies the WAL into the file
+        assert b"4915123456789" in path.read_bytes()
+        store = await Store.open(path)
+        assert await store.purge(before=CALL.ended_at + 1) == 1
+        await store.close()
+        assert not Path(f"{path}-wal").exists()
+        assert b"4915123456789" not in path.read_bytes()
+
+
 def _old_store(path: Path, version: int) -> None:
     """A store at schema ``version``, as an older redial left it, with one waiting and one ringing redial."""
     import redial.store.schema as store_module

@@ -296,6 +296,7 @@ class Originate(Section):
 class Logging(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
+    mask_numbers: bool = False
 
 
 class ConfigFile(Section):

@@ -254,6 +254,8 @@ class OriginateSettings:
 class LogSettings:
     level: str = "info"
     format: str = "json"
+    # Customer numbers in log lines show only their last four digits.
+    mask_numbers: bool = False
 
 
 @dataclass(frozen=True, slots=True)

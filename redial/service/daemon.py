@@ -27,6 +27,9 @@ from redial.service.status import StatusServer
 from redial.store import Store, StoreLock
 
 PURGE_EVERY = 3600.0
+# Bits no file the daemon creates gets: the store, its WAL and the lock hold customer
+# numbers, also when someone starts `redial run` by hand from a shell with umask 022.
+PRIVATE_UMASK = 0o077
 # At most this many queued items are handled between two ticks.
 BATCH_LIMIT = 512
 
@@ -336,6 +339,7 @@ class Daemon:
 
 async def run_daemon(settings: Settings, clock: Clock | None = None) -> None:
     """Run until SIGTERM or SIGINT, then stop cleanly."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)  # before the store is opened
     daemon = Daemon(settings, clock)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

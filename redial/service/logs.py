@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
@@ -30,6 +31,36 @@ def _mask_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> 
     return event
 
 
+# Fields that carry a customer's number (or one someone dialled) whole.
+_NUMBER_KEYS = frozenset(
+    {"customer", "number", "caller", "callee", "callerid", "customer_number", "dial_number", "dialled", "e164"}
+)
+# A number inside free text (a detail, an error, a DAHDI channel name): 7 to 20 digits, an
+# optional +. Not a Uniqueid or Linkedid (1700000000.42) or the fraction of one.
+_NUMBER_IN_TEXT = re.compile(r"(?<![\d.])(\+?)\d{3,16}(\d{4})(?!\d|\.\d)")
+_KEPT_DIGITS = 4
+
+
+def _masked(value: str) -> str:
+    """A whole number field: only its last digits, so a line can still be matched to a customer."""
+    digits = [ch for ch in value if ch.isdigit()]
+    if len(digits) <= _KEPT_DIGITS:
+        return value  # an extension, a service number, "anonymous": nobody's number
+    return ("+" if value.startswith("+") else "") + "***" + "".join(digits[-_KEPT_DIGITS:])
+
+
+def _mask_numbers(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """``logging.mask_numbers``: customer numbers show only their last four digits."""
+    for key, value in event.items():
+        if not isinstance(value, str) or key in ("event", "timestamp", "level"):
+            continue
+        if key in _NUMBER_KEYS:
+            event[key] = _masked(value)
+        elif any(ch.isdigit() for ch in value):
+            event[key] = _NUMBER_IN_TEXT.sub(r"\1***\2", value)
+    return event
+
+
 def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -42,6 +73,8 @@ def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> No
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _mask_secrets,
             structlog.processors.format_exc_info,
+            # After format_exc_info: a traceback's text is masked too.
+            *([_mask_numbers] if settings.mask_numbers else []),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[settings.level]),

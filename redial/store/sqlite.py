@@ -22,6 +22,7 @@ from redial.exceptions import LostWrite, StoreError
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision
 from redial.store import schema
+from redial.store.erase import Erasure
 from redial.store.reports import Reports
 from redial.store.schema import statements_of
 
@@ -69,7 +70,7 @@ def _job(row: Sequence[Any]) -> CallbackJob:
     )
 
 
-class Store(Reports):
+class Store(Reports, Erasure):
     """Async access to the SQLite file. Open with :meth:`open`, close with :meth:`close`."""
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
@@ -108,6 +109,8 @@ class Store(Reports):
         await self._set_wal()
         await db.execute("PRAGMA foreign_keys = ON")
         await db.execute("PRAGMA synchronous = NORMAL")
+        # Customer numbers: what is purged or forgotten is overwritten, not left in free space.
+        await db.execute("PRAGMA secure_delete = ON")
         if check:
             async with db.execute("PRAGMA quick_check") as cursor:
                 row = await cursor.fetchone()
