@@ -14,7 +14,7 @@ from redial.core.jobs import JobKind
 from redial.store import Store, StoreLock
 from redial.tools.cli import main
 from redial.tools.cli_common import EXIT_CONFIG
-from redial.tools.cli_daemon import EXIT_ALREADY_RUNNING
+from redial.tools.cli_daemon import EXIT_ALREADY_RUNNING, EXIT_CANT_CREATE
 
 
 class TestRun:
@@ -39,6 +39,16 @@ class TestRun:
             running.release()
         assert result.exit_code == EXIT_ALREADY_RUNNING
         assert f"another redial daemon (pid {os.getpid()}) already runs with the store {store}" in result.output
+
+    def test_run_without_its_control_socket_exits_73(self, tmp_path: Path) -> None:
+        """A daemon nobody could ask or cancel through does not start; a file in the way is kept."""
+        socket_path = tmp_path / "control.sock"
+        socket_path.write_text("not a socket")
+        file = tmp_path / "r.yaml"
+        file.write_text(f"store:\n  path: {tmp_path / 's.sqlite3'}\ncontrol:\n  socket: {socket_path}\n")
+        result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "x"})
+        assert result.exit_code == EXIT_CANT_CREATE and f"{socket_path} exists and is not a socket" in result.output
+        assert socket_path.read_text() == "not a socket"
 
 
 async def _store_with_pending_redial(tmp_path: Path) -> tuple[Path, int]:
