@@ -215,6 +215,7 @@ def daemon_settings(port: int, store: Path) -> Any:
             "outage_guard": {"drops": 10_000},
             "fastagi": {"enabled": False},
             "status": {"enabled": False},
+            "control": {"socket": str(store.parent / "control.sock")},
         },
         env={},
     )

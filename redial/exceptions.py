@@ -53,3 +53,7 @@ class LostWrite(StoreError):
 
 class InvalidTransition(RedialError):
     """A callback job was asked to make a move its transition table does not list."""
+
+
+class ControlSocketError(RedialError):
+    """The control socket cannot be set up: a daemon nobody could ask or cancel through would not start."""

@@ -28,6 +28,8 @@ def daemon_config(sandbox: Sandbox, workdir: Path, **policy: Any) -> Path:
     )
     data["ami"]["ping_interval"] = 2
     data["store"]["path"] = str(workdir / "redial.sqlite3")
+    # Not the shipped /run/redial: each test daemon has its own, beside its store.
+    data["control"]["socket"] = str(workdir / "control.sock")
     data["policy"].update(policy)
     path = workdir / "redial.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -15,7 +15,7 @@ from redial.core.jobs import JobKind
 from redial.store import Store, StoreLock
 from redial.tools.cli import main
 from redial.tools.cli_common import EXIT_CONFIG
-from redial.tools.cli_daemon import EXIT_ALREADY_RUNNING
+from redial.tools.cli_daemon import EXIT_ALREADY_RUNNING, EXIT_CANT_CREATE
 
 
 class TestRun:
@@ -49,6 +49,16 @@ class TestRun:
         assert result.exit_code == EXIT_ALREADY_RUNNING
         assert f"another redial daemon (pid {os.getpid()}) already runs with the store {store}" in result.output
 
+    def test_run_without_its_control_socket_exits_73(self, tmp_path: Path) -> None:
+        """A daemon nobody could ask or cancel through does not start; a file in the way is kept."""
+        socket_path = tmp_path / "control.sock"
+        socket_path.write_text("not a socket")
+        file = tmp_path / "r.yaml"
+        file.write_text(f"store:\n  path: {tmp_path / 's.sqlite3'}\ncontrol:\n  socket: {socket_path}\n")
+        result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "x"})
+        assert result.exit_code == EXIT_CANT_CREATE and f"{socket_path} exists and is not a socket" in result.output
+        assert socket_path.read_text() == "not a socket"
+
 
 async def _store_with_pending_redial(tmp_path: Path) -> tuple[Path, int]:
     from redial.policy.classify import Classification, EndKind
@@ -68,21 +78,51 @@ async def _store_with_pending_redial(tmp_path: Path) -> tuple[Path, int]:
     return path, redial.id
 
 
+def _config(tmp_path: Path, store: Path | None = None) -> Path:
+    """A config whose store and control socket are in ``tmp_path``."""
+    file = tmp_path / "r.yaml"
+    store = store or tmp_path / "s.sqlite3"
+    file.write_text(f"store:\n  path: {store}\ncontrol:\n  socket: {tmp_path / 'control.sock'}\n")
+    return file
+
+
+class _Daemon:
+    """The daemon's control socket, its answers given by the test."""
+
+    def __init__(self, tmp_path: Path, snapshot: dict[str, object], cancel: object) -> None:
+        from redial.service.control import ControlServer
+
+        self.server = ControlServer(tmp_path / "control.sock", None, lambda: snapshot, cancel)  # type: ignore[arg-type]
+
+    async def __aenter__(self) -> _Daemon:
+        await self.server.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.server.close()
+
+
 class TestStatusAndCancel:
-    """Without a running daemon: a plain answer, and cancel works on the store."""
+    """Through the control socket when a daemon runs; without one a plain answer, and cancel works on the store."""
 
     def test_status_not_running(self, tmp_path: Path) -> None:
-        file = tmp_path / "r.yaml"
-        file.write_text("status:\n  port: 9\n")
-        result = CliRunner().invoke(main, ["status", "--config", str(file)])
+        """Nothing listens and nobody holds the store: not running, exit 3."""
+        result = CliRunner().invoke(main, ["status", "--config", str(_config(tmp_path))])
         assert result.exit_code == 3 and "not running" in result.output
+
+    def test_status_of_a_daemon_whose_socket_is_silent(self, tmp_path: Path) -> None:
+        """A daemon holds the store but nothing answers on its socket: an error, not "not running"."""
+        file = _config(tmp_path)
+        lock = StoreLock(tmp_path / "s.sqlite3")
+        lock.acquire()
+        try:
+            result = CliRunner().invoke(main, ["status", "--config", str(file)])
+        finally:
+            lock.release()
+        assert result.exit_code == 1 and f"pid {os.getpid()}" in result.output and "does not answer" in result.output
 
     async def test_status_lists_callbacks_requested(self, tmp_path: Path) -> None:
         """A redial nobody could take shows in `redial status`, with its customer and queue."""
-        from redial.service.status import StatusServer
-        from tests.ports import free_port
-
-        port = free_port()
         snapshot = {
             "running": True,
             "pid": 42,
@@ -106,43 +146,46 @@ class TestStatusAndCancel:
         async def cancel(_redial_id: int, _by: str) -> str:
             return ""
 
-        server = StatusServer("127.0.0.1", port, lambda: snapshot, lambda: b"", cancel)
-        assert await server.start()
-        try:
-            file = tmp_path / "r.yaml"
-            file.write_text(f"status:\n  port: {port}\n")
+        async with _Daemon(tmp_path, snapshot, cancel):
+            file = _config(tmp_path)
             result = await asyncio.to_thread(CliRunner().invoke, main, ["status", "--config", str(file)])
-        finally:
-            await server.close()
         assert result.exit_code == 0, result.output
         assert "callbacks requested since start (nobody could take them): 1" in result.output
         assert "#7" in result.output and "2025550143" in result.output and "support" in result.output
+
+    async def test_cancel_through_the_daemon_is_by_the_caller(self, tmp_path: Path) -> None:
+        """The daemon records the user the kernel names; --by is only a comment."""
+        from redial.core.jobs import CancelAnswer
+        from redial.service.control import user_name
+
+        asked: list[tuple[int, str]] = []
+
+        async def cancel(redial_id: int, by: str) -> CancelAnswer:
+            asked.append((redial_id, by))
+            return CancelAnswer(True, f"redial {redial_id} cancelled")
+
+        async with _Daemon(tmp_path, {}, cancel):
+            args = ["cancel", "--config", str(_config(tmp_path)), "7", "--by", "bob"]
+            result = await asyncio.to_thread(CliRunner().invoke, main, args)
+        assert result.exit_code == 0 and result.output.strip() == "redial 7 cancelled", result.output
+        assert asked == [(7, f"{user_name(os.geteuid())} (comment: bob)")]
 
     async def test_cancel_the_daemon_cannot_answer_is_no_cancel(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """The daemon's cancel times out: an error, and the store is not written behind its back."""
         import redial.service.status
-        from redial.service.status import StatusServer
-        from tests.ports import free_port
 
         path, redial_id = await _store_with_pending_redial(tmp_path)
         monkeypatch.setattr(redial.service.status, "REQUEST_TIMEOUT", 0.3)
-        port = free_port()
 
         async def stuck(_redial_id: int, _by: str) -> str:
             await asyncio.sleep(10)
             return ""
 
-        server = StatusServer("127.0.0.1", port, dict, lambda: b"", stuck)
-        assert await server.start()
-        try:
-            file = tmp_path / "r.yaml"
-            file.write_text(f"store:\n  path: {path}\nstatus:\n  port: {port}\n")
-            args = ["cancel", "--config", str(file), str(redial_id), "--by", "alice"]
+        async with _Daemon(tmp_path, {}, stuck):
+            args = ["cancel", "--config", str(_config(tmp_path, path)), str(redial_id), "--by", "alice"]
             result = await asyncio.to_thread(CliRunner().invoke, main, args)
-        finally:
-            await server.close()
         assert result.exit_code == 1 and "not cancelled" in result.output and "503" in result.output
         store = await Store.open(path)
         try:
@@ -152,23 +195,24 @@ class TestStatusAndCancel:
         assert pending is not None and not pending.done
 
     async def test_cancel_beside_a_daemon_that_holds_the_store(self, tmp_path: Path) -> None:
-        """Nothing answers on the endpoint, but a daemon holds the store: refuse, do not write the store."""
+        """Nothing answers on the socket, but a daemon holds the store: refuse, do not write the store."""
         path, redial_id = await _store_with_pending_redial(tmp_path)
         lock = StoreLock(path)
         lock.acquire()
         try:
-            file = tmp_path / "r.yaml"
-            file.write_text(f"store:\n  path: {path}\nstatus:\n  port: 9\n")
+            file = _config(tmp_path, path)
             result = await asyncio.to_thread(
                 CliRunner().invoke, main, ["cancel", "--config", str(file), str(redial_id)]
             )
         finally:
             lock.release()
-        assert result.exit_code == 1 and "a daemon runs" in result.output
+        assert result.exit_code == 1 and "a daemon runs" in result.output and "control socket" in result.output
 
     def test_cancel_in_store(self, tmp_path: Path) -> None:
+        """No daemon: the store records the command's own user, --by only as a comment."""
         from redial.policy.classify import Classification, EndKind
         from redial.policy.decide import Decision, Reason, Verdict
+        from redial.service.control import user_name
         from tests.test_classify import CALL
 
         path = tmp_path / "s.sqlite3"
@@ -185,11 +229,10 @@ class TestStatusAndCancel:
             return redial.id
 
         redial_id = asyncio.run(fill())
-        file = tmp_path / "r.yaml"
-        file.write_text(f"store:\n  path: {path}\nstatus:\n  port: 9\n")
+        file = _config(tmp_path, path)
         first = CliRunner().invoke(main, ["cancel", "--config", str(file), str(redial_id), "--by", "alice"])
         assert first.exit_code == 0 and first.output.strip() == f"redial {redial_id} cancelled"
         again = CliRunner().invoke(main, ["cancel", "--config", str(file), str(redial_id)])
         assert again.exit_code == 1 and "only a pending redial" in again.output
         shown = CliRunner().invoke(main, ["show", "--config", str(file), "1"])
-        assert "cancelled by alice" in shown.output
+        assert f"cancelled by {user_name(os.geteuid())} (comment: alice)" in shown.output

@@ -280,6 +280,34 @@ class TestDialPrefixes:
             parse_settings({"policy": {"numbers": {"dial_prefixes": ["9x"]}}}, env={})
 
 
+class TestControl:
+    """The control socket: an absolute path a Unix socket can have, and a group that exists."""
+
+    def test_default_is_the_runtime_directory(self) -> None:
+        """systemd's RuntimeDirectory=redial, and the service's own group."""
+        control = parse_settings({}, env={}).control
+        assert (control.socket, control.group) == (Path("/run/redial/control.sock"), None)
+
+    @pytest.mark.parametrize(
+        ("control", "words"),
+        [
+            ({"socket": "run/control.sock"}, "an absolute path"),
+            ({"socket": "/" + "x" * 107}, "longer than a Unix socket path may be (107 bytes)"),
+            ({"group": "no-such-group-here"}, "there is no group 'no-such-group-here' on this host"),
+            ({"group": "root;x"}, "a group name"),
+        ],
+    )
+    def test_bad_values(self, control: dict[str, str], words: str) -> None:
+        """Each names its key."""
+        with pytest.raises(ConfigError) as caught:
+            parse_settings({"control": control}, env={})
+        assert caught.value.path.startswith("control.") and words in caught.value.message
+
+    def test_group_that_exists(self) -> None:
+        """An existing group is kept by name."""
+        assert parse_settings({"control": {"group": "root"}}, env={}).control.group == "root"
+
+
 class TestCheckConfigExit:
     """``redial check-config`` exits 78 (EX_CONFIG) on a bad file, naming the key."""
 

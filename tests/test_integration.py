@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from redial.service.control import user_name
 from sandbox import Sandbox, customer_call
 from sandbox.observer import where
 from tests.rig import CUSTOMER, DID, Rig, open_rig, redial_leg
@@ -53,6 +56,11 @@ class TestDrops:
         assert 'redial_drops_total{cause="44",trunk="trunk"} 1.0' in metrics
         assert 'redial_outcomes_total{outcome="connected"} 1.0' in metrics
         assert "redial_ami_connected 1.0" in metrics
+        # Status (customers' numbers) and cancel only on the control socket, never on the TCP port.
+        for path in ("/status", "/redials/1/cancel"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                await asyncio.to_thread(_get, f"http://127.0.0.1:9327{path}")
+            assert refused.value.code == 404
         status = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "redial.tools.cli", "status", "--config", str(rig.config)],
@@ -95,6 +103,7 @@ class TestOperatorCancel:
                 shown = json.loads(await rig.cli("status", "--json"))
                 (pending,) = shown["open_redials"]
                 assert (pending["customer"], pending["state"]) == (CUSTOMER, "waiting"), shown
+                # Over the control socket: the daemon records the caller the kernel names, --by as a comment.
                 answer = await rig.cli("cancel", str(pending["redial_id"]), "--by", "alice")
                 assert answer.strip() == f"redial {pending['redial_id']} cancelled", answer
                 await rig.assert_no_redial(window + 3)
@@ -103,7 +112,8 @@ class TestOperatorCancel:
                 rows = [json.loads(r) for r in (await rig.cli("history", "--json")).splitlines()]
                 (row,) = [r for r in rows if r["classification"] == "abnormal"]
                 assert row["outcome"] == "cancelled", row
-                assert "cancelled by alice" in await rig.cli("show", str(row["call_id"]))
+                who = f"cancelled by {user_name(os.geteuid())} (comment: alice)"
+                assert who in await rig.cli("show", str(row["call_id"]))
             finally:
                 call.stop()
 

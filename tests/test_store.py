@@ -120,6 +120,21 @@ class TestStoreLock:
         lock.acquire()
         lock.release()
 
+    def test_holder_probe_creates_and_keeps_nothing(self, tmp_path: Path) -> None:
+        """`redial status` asks who holds the store: no lock file made, and the lock free after asking."""
+        store = tmp_path / "new" / "s.sqlite3"
+        assert StoreLock(store).holder() is None and not store.parent.exists()
+        daemon = StoreLock(store)
+        daemon.acquire()
+        try:
+            assert StoreLock(store).holder() == f"a daemon (pid {os.getpid()}) holds the store {store}"
+        finally:
+            daemon.release()
+        assert StoreLock(store).holder() is None
+        again = StoreLock(store)
+        again.acquire()  # the probe left the lock free
+        again.release()
+
 
 class TestRecords:
     """Calls and redials."""

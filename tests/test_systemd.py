@@ -29,6 +29,14 @@ class TestUnit:
         assert unit["LoadCredential"] == ["ami-secret:/etc/redial/ami-secret"]
         assert "ExecReload" in unit
 
+    def test_control_socket_directory(self) -> None:
+        """/run/redial holds the control socket, open to the service's group only; peers keep their uids."""
+        unit = settings()
+        assert unit["RuntimeDirectory"] == ["redial"] and unit["RuntimeDirectoryMode"] == ["0750"]
+        assert "AF_UNIX" in unit["RestrictAddressFamilies"][0].split()
+        # In a user namespace of its own, SO_PEERCRED would name every admin "nobody".
+        assert unit.get("PrivateUsers", ["no"]) == ["no"]
+
     def test_exposure_at_most_two(self) -> None:
         result = subprocess.run(
             ["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],

@@ -9,6 +9,7 @@ sources, per-queue overrides merged over the base policy, and keys that must dif
 from __future__ import annotations
 
 import dataclasses
+import grp
 import os
 import stat
 import zoneinfo
@@ -25,6 +26,7 @@ from redial.config.settings import (
     AgentSettings,
     AmiSettings,
     BusinessHours,
+    ControlSettings,
     ExperienceSettings,
     FastAgiSettings,
     LogSettings,
@@ -59,6 +61,7 @@ def parse_settings(data: object, env: Mapping[str, str] | None = None, source: s
         outage_guard=_same(OutageGuard, document.outage_guard or schema.Guard()),
         fastagi=_same(FastAgiSettings, document.fastagi or schema.FastAgi()),
         status=_same(StatusSettings, document.status or schema.Status()),
+        control=_control(document.control or schema.Control()),
         originate=_originate(document.originate or schema.Originate()),
         logging=_same(LogSettings, document.logging or schema.Logging()),
         source=source,
@@ -220,6 +223,21 @@ def _spans(spans: tuple[str, ...], path: str) -> tuple[tuple[int, int], ...]:
             )
         minutes.append((start, end))
     return tuple(sorted(minutes))
+
+
+# sun_path holds 108 bytes with the closing NUL.
+_MAX_SOCKET_PATH = 107
+
+
+def _control(section: schema.Control) -> ControlSettings:
+    if len(os.fsencode(section.socket)) > _MAX_SOCKET_PATH:
+        raise ConfigError("control.socket", f"is longer than a Unix socket path may be ({_MAX_SOCKET_PATH} bytes)")
+    if section.group is not None:
+        try:
+            grp.getgrnam(section.group)
+        except KeyError:
+            raise ConfigError("control.group", f"there is no group {section.group!r} on this host") from None
+    return ControlSettings(socket=Path(section.socket), group=section.group)
 
 
 def _originate(section: schema.Originate) -> OriginateSettings:

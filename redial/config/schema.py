@@ -21,6 +21,7 @@ from redial.config.settings import (
     DEFAULT_RETRY_ON,
     AgentSettings,
     AmiSettings,
+    ControlSettings,
     ExperienceSettings,
     FastAgiSettings,
     NumberRules,
@@ -261,6 +262,14 @@ class Status(Section):
     port: Port = _STATUS.port
 
 
+_CONTROL = ControlSettings()
+
+
+class Control(Section):
+    socket: Annotated[str, Meta(pattern=r"^/", description="an absolute path")] = str(_CONTROL.socket)
+    group: Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}\Z", description="a group name")] | None = None
+
+
 class CustomerRoute(Section):
     context: Annotated[
         str,
@@ -308,5 +317,6 @@ class ConfigFile(Section):
     outage_guard: Guard | None = None
     fastagi: FastAgi | None = None
     status: Status | None = None
+    control: Control | None = None
     originate: Originate | None = None
     logging: Logging | None = None

@@ -213,11 +213,22 @@ class FastAgiSettings:
 
 @dataclass(frozen=True, slots=True)
 class StatusSettings:
-    """The loopback endpoint ``redial status`` and Prometheus read."""
+    """The loopback TCP endpoint Prometheus scrapes: ``/metrics`` only (status and cancel use the control socket)."""
 
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 9327
+
+
+@dataclass(frozen=True, slots=True)
+class ControlSettings:
+    """The Unix socket ``redial status``, ``redial cancel`` and every operator action go through."""
+
+    # systemd's RuntimeDirectory=redial; a manual run names its own.
+    socket: Path = Path("/run/redial/control.sock")
+    # Who may use it besides root and the service user: members of this group.
+    # None: the service's own group.
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +279,7 @@ class Settings:
     outage_guard: OutageGuard = field(default_factory=OutageGuard)
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
     status: StatusSettings = field(default_factory=StatusSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
     originate: OriginateSettings = field(default_factory=OriginateSettings)
     logging: LogSettings = field(default_factory=LogSettings)
     source: str = "<defaults>"

@@ -20,10 +20,11 @@ from redial.core.engine import EngineInput, LinkUp
 from redial.core.jobs import CancelAnswer
 from redial.exceptions import StoreError
 from redial.service.agi import ReturningCallerService
+from redial.service.control import ControlServer
 from redial.service.metrics import Metrics
 from redial.service.notify import Notifier
 from redial.service.runner import EngineRunner
-from redial.service.status import StatusServer
+from redial.service.status import MetricsServer
 from redial.store import Store, StoreLock
 
 PURGE_EVERY = 3600.0
@@ -97,7 +98,7 @@ class Daemon:
         except ConfigError as exc:
             self.log.error("reload_failed", config=source, error=str(exc), kept="the running configuration")
             return
-        kept = {"ami": self.settings.ami, "store": self.settings.store}
+        kept = {"ami": self.settings.ami, "store": self.settings.store, "control": self.settings.control}
         if settings.originate.channel_id_prefix != self.settings.originate.channel_id_prefix:
             # Redials in flight are known by their ChannelIds: a new prefix would hide them.
             kept["originate"] = dataclasses.replace(
@@ -117,7 +118,7 @@ class Daemon:
         if any(getattr(settings, key) != value for key, value in kept.items()):
             self.log.warning(
                 "reload_partial",
-                detail="ami, store, the FastAGI address and channel_id_prefix take effect at the next restart",
+                detail="ami, store, control, the FastAGI address and channel_id_prefix take effect at the next restart",
             )
             settings = dataclasses.replace(settings, **kept)  # type: ignore[arg-type]
         self.settings = settings
@@ -151,6 +152,11 @@ class Daemon:
             self.metrics.open_redials.set_function(lambda: engine.open_redial_count)
             self.metrics.tracked_calls.set_function(lambda: engine.tracked_calls)
             await engine.resume()
+            # Before anything else listens: a daemon nobody can ask or cancel through does not start.
+            control = ControlServer(
+                settings.control.socket, settings.control.group, self.snapshot, self.request_cancel, self.log
+            )
+            await control.start()
             returning = None
             if settings.fastagi.enabled:
                 returning = ReturningCallerService(
@@ -166,14 +172,7 @@ class Daemon:
             self.returning = returning
             status = None
             if settings.status.enabled:
-                status = StatusServer(
-                    settings.status.host,
-                    settings.status.port,
-                    self.snapshot,
-                    self.metrics.exposition,
-                    self.request_cancel,
-                    self.log,
-                )
+                status = MetricsServer(settings.status.host, settings.status.port, self.metrics.exposition, self.log)
                 await status.start()
             self.log.info(
                 "started",
@@ -195,6 +194,7 @@ class Daemon:
                     await returning.close()
                 if status is not None:
                     await status.close()
+                await control.close()
         finally:
             await store.close()
             self.log.info("stopped")

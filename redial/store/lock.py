@@ -34,19 +34,42 @@ class StoreLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            holder = _holder(fd)
             os.close(fd)
-            who = f" (pid {holder})" if holder.isdigit() else ""
             raise AlreadyRunning(
-                f"another redial daemon{who} already runs with the store {self.store_path}; "
+                f"another redial daemon{holder} already runs with the store {self.store_path}; "
                 "stop it first, or give this one its own store.path"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
+    def holder(self) -> str | None:
+        """Who holds the lock ("a daemon (pid 42)"), None if nobody does; creates nothing, holds nothing after."""
+        if self.store_path == ":memory:":
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None  # no daemon ever ran on this store
+        except OSError as exc:
+            raise StoreError(f"cannot read the lock file {self.path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return f"a daemon{_holder(fd)} holds the store {self.store_path}"
+        finally:
+            os.close(fd)  # closing drops a lock this probe took
+        return None
+
     def release(self) -> None:
         # The file stays: removing it would let a third process lock a new inode.
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _holder(fd: int) -> str:
+    """`` (pid 42)`` from the lock file the daemon wrote its pid to, or nothing."""
+    holder = os.read(fd, 32).decode("ascii", "replace").strip()
+    return f" (pid {holder})" if holder.isdigit() else ""

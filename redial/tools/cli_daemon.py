@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ import click
 
 from redial.config import Settings
 from redial.core.jobs import CancelAnswer
-from redial.exceptions import AlreadyRunning, StoreError
+from redial.exceptions import AlreadyRunning, ControlSocketError, StoreError
 from redial.service.logs import configure_logging
 from redial.store import StoreLock
 from redial.tools.cli_common import (
@@ -29,6 +31,8 @@ from redial.tools.cli_common import (
 # sysexits.h EX_TEMPFAIL: another daemon holds the store; systemd may try again later.
 EXIT_ALREADY_RUNNING = 75
 EXIT_NOT_RUNNING = 3  # LSB: program is not running
+# sysexits.h EX_CANTCREAT: the control socket cannot be made.
+EXIT_CANT_CREATE = 73
 
 
 @click.command()
@@ -48,34 +52,65 @@ def run(config_path: Path | None) -> None:
     except StoreError as exc:
         click.echo(f"redial: store error: {exc}", err=True)
         sys.exit(EXIT_STORE)
+    except ControlSocketError as exc:
+        click.echo(f"redial: {exc}", err=True)
+        sys.exit(EXIT_CANT_CREATE)
 
 
 class DaemonAnswerError(Exception):
-    """The daemon's endpoint answered with an error, or not in time: it runs, so never go around it."""
+    """The daemon's socket answered with an error, refused us, or not in time: it runs, so never go around it."""
 
 
-def _daemon_request(settings: Settings, method: str, path: str) -> dict[str, Any] | None:
-    """Ask the running daemon on its loopback endpoint; None only when nothing listens there."""
-    import urllib.error
-    import urllib.request
+class NotListening(Exception):
+    """Nothing listens on the control socket (no socket, or nobody accepts): the daemon may not run."""
 
-    url = f"http://{settings.status.host}:{settings.status.port}{path}"
-    request = urllib.request.Request(url, method=method)
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over the daemon's control socket."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self._path))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _daemon_request(settings: Settings, method: str, path: str) -> dict[str, Any]:
+    """Ask the running daemon on its control socket; :class:`NotListening` when nothing listens there."""
+    where = settings.control.socket
+    connection = _UnixHTTPConnection(where, timeout=15)
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            data: dict[str, Any] = json.loads(response.read())
-            return data
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode("utf-8", "replace").strip()[:200]
-        raise DaemonAnswerError(f"the daemon answered {exc.code}: {body or exc.reason}") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, ConnectionRefusedError):
-            return None
-        raise DaemonAnswerError(f"the daemon's endpoint {url} did not answer: {exc.reason}") from None
-    except ConnectionRefusedError:
-        return None
-    except (ConnectionError, TimeoutError, ValueError) as exc:
-        raise DaemonAnswerError(f"the daemon's endpoint {url} did not answer: {exc}") from None
+        connection.connect()
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        raise NotListening(exc.strerror or str(exc)) from None
+    except PermissionError:
+        raise DaemonAnswerError(
+            f"you may not use the control socket {where}: only root, the daemon's user and members of "
+            "the socket's group (control.group) may"
+        ) from None
+    except OSError as exc:
+        raise DaemonAnswerError(f"the control socket {where} did not answer: {exc.strerror or exc}") from None
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            text = body.decode("utf-8", "replace").strip()[:200]
+            raise DaemonAnswerError(f"the daemon answered {response.status}: {text or response.reason}")
+        data: dict[str, Any] = json.loads(body)
+        return data
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise DaemonAnswerError(f"the control socket {where} did not answer: {exc}") from None
+    finally:
+        connection.close()
 
 
 def _store_lock_or_holder(settings: Settings) -> StoreLock | str:
@@ -85,10 +120,17 @@ def _store_lock_or_holder(settings: Settings) -> StoreLock | str:
         lock.acquire()
     except AlreadyRunning as exc:
         return str(exc)
-    except OSError as exc:
+    except (OSError, StoreError) as exc:
         click.echo(f"redial: cannot lock the store {settings.store.path}: {exc}", err=True)
         sys.exit(EXIT_STORE)
     return lock
+
+
+def _who(comment: str | None) -> str:
+    """This process's user (as the daemon would see it over its socket), ``comment`` appended."""
+    from redial.service.control import attributed, user_name
+
+    return attributed(user_name(os.geteuid()), comment or "")
 
 
 @click.command()
@@ -97,13 +139,21 @@ def _store_lock_or_holder(settings: Settings) -> StoreLock | str:
 def status(config_path: Path | None, as_json: bool) -> None:
     """Is the daemon running and logged in to AMI; what it tracks; its pending redials."""
     settings = settings_or_exit(config_path)
+    where = settings.control.socket
     try:
         snapshot = _daemon_request(settings, "GET", "/status")
     except DaemonAnswerError as exc:
-        click.echo(f"redial is running, but {exc}", err=True)
+        click.echo(f"redial: {exc}", err=True)
         sys.exit(1)
-    if snapshot is None:
-        where = f"{settings.status.host}:{settings.status.port}"
+    except NotListening as exc:
+        try:
+            holder = StoreLock(settings.store.path).holder()
+        except StoreError as error:
+            click.echo(f"redial: nothing answers on {where} ({exc}), and {error}", err=True)
+            sys.exit(EXIT_STORE)
+        if holder is not None:
+            click.echo(f"redial is running ({holder}), but its control socket {where} does not answer: {exc}", err=True)
+            sys.exit(1)
         click.echo(f"redial is not running (nothing answers on {where})")
         sys.exit(EXIT_NOT_RUNNING)
     if as_json:
@@ -135,38 +185,39 @@ def status(config_path: Path | None, as_json: bool) -> None:
 @click.argument("redial_id", type=int)
 @click.option(
     "--by",
-    "who",
-    default=lambda: os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown",
-    help="Who asks (recorded with the cancel; default: your user name).",
+    "comment",
+    default=None,
+    help="A comment recorded with the cancel; who cancelled is always your own user.",
 )
-def cancel(config_path: Path | None, redial_id: int, who: str) -> None:
+def cancel(config_path: Path | None, redial_id: int, comment: str | None) -> None:
     """Cancel a pending redial (through the daemon if it runs, else in the store)."""
     settings = settings_or_exit(config_path)
     from urllib.parse import quote
 
     try:
-        answer = _daemon_request(settings, "POST", f"/redials/{redial_id}/cancel?by={quote(who)}")
+        answer = _daemon_request(settings, "POST", f"/redials/{redial_id}/cancel?comment={quote(comment or '')}")
     except DaemonAnswerError as exc:
         # The daemon holds the redial in memory: a write behind its back would be undone
         # at its due time, and the customer called after all.
         click.echo(f"redial: not cancelled: {exc}", err=True)
         sys.exit(1)
-    if answer is not None:
-        result = CancelAnswer(answer.get("cancelled") is True, str(answer["result"]))
-    else:
+    except NotListening as exc:
         lock = _store_lock_or_holder(settings)
         if isinstance(lock, str):
             click.echo(
-                f"redial: not cancelled: a daemon runs ({lock}) but its control endpoint "
-                f"{settings.status.host}:{settings.status.port} does not answer",
+                f"redial: not cancelled: a daemon runs ({lock}) but its control socket "
+                f"{settings.control.socket} does not answer: {exc}",
                 err=True,
             )
             sys.exit(1)
         try:
             # Held across the write: a daemon starting meanwhile would load the redial as pending.
+            who = _who(comment)
             result = read_store(settings, lambda store: store.cancel_redial(redial_id, who, time.time()))
         finally:
             lock.release()
+    else:
+        result = CancelAnswer(answer.get("cancelled") is True, str(answer["result"]))
     click.echo(result.text)
     if not result.cancelled:
         sys.exit(1)
