@@ -108,12 +108,16 @@ class TestSocket:
         assert not path.exists()
 
     async def test_missing_directory_is_made_0750(self, tmp_path: Path) -> None:
-        """A manual run's socket directory is made, open to no one but the owner and group."""
+        """A manual run's socket directory is made 0750 under the daemon's umask 077: the admin group gets in."""
         path = tmp_path / "run" / "control.sock"
         srv = ControlServer(path, None, dict, Recorder().cancel)
-        await srv.start()
+        old = os.umask(0o077)
+        try:
+            await srv.start()
+        finally:
+            os.umask(old)
         await srv.close()
-        assert stat.S_IMODE(os.stat(path.parent).st_mode) & 0o027 == 0
+        assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o750
 
     async def test_stale_socket_replaced_live_one_refused(self, tmp_path: Path) -> None:
         """A socket a killed run left is replaced; another daemon's socket in use stops this one."""

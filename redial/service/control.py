@@ -130,7 +130,13 @@ class ControlServer:
     def _clear_stale(self) -> None:
         """Make the directory if missing (0750); remove a socket a crashed run left; refuse one in use."""
         try:
-            self.path.parent.mkdir(mode=0o750, exist_ok=True)
+            parent = self.path.parent
+            if not parent.exists():
+                parent.mkdir(mode=0o750)
+                # mkdir's mode passes through the daemon's umask (077): the admin group needs x.
+                os.chmod(parent, 0o750)
+                with contextlib.suppress(OSError):
+                    os.chown(parent, -1, self._admin_gid)
             mode = os.lstat(self.path).st_mode
         except FileNotFoundError:
             return
