@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from redial.config import BusinessHours, NumberRules, PolicySettings
+from redial.config import NUMBER_TYPES, BusinessHours, NumberRules, PolicySettings
 from redial.policy.classify import classify
 from redial.policy.decide import Decision, Reason, Verdict, decide, skip_by_kind, talk_seconds
 from redial.policy.hours import is_open
@@ -65,6 +65,13 @@ class TestDecide:
     )
     def test_numbers_never_dialled(self, number: str, reason: Reason) -> None:
         decision = _decide(customer_number=number)
+        assert (decision.verdict, decision.reason) == (Verdict.SKIP, reason)
+
+    @pytest.mark.parametrize(("number", "reason"), [("911", Reason.EMERGENCY_NUMBER), ("411", Reason.SHORT_NUMBER)])
+    def test_service_numbers_have_their_own_reason(self, number: str, reason: Reason) -> None:
+        """An emergency number or short code is skipped as such, even with every number type allowed."""
+        loose = PolicySettings(numbers=NumberRules(allowed_regions=None, allowed_types=NUMBER_TYPES))
+        decision = _decide(loose, customer_number=number)
         assert (decision.verdict, decision.reason) == (Verdict.SKIP, reason)
 
     def test_unverified_local_number(self) -> None:

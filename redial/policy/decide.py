@@ -33,6 +33,9 @@ class Reason(enum.Enum):
     TALK_TOO_LONG = "talk_too_long"
     NUMBER_WITHHELD = "number_withheld"
     NUMBER_MALFORMED = "number_malformed"
+    # Never dialled, whatever the number rules allow: a spoofed caller ID must not reach them.
+    EMERGENCY_NUMBER = "emergency_number"
+    SHORT_NUMBER = "short_number"
     NUMBER_REGION_NOT_ALLOWED = "number_region_not_allowed"
     NUMBER_TYPE_NOT_ALLOWED = "number_type_not_allowed"
     DO_NOT_CALL = "do_not_call"
@@ -63,6 +66,8 @@ _SKIP_FOR_KIND = {
 _NUMBER_REASONS = {
     "withheld": Reason.NUMBER_WITHHELD,
     "malformed": Reason.NUMBER_MALFORMED,
+    "emergency_number": Reason.EMERGENCY_NUMBER,
+    "short_number": Reason.SHORT_NUMBER,
     "region_not_allowed": Reason.NUMBER_REGION_NOT_ALLOWED,
     "type_not_allowed": Reason.NUMBER_TYPE_NOT_ALLOWED,
     "do_not_call": Reason.DO_NOT_CALL,
