@@ -23,6 +23,7 @@ def _decide(
     now: float = MONDAY_10,
     dnc: frozenset[str] = frozenset(),
     today: int = 0,
+    this_hour: int = 0,
     **changes: object,
 ) -> Decision:
     settings = settings or PolicySettings()
@@ -34,6 +35,7 @@ def _decide(
         number=check_number(call.customer_number, settings.numbers, dnc),
         hours=is_open(now, settings.hours),
         redials_today=today,
+        redials_this_hour=this_hour,
     )
 
 
@@ -89,6 +91,13 @@ class TestDecide:
         assert _decide(settings, today=2).reason is Reason.DAILY_CAP
         unlimited = PolicySettings(numbers=NumberRules(max_redials_per_day=0))
         assert _decide(unlimited, today=99).verdict is Verdict.REDIAL
+
+    def test_hourly_cap(self) -> None:
+        """The 121st redial within an hour is skipped, whatever the number; 0 is no limit."""
+        settings = PolicySettings(max_redials_per_hour=120)
+        assert _decide(settings, this_hour=119).verdict is Verdict.REDIAL
+        assert _decide(settings, this_hour=120).reason is Reason.HOURLY_CAP
+        assert _decide(PolicySettings(max_redials_per_hour=0), this_hour=10_000).verdict is Verdict.REDIAL
 
     def test_scope(self) -> None:
         assert _decide(PolicySettings(queues=frozenset({"sales"}))).reason is Reason.QUEUE_OUT_OF_SCOPE
