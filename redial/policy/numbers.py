@@ -127,12 +127,13 @@ def e164_of(raw: str, rules: NumberRules) -> str:
     return phonenumbers.format_number(parsed[0], PhoneNumberFormat.E164)
 
 
-# A local number without its area code ("unverified") needs this many digits. Emergency
-# and service codes are 2 to 4 digits nearly everywhere (112, 110, 911, 999, 000, 15,
-# 3-digit N11 codes, 4-digit 1xxx codes), and a subscriber's number without its area code
-# has at least 5 (US 7, GB 5 or 6, IN 6 or 7): shorter is never a customer to call back,
-# even where the short-number data is incomplete. Longer service codes (116117, 11833)
-# are refused from that data.
+# A number the numbering data cannot confirm (a local number without its area code, or
+# one of unknown type) needs this many national digits. Emergency and service codes are
+# 2 to 4 digits nearly everywhere (112, 110, 911, 999, 000, 15, N11, 4-digit 1xxx codes),
+# while local numbers are 5 digits or more nearly everywhere (US 7, IN 6 or 7, most of GB
+# 5 or 6; only a few GB exchanges have 4, and carriers send caller IDs with the area code).
+# So the rule holds where the short-number data is incomplete; longer service codes
+# (116117, 11833) are refused from that data. Not configurable: no safe reason to lower it.
 MIN_UNVERIFIED_DIGITS = 5
 
 # Shorter E.164 forms are extensions, DIDs or service codes, never a customer to match.
