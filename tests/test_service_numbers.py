@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -109,6 +111,26 @@ class TestProperties:
         raw, home, prefixes, code = case
         found = service_number(raw, home, prefixes)
         assert found is not None and found.kind == EMERGENCY_NUMBER, (raw, home, prefixes, code)
+
+    @pytest.mark.parametrize("region", REGIONS)
+    def test_every_emergency_number_exhaustively(self, region: str) -> None:
+        """Each emergency number of the region, all of them enumerated, with +CC and 00CC from anywhere."""
+        short = PhoneMetadata.short_metadata_for_region(region)
+        assert short is not None and short.emergency is not None
+        pattern = re.compile(f"(?:{short.emergency.national_number_pattern})")
+        numbers = [
+            "".join(digits)
+            for length in short.emergency.possible_length
+            for digits in itertools.product("0123456789", repeat=length)
+            if pattern.fullmatch("".join(digits))
+        ]
+        assert numbers
+        country = phonenumbers.country_code_for_region(region)
+        for number, home in itertools.product(numbers, ("US", "DE", region)):
+            forms = [f"+{country}{number}", f"00{country}{number}"] + ([number] if home == region else [])
+            for raw in forms:
+                found = service_number(raw, home)
+                assert found is not None and found.kind == EMERGENCY_NUMBER, (raw, home)
 
     @pytest.mark.parametrize("region", REGIONS)
     def test_every_region_has_emergency_data(self, region: str) -> None:
