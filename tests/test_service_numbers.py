@@ -189,9 +189,7 @@ class TestForms:
         assert service_number(raw, home) is None
 
     def test_dial_prefix_only_when_configured(self) -> None:
-        """90112 is 0112 (no service) unless agents dial 9 for an outside line; then 112 behind 0 is not read."""
-        assert service_number("90112", "DE") is None
-        found = service_number("90112", "DE", ("9", "0"))
-        assert found is None
+        """9112 is 112 where agents dial 9 for an outside line, and no service number elsewhere."""
+        assert service_number("9112", "DE") is None
         found = service_number("9112", "DE", ("9",))
         assert found is not None and found.kind == EMERGENCY_NUMBER
