@@ -210,7 +210,7 @@ def daemon_settings(port: int, store: Path) -> Any:
         {
             "ami": {"host": "127.0.0.1", "port": port, "username": "redial", "secret": "bench"},
             "store": {"path": str(store)},
-            "policy": {"callback_window": 0},
+            "policy": {"callback_window": 0, "max_redials_per_hour": 0},  # every drop redialled
             "originate": {"outcome_timeout": 30},
             "outage_guard": {"drops": 10_000},
             "fastagi": {"enabled": False},

@@ -151,6 +151,23 @@ class TestPolicySections:
         assert settings.policy_for("other").retry.attempts == 3
 
 
+class TestCaps:
+    """The daily and hourly caps are on by default; the hourly one is global."""
+
+    def test_on_by_default(self) -> None:
+        """3 redials per number a day and 120 redials an hour unless the file says otherwise."""
+        policy = parse_settings({}, env={}).policy
+        assert (policy.numbers.max_redials_per_day, policy.max_redials_per_hour) == (3, 120)
+
+    def test_hourly_cap_is_the_same_for_every_queue(self) -> None:
+        """An overridden queue keeps the base hourly cap; it cannot set its own."""
+        data = {"policy": {"max_redials_per_hour": 40, "queue_overrides": {"vip": {"min_talk_time": 5}}}}
+        assert parse_settings(data, env={}).policy_for("vip").max_redials_per_hour == 40
+        with pytest.raises(ConfigError, match="counts all queues together") as caught:
+            parse_settings({"policy": {"queue_overrides": {"vip": {"max_redials_per_hour": 5}}}}, env={})
+        assert caught.value.path == "policy.queue_overrides.vip.max_redials_per_hour"
+
+
 class TestCredentials:
     """systemd's LoadCredential gives the secret when the file does not."""
 

@@ -29,9 +29,9 @@ class TestShape:
         assert [cls.__name__ for cls in structs if not cls.__struct_config__.forbid_unknown_fields] == []
 
     def test_override_is_the_policy_without_its_scope(self) -> None:
-        """A queue may override every policy key but the scope ones."""
+        """A queue may override every policy key but the scope ones and the global caps."""
         policy, override = set(schema.Policy.__struct_fields__), set(schema.PolicyOverride.__struct_fields__)
-        assert policy - override == set(schema.SCOPE_KEYS)
+        assert policy - override == set(schema.SCOPE_KEYS + schema.GLOBAL_KEYS)
 
 
 class TestDefaults:

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from redial.config import BusinessHours, NumberRules, PolicySettings
+from redial.config import NUMBER_TYPES, BusinessHours, NumberRules, PolicySettings
 from redial.policy.classify import classify
 from redial.policy.decide import Decision, Reason, Verdict, decide, skip_by_kind, talk_seconds
 from redial.policy.hours import is_open
@@ -23,6 +23,7 @@ def _decide(
     now: float = MONDAY_10,
     dnc: frozenset[str] = frozenset(),
     today: int = 0,
+    this_hour: int = 0,
     **changes: object,
 ) -> Decision:
     settings = settings or PolicySettings()
@@ -34,6 +35,7 @@ def _decide(
         number=check_number(call.customer_number, settings.numbers, dnc),
         hours=is_open(now, settings.hours),
         redials_today=today,
+        redials_this_hour=this_hour,
     )
 
 
@@ -67,6 +69,13 @@ class TestDecide:
         decision = _decide(customer_number=number)
         assert (decision.verdict, decision.reason) == (Verdict.SKIP, reason)
 
+    @pytest.mark.parametrize(("number", "reason"), [("911", Reason.EMERGENCY_NUMBER), ("411", Reason.SHORT_NUMBER)])
+    def test_service_numbers_have_their_own_reason(self, number: str, reason: Reason) -> None:
+        """An emergency number or short code is skipped as such, even with every number type allowed."""
+        loose = PolicySettings(numbers=NumberRules(allowed_regions=None, allowed_types=NUMBER_TYPES))
+        decision = _decide(loose, customer_number=number)
+        assert (decision.verdict, decision.reason) == (Verdict.SKIP, reason)
+
     def test_unverified_local_number(self) -> None:
         # 5551234 has no area code: possible in the US, not verifiable, so allowed by default.
         assert _decide(customer_number="5551234").dial_number == "5551234"
@@ -82,6 +91,13 @@ class TestDecide:
         assert _decide(settings, today=2).reason is Reason.DAILY_CAP
         unlimited = PolicySettings(numbers=NumberRules(max_redials_per_day=0))
         assert _decide(unlimited, today=99).verdict is Verdict.REDIAL
+
+    def test_hourly_cap(self) -> None:
+        """The 121st redial within an hour is skipped, whatever the number; 0 is no limit."""
+        settings = PolicySettings(max_redials_per_hour=120)
+        assert _decide(settings, this_hour=119).verdict is Verdict.REDIAL
+        assert _decide(settings, this_hour=120).reason is Reason.HOURLY_CAP
+        assert _decide(PolicySettings(max_redials_per_hour=0), this_hour=10_000).verdict is Verdict.REDIAL
 
     def test_scope(self) -> None:
         assert _decide(PolicySettings(queues=frozenset({"sales"}))).reason is Reason.QUEUE_OUT_OF_SCOPE

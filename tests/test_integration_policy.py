@@ -273,3 +273,26 @@ class TestNumbersNotRedialled:
         reasons = {d["linkedid"]: (d["classification"], d["reason"]) for d in daemon.lines("decision")}
         assert reasons.get(withheld["Linkedid"]) == ("abnormal", "number_withheld"), reasons
         assert reasons.get(premium["Linkedid"]) == ("abnormal", "number_type_not_allowed"), reasons
+
+    async def test_emergency_caller_id(self, rig: Rig) -> None:
+        """A caller ID of 112 (home region DE, unverified numbers allowed) that drops: no redial, no channel to 112."""
+        obs = rig.observer
+        agent1 = rig.agent("agent1")
+        rig.customer()
+        daemon = await rig.start_daemon(numbers={"home_region": "DE", "unverified_numbers": "allow"})
+        start = obs.mark()
+        rig.call("112", "rtp_drop")
+        connect, drop = await rig.answered_and_dropped(AGENT1, start)
+        assert connect["CallerIDNum"] == "112"
+        after_drop = rig.index(drop)
+
+        await asyncio.sleep(WINDOW + 4)
+        # The PBX's own word: no redial leg, no channel at all once the call dropped, nothing dialled to 112.
+        assert rig.redials(start) == [], f"unexpected redial: {rig.redials(start)}\n{rig.log()}"
+        assert obs.find(where(Event="Newchannel"), after_drop) == [], rig.log()
+        dialled = [m.get("DialString", "") for m in obs.find(where(Event="DialBegin"), start)]
+        assert not [d for d in dialled if "112" in d], dialled
+        assert len(agent1.invites) == 1  # the queue call only
+        assert rig.customer_phone is not None and rig.customer_phone.invites == []
+        reasons = {d["linkedid"]: (d["classification"], d["reason"]) for d in daemon.lines("decision")}
+        assert reasons.get(connect["Linkedid"]) == ("abnormal", "emergency_number"), reasons

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from redial.ami.actions import is_dialable
 from redial.config import NUMBER_TYPES, NumberRules
 from redial.policy.numbers import REASONS, DoNotCallList, NumberCheck, check_number, customer_key, e164_of
+from tests.test_service_numbers import CODES, Code, written
 
 US = NumberRules(home_region="US")
 GB = NumberRules(home_region="GB")
@@ -144,7 +146,7 @@ class TestType:
         rules = NumberRules(home_region="GB", allowed_types=frozenset({"premium_rate"}))
         assert _check("09098765432", rules).allowed
 
-    @pytest.mark.parametrize("raw", ["+15551234567", "2021234567", "911"])
+    @pytest.mark.parametrize("raw", ["+15551234567", "2021234567"])
     def test_invalid_number_is_unknown(self, raw: str) -> None:
         check = _check(raw)
         _refused(check, "type_not_allowed")
@@ -216,9 +218,10 @@ class TestDialFormat:
         assert is_dialable(check.dial_number)
 
     def test_undialable_result_refused(self) -> None:
-        # "12" parses (as +112, type unknown) but two digits are below the AMI whitelist's minimum.
+        # "12" parses (as +112, type unknown) but two digits are below the AMI whitelist's
+        # minimum; the length rule for unconfirmed numbers refuses it before the dial form.
         check = _check("12", NumberRules(allowed_types=frozenset({"unknown"})))
-        _refused(check, "malformed")
+        _refused(check, "short_number")
         assert check.e164 == "+112"
 
 
@@ -354,6 +357,62 @@ class TestUnverified:
     @pytest.mark.parametrize("raw", ["+15551234", "2021234567"])
     def test_international_or_full_length_must_be_valid(self, raw: str) -> None:
         _refused(_check(raw), "type_not_allowed")
+
+
+# The loosest rules an admin can write: any region, any type, unverified numbers dialled.
+ANYTHING = NumberRules(allowed_regions=None, allowed_types=NUMBER_TYPES, unverified_numbers="allow")
+
+
+class TestServiceNumbers:
+    """Emergency numbers and short codes are never dialled, whatever the rules allow."""
+
+    @pytest.mark.parametrize(
+        ("raw", "home"),
+        [
+            ("112", "DE"),
+            ("110", "DE"),
+            ("112", "AT"),
+            ("133", "AT"),
+            ("911", "US"),
+            ("999", "GB"),
+            ("000", "AU"),
+            ("+49 110", "US"),
+            ("0049 112", "GB"),
+        ],
+    )
+    def test_emergency_numbers_refused(self, raw: str, home: str) -> None:
+        """112 and 110 in DE were read as unverified local numbers and dialled; 911, 999, 000 with type unknown."""
+        rules = dataclasses.replace(ANYTHING, home_region=home)
+        check = _check(raw, rules)
+        _refused(check, "emergency_number")
+        assert "emergency" in check.detail
+
+    def test_emergency_behind_an_outside_line_prefix(self) -> None:
+        """9112 through a route that strips the 9 is 112."""
+        rules = dataclasses.replace(ANYTHING, home_region="DE", dial_prefixes=("9",))
+        _refused(_check("9112", rules), "emergency_number")
+
+    @pytest.mark.parametrize(("raw", "home"), [("116117", "DE"), ("11833", "DE"), ("611", "US")])
+    def test_short_codes_refused(self, raw: str, home: str) -> None:
+        """Service, directory and carrier codes are short numbers."""
+        _refused(_check(raw, dataclasses.replace(ANYTHING, home_region=home)), "short_number")
+
+    @pytest.mark.parametrize(("raw", "home"), [("4567", "GB"), ("1234", "GB"), ("4567", "AT")])
+    def test_unverified_number_needs_five_digits(self, raw: str, home: str) -> None:
+        """A 'local number' of 4 digits or fewer is no subscriber's, listed as a short code or not."""
+        check = _check(raw, dataclasses.replace(ANYTHING, home_region=home))
+        _refused(check, "short_number")
+        assert "too few" in check.detail
+        # GB's 5-digit local numbers without their area code are still dialled when allowed.
+        assert _check("45678", GB).number_type == "unverified"
+
+    @settings(max_examples=1000, deadline=None)
+    @given(case=written(CODES))
+    def test_every_short_number_refused_in_any_form(self, case: tuple[str, str, tuple[str, ...], Code]) -> None:
+        """13 regions' emergency numbers and short codes from the metadata, in every form, under the loosest rules."""
+        raw, home, prefixes, code = case
+        check = _check(raw, dataclasses.replace(ANYTHING, home_region=home, dial_prefixes=prefixes))
+        assert not check.allowed and check.reason in ("emergency_number", "short_number"), (check, code)
 
 
 class TestCustomerKey:

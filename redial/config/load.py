@@ -139,7 +139,7 @@ def _secret_file(file: Path, path: str) -> Secret:
 def _policies(section: schema.Policy, raw: Mapping[str, Any]) -> tuple[PolicySettings, dict[str, PolicySettings]]:
     """The base policy and each overridden queue's: the base with the queue's keys merged over it."""
     base = _policy(section, "policy")
-    base_raw = {k: v for k, v in raw.items() if k not in schema.SCOPE_KEYS}
+    base_raw = {k: v for k, v in raw.items() if k not in schema.SCOPE_KEYS + schema.GLOBAL_KEYS}
     per_queue: dict[str, PolicySettings] = {}
     for queue, override in (section.queue_overrides or {}).items():
         path = f"policy.queue_overrides.{queue}"
@@ -147,11 +147,20 @@ def _policies(section: schema.Policy, raw: Mapping[str, Any]) -> tuple[PolicySet
             for key in schema.SCOPE_KEYS:
                 if key in override:
                     raise ConfigError(f"{path}.{key}", "scope keys cannot be overridden per queue")
+            for key in schema.GLOBAL_KEYS:
+                if key in override:
+                    raise ConfigError(f"{path}.{key}", "counts all queues together; set it under policy only")
         # Checked on its own first, so that an error names the override's own key.
         convert({} if override is None else override, schema.PolicyOverride, path)
         merged = convert(_merge(base_raw, override or {}), schema.PolicyOverride, path)
         policy = _policy(merged, path)
-        per_queue[str(queue)] = dataclasses.replace(policy, queues=base.queues, dids=base.dids, trunks=base.trunks)
+        per_queue[str(queue)] = dataclasses.replace(
+            policy,
+            queues=base.queues,
+            dids=base.dids,
+            trunks=base.trunks,
+            max_redials_per_hour=base.max_redials_per_hour,
+        )
     return base, per_queue
 
 

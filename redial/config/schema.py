@@ -220,9 +220,12 @@ class PolicyOverride(Section):
 
 # Keys that select calls, not how they are handled: not overridable per queue.
 SCOPE_KEYS = ("queues", "dids", "trunks", "queue_overrides")
+# Keys that count all queues together: not overridable per queue either.
+GLOBAL_KEYS = ("max_redials_per_hour",)
 
 
 class Policy(PolicyOverride):
+    max_redials_per_hour: Annotated[int, Meta(ge=0, le=100000)] = _POLICY.max_redials_per_hour
     queues: Queues = None
     dids: Dids = None
     trunks: Trunks = None

@@ -112,10 +112,10 @@ class NumberRules:
     # Digits an agent dials for an outside line (9, 0): taken off a number an agent
     # dialled by hand before it is compared with a customer's.
     dial_prefixes: tuple[str, ...] = ()
-    # At most this many redials to one number per day (0: no limit). Off by default:
-    # each drop already gets a bounded number of attempts, and a customer whose calls
-    # keep dropping still wants them back.
-    max_redials_per_day: int = 0
+    # At most this many redials to one number per day, counted from local midnight in
+    # policy.hours.timezone (0: no limit). A spoofed caller ID whose calls are answered
+    # and dropped would otherwise ring its victim again after every one.
+    max_redials_per_day: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +195,10 @@ class PolicySettings:
     retry: RetrySettings = field(default_factory=RetrySettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
     experience: ExperienceSettings = field(default_factory=ExperienceSettings)
+    # At most this many redials in any 60 minutes, all queues together (0: no limit):
+    # a flood of drops (a carrier outage, an abuser, a loop) never becomes a flood of
+    # calls. Global: a queue override cannot change it.
+    max_redials_per_hour: int = 120
 
 
 @dataclass(frozen=True, slots=True)

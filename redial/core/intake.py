@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections import deque
 from collections.abc import Callable
 
 import structlog
@@ -13,7 +14,7 @@ from redial.core.commands import Command, NewJob, RecordCall
 from redial.core.jobs import JobKind
 from redial.core.tracker import EndedBy, EndedCall
 from redial.policy.classify import cause_name, classify
-from redial.policy.decide import Verdict, decide, skip_by_kind
+from redial.policy.decide import Decision, Reason, Verdict, decide, skip_by_kind
 from redial.policy.guard import OutageGuard
 from redial.policy.hours import is_open
 from redial.policy.numbers import check_number, customer_key
@@ -23,6 +24,8 @@ from redial.service.metrics import Metrics
 _KEYS_CACHED = 8192
 # Redials per number are kept this long for the daily cap (a day in any time zone, and then some).
 _CAP_MEMORY = 2 * 86400.0
+# The hourly cap counts the redials of the last this many seconds.
+_HOUR = 3600.0
 
 
 def local_midnight(now: float, timezone: str) -> float:
@@ -32,7 +35,7 @@ def local_midnight(now: float, timezone: str) -> float:
 
 
 class Intake:
-    """Judges each ended queue call; remembers the redials per number that the daily cap counts."""
+    """Judges each ended queue call; remembers the redials the daily (per number) and hourly caps count."""
 
     def __init__(
         self,
@@ -50,20 +53,27 @@ class Intake:
         self._keys: dict[tuple[str, bool], str] = {}
         # Customer key -> when each of its redials was created (the last two days).
         self._redialled: dict[str, list[float]] = {}
+        # When each redial of the last hour was created, oldest first, whatever its number.
+        self._last_hour: deque[float] = deque()
+        # The hourly cap's warning is logged once each time it is reached, not for every call it stops.
+        self._hourly_warned = False
 
     def reload(self, settings: Settings) -> None:
         self.settings = settings
         self._keys.clear()  # the number rules may have changed
 
     def resume(self, recent_redials: list[tuple[str, float]]) -> None:
-        """(customer key, created at) of the redials a previous run made lately."""
+        """(customer key, created at) of the redials a previous run made lately: what the caps count."""
         for key, created_at in recent_redials:
             if key:
                 self._redialled.setdefault(key, []).append(created_at)
+        self._last_hour.extend(sorted(created_at for _, created_at in recent_redials))
 
     def redial_created(self, key: str, now: float) -> None:
         if key:
             self._redialled.setdefault(key, []).append(now)
+        self._last_hour.append(now)
+        self.redials_last_hour(now)
 
     def forget_old(self, now: float) -> None:
         """Drop what the daily cap no longer counts (at each login, so it never grows for good)."""
@@ -73,9 +83,17 @@ class Intake:
                 self._redialled[key] = kept
             else:
                 del self._redialled[key]
+        self.redials_last_hour(now)
 
     def redials_since(self, key: str, since: float) -> int:
         return sum(1 for t in self._redialled.get(key, ()) if t >= since) if key else 0
+
+    def redials_last_hour(self, now: float) -> int:
+        """Redials created in the 60 minutes up to ``now``, all numbers: what the hourly cap counts."""
+        while self._last_hour and self._last_hour[0] <= now - _HOUR:
+            self._last_hour.popleft()
+        self._metrics.redials_last_hour.set(len(self._last_hour))
+        return len(self._last_hour)
 
     def customer_key(self, number: str) -> str:
         """The customer a number names, in the one form every "same customer" check uses."""
@@ -114,7 +132,11 @@ class Intake:
             number = check_number(shown, policy.numbers, self._do_not_call(policy))
             hours = is_open(now, policy.hours)
             today = self.redials_since(key, local_midnight(now, policy.hours.timezone))
-            decision = decide(call, classification, policy, number=number, hours=hours, redials_today=today)
+            hour = self.redials_last_hour(now)
+            decision = decide(
+                call, classification, policy, number=number, hours=hours, redials_today=today, redials_this_hour=hour
+            )
+            self._cap_reached(decision, key or call.customer_number, today, hour, policy)
         self._metrics.decisions.labels(decision.verdict.value, decision.reason.value).inc()
         if classification.abnormal:
             self._metrics.drops.labels(str(call.cause), call.trunk).inc()
@@ -153,3 +175,18 @@ class Intake:
             "detail": decision.detail,
         }
         return [RecordCall(call, classification, decision, key, job, fields)]
+
+    def _cap_reached(self, decision: Decision, customer: str, today: int, hour: int, policy: PolicySettings) -> None:
+        """Count and log a drop a cap stopped; the hourly cap's warning once each time it is reached."""
+        if decision.reason is Reason.DAILY_CAP:
+            self._metrics.cap_skips.labels("daily").inc()
+            cap = policy.numbers.max_redials_per_day
+            self._log.warning("daily_cap_reached", customer=customer, redials_today=today, max_redials_per_day=cap)
+        elif decision.reason is Reason.HOURLY_CAP:
+            self._metrics.cap_skips.labels("hourly").inc()
+            if not self._hourly_warned:
+                cap = policy.max_redials_per_hour
+                self._log.warning("hourly_cap_reached", redials_last_hour=hour, max_redials_per_hour=cap)
+            self._hourly_warned = True
+        elif decision.verdict is Verdict.REDIAL:
+            self._hourly_warned = False

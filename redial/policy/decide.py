@@ -33,10 +33,14 @@ class Reason(enum.Enum):
     TALK_TOO_LONG = "talk_too_long"
     NUMBER_WITHHELD = "number_withheld"
     NUMBER_MALFORMED = "number_malformed"
+    # Never dialled, whatever the number rules allow: a spoofed caller ID must not reach them.
+    EMERGENCY_NUMBER = "emergency_number"
+    SHORT_NUMBER = "short_number"
     NUMBER_REGION_NOT_ALLOWED = "number_region_not_allowed"
     NUMBER_TYPE_NOT_ALLOWED = "number_type_not_allowed"
     DO_NOT_CALL = "do_not_call"
     DAILY_CAP = "daily_cap"
+    HOURLY_CAP = "hourly_cap"
     OUTSIDE_HOURS = "outside_hours"
     NO_AGENT_INTERFACE = "no_agent_interface"
 
@@ -63,6 +67,8 @@ _SKIP_FOR_KIND = {
 _NUMBER_REASONS = {
     "withheld": Reason.NUMBER_WITHHELD,
     "malformed": Reason.NUMBER_MALFORMED,
+    "emergency_number": Reason.EMERGENCY_NUMBER,
+    "short_number": Reason.SHORT_NUMBER,
     "region_not_allowed": Reason.NUMBER_REGION_NOT_ALLOWED,
     "type_not_allowed": Reason.NUMBER_TYPE_NOT_ALLOWED,
     "do_not_call": Reason.DO_NOT_CALL,
@@ -96,11 +102,13 @@ def decide(
     number: NumberCheck,
     hours: OpenCheck,
     redials_today: int,
+    redials_this_hour: int = 0,
 ) -> Decision:
     """Redial an abnormal end of an in-scope queue call to an allowed number, after the window.
 
     ``number`` and ``hours`` are the pure checks of the number rules and business
-    hours for this call; ``redials_today`` counts redials to this number today.
+    hours for this call; ``redials_today`` counts redials to this number today,
+    ``redials_this_hour`` all redials in the last 60 minutes.
     """
     skipped = skip_by_kind(classification)
     if skipped is not None:
@@ -126,6 +134,11 @@ def decide(
     if cap and redials_today >= cap:
         return Decision(
             Verdict.SKIP, Reason.DAILY_CAP, f"{number.e164 or call.customer_number} had {redials_today} redials today"
+        )
+    hourly = settings.max_redials_per_hour
+    if hourly and redials_this_hour >= hourly:
+        return Decision(
+            Verdict.SKIP, Reason.HOURLY_CAP, f"{redials_this_hour} redials in the last hour, the most allowed"
         )
     if not hours.open:
         return Decision(Verdict.SKIP, Reason.OUTSIDE_HOURS, hours.detail)

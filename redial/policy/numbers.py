@@ -16,6 +16,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from redial.ami.actions import is_dialable
 from redial.config import NumberRules
+from redial.policy.service_numbers import EMERGENCY_NUMBER, SHORT_NUMBER, service_number
 
 WITHHELD = "withheld"
 MALFORMED = "malformed"
@@ -23,7 +24,9 @@ REGION_NOT_ALLOWED = "region_not_allowed"
 TYPE_NOT_ALLOWED = "type_not_allowed"
 DO_NOT_CALL = "do_not_call"
 ALLOWED = "allowed"
-REASONS = frozenset({WITHHELD, MALFORMED, REGION_NOT_ALLOWED, TYPE_NOT_ALLOWED, DO_NOT_CALL, ALLOWED})
+REASONS = frozenset(
+    {WITHHELD, MALFORMED, EMERGENCY_NUMBER, SHORT_NUMBER, REGION_NOT_ALLOWED, TYPE_NOT_ALLOWED, DO_NOT_CALL, ALLOWED}
+)
 
 # What carriers and channel drivers put in CALLERID(num) when the caller hides it.
 _WITHHELD_VALUES = frozenset(
@@ -124,6 +127,15 @@ def e164_of(raw: str, rules: NumberRules) -> str:
     return phonenumbers.format_number(parsed[0], PhoneNumberFormat.E164)
 
 
+# A number the numbering data cannot confirm (a local number without its area code, or
+# one of unknown type) needs this many national digits. Emergency and service codes are
+# 2 to 4 digits nearly everywhere (112, 110, 911, 999, 000, 15, N11, 4-digit 1xxx codes),
+# while local numbers are 5 digits or more nearly everywhere (US 7, IN 6 or 7, most of GB
+# 5 or 6; only a few GB exchanges have 4, and carriers send caller IDs with the area code).
+# So the rule holds where the short-number data is incomplete; longer service codes
+# (116117, 11833) are refused from that data. Not configurable: no safe reason to lower it.
+MIN_UNVERIFIED_DIGITS = 5
+
 # Shorter E.164 forms are extensions, DIDs or service codes, never a customer to match.
 _MIN_KEY_LENGTH = 8
 
@@ -152,6 +164,19 @@ def customer_key(raw: str, rules: NumberRules, dial_prefixes: tuple[str, ...] = 
 def check_number(raw: str, rules: NumberRules, do_not_call: frozenset[str]) -> NumberCheck:
     """Whether ``raw`` (a caller ID as received) may be redialled under ``rules``, and as what."""
     parsed = _parse(raw, rules)
+    cleaned = raw.translate(_SEPARATORS)
+    if not isinstance(parsed, NumberCheck) or (parsed.reason == MALFORMED and _DIGITS.fullmatch(cleaned)):
+        # Before any rule an admin can loosen: no setting makes these dialable. Digits
+        # phonenumbers cannot parse at home (0112 in the US) may still reach one abroad.
+        service = service_number(cleaned, rules.home_region, rules.dial_prefixes)
+        if service is not None:
+            what = "an emergency number" if service.kind == EMERGENCY_NUMBER else "a short service number"
+            detail = f"customer number {_shown(raw)} is {what} ({service.digits} in {service.region}); never redialled"
+            if isinstance(parsed, NumberCheck):
+                return NumberCheck(False, service.kind, detail)
+            number = parsed[0]
+            e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+            return NumberCheck(False, service.kind, detail, e164=e164, region=_region_of(number))
     if isinstance(parsed, NumberCheck):
         return parsed
     number, cleaned = parsed
@@ -171,6 +196,14 @@ def check_number(raw: str, rules: NumberRules, do_not_call: frozenset[str]) -> N
         and region == rules.home_region
         and phonenumbers.is_possible_number_with_reason(number) == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY
     )
+    national = phonenumbers.national_significant_number(number)
+    if not valid and len(national) < MIN_UNVERIFIED_DIGITS:
+        # Unverified, or of unknown type: whatever the rules allow, too short to be anyone's.
+        detail = (
+            f"customer number {_shown(raw)} has {len(national)} digits, too few for a subscriber's number"
+            f" (at least {MIN_UNVERIFIED_DIGITS} when the numbering data cannot confirm it); never redialled"
+        )
+        return NumberCheck(False, SHORT_NUMBER, detail, **found)
     if unverified and rules.unverified_numbers == "allow":
         # A local number without its area code: the numbering data cannot confirm it,
         # and it cannot be premium-rate (those need their full prefix).

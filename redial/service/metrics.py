@@ -16,6 +16,17 @@ class Metrics:
         self.decisions = Counter(
             "redial_decisions", "Decisions on ended queue calls", ["verdict", "reason"], registry=r
         )
+        self.cap_skips = Counter(
+            "redial_cap_skips",
+            "Drops not redialled because a cap was reached: daily (per number) or hourly (all redials)",
+            ["cap"],
+            registry=r,
+        )
+        self.redials_last_hour = Gauge(
+            "redial_redials_last_hour",
+            "Redials decided in the last 60 minutes (policy.max_redials_per_hour)",
+            registry=r,
+        )
         self.outcomes = Counter("redial_outcomes", "Finished redial attempts by outcome", ["outcome"], registry=r)
         self.drop_to_redial = Histogram(
             "redial_drop_to_originate_seconds",
