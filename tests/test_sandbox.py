@@ -465,10 +465,11 @@ class TestSandboxLifecycle:
             config.write_text(
                 f"ami: {{port: {free_port()}}}\nstore: {{path: {tmp_path / name / 'r.db'}}}\n"
                 f"status: {{port: {free_port()}}}\nfastagi: {{port: {free_port()}}}\n"
+                f"control: {{socket: {tmp_path / name / 'control.sock'}}}\n"
             )
             return [sys.executable, "-m", "redial.tools.cli", "run", "--config", str(config)]
 
-        env = {**os.environ, "REDIAL_AMI_SECRET": "x"}
+        env = {**os.environ, "REDIAL_AMI_SECRET": "orphan-test-secret-0123456789"}
         ours = subprocess.Popen(argv("ours"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # The orphan: started by a shell that exits at once, so init adopts it.
         launcher = " ".join(shlex.quote(a) for a in argv("orphan"))
