@@ -53,3 +53,12 @@ class LostWrite(StoreError):
 
 class InvalidTransition(RedialError):
     """A callback job was asked to make a move its transition table does not list."""
+
+
+class PortUnavailable(RedialError):
+    """A loopback service the daemon must own could not listen: another process may hold its port."""
+
+    def __init__(self, service: str, host: str, port: int, error: str, holder: str | None) -> None:
+        self.service, self.host, self.port, self.holder = service, host, port, holder
+        held = f"; held by {holder}" if holder else ""
+        super().__init__(f"{service}: cannot listen on {host}:{port}: {error}{held}")

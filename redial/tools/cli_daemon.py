@@ -14,7 +14,7 @@ import click
 
 from redial.config import Settings
 from redial.core.jobs import CancelAnswer
-from redial.exceptions import AlreadyRunning, StoreError
+from redial.exceptions import AlreadyRunning, PortUnavailable, StoreError
 from redial.service.logs import configure_logging
 from redial.store import StoreLock
 from redial.tools.cli_common import (
@@ -29,6 +29,8 @@ from redial.tools.cli_common import (
 # sysexits.h EX_TEMPFAIL: another daemon holds the store; systemd may try again later.
 EXIT_ALREADY_RUNNING = 75
 EXIT_NOT_RUNNING = 3  # LSB: program is not running
+# sysexits.h EX_UNAVAILABLE: the FastAGI port is held by another process; systemd tries again.
+EXIT_PORT_UNAVAILABLE = 69
 
 
 @click.command()
@@ -45,6 +47,15 @@ def run(config_path: Path | None) -> None:
     except AlreadyRunning as exc:
         click.echo(f"redial: {exc}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
+    except PortUnavailable as exc:
+        click.echo(
+            f"redial: {exc}. Whoever holds that port receives every inbound call's AGI session, so the daemon "
+            f"does not start without it: stop that process (ss -ltnp 'sport = :{exc.port}' shows it), or let "
+            "systemd hold the port (redial-agi.socket), or turn the service off (fastagi.enabled: false) and "
+            "remove the Gosub(redial-returning,s,1) hook from the inbound dialplan",
+            err=True,
+        )
+        sys.exit(EXIT_PORT_UNAVAILABLE)
     except StoreError as exc:
         click.echo(f"redial: store error: {exc}", err=True)
         sys.exit(EXIT_STORE)
