@@ -57,3 +57,12 @@ class InvalidTransition(RedialError):
 
 class ControlSocketError(RedialError):
     """The control socket cannot be set up: a daemon nobody could ask or cancel through would not start."""
+
+
+class PortUnavailable(RedialError):
+    """A loopback service the daemon must own could not listen: another process may hold its port."""
+
+    def __init__(self, service: str, host: str, port: int, error: str, holder: str | None) -> None:
+        self.service, self.host, self.port, self.holder = service, host, port, holder
+        held = f"; held by {holder}" if holder else ""
+        super().__init__(f"{service}: cannot listen on {host}:{port}: {error}{held}")

@@ -60,6 +60,7 @@ MODULES = (
     "func_cdr",
     "func_channel",
     "func_logic",
+    "func_cut",  # CUT: [redial-returning] matches a device to its Local member
     "app_stack",  # Gosub/Return: [redial-returning], Dial's U() greeting
     "res_speech",  # res_agi depends on it
     "res_agi",  # the returning-caller FastAGI hook

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from redial.ami.actions import (
     TOKEN,
+    UNIQUEID,
     OriginateRequest,
     assert_header_safe,
     is_dialable,
@@ -160,6 +162,24 @@ class TestShippedDialplan:
         dials = [line for line in self.TEXT.splitlines() if line.startswith(" same => n,Dial(")]
         assert dials == [" same => n,Dial(${REDIAL_SAFE_TARGET},${REDIAL_SAFE_TIMEOUT},${REDIAL_DIAL_OPTS})"]
 
+    def test_original_uniqueid_checked_before_use(self) -> None:
+        """REDIAL_ORIGINAL_UNIQUEID passes the UNIQUEID class before the CDR or a log line reads it."""
+        lines = self.TEXT.splitlines()
+        check = next(i for i, line in enumerate(lines) if "?uniqueid_ok)" in line)
+        assert '${REGEX("^[A-Za-z0-9_.-]{1,150}$" ${REDIAL_ORIGINAL_UNIQUEID})}' in lines[check]
+        assert UNIQUEID.pattern == "[A-Za-z0-9_.-]{1,150}"
+        assert "Hangup(21)" in lines[check + 2] and "(uniqueid_ok)" in lines[check + 3]
+        assert all("REDIAL_ORIGINAL_UNIQUEID" not in line for line in lines[:check])
+
+    @pytest.mark.parametrize("variable", ["REDIAL_AGENT_PROMPT", "REDIAL_GREETING"])
+    def test_sound_lists_checked_name_by_name(self, variable: str) -> None:
+        """The dialplan's check of a sound list refuses an absolute path or .. in any name, not just the first."""
+        (pattern,) = re.findall(r'REGEX\("([^"]+)" \$\{' + variable + r"\}\)", self.TEXT)
+        for good in ("hello", "hello&custom/redial-greeting", "a_b-c&d"):
+            assert re.search(pattern, good), good
+        for bad in ("/etc/passwd", "hello&/etc/passwd", "hello&../../etc/x", "hello&", "a&&b", "hello&x.gsm"):
+            assert not re.search(pattern, bad), bad
+
     def test_route_refused_before_any_dial(self) -> None:
         """A context failing the check hangs up with cause 21 before the target is set."""
         lines = self.TEXT.splitlines()
@@ -185,6 +205,14 @@ class TestHeaderSafety:
 
 class TestExperienceVariables:
     """Prompts, greeting, shown number and agent name travel as checked variables."""
+
+    @pytest.mark.parametrize("name", ["/etc/passwd", "../../etc/x", "hello&beep", "x.gsm"])
+    def test_each_sound_name_checked_on_its_own(self, name: str) -> None:
+        """A sound list is checked name by name: the error names the bad one; no name smuggles in a second."""
+        for field, what in (("agent_prompt", "agent prompt"), ("customer_greeting", "customer greeting")):
+            request = dataclasses.replace(REQUEST, **{field: ("hello", name)})
+            with pytest.raises(UnsafeValueError, match=f"^{what} {re.escape(repr(name))} is not allowed"):
+                originate_action(request, "a1")
 
     def test_present_when_set(self) -> None:
         request = dataclasses.replace(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +16,7 @@ from redial.clock import ManualClock
 from redial.config import FastAgiSettings, PolicySettings, parse_settings
 from redial.core.agents import AgentView, Availability
 from redial.core.tracker import CallerWithheld, RoutedToAgent
+from redial.exceptions import PortUnavailable
 from redial.policy.classify import Classification, EndKind
 from redial.policy.decide import Decision, Reason, Verdict
 from redial.service.agi import ReturningCallerService, read_headers
@@ -49,12 +53,19 @@ async def agi_call(port: int, caller: str, script: str = "returning", pres: str 
 
 
 def service(
-    store: Store, availability: Availability, port: int, routed: list[RoutedToAgent | CallerWithheld] | None = None
+    store: Store,
+    availability: Availability,
+    port: int,
+    routed: list[RoutedToAgent | CallerWithheld] | None = None,
+    **options: Any,
 ) -> ReturningCallerService:
     settings = dataclasses.replace(parse_settings({}, env={}), fastagi=FastAgiSettings(port=port))
-    view = lambda interface, now: AgentView(interface, availability, f"{interface} is {availability.value}")  # noqa: E731
+
+    def view(interface: str, now: float) -> AgentView:
+        return AgentView(interface, availability, f"{interface} is {availability.value}", ("support",))
+
     sink = routed.append if routed is not None else (lambda _routed: None)
-    return ReturningCallerService(settings, store, view, ManualClock(NOW), on_routed=sink)
+    return ReturningCallerService(settings, store, view, ManualClock(NOW), on_routed=sink, **options)
 
 
 class TestService:
@@ -70,7 +81,11 @@ class TestService:
             commands = await agi_call(port, "(202) 555-0123")
         finally:
             await svc.close()
-        assert commands == ['SET VARIABLE REDIAL_AGENT "PJSIP/agent1"', 'SET VARIABLE REDIAL_AGENT_TIMEOUT "20"']
+        assert commands == [
+            'SET VARIABLE REDIAL_AGENT "PJSIP/agent1"',
+            'SET VARIABLE REDIAL_QUEUE "support"',
+            'SET VARIABLE REDIAL_AGENT_TIMEOUT "20"',
+        ]
         assert routed == [RoutedToAgent("9.1", "support", "PJSIP/agent1", "Alice")]
 
     async def test_restricted_presentation_is_reported_withheld(self, store: Store) -> None:
@@ -112,14 +127,65 @@ class TestService:
         finally:
             await svc.close()
 
-    async def test_port_in_use_is_reported_not_fatal(self, store: Store) -> None:
+    async def test_port_held_by_a_squatter_stops_the_service_naming_it(self, store: Store) -> None:
+        """Another process on the FastAGI port would get every call's AGI session: starting fails, naming it."""
         port = free_port()
-        first = service(store, Availability.FREE, port)
-        assert await first.start()
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+            with pytest.raises(PortUnavailable) as raised:
+                await service(store, Availability.FREE, port).start()
+        assert raised.value.port == port and f"127.0.0.1:{port}" in str(raised.value)
+        assert f"held by pid {os.getpid()} (" in str(raised.value)
+
+    async def test_device_that_is_no_plain_device_is_never_sent(self, store: Store) -> None:
+        """A ring target with @ (a trunk and a number) is not handed to the dialplan: the call goes to the queue."""
+        port = free_port()
+        svc = service(store, Availability.FREE, port, ring_target=lambda _interface: "PJSIP/00900123@trunk")
+        assert await svc.start()
         try:
-            assert not await service(store, Availability.FREE, port).start()
+            assert await agi_call(port, "2025550123") == []
         finally:
-            await first.close()
+            await svc.close()
+
+
+class TestLimits:
+    """A session cannot hold the service: reads time out, and extra connections are closed at once."""
+
+    async def test_silent_client_is_dropped_after_the_read_timeout(self, store: Store) -> None:
+        """A client that sends nothing is closed once the read timeout passes."""
+        port = free_port()
+        svc = service(store, Availability.FREE, port, read_timeout=0.3)
+        assert await svc.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            started = asyncio.get_running_loop().time()
+            assert await asyncio.wait_for(reader.read(), 2) == b""
+            assert asyncio.get_running_loop().time() - started < 1.5
+            writer.close()
+        finally:
+            await svc.close()
+
+    async def test_connections_past_the_limit_are_closed_at_once(self, store: Store) -> None:
+        """With the limit's sessions open, one more is closed at once while those stay open."""
+        port = free_port()
+        svc = service(store, Availability.FREE, port, max_connections=2, read_timeout=30)
+        assert await svc.start()
+        try:
+            held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+            await asyncio.sleep(0.1)
+            extra_reader, extra_writer = await asyncio.open_connection("127.0.0.1", port)
+            assert await asyncio.wait_for(extra_reader.read(), 1) == b""
+            for reader, _ in held:
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(reader.read(), 0.1)
+            for _, writer in held:
+                writer.close()
+            extra_writer.close()
+            await asyncio.sleep(0.1)
+            assert await agi_call(port, "2025550123") != []
+        finally:
+            await svc.close()
 
 
 class TestReadHeaders:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +18,8 @@ from redial.core.jobs import JobKind
 from redial.store import Store, StoreLock
 from redial.tools.cli import main
 from redial.tools.cli_common import EXIT_CONFIG
-from redial.tools.cli_daemon import EXIT_ALREADY_RUNNING, EXIT_CANT_CREATE
+from redial.tools.cli_daemon import EXIT_ALREADY_RUNNING, EXIT_CANT_CREATE, EXIT_PORT_UNAVAILABLE
+from tests.ports import free_port
 
 
 class TestRun:
@@ -58,6 +62,60 @@ class TestRun:
         result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "x"})
         assert result.exit_code == EXIT_CANT_CREATE and f"{socket_path} exists and is not a socket" in result.output
         assert socket_path.read_text() == "not a socket"
+
+
+def _daemon_config(tmp_path: Path, agi_port: int) -> Path:
+    """A daemon with its FastAGI on ``agi_port``, no status endpoint, and an AMI nobody answers."""
+    file = tmp_path / "r.yaml"
+    file.write_text(
+        f"store:\n  path: {tmp_path / 's.sqlite3'}\n"
+        f"ami:\n  port: {free_port()}\n"
+        f"fastagi:\n  port: {agi_port}\n"
+        "status:\n  enabled: false\n"
+    )
+    return file
+
+
+def _daemon_env() -> dict[str, str]:
+    return {**os.environ, "REDIAL_AMI_SECRET": "a-long-enough-test-secret"}
+
+
+class TestFastAgiPort:
+    """Nobody else may hold the FastAGI port: whoever does receives every inbound call's AGI session."""
+
+    def test_squatter_on_the_port_stops_the_daemon_naming_it(self, tmp_path: Path) -> None:
+        """A process listening on 127.0.0.1:<fastagi.port> first: the daemon refuses to start and names it."""
+        port = free_port()
+        argv = [sys.executable, "-m", "redial", "run", "--config", str(_daemon_config(tmp_path, port))]
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=20, env=_daemon_env(), check=False)
+        assert result.returncode == EXIT_PORT_UNAVAILABLE, result.stderr[-2000:]
+        assert f"fastagi: cannot listen on 127.0.0.1:{port}" in result.stderr
+        assert f"held by pid {os.getpid()} (" in result.stderr and "redial-agi.socket" in result.stderr
+
+    async def test_socket_passed_by_systemd_is_served(self, tmp_path: Path) -> None:
+        """Socket activation (redial-agi.socket): the daemon serves the FastAGI socket systemd holds for it."""
+        port = free_port()
+        argv = ["systemd-socket-activate", f"--listen=127.0.0.1:{port}", "--fdname=fastagi", "-E", "REDIAL_AMI_SECRET"]
+        argv += [sys.executable, "-m", "redial", "run", "--config", str(_daemon_config(tmp_path, port))]
+        daemon = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_daemon_env())
+        try:
+            for _ in range(50):
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    break
+                except ConnectionRefusedError:
+                    await asyncio.sleep(0.1)
+            # The first connection starts the daemon; it answers (no recent drop: no command) and closes.
+            writer.write(b"agi_network: yes\nagi_network_script: returning\nagi_callerid: 2025550123\n\n")
+            assert await asyncio.wait_for(reader.read(), 15) == b""
+            writer.close()
+        finally:
+            daemon.terminate()
+            out, err = daemon.communicate(timeout=15)
+        assert '"socket": "systemd"' in out and "fastagi_unavailable" not in out, out[-3000:] + err[-2000:]
 
 
 async def _store_with_pending_redial(tmp_path: Path) -> tuple[Path, int]:

@@ -33,8 +33,18 @@ class TestDialplan:
         assert check_greeting([line("Return")]).status is Status.OK
 
     def test_returning_agi_address_must_match(self) -> None:
-        hook = [DialplanLine("redial-returning", "s", "2", "AGI", "agi://127.0.0.1:4573/returning")]
+        hook = [
+            DialplanLine("redial-returning", "s", "3", "AGI", "agi://127.0.0.1:4573/returning"),
+            DialplanLine("redial-returning", "s", "7", "Set", "REDIAL_MEMBERS=${QUEUE_MEMBER_LIST(${REDIAL_QUEUE})}"),
+        ]
         assert check_returning(hook, "127.0.0.1", 4573).status is Status.OK
         wrong = check_returning(hook, "127.0.0.1", 4574)
         assert wrong.status is Status.FAIL and "agi://127.0.0.1:4574/" in wrong.summary
         assert check_returning(None, "127.0.0.1", 4573).status is Status.WARN
+
+    def test_returning_hook_without_the_member_check_warns(self) -> None:
+        """An older [redial-returning] that dials any REDIAL_AGENT: a warning, with the shipped context as fix."""
+        hook = [DialplanLine("redial-returning", "s", "2", "AGI", "agi://127.0.0.1:4573/returning")]
+        finding = check_returning(hook, "127.0.0.1", 4573)
+        assert finding.status is Status.WARN and "member of the queue" in finding.summary
+        assert finding.fix is not None and "QUEUE_MEMBER_LIST" in finding.fix

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,3 +195,77 @@ class TestReturningCaller:
             assert len(obs.find(redial_leg, start=start)) == 1, daemon.tail()
             decisions = [(d["queue"], d["reason"]) for d in daemon.lines("decision")]
             assert decisions == [("support", "abnormal_end"), ("support", "abnormal_end")], daemon.tail()
+
+
+async def _answer_agi(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, variables: dict[str, str]) -> None:
+    """A FastAGI server that is not the daemon: it sets these variables, whatever the call."""
+    try:
+        while (await reader.readline()).strip():
+            pass
+        for name, value in variables.items():
+            writer.write(f'SET VARIABLE {name} "{value}"\n'.encode())
+            await writer.drain()
+            await reader.readline()
+    finally:
+        writer.close()
+
+
+async def _listen(handler: Any, port: int) -> asyncio.Server:
+    """The dialplan's FastAGI port, waiting a little for a daemon that still holds it to end."""
+    for _ in range(50):
+        try:
+            return await asyncio.start_server(handler, "127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.2)
+    return await asyncio.start_server(handler, "127.0.0.1", port)
+
+
+class TestReturningHookTrustsNoAgi:
+    """Whatever answers on the FastAGI port, [redial-returning] rings only a member of the queue."""
+
+    @pytest.mark.parametrize(
+        ("device", "queue", "rung"),
+        [
+            ("PJSIP/agent2", "support", False),  # a phone, but no member of support
+            ("PJSIP/5550100@trunk", "support", False),  # a trunk and a number
+            ("PJSIP/agent1", "nosuchqueue", False),
+            ("PJSIP/agent3", "fpbx", True),  # FreePBX's Local/agent3@from-queue/n member
+            ("PJSIP/agent1", "support", True),
+        ],
+    )
+    async def test_only_a_member_of_the_queue_is_dialled(
+        self, sandbox: Sandbox, tmp_path: Path, device: str, queue: str, rung: bool
+    ) -> None:
+        variables = {"REDIAL_AGENT": device, "REDIAL_QUEUE": queue, "REDIAL_AGENT_TIMEOUT": "2"}
+        port = sandbox.fastagi_port or 4573
+        server = await _listen(lambda r, w: _answer_agi(r, w, variables), port)
+        try:
+            async with open_rig(sandbox, tmp_path) as rig:
+                obs = rig.observer
+                mark = obs.mark()
+                call = customer_call(CUSTOMER, "hangup", did=DID, talk_time=2, max_time=25)
+                try:
+                    new = await obs.wait_for(
+                        where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")),
+                        start=mark,
+                        timeout=10,
+                    )
+                    uid = new["Uniqueid"]
+                    dial = where(Event="Newexten", Uniqueid=uid, Application="Dial")
+                    refused = where(
+                        Event="Newexten", Uniqueid=uid, Application="NoOp", AppData=lambda d: "refusing" in d
+                    )
+                    first = await obs.wait_for(
+                        lambda m: dial(m) or refused(m), start=mark, timeout=15, what="Dial or refusal"
+                    )
+                    if rung:
+                        assert dial(first) and first["AppData"].startswith(f"{device},"), dict(first)
+                    else:
+                        assert refused(first), dict(first)
+                        await obs.wait_for(where(Event="QueueCallerJoin", Uniqueid=uid), start=mark, timeout=10)
+                        assert not obs.find(dial, start=mark)
+                finally:
+                    call.stop()
+        finally:
+            server.close()
+            await server.wait_closed()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from redial.core.agents import AgentView, Availability
 from redial.policy.returning import RecentDrop, decide_returning
 
-DROP = RecentDrop(linkedid="1.1", agent_interface="PJSIP/agent1", agent_member="Alice", ended_at=1000.0)
-FREE = AgentView("PJSIP/agent1", Availability.FREE, "PJSIP/agent1 is free")
+DROP = RecentDrop(
+    linkedid="1.1", agent_interface="PJSIP/agent1", agent_member="Alice", ended_at=1000.0, queue="support"
+)
+FREE = AgentView("PJSIP/agent1", Availability.FREE, "PJSIP/agent1 is free", ("sales", "support"))
 
 
 class TestDecideReturning:
@@ -26,3 +28,9 @@ class TestDecideReturning:
         busy = AgentView("PJSIP/agent1", Availability.BUSY, "PJSIP/agent1 is on a call")
         decision = decide_returning(DROP, busy, 1100.0, 900)
         assert decision.agent_interface == "" and decision.detail == "PJSIP/agent1 is on a call"
+
+    def test_agent_no_longer_a_member_of_the_queue(self) -> None:
+        """A free agent who left the dropped call's queue is not named: the dialplan rings only members."""
+        elsewhere = AgentView("PJSIP/agent1", Availability.FREE, "PJSIP/agent1 is free", ("sales",))
+        decision = decide_returning(DROP, elsewhere, 1100.0, 900)
+        assert (decision.agent_interface, decision.reason) == ("", "not_a_member")

@@ -6,12 +6,16 @@ import re
 import subprocess
 from pathlib import Path
 
+from redial.config import FastAgiSettings, StatusSettings
+from redial.service.agi import ReturningCallerService
+
 UNIT = Path(__file__).resolve().parent.parent / "systemd" / "redial.service"
+SOCKET = UNIT.with_name("redial-agi.socket")
 
 
-def settings() -> dict[str, list[str]]:
+def settings(unit: Path = UNIT) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for line in UNIT.read_text().splitlines():
+    for line in unit.read_text().splitlines():
         if "=" in line and not line.startswith(("#", "[")):
             key, _, value = line.partition("=")
             found.setdefault(key.strip(), []).append(value.strip())
@@ -37,7 +41,26 @@ class TestUnit:
         # In a user namespace of its own, SO_PEERCRED would name every admin "nobody".
         assert unit.get("PrivateUsers", ["no"]) == ["no"]
 
-    def test_exposure_at_most_two(self) -> None:
+    def test_memory_is_capped(self) -> None:
+        """A leak stops at MemoryMax=, long before it starves the Asterisk beside it."""
+        unit = settings()
+        assert unit["MemoryMax"] == ["256M"] and unit["MemoryHigh"] == ["192M"]
+
+    def test_binds_only_its_own_ports(self) -> None:
+        """bind() is denied except on the default FastAGI and status ports, which it listens on."""
+        unit = settings()
+        defaults = FastAgiSettings(), StatusSettings()
+        assert unit["SocketBindAllow"] == [f"tcp:{defaults[0].port}", f"tcp:{defaults[1].port}"]
+        assert unit["SocketBindDeny"] == ["any"]
+
+    def test_asterisk_ordering_without_a_hard_dependency(self) -> None:
+        """After Asterisk, under its own unit or FreePBX's, but wanting neither (the AMI link reconnects)."""
+        unit = settings()
+        after = " ".join(unit["After"]).split()
+        assert {"asterisk.service", "freepbx.service", "redial-agi.socket"} <= set(after)
+        assert "Wants" not in unit and "Requires" not in unit and "BindsTo" not in unit
+
+    def test_exposure_at_most_one_and_a_half(self) -> None:
         result = subprocess.run(
             ["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],
             capture_output=True,
@@ -47,4 +70,16 @@ class TestUnit:
         )
         match = re.search(r"Overall exposure level for redial\.service: ([0-9.]+)", result.stdout)
         assert match is not None, result.stdout[-2000:] + result.stderr
-        assert float(match.group(1)) <= 2.0, result.stdout[-3000:]
+        assert float(match.group(1)) <= 1.5, result.stdout[-3000:]
+
+
+class TestAgiSocket:
+    """systemd/redial-agi.socket holds the FastAGI port for the daemon (socket activation)."""
+
+    def test_socket_matches_the_daemon(self) -> None:
+        """The shipped address, the name the FastAGI service looks for, and the service it belongs to."""
+        unit = settings(SOCKET)
+        defaults = FastAgiSettings()
+        assert unit["ListenStream"] == [f"{defaults.host}:{defaults.port}"]
+        assert unit["FileDescriptorName"] == [ReturningCallerService.name]
+        assert unit["Service"] == ["redial.service"] and unit["WantedBy"] == ["sockets.target"]

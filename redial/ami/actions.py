@@ -22,11 +22,16 @@ TOKEN = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}")
 # A queue member interface such as PJSIP/agent1, SIP/200 or Local/200@agents/n.
 # Never "&": that would make one Dial ring several targets.
 INTERFACE = re.compile(r"[A-Za-z0-9_]{1,16}/[A-Za-z0-9_.@:+-][A-Za-z0-9_.@:+/-]{0,79}")
+# A device to Dial on its own (PJSIP/agent1, SIP/200): no @, /, & or options, so never a
+# trunk with a number; what the [redial-returning] dialplan accepts as REDIAL_AGENT.
+DEVICE = re.compile(r"[A-Za-z0-9]{1,16}/[A-Za-z0-9_-]{1,80}")
 # Asterisk Uniqueids (1795354875.10) and our ChannelIds (redial-42-1795354875.10).
 UNIQUEID = re.compile(r"[A-Za-z0-9_.-]{1,150}")
 # Free text an admin configures (the caller ID name shown to the agent).
 LABEL = re.compile(r"[A-Za-z0-9 _.:#*+-]{0,40}")
-# Playback() file lists: names without dots (so no ".."), joined by &.
+# Playback() file lists: names without dots (so no ".."), never starting with / (no
+# absolute path), joined by &. Each name is checked on its own (SOUND), then the list.
+SOUND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_/-]{0,79}")
 SOUNDS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_/-]{0,79}(&[A-Za-z0-9_][A-Za-z0-9_/-]{0,79}){0,9}")
 # queue_log verbs and their data fields.
 VERB = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
@@ -34,6 +39,13 @@ LOG_FIELD = re.compile(r"[A-Za-z0-9 _.:@/+-]{0,80}")
 
 ActionValue = str | Sequence[str]
 Action = dict[str, ActionValue]
+
+
+def sound_list(names: Sequence[str], what: str) -> str:
+    """``names`` joined by & for Playback(), each checked as one sound name; else UnsafeValueError naming it."""
+    for name in names:
+        checked(SOUND, name, what)
+    return checked(SOUNDS, "&".join(names), what)
 
 
 def checked(pattern: re.Pattern[str], value: str, what: str) -> str:
@@ -114,10 +126,9 @@ def originate_action(request: OriginateRequest, action_id: str) -> Action:
     if request.agent_name and LABEL.fullmatch(request.agent_name):
         variables.append(f"REDIAL_AGENT_NAME={request.agent_name}")
     if request.agent_prompt:
-        variables.append(f"REDIAL_AGENT_PROMPT={checked(SOUNDS, '&'.join(request.agent_prompt), 'agent prompt')}")
+        variables.append(f"REDIAL_AGENT_PROMPT={sound_list(request.agent_prompt, 'agent prompt')}")
     if request.customer_greeting:
-        greeting = checked(SOUNDS, "&".join(request.customer_greeting), "customer greeting")
-        variables.append(f"REDIAL_GREETING={greeting}")
+        variables.append(f"REDIAL_GREETING={sound_list(request.customer_greeting, 'customer greeting')}")
     name = checked(LABEL, request.caller_id_name, "caller ID name")
     action: Action = {
         "Action": "Originate",

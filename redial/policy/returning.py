@@ -38,6 +38,9 @@ def decide_returning(drop: RecentDrop | None, agent: AgentView | None, now: floa
         return ReturningDecision("", "drop_too_old", f"last drop {age:.0f} s ago, window {window:g} s")
     if agent.availability is not Availability.FREE:
         return ReturningDecision("", "agent_not_free", agent.detail)
+    if not drop.queue or drop.queue not in agent.queues:
+        # The dialplan rings only a member of the queue: the daemon never names anyone else.
+        return ReturningDecision("", "not_a_member", f"{drop.agent_interface} is no member of {drop.queue!r} now")
     return ReturningDecision(
         drop.agent_interface,
         "same_agent",

@@ -2,9 +2,15 @@
 
 The inbound dialplan runs ``AGI(agi://127.0.0.1:4573/returning)`` before Queue();
 when the caller's last call dropped recently and that agent is free, the service
-sets ``REDIAL_AGENT`` and the shipped dialplan rings that agent first. A pending
-redial for the caller is cancelled by the engine as soon as their new call
-appears (``customer_called_back``).
+sets ``REDIAL_AGENT`` (the agent's device) and ``REDIAL_QUEUE`` (a queue it is a
+member of), and the shipped dialplan rings that agent first once it has checked the
+device against the queue's members. A pending redial for the caller is cancelled by
+the engine as soon as their new call appears (``customer_called_back``).
+
+Whoever holds the port receives every inbound call's AGI session, so the port is not
+optional: when it cannot be had the daemon stops (:class:`PortUnavailable`), unless
+systemd passed the socket (``redial-agi.socket``). Every read has a timeout and at most
+``max_connections`` sessions run at once.
 
 panoramisk's ``Request`` sends the AGI commands; the headers are read here,
 bounded in size and time, because panoramisk's own handler loops forever on a
@@ -20,7 +26,7 @@ from collections.abc import Callable
 import structlog
 from panoramisk.fast_agi import Request
 
-from redial.ami.actions import INTERFACE
+from redial.ami.actions import DEVICE, TOKEN
 from redial.clock import Clock
 from redial.config import Settings
 from redial.core.agents import AgentView
@@ -32,7 +38,10 @@ from redial.service.loopback import LoopbackService
 from redial.store import Store
 
 MAX_HEADER_BYTES = 64 * 1024
-HEADER_TIMEOUT = 5.0
+# Seconds to wait for the headers, and for Asterisk's answer to each command.
+READ_TIMEOUT = 5.0
+# Sessions served at once; Asterisk's calls take milliseconds each.
+MAX_SESSIONS = 16
 ROUTE = "returning"
 
 
@@ -61,6 +70,7 @@ async def read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
 
 class ReturningCallerService(LoopbackService):
     name = "fastagi"
+    required = True
 
     def __init__(
         self,
@@ -71,8 +81,11 @@ class ReturningCallerService(LoopbackService):
         log: structlog.typing.FilteringBoundLogger | None = None,
         on_routed: Callable[[RoutedToAgent | CallerWithheld], None] = lambda _routed: None,
         ring_target: Callable[[str], str] = lambda interface: interface,
+        read_timeout: float = READ_TIMEOUT,
+        max_connections: int = MAX_SESSIONS,
     ) -> None:
         super().__init__(settings.fastagi.host, settings.fastagi.port, log)
+        self.read_timeout, self.max_connections = read_timeout, max_connections
         self.settings = settings
         self._store = store
         self._agent_view = agent_view
@@ -96,7 +109,7 @@ class ReturningCallerService(LoopbackService):
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            headers = await asyncio.wait_for(read_headers(reader), HEADER_TIMEOUT)
+            headers = await asyncio.wait_for(read_headers(reader), self.read_timeout)
             script = headers.get("agi_network_script", "")
             if script != ROUTE:
                 self._log.warning("fastagi_unknown_script", script=script[:80])
@@ -116,12 +129,14 @@ class ReturningCallerService(LoopbackService):
                 detail=decision.detail,
             )
             device = self._ring_target(decision.agent_interface) if decision.agent_interface else ""
-            if device and INTERFACE.fullmatch(device):
+            # Only a plain device (no @, & or options) of a member of the queue: the dialplan checks both again.
+            if device and DEVICE.fullmatch(device) and TOKEN.fullmatch(decision.queue):
                 request = Request(app=None, headers=headers, reader=reader, writer=writer)
                 timeout = self.settings.fastagi.ring_timeout
-                await asyncio.wait_for(request.send_command(f'SET VARIABLE REDIAL_AGENT "{device}"'), HEADER_TIMEOUT)
+                for name, value in (("REDIAL_AGENT", device), ("REDIAL_QUEUE", decision.queue)):
+                    await asyncio.wait_for(request.send_command(f'SET VARIABLE {name} "{value}"'), self.read_timeout)
                 await asyncio.wait_for(
-                    request.send_command(f'SET VARIABLE REDIAL_AGENT_TIMEOUT "{timeout}"'), HEADER_TIMEOUT
+                    request.send_command(f'SET VARIABLE REDIAL_AGENT_TIMEOUT "{timeout}"'), self.read_timeout
                 )
                 if uniqueid:
                     self._on_routed(

@@ -16,7 +16,7 @@ import click
 
 from redial.config import Settings
 from redial.core.jobs import CancelAnswer
-from redial.exceptions import AlreadyRunning, ControlSocketError, StoreError
+from redial.exceptions import AlreadyRunning, ControlSocketError, PortUnavailable, StoreError
 from redial.service.logs import configure_logging
 from redial.store import StoreLock
 from redial.tools.cli_common import (
@@ -33,6 +33,8 @@ EXIT_ALREADY_RUNNING = 75
 EXIT_NOT_RUNNING = 3  # LSB: program is not running
 # sysexits.h EX_CANTCREAT: the control socket cannot be made.
 EXIT_CANT_CREATE = 73
+# sysexits.h EX_UNAVAILABLE: the FastAGI port is held by another process; systemd tries again.
+EXIT_PORT_UNAVAILABLE = 69
 
 
 @click.command()
@@ -49,6 +51,15 @@ def run(config_path: Path | None) -> None:
     except AlreadyRunning as exc:
         click.echo(f"redial: {exc}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
+    except PortUnavailable as exc:
+        click.echo(
+            f"redial: {exc}. Whoever holds that port receives every inbound call's AGI session, so the daemon "
+            f"does not start without it: stop that process (ss -ltnp 'sport = :{exc.port}' shows it), or let "
+            "systemd hold the port (redial-agi.socket), or turn the service off (fastagi.enabled: false) and "
+            "remove the Gosub(redial-returning,s,1) hook from the inbound dialplan",
+            err=True,
+        )
+        sys.exit(EXIT_PORT_UNAVAILABLE)
     except StoreError as exc:
         click.echo(f"redial: store error: {exc}", err=True)
         sys.exit(EXIT_STORE)

@@ -76,4 +76,13 @@ def check_returning(lines: Sequence[DialplanLine] | None, host: str, port: int) 
             f"[redial-returning] asks {found}, but the daemon listens on {wanted}",
             f"make the AGI() line read AGI({wanted}returning) or change fastagi.host/port in the redial configuration",
         )
+    if not any("QUEUE_MEMBER_LIST(" in line.data for line in lines):
+        return Finding(
+            "returning",
+            Status.WARN,
+            "[redial-returning] rings whatever device the FastAGI answer names, not only a member "
+            "of the queue: a process holding the FastAGI port could send callers anywhere",
+            f"replace [redial-returning] with the one in {EXTENSIONS_CONF_HINT} (it checks QUEUE_MEMBER_LIST) "
+            'and run asterisk -rx "dialplan reload"',
+        )
     return Finding("returning", Status.OK, f"[redial-returning] asks the daemon at {wanted}")
