@@ -34,7 +34,9 @@ class TestRun:
         running = StoreLock(store)
         running.acquire()
         try:
-            result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "x"})
+            result = CliRunner().invoke(
+                main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "a-secret-of-16-or-more"}
+            )
         finally:
             running.release()
         assert result.exit_code == EXIT_ALREADY_RUNNING

@@ -134,7 +134,7 @@ class TestShippedSetup:
         assert found.get("modules") == {"ok"} and found.get("events") == {"ok"}
 
     def test_wrong_secret_is_named(self, shipped: Sandbox, tmp_path: Path) -> None:
-        result = doctor(shipped, tmp_path, REDIAL_AMI_SECRET="not-the-secret")
+        result = doctor(shipped, tmp_path, REDIAL_AMI_SECRET="not-the-secret-at-all")
         assert result.returncode == 1
         assert "refused the login of AMI user 'redial'" in result.stdout
         assert "fix:" in result.stdout and "manager reload" in result.stdout

@@ -468,7 +468,7 @@ class TestSandboxLifecycle:
             )
             return [sys.executable, "-m", "redial.tools.cli", "run", "--config", str(config)]
 
-        env = {**os.environ, "REDIAL_AMI_SECRET": "x"}
+        env = {**os.environ, "REDIAL_AMI_SECRET": "a-secret-of-16-or-more"}
         ours = subprocess.Popen(argv("ours"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # The orphan: started by a shell that exits at once, so init adopts it.
         launcher = " ".join(shlex.quote(a) for a in argv("orphan"))
