@@ -8,14 +8,18 @@ the observer's AMI events and what the SIPp phones received, never by the daemon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from redial.ami.connection import AmiLink
+from redial.config import AmiSettings, Secret
 from sandbox import Sandbox, customer_call
 from sandbox.observer import where
 from tests.rig import CUSTOMER, DID, Rig, open_rig, redial_leg
@@ -176,7 +180,41 @@ class TestRestart:
 
 
 class TestLogin:
-    """A wrong secret is reported by username, never by secret, and retried."""
+    """The MD5 challenge login; a wrong secret is reported by username, never by secret, and retried."""
+
+    async def test_md5_challenge_login(self, sandbox: Sandbox) -> None:
+        """The daemon's AMI link logs in to the real Asterisk, and no byte it sends holds the secret."""
+        sent = bytearray()
+
+        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            upstream_reader, upstream_writer = await asyncio.open_connection(sandbox.ami_host, sandbox.ami_port)
+
+            async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, record: bool) -> None:
+                with contextlib.suppress(ConnectionError):
+                    while data := await source.read(65536):
+                        if record:
+                            sent.extend(data)
+                        sink.write(data)
+                sink.close()
+
+            await asyncio.gather(pipe(reader, upstream_writer, True), pipe(upstream_reader, writer, False))
+
+        server = await asyncio.start_server(relay, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        settings = AmiSettings(port=port, username=sandbox.ami_username, secret=Secret(sandbox.ami_secret))
+        link = AmiLink(settings, lambda _event: None, lambda *state: link.snapshot_applied(state[3]))
+        await link.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not link.ready:
+                assert time.monotonic() < deadline, "no login to the sandbox Asterisk with the MD5 challenge"
+                await asyncio.sleep(0.05)
+        finally:
+            await link.close()
+            server.close()
+        challenge, _, login = bytes(sent).partition(b"Action: Login")
+        assert b"Action: Challenge" in challenge and b"AuthType: MD5" in challenge and b"AuthType: MD5" in login
+        assert sandbox.ami_secret.encode() not in sent and b"Secret:" not in sent
 
     async def test_refused_login(self, sandbox: Sandbox, tmp_path: Path) -> None:
         async with open_rig(sandbox, tmp_path) as rig:
