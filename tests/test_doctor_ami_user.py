@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from redial.tools.doctor.ami_user import check_event_filters, check_permissions, check_read_classes
+from redial.tools.doctor.ami_user import (
+    check_event_filters,
+    check_permissions,
+    check_read_classes,
+    check_write_classes,
+)
 from redial.tools.doctor.findings import Status
 
 ALL_ACTIONS = (
@@ -29,6 +34,20 @@ class TestPermissions:
         assert finding.status is Status.FAIL
         assert "Originate" in finding.summary
         assert finding.fix is not None and "missing: originate" in finding.fix and "manager reload" in finding.fix
+
+    def test_no_call_class_needed(self) -> None:
+        """Status and ExtensionState come with reporting: the fix asks for no call class."""
+        finding = check_permissions("redial", ["Ping"])
+        assert finding.fix is not None and "write = originate,agent,reporting (" in finding.fix
+
+    def test_write_classes_beyond_the_needed_ones(self) -> None:
+        """call (Redirect) is a warning; command, config and system are failures; each is named."""
+        assert check_write_classes("redial", ALL_ACTIONS).status is Status.OK
+        call = check_write_classes("redial", (*ALL_ACTIONS, "Redirect", "Hangup"))
+        assert call.status is Status.WARN and "write classes call," in call.summary
+        assert call.fix is not None and "write = originate,agent,reporting (nothing more)" in call.fix
+        system = check_write_classes("redial", (*ALL_ACTIONS, "Redirect", "Command", "ModuleLoad"))
+        assert system.status is Status.FAIL and "call, command, system" in system.summary
 
     def test_read_classes(self) -> None:
         assert check_read_classes("redial", ["call", "agent"]).status is Status.OK
