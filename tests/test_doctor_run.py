@@ -158,3 +158,13 @@ class TestDiagnoseSecurity:
         findings = list(diagnose(settings, etc_dir=plain_etc(tmp_path), probe_factory=lambda *_: cast(PbxProbe, probe)))
         (write,) = [f for f in findings if f.check == "write"]
         assert write.status is Status.FAIL and "command" in write.summary
+
+    def test_ami_over_http_is_reported(self, tmp_path: Path) -> None:
+        """manager.conf's webenabled with http.conf enabled: a warning that its logins are in clear."""
+        etc = plain_etc(tmp_path)
+        manager = etc / "manager.conf"
+        manager.write_text(manager.read_text().replace("[general]", "[general]\nwebenabled = yes", 1))
+        (etc / "http.conf").write_text("[general]\nenabled = yes\n")
+        findings = run(etc, {"from-queue": FREEPBX_CONTEXTS["from-queue"]})
+        (logins,) = [f for f in findings if f.check == "logins"]
+        assert logins.status is Status.WARN and "in clear" in logins.summary

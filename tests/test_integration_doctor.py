@@ -109,6 +109,8 @@ class TestShippedSetup:
             "rtp_timeout",
             "events",
             "eventfilter",
+            "write",
+            "logins",
         ):
             assert found.get(check) == {"ok"}, (check, result.stdout)
         # rtp_timeout came from pjsip.conf (the user has no system class), of this sandbox's Asterisk,
@@ -116,6 +118,7 @@ class TestShippedSetup:
         unwrapped = "".join(result.stdout.split())
         assert f"readfrom{shipped.conf_dir}/pjsip.conf" in unwrapped, result.stdout
         assert f"readfrom{shipped.conf_dir}/manager.conf" in unwrapped, result.stdout
+        assert "withtheMD5challenge" in unwrapped, result.stdout
         assert "All checks passed" in result.stdout and "\x1b[" not in result.stdout
         assert max(len(row) for row in result.stdout.splitlines()) <= 80
 

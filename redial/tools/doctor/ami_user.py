@@ -88,6 +88,30 @@ def check_write_classes(username: str, allowed: Iterable[str]) -> Finding:
     )
 
 
+_TRUE = ("yes", "true", "y", "t", "1", "on")
+
+
+def check_clear_logins(manager_general: Mapping[str, str], http_general: Mapping[str, str], source: str) -> Finding:
+    """AMI over HTTP (manager.conf webenabled with http.conf enabled) takes logins with the secret in clear.
+
+    redial logs in over the TCP port with the MD5 challenge; the HTTP interface is
+    one more way in whose logins (``/rawman?action=login&secret=...``) travel in clear
+    unless served over TLS only.
+    """
+    web = manager_general.get("webenabled", "no").strip().lower() in _TRUE
+    http = http_general.get("enabled", "no").strip().lower() in _TRUE
+    if not (web and http):
+        return Finding("logins", Status.OK, f"AMI takes logins only on its TCP port, where redial uses MD5 ({source})")
+    return Finding(
+        "logins",
+        Status.WARN,
+        f"AMI over HTTP is on (webenabled = yes, http.conf enabled = yes; {source}): its logins carry "
+        "the secret in clear, in the URL, and redial never uses them",
+        "in manager.conf [general] set webenabled = no unless something needs AMI over HTTP (then "
+        'serve it over TLS only); then asterisk -rx "manager reload"',
+    )
+
+
 def check_read_classes(username: str, read: Iterable[str]) -> Finding:
     """The user's read classes (from ``manager show user``) must cover the events the daemon reads."""
     have = {item.strip() for item in read}

@@ -19,6 +19,7 @@ from redial.config import Settings
 from redial.exceptions import ConfigError
 from redial.tools import pjsipconf
 from redial.tools.doctor.ami_user import (
+    check_clear_logins,
     check_event_filters,
     check_permissions,
     check_read_classes,
@@ -113,7 +114,19 @@ def _manager_findings(config_dir: Path | None, username: str, admin_checked: boo
         finding = check_read_classes(username, read)
         findings.append(dataclasses.replace(finding, summary=f"{finding.summary} ({source})"))
     findings.append(check_event_filters(username, section.values, NEEDED_EVENTS, source))
+    general = pjsipconf.manager_user(config_dir, "general")
+    http = _general(config_dir / "http.conf", config_dir)
+    findings.append(check_clear_logins(general.values if general else {}, http, f"read from {config_dir}"))
     return findings
+
+
+def _general(path: Path, config_dir: Path) -> dict[str, str]:
+    """The [general] values of an Asterisk file, or none when it is absent or unreadable."""
+    try:
+        sections = pjsipconf.parse_sections(path, config_dir)
+    except (OSError, ValueError):
+        return {}
+    return next((section.values for section in sections if section.name == "general"), {})
 
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
