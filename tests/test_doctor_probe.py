@@ -148,6 +148,8 @@ def md5_peer() -> Iterator[Md5Peer]:
     server.server_close()
 
 
+# pyst2 0.5.1's threads call Event.isSet() and threading.currentThread(), deprecated since Python 3.10.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 class TestProbeLogin:
     """The doctor logs in with the MD5 challenge too: the secret never crosses the socket."""
 
