@@ -125,6 +125,9 @@ class _Md5Handler(socketserver.StreamRequestHandler):
                 block[key] = value
                 continue
             self.server.actions.append(block)
+            if block.get("Action") == "Logoff":  # as manager.c: Goodbye, then the socket closes
+                self.wfile.write(f"Response: Goodbye\r\nActionID: {block.get('ActionID', '')}\r\n\r\n".encode())
+                return
             self.wfile.write(self.answer(block).encode())
             block = {}
 
