@@ -185,19 +185,27 @@ class TestLogin:
     async def test_md5_challenge_login(self, sandbox: Sandbox) -> None:
         """The daemon's AMI link logs in to the real Asterisk, and no byte it sends holds the secret."""
         sent = bytearray()
+        pipes: list[asyncio.Task[None]] = []
 
         async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             upstream_reader, upstream_writer = await asyncio.open_connection(sandbox.ami_host, sandbox.ami_port)
 
             async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, record: bool) -> None:
-                with contextlib.suppress(ConnectionError):
-                    while data := await source.read(65536):
-                        if record:
-                            sent.extend(data)
-                        sink.write(data)
-                sink.close()
+                try:
+                    with contextlib.suppress(ConnectionError):
+                        while data := await source.read(65536):
+                            if record:
+                                sent.extend(data)
+                            sink.write(data)
+                finally:
+                    sink.close()
 
-            await asyncio.gather(pipe(reader, upstream_writer, True), pipe(upstream_reader, writer, False))
+            pipes.extend(
+                (
+                    asyncio.create_task(pipe(reader, upstream_writer, True)),
+                    asyncio.create_task(pipe(upstream_reader, writer, False)),
+                )
+            )
 
         server = await asyncio.start_server(relay, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
@@ -212,6 +220,9 @@ class TestLogin:
         finally:
             await link.close()
             server.close()
+            for task in pipes:
+                task.cancel()
+            await asyncio.gather(*pipes, return_exceptions=True)
         challenge, _, login = bytes(sent).partition(b"Action: Login")
         assert b"Action: Challenge" in challenge and b"AuthType: MD5" in challenge and b"AuthType: MD5" in login
         assert sandbox.ami_secret.encode() not in sent and b"Secret:" not in sent
