@@ -97,7 +97,7 @@ def manager_conf(workdir: Path, perm_secret: str, filtered_secret: str) -> Path:
     shipped = SHIPPED_MANAGER.read_text(encoding="utf-8")
     user = (
         "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\nread = call,agent\n"
-        "write = originate,call,agent,reporting\n"
+        "write = originate,agent,reporting\n"
     )
     extra = (
         f"\n[perm]\nsecret = {perm_secret}\n{user}"

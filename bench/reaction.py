@@ -130,6 +130,8 @@ class FakeAsterisk:
                 self.logged_in.set()
         elif name == "ping":
             reply = f"Response: Success\r\nActionID: {aid}\r\nPing: Pong\r\n\r\n"
+        elif name == "challenge":  # the MD5 login's first half; any Key is then accepted
+            reply = f"Response: Success\r\nActionID: {aid}\r\nChallenge: 1804289383\r\n\r\n"
         else:  # Login, QueuePause, QueueLog
             reply = f"Response: Success\r\nActionID: {aid}\r\nMessage: ok\r\n\r\n"
         writer.write(reply.encode())
@@ -208,7 +210,7 @@ def daemon_settings(port: int, store: Path) -> Any:
 
     return parse_settings(
         {
-            "ami": {"host": "127.0.0.1", "port": port, "username": "redial", "secret": "bench"},
+            "ami": {"host": "127.0.0.1", "port": port, "username": "redial", "secret": "bench-secret-0123456789"},
             "store": {"path": str(store)},
             "policy": {"callback_window": 0, "max_redials_per_hour": 0},  # every drop redialled
             "originate": {"outcome_timeout": 30},

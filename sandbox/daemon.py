@@ -32,6 +32,9 @@ def daemon_config(sandbox: Sandbox, workdir: Path, **policy: Any) -> Path:
     data["control"]["socket"] = str(workdir / "control.sock")
     data["policy"].update(policy)
     path = workdir / "redial.yaml"
+    # It holds the secret inline: redial refuses it readable by others.
+    path.touch(mode=0o600)
+    path.chmod(0o600)
     path.write_text(yaml.safe_dump(data))
     return path
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,8 @@ class TestCheckConfig:
 
     def test_valid_prints_effective_settings(self, tmp_path: Path) -> None:
         file = tmp_path / "r.yaml"
-        file.write_text("policy:\n  callback_window: 7\nami:\n  secret: hunter2\n")
+        file.touch(mode=0o600)
+        file.write_text("policy:\n  callback_window: 7\nami:\n  secret: hunter2-hunter2-hunter2\n")
         result = CliRunner().invoke(main, ["check-config", "--config", str(file)], env={})
         assert result.exit_code == 0
         assert "callback_window: 7.0" in result.output and "hunter2" not in result.output
@@ -92,3 +95,22 @@ class TestColourAndDoctorOptions:
         file.write_text("ami:\n  port: 1\n")
         result = CliRunner().invoke(main, ["doctor", "--config", str(file)], env={"REDIAL_AMI_SECRET": ""})
         assert result.exit_code == EXIT_CONFIG and "ami.secret" in result.output
+
+
+class TestDoctorSecret:
+    """The doctor reports a secret the daemon would refuse as failures, with its other checks."""
+
+    def test_placeholder_in_readable_file_is_reported(self, tmp_path: Path) -> None:
+        """CHANGE-ME inline in a 0644 file: two failures naming ami.secret, then the AMI check, exit 1."""
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        file = tmp_path / "r.yaml"
+        file.write_text(f"ami:\n  secret: CHANGE-ME\n  port: {port}\n")
+        file.chmod(0o644)
+        result = CliRunner().invoke(main, ["doctor", "--config", str(file), "--json"], env={"NO_COLOR": "1"})
+        assert result.exit_code == 1, result.output
+        lines = [json.loads(line) for line in result.output.splitlines()]
+        assert [(f["check"], f["status"]) for f in lines] == [("secret", "fail"), ("secret", "fail"), ("AMI", "fail")]
+        assert lines[0]["summary"].startswith("ami.secret: the AMI secret is the placeholder")
+        assert "every user can read; chmod 600" in lines[1]["summary"] and "CHANGE-ME" not in result.output

@@ -39,6 +39,35 @@ class TestRun:
         result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": ""})
         assert result.exit_code == EXIT_CONFIG and "ami.secret" in result.output
 
+    @pytest.mark.parametrize(
+        ("secret", "mode", "env", "named"),
+        [
+            ("CHANGE-ME", 0o600, {}, "ami.secret: the AMI secret is the placeholder"),
+            ("a-long-random-secret-value", 0o644, {}, "ami.secret: the secret is written in"),
+            ("", 0o644, {"REDIAL_AMI_SECRET": "short"}, "REDIAL_AMI_SECRET: the AMI secret has 5 characters"),
+        ],
+    )
+    def test_run_with_a_refused_secret_exits_78(
+        self, tmp_path: Path, secret: str, mode: int, env: dict[str, str], named: str
+    ) -> None:
+        """A placeholder, a readable inline secret or a short override: exit 78 naming where it came from."""
+        file = tmp_path / "r.yaml"
+        file.write_text(
+            f"store:\n  path: {tmp_path / 's.sqlite3'}\n" + (f"ami:\n  secret: {secret}\n" if secret else "")
+        )
+        file.chmod(mode)
+        # A subprocess with a timeout: a daemon that accepted the secret would run on.
+        result = subprocess.run(
+            [sys.executable, "-m", "redial.tools.cli", "run", "--config", str(file)],
+            env={**os.environ, "REDIAL_AMI_SECRET": "", **env},
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        assert result.returncode == EXIT_CONFIG and named in result.stderr
+        assert not (tmp_path / "s.sqlite3").exists()
+
     def test_run_beside_a_running_daemon_exits_75_naming_it(self, tmp_path: Path) -> None:
         """A second daemon on the same store refuses to start (it would redial every drop twice)."""
         store = tmp_path / "s.sqlite3"
@@ -47,7 +76,9 @@ class TestRun:
         running = StoreLock(store)
         running.acquire()
         try:
-            result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "x"})
+            result = CliRunner().invoke(
+                main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "a-secret-of-16-or-more"}
+            )
         finally:
             running.release()
         assert result.exit_code == EXIT_ALREADY_RUNNING
@@ -59,7 +90,7 @@ class TestRun:
         socket_path.write_text("not a socket")
         file = tmp_path / "r.yaml"
         file.write_text(f"store:\n  path: {tmp_path / 's.sqlite3'}\ncontrol:\n  socket: {socket_path}\n")
-        result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "x"})
+        result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "a-secret-of-16-or-more"})
         assert result.exit_code == EXIT_CANT_CREATE and f"{socket_path} exists and is not a socket" in result.output
         assert socket_path.read_text() == "not a socket"
 

@@ -70,25 +70,31 @@ class TestSecrets:
             "REDIAL_AMI_HOST": "10.0.0.1",
             "REDIAL_AMI_PORT": "15038",
             "REDIAL_AMI_USERNAME": "u",
-            "REDIAL_AMI_SECRET": "s3cr3t",
+            "REDIAL_AMI_SECRET": "s3cr3t-from-the-environment",
         }
         ami = parse_settings({"ami": {"secret": "file"}}, env=env).ami
-        assert (ami.host, ami.port, ami.username, ami.secret.reveal()) == ("10.0.0.1", 15038, "u", "s3cr3t")
+        assert (ami.host, ami.port, ami.username, ami.secret.reveal()) == (
+            "10.0.0.1",
+            15038,
+            "u",
+            "s3cr3t-from-the-environment",
+        )
 
     def test_bad_port_in_environment(self) -> None:
         with pytest.raises(ConfigError, match="REDIAL_AMI_PORT"):
             parse_settings({}, env={"REDIAL_AMI_PORT": "many"})
 
     def test_secret_never_printed(self) -> None:
-        settings = parse_settings({"ami": {"secret": "hunter2"}}, env={})
+        settings = parse_settings({"ami": {"secret": "hunter2-hunter2-hunter2"}}, env={})
         assert "hunter2" not in repr(settings) and "hunter2" not in str(describe(settings))
         assert str(Secret("hunter2")) == "Secret('********')"
 
     def test_secret_file(self, tmp_path: Path) -> None:
         file = tmp_path / "secret"
-        file.write_text("from-file\n")
+        file.write_text("from-the-secret-file\n")
         os.chmod(file, 0o600)
-        assert parse_settings({"ami": {"secret_file": str(file)}}, env={}).ami.secret.reveal() == "from-file"
+        secret = parse_settings({"ami": {"secret_file": str(file)}}, env={}).ami.secret
+        assert secret.reveal() == "from-the-secret-file"
 
     def test_world_readable_secret_file_refused(self, tmp_path: Path) -> None:
         file = tmp_path / "secret"
@@ -96,6 +102,89 @@ class TestSecrets:
         os.chmod(file, 0o644)
         with pytest.raises(ConfigError, match="readable by every user"):
             parse_settings({"ami": {"secret_file": str(file)}}, env={})
+
+
+class TestSecretRules:
+    """Placeholders, short secrets and secrets others can read are refused, naming where the secret came from."""
+
+    @pytest.mark.parametrize(
+        "secret", ["CHANGE-ME", "change-me-to-a-long-random-secret", "ChangeMe0123456789abcdef", "Replace_Me_Please!!"]
+    )
+    def test_placeholder_refused(self, secret: str) -> None:
+        """CHANGE-ME and its kin, in any case and punctuation, whatever their length."""
+        with pytest.raises(ConfigError) as caught:
+            parse_settings({"ami": {"secret": secret}}, env={})
+        assert caught.value.path == "ami.secret" and "placeholder" in caught.value.message
+
+    def test_shipped_placeholders_refused(self) -> None:
+        """The secrets config/manager_redial.conf ships are refused as they are."""
+        text = (REPO / "config" / "manager_redial.conf").read_text(encoding="utf-8")
+        shipped = [line.split("=", 1)[1].strip() for line in text.splitlines() if "secret =" in line]
+        assert len(shipped) == 2
+        for secret in shipped:
+            with pytest.raises(ConfigError, match="placeholder"):
+                parse_settings({"ami": {"secret": secret}}, env={})
+
+    def test_short_and_repeated_secrets_refused(self) -> None:
+        """Fewer than 16 characters, or a few characters repeated, is no secret."""
+        with pytest.raises(ConfigError, match="has 15 characters, fewer than 16"):
+            parse_settings({"ami": {"secret": "x" * 5 + "0123456789"}}, env={})
+        with pytest.raises(ConfigError, match="not random"):
+            parse_settings({"ami": {"secret": "abab" * 8}}, env={})
+        assert parse_settings({"ami": {"secret": "0123456789abcdef"}}, env={}).ami.secret
+
+    def test_each_source_is_named(self, tmp_path: Path) -> None:
+        """The error names the secret file, the environment variable or the systemd credential."""
+        file = tmp_path / "secret"
+        file.write_text("short\n")
+        file.chmod(0o600)
+        with pytest.raises(ConfigError) as caught:
+            parse_settings({"ami": {"secret_file": str(file)}}, env={})
+        assert caught.value.path == "ami.secret_file"
+        with pytest.raises(ConfigError) as caught:
+            parse_settings({}, env={"REDIAL_AMI_SECRET": "CHANGE-ME"})
+        assert caught.value.path == "REDIAL_AMI_SECRET"
+        (tmp_path / "ami-secret").write_text("short\n")
+        with pytest.raises(ConfigError) as caught:
+            parse_settings({}, env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+        assert caught.value.path == f"credential {tmp_path / 'ami-secret'}"
+
+    def test_group_readable_secret_file_refused(self, tmp_path: Path) -> None:
+        """A secret file its group can read is refused, with the chmod that fixes it."""
+        file = tmp_path / "secret"
+        file.write_text("a-long-random-secret-value")
+        file.chmod(0o640)
+        with pytest.raises(ConfigError, match=f"readable by its group; chmod 600 {file}") as caught:
+            parse_settings({"ami": {"secret_file": str(file)}}, env={})
+        assert caught.value.path == "ami.secret_file"
+
+    @pytest.mark.parametrize(("mode", "readers"), [(0o644, "every user"), (0o640, "its group")])
+    def test_inline_secret_in_readable_file_refused(self, tmp_path: Path, mode: int, readers: str) -> None:
+        """An inline secret in a file others can read is refused; the fix says chmod 600 or secret_file."""
+        file = tmp_path / "r.yaml"
+        file.write_text("ami:\n  secret: a-long-random-secret-value\n")
+        file.chmod(mode)
+        with pytest.raises(ConfigError) as caught:
+            load_settings(file, env={})
+        assert caught.value.path == "ami.secret" and f"which {readers} can read; chmod 600 {file}" in str(caught.value)
+        assert "secret_file" in str(caught.value) and "LoadCredential" in str(caught.value)
+        file.chmod(0o600)
+        assert load_settings(file, env={}).ami.secret.reveal() == "a-long-random-secret-value"
+        # Only an inline secret makes the file's mode matter.
+        file.write_text("ami:\n  port: 5038\n")
+        file.chmod(mode)
+        assert load_settings(file, env={"REDIAL_AMI_SECRET": "a-long-random-secret-value"}).ami.secret
+
+    def test_problems_collected_instead_of_raised(self, tmp_path: Path) -> None:
+        """Given a list, the rules fill it and the settings still load (the doctor's way)."""
+        file = tmp_path / "r.yaml"
+        file.write_text("ami:\n  secret: CHANGE-ME\n")
+        file.chmod(0o644)
+        problems: list[ConfigError] = []
+        settings = load_settings(file, env={}, secret_problems=problems)
+        assert settings.ami.secret.reveal() == "CHANGE-ME"
+        assert [p.path for p in problems] == ["ami.secret", "ami.secret"]
+        assert "placeholder" in problems[0].message and "every user can read" in problems[1].message
 
 
 class TestPolicySections:
@@ -172,14 +261,15 @@ class TestCredentials:
     """systemd's LoadCredential gives the secret when the file does not."""
 
     def test_credential_directory(self, tmp_path: Path) -> None:
-        (tmp_path / "ami-secret").write_text("from-credential\n")
+        (tmp_path / "ami-secret").write_text("from-the-credential\n")
         ami = parse_settings({}, env={"CREDENTIALS_DIRECTORY": str(tmp_path)}).ami
-        assert ami.secret.reveal() == "from-credential"
+        assert ami.secret.reveal() == "from-the-credential"
 
     def test_config_secret_wins(self, tmp_path: Path) -> None:
-        (tmp_path / "ami-secret").write_text("from-credential\n")
-        ami = parse_settings({"ami": {"secret": "inline"}}, env={"CREDENTIALS_DIRECTORY": str(tmp_path)}).ami
-        assert ami.secret.reveal() == "inline"
+        (tmp_path / "ami-secret").write_text("from-the-credential\n")
+        env = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
+        ami = parse_settings({"ami": {"secret": "the-inline-secret"}}, env=env).ami
+        assert ami.secret.reveal() == "the-inline-secret"
 
     def test_retention(self) -> None:
         assert parse_settings({}, env={}).store.retention_days == 90
@@ -343,6 +433,21 @@ class TestCheckConfigExit:
         result = CliRunner().invoke(main, ["check-config", "--config", str(file)], env={})
         assert result.exit_code == 78
         assert words in result.output
+
+    @pytest.mark.parametrize(
+        ("text", "mode", "words"),
+        [
+            ("ami:\n  secret: CHANGE-ME\n", 0o600, "ami.secret: the AMI secret is the placeholder"),
+            ("ami:\n  secret: a-long-random-secret-value\n", 0o644, "ami.secret: the secret is written in"),
+        ],
+    )
+    def test_bad_secret_exits_78(self, tmp_path: Path, text: str, mode: int, words: str) -> None:
+        """A placeholder secret, or an inline one in a readable file: exit 78 naming ami.secret."""
+        file = tmp_path / "r.yaml"
+        file.write_text(text)
+        file.chmod(mode)
+        result = CliRunner().invoke(main, ["check-config", "--config", str(file)], env={})
+        assert result.exit_code == 78 and words in result.output
 
     def test_good_file_exits_0(self) -> None:
         """The shipped example passes."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -23,15 +24,23 @@ from redial.config import AmiSettings, Secret
 from redial.exceptions import AmiNotConnected, AmiTimeout
 from tests.ports import free_port
 
+SECRET = "fake-peer-secret-0123456789"
 HANGUP_EVENT = "Event: Hangup\nUniqueid: 1.1\nLinkedid: 1.1\nChannel: PJSIP/trunk-01\nCause: 16\n\n"
 
 
 class FakeAsterisk:
-    """Just enough AMI: login, Ping, CoreShowChannels, QueueStatus; can go silent or refuse logins."""
+    """Just enough AMI: the MD5 login, Ping, CoreShowChannels, QueueStatus; can go silent or refuse logins.
+
+    Like manager.c, it accepts a Login only with ``Key`` = md5(challenge + secret) after a Challenge.
+    """
 
     def __init__(self) -> None:
         self.silent = False
         self.refuse = False
+        # A squatter's trick: refuse the Challenge, hoping for a plain login with the secret.
+        self.refuse_challenge = False
+        self.nonce = "1804289383"
+        self.received = bytearray()  # every byte the daemon sent
         self.connections = 0
         self.connect_times: list[float] = []
         self.actions: list[dict[str, str]] = []
@@ -65,6 +74,7 @@ class FakeAsterisk:
         block: dict[str, str] = {}
         with contextlib.suppress(ConnectionError):
             while line := await reader.readline():
+                self.received += line
                 text = line.decode().rstrip("\r\n")
                 if text:
                     key, _, value = text.partition(": ")
@@ -83,8 +93,13 @@ class FakeAsterisk:
     def _answer(self, action: dict[str, str]) -> str:
         aid = action.get("ActionID", "")
         name = action.get("Action", "").lower()
+        if name == "challenge":
+            if self.refuse_challenge or action.get("AuthType", "").lower() != "md5":
+                return f"Response: Error\nActionID: {aid}\nMessage: Must specify AuthType\n\n"
+            return f"Response: Success\nActionID: {aid}\nChallenge: {self.nonce}\n\n"
         if name == "login":
-            if self.refuse:
+            key = hashlib.md5((self.nonce + SECRET).encode()).hexdigest()
+            if self.refuse or action.get("AuthType", "").lower() != "md5" or action.get("Key") != key:
                 return f"Response: Error\nActionID: {aid}\nMessage: Authentication failed\n\n"
             return f"Response: Success\nActionID: {aid}\nMessage: Authentication accepted\n\n"
         if name in ("coreshowchannels", "queuestatus"):
@@ -107,7 +122,7 @@ async def fake() -> AsyncIterator[FakeAsterisk]:
 
 
 def settings(port: int, ping: float = 0.5) -> AmiSettings:
-    return AmiSettings(port=port, secret=Secret("s3cret"), ping_interval=ping, action_timeout=0.5, reconnect_delay=0.2)
+    return AmiSettings(port=port, secret=Secret(SECRET), ping_interval=ping, action_timeout=0.5, reconnect_delay=0.2)
 
 
 async def wait_until(check: object, timeout: float) -> None:
@@ -329,6 +344,35 @@ class TestLogin:
         gaps = [b - a for a, b in zip(fake.connect_times, fake.connect_times[1:], strict=False)]
         assert gaps[1] > gaps[0] * 1.5, gaps
         assert "Originate" not in [a.get("Action") for a in fake.actions]
+
+    async def test_md5_challenge_login(self, fake: FakeAsterisk) -> None:
+        """Challenge, then Login with Key = md5(challenge + secret): no frame ever carries the secret."""
+        client = Link(fake.port)
+        await client.link.start()
+        try:
+            await wait_until(lambda: client.link.logged_in, 5)
+        finally:
+            await client.link.close()
+        challenge, login = fake.actions[:2]
+        assert challenge["Action"] == "Challenge" and challenge["AuthType"] == "MD5"
+        assert login["Action"] == "Login" and login["AuthType"] == "MD5" and "Secret" not in login
+        assert login["Key"] == hashlib.md5(f"{fake.nonce}{SECRET}".encode()).hexdigest()
+        assert SECRET.encode() not in fake.received and b"Secret" not in fake.received
+
+    async def test_refused_challenge_never_falls_back_to_a_plain_login(self, fake: FakeAsterisk) -> None:
+        """A peer that refuses the Challenge gets no Login at all, and the refusal is logged."""
+        fake.refuse_challenge = True
+        client = Link(fake.port)
+        client.link.backoff = Backoff(0.1, 0.2)
+        await client.link.start()
+        try:
+            await wait_until(lambda: fake.connections >= 2, 5)
+        finally:
+            await client.link.close()
+        assert not client.logins and "Login" not in [a.get("Action") for a in fake.actions]
+        assert SECRET.encode() not in fake.received
+        (refused, *_) = client.log.named("ami_login_refused")
+        assert "AuthType" in str(refused["message"])
 
 
 class TestGarbage:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from redial.tools.doctor.ami_user import check_event_filters, check_permissions, check_read_classes
+from redial.tools.doctor.ami_user import (
+    check_clear_logins,
+    check_event_filters,
+    check_permissions,
+    check_read_classes,
+    check_write_classes,
+)
 from redial.tools.doctor.findings import Status
 
 ALL_ACTIONS = (
@@ -29,6 +35,28 @@ class TestPermissions:
         assert finding.status is Status.FAIL
         assert "Originate" in finding.summary
         assert finding.fix is not None and "missing: originate" in finding.fix and "manager reload" in finding.fix
+
+    def test_no_call_class_needed(self) -> None:
+        """Status and ExtensionState come with reporting: the fix asks for no call class."""
+        finding = check_permissions("redial", ["Ping"])
+        assert finding.fix is not None and "write = originate,agent,reporting (" in finding.fix
+
+    def test_write_classes_beyond_the_needed_ones(self) -> None:
+        """call (Redirect) is a warning; command, config and system are failures; each is named."""
+        assert check_write_classes("redial", ALL_ACTIONS).status is Status.OK
+        call = check_write_classes("redial", (*ALL_ACTIONS, "Redirect", "Hangup"))
+        assert call.status is Status.WARN and "write classes call," in call.summary
+        assert call.fix is not None and "write = originate,agent,reporting (nothing more)" in call.fix
+        system = check_write_classes("redial", (*ALL_ACTIONS, "Redirect", "Command", "ModuleLoad"))
+        assert system.status is Status.FAIL and "call, command, system" in system.summary
+
+    def test_ami_over_http_is_a_clear_login(self) -> None:
+        """webenabled with http.conf enabled warns (logins in clear); either off is fine."""
+        assert check_clear_logins({"webenabled": "no"}, {"enabled": "yes"}, "x").status is Status.OK
+        assert check_clear_logins({"webenabled": "yes"}, {}, "x").status is Status.OK
+        finding = check_clear_logins({"webenabled": "Yes"}, {"enabled": "on"}, "read from /etc/asterisk")
+        assert finding.status is Status.WARN and "in clear" in finding.summary
+        assert finding.fix is not None and "webenabled = no" in finding.fix and "manager reload" in finding.fix
 
     def test_read_classes(self) -> None:
         assert check_read_classes("redial", ["call", "agent"]).status is Status.OK

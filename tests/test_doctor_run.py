@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import cast
 
 from redial.config import parse_settings
+from redial.exceptions import ConfigError
 from redial.tools.doctor.dialplan import DialplanLine
 from redial.tools.doctor.findings import Finding, Status, render
 from redial.tools.doctor.probe import PbxProbe, ProbeError
@@ -61,7 +62,7 @@ FREEPBX_QUEUES = {"400": [QueueMemberInfo("400", "Alice", "Local/1001@from-queue
 
 
 def run(etc: Path | None, contexts: dict[str, list[DialplanLine]], host: str = "127.0.0.1") -> list[Finding]:
-    settings = parse_settings({"ami": {"host": host, "secret": "s"}}, env={})
+    settings = parse_settings({"ami": {"host": host, "secret": "s3cret-s3cret-s3cret"}}, env={})
     probe = FakeProbe(contexts, FREEPBX_QUEUES)
     return list(diagnose(settings, etc_dir=etc, probe_factory=lambda *_: cast(PbxProbe, probe)))
 
@@ -110,7 +111,7 @@ class TestDiagnoseFreePbx:
                     f'check that manager.conf has a [{username}] section; then run asterisk -rx "manager reload"',
                 )
 
-        settings = parse_settings({"ami": {"secret": "s"}}, env={})
+        settings = parse_settings({"ami": {"secret": "s3cret-s3cret-s3cret"}}, env={})
         probe = Refusing(FREEPBX_CONTEXTS, FREEPBX_QUEUES)
         etc = write_freepbx_etc(tmp_path)
         findings = list(diagnose(settings, etc_dir=etc, probe_factory=lambda *_: cast(PbxProbe, probe)))
@@ -124,3 +125,46 @@ class TestDiagnoseFreePbx:
         assert "freepbx" not in {f.check for f in findings}
         (dialplan,) = [f for f in findings if f.check == "dialplan"]
         assert "to extensions.conf" in (dialplan.fix or "") and "fwconsole" not in (dialplan.fix or "")
+
+
+class TestDiagnoseSecurity:
+    """What the configuration's secret rules refused, the MD5 login and excess write classes are reported."""
+
+    def test_secret_problems_come_first(self, tmp_path: Path) -> None:
+        """Each refused secret rule is a failure, before the login."""
+        settings = parse_settings({"ami": {"secret": "s3cret-s3cret-s3cret"}}, env={})
+        probe = FakeProbe(FREEPBX_CONTEXTS, FREEPBX_QUEUES)
+        problem = ConfigError("ami.secret", "the AMI secret is the placeholder of an example")
+        findings = list(
+            diagnose(
+                settings,
+                etc_dir=plain_etc(tmp_path),
+                probe_factory=lambda *_: cast(PbxProbe, probe),
+                secret_problems=[problem],
+            )
+        )
+        assert (findings[0].check, findings[0].status, findings[0].summary) == ("secret", Status.FAIL, str(problem))
+        assert findings[1].check == "AMI" and "with the MD5 challenge" in findings[1].summary
+
+    def test_write_class_beyond_the_needed_ones(self, tmp_path: Path) -> None:
+        """A user that may send Command fails the write check."""
+
+        class Powerful(FakeProbe):
+            def commands(self) -> frozenset[str]:
+                return super().commands() | {"Command"}
+
+        settings = parse_settings({"ami": {"secret": "s3cret-s3cret-s3cret"}}, env={})
+        probe = Powerful(FREEPBX_CONTEXTS, FREEPBX_QUEUES)
+        findings = list(diagnose(settings, etc_dir=plain_etc(tmp_path), probe_factory=lambda *_: cast(PbxProbe, probe)))
+        (write,) = [f for f in findings if f.check == "write"]
+        assert write.status is Status.FAIL and "command" in write.summary
+
+    def test_ami_over_http_is_reported(self, tmp_path: Path) -> None:
+        """manager.conf's webenabled with http.conf enabled: a warning that its logins are in clear."""
+        etc = plain_etc(tmp_path)
+        manager = etc / "manager.conf"
+        manager.write_text(manager.read_text().replace("[general]", "[general]\nwebenabled = yes", 1))
+        (etc / "http.conf").write_text("[general]\nenabled = yes\n")
+        findings = run(etc, {"from-queue": FREEPBX_CONTEXTS["from-queue"]})
+        (logins,) = [f for f in findings if f.check == "logins"]
+        assert logins.status is Status.WARN and "in clear" in logins.summary

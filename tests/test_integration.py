@@ -8,16 +8,20 @@ the observer's AMI events and what the SIPp phones received, never by the daemon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from redial.ami.connection import AmiLink
+from redial.config import AmiSettings, Secret
 from redial.service.control import user_name
 from sandbox import Sandbox, customer_call
 from sandbox.observer import where
@@ -186,7 +190,52 @@ class TestRestart:
 
 
 class TestLogin:
-    """A wrong secret is reported by username, never by secret, and retried."""
+    """The MD5 challenge login; a wrong secret is reported by username, never by secret, and retried."""
+
+    async def test_md5_challenge_login(self, sandbox: Sandbox) -> None:
+        """The daemon's AMI link logs in to the real Asterisk, and no byte it sends holds the secret."""
+        sent = bytearray()
+        pipes: list[asyncio.Task[None]] = []
+
+        async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            upstream_reader, upstream_writer = await asyncio.open_connection(sandbox.ami_host, sandbox.ami_port)
+
+            async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, record: bool) -> None:
+                try:
+                    with contextlib.suppress(ConnectionError):
+                        while data := await source.read(65536):
+                            if record:
+                                sent.extend(data)
+                            sink.write(data)
+                finally:
+                    sink.close()
+
+            pipes.extend(
+                (
+                    asyncio.create_task(pipe(reader, upstream_writer, True)),
+                    asyncio.create_task(pipe(upstream_reader, writer, False)),
+                )
+            )
+
+        server = await asyncio.start_server(relay, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        settings = AmiSettings(port=port, username=sandbox.ami_username, secret=Secret(sandbox.ami_secret))
+        link = AmiLink(settings, lambda _event: None, lambda *state: link.snapshot_applied(state[3]))
+        await link.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not link.ready:
+                assert time.monotonic() < deadline, "no login to the sandbox Asterisk with the MD5 challenge"
+                await asyncio.sleep(0.05)
+        finally:
+            await link.close()
+            server.close()
+            for task in pipes:
+                task.cancel()
+            await asyncio.gather(*pipes, return_exceptions=True)
+        challenge, _, login = bytes(sent).partition(b"Action: Login")
+        assert b"Action: Challenge" in challenge and b"AuthType: MD5" in challenge and b"AuthType: MD5" in login
+        assert sandbox.ami_secret.encode() not in sent and b"Secret:" not in sent
 
     async def test_refused_login(self, sandbox: Sandbox, tmp_path: Path) -> None:
         async with open_rig(sandbox, tmp_path) as rig:

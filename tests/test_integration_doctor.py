@@ -109,6 +109,8 @@ class TestShippedSetup:
             "rtp_timeout",
             "events",
             "eventfilter",
+            "write",
+            "logins",
         ):
             assert found.get(check) == {"ok"}, (check, result.stdout)
         # rtp_timeout came from pjsip.conf (the user has no system class), of this sandbox's Asterisk,
@@ -116,6 +118,7 @@ class TestShippedSetup:
         unwrapped = "".join(result.stdout.split())
         assert f"readfrom{shipped.conf_dir}/pjsip.conf" in unwrapped, result.stdout
         assert f"readfrom{shipped.conf_dir}/manager.conf" in unwrapped, result.stdout
+        assert "withtheMD5challenge" in unwrapped, result.stdout
         assert "All checks passed" in result.stdout and "\x1b[" not in result.stdout
         assert max(len(row) for row in result.stdout.splitlines()) <= 80
 
@@ -134,7 +137,7 @@ class TestShippedSetup:
         assert found.get("modules") == {"ok"} and found.get("events") == {"ok"}
 
     def test_wrong_secret_is_named(self, shipped: Sandbox, tmp_path: Path) -> None:
-        result = doctor(shipped, tmp_path, REDIAL_AMI_SECRET="not-the-secret")
+        result = doctor(shipped, tmp_path, REDIAL_AMI_SECRET="not-the-secret-at-all")
         assert result.returncode == 1
         assert "refused the login of AMI user 'redial'" in result.stdout
         assert "fix:" in result.stdout and "manager reload" in result.stdout

@@ -213,7 +213,8 @@ class TestDaemonRestartedMidCall:
         connect = await obs.wait_for(where(Event="AgentConnect"), timeout=15, start=start, what="agent1 answering")
         assert await asyncio.to_thread(daemon.stop) == 0
         await asyncio.to_thread(daemon.start)
-        assert daemon.lines("calls_taken_up"), daemon.tail()
+        # Logged once the login's snapshot is applied, which may come just after "ami_logged_in".
+        await asyncio.to_thread(daemon.wait_for, "calls_taken_up", 10)
         await obs.wait_for(
             where(Event="Hangup", Linkedid=connect["Linkedid"], Channel=trunk_channel, Cause="41"),
             timeout=20,

@@ -9,6 +9,7 @@ only ever travel as whitelisted ``Variable`` values, never in ``Channel`` or
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -190,7 +191,17 @@ def extension_state_action(exten: str, context: str) -> Action:
     return action
 
 
-def login_action(username: str, secret: str, events: str) -> Action:
-    action: Action = {"Action": "Login", "Username": username, "Secret": secret, "Events": events}
+def challenge_action() -> Action:
+    """The first half of the MD5 login: Asterisk answers with ``Challenge: <nonce>``."""
+    return {"Action": "Challenge", "AuthType": "MD5"}
+
+
+def login_action(username: str, challenge: str, secret: str, events: str) -> Action:
+    """The MD5 login answering ``challenge``: the secret itself never goes on the wire.
+
+    ``Key`` is md5(challenge + secret) in lower-case hex, as manager.c's authenticate() computes it.
+    """
+    key = hashlib.md5((challenge + secret).encode("utf-8"), usedforsecurity=False).hexdigest()
+    action: Action = {"Action": "Login", "AuthType": "MD5", "Username": username, "Key": key, "Events": events}
     assert_header_safe(action)
     return action

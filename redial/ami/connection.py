@@ -1,8 +1,10 @@
 """The live AMI link: panoramisk as transport, kept thin, with its pitfalls guarded.
 
-- The daemon logs in itself (panoramisk's own login ignores a refusal) and sends
-  its own timed Ping: panoramisk's never checks for an answer, so a dead peer
-  would go unnoticed. A missed Pong aborts the transport; panoramisk reconnects.
+- The daemon logs in itself (panoramisk's own login ignores a refusal), always with
+  the MD5 challenge, so the secret never crosses the socket (there is no fallback to
+  a plain login, whatever the peer answers), and sends its own timed Ping:
+  panoramisk's never checks for an answer, so a dead peer would go unnoticed.
+  A missed Pong aborts the transport; panoramisk reconnects.
 - Every action has a timeout; a timed-out action is removed from panoramisk's
   table so its future does not leak.
 - Every action is "forgettable": panoramisk re-sends unanswered actions after a
@@ -31,7 +33,14 @@ from panoramisk import actions as pactions
 from panoramisk.message import Message
 
 from redial.ami import events as ev
-from redial.ami.actions import Action, assert_header_safe, extension_state_action, login_action, pause_action
+from redial.ami.actions import (
+    Action,
+    assert_header_safe,
+    challenge_action,
+    extension_state_action,
+    login_action,
+    pause_action,
+)
 from redial.ami.backoff import Backoff
 from redial.ami.login_snapshot import live_channels, pbx_started, queue_members
 from redial.ami.transport import BackoffManager, FastAmiProtocol
@@ -42,6 +51,7 @@ __all__ = ["LOGIN_EVENTS", "AmiLink", "FastAmiProtocol"]
 
 # Everything the daemon sends: none of it may be re-sent by panoramisk after a reconnect.
 _NEVER_RESEND = (
+    "challenge",
     "login",
     "logoff",
     "ping",
@@ -204,8 +214,12 @@ class AmiLink:
     async def _login(self) -> None:
         settings = self._settings
         try:
+            challenge = await self._send(challenge_action(), require_login=False)
+            nonce = str(challenge.get("Challenge", ""))
+            if not nonce:
+                raise AmiRefused("Asterisk answered the MD5 Challenge without a challenge")
             response = await self._send(
-                login_action(settings.username, settings.secret.reveal(), LOGIN_EVENTS), require_login=False
+                login_action(settings.username, nonce, settings.secret.reveal(), LOGIN_EVENTS), require_login=False
             )
         except (AmiNotConnected, AmiTimeout) as exc:
             self._drop_link(f"login got no answer: {exc}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import grp
 import os
+import re
 import stat
 import zoneinfo
 from collections.abc import Mapping
@@ -45,16 +46,36 @@ from redial.exceptions import ConfigError
 
 T = TypeVar("T")
 
+# The AMI secret's own rules. Asterisk's MD5 challenge keeps it off the wire, but whoever
+# answers on the AMI port (a squatter after an Asterisk restart) gets md5(challenge + secret)
+# to guess at offline: only a long random secret makes that hopeless.
+MIN_SECRET_LENGTH = 16
+# Words the shipped examples and the usual templates put where a secret belongs (compared
+# in lower case, without punctuation: CHANGE-ME, change_me and ChangeMe are one).
+PLACEHOLDER_WORDS = ("changeme", "changethis", "replaceme", "yoursecret", "placeholder")
+_SECRET_FIX = "set a long random secret (openssl rand -hex 24) in manager.conf and here"
+_STORE_FIX = "or keep the secret in ami.secret_file (mode 0600) or in systemd's LoadCredential=ami-secret"
 
-def parse_settings(data: object, env: Mapping[str, str] | None = None, source: str = "<string>") -> Settings:
-    """Validate an already-loaded YAML document into :class:`Settings`."""
+
+def parse_settings(
+    data: object,
+    env: Mapping[str, str] | None = None,
+    source: str = "<string>",
+    secret_problems: list[ConfigError] | None = None,
+) -> Settings:
+    """Validate an already-loaded YAML document into :class:`Settings`.
+
+    A secret that breaks its rules (:func:`secret_weakness`, a readable secret file)
+    raises ConfigError; given ``secret_problems``, they are collected there instead
+    (``redial doctor`` reports them with its other findings).
+    """
     env = os.environ if env is None else env
     document = convert({} if data is None else data, schema.ConfigFile)
     raw_policy = data.get("policy") if isinstance(data, Mapping) else None
     policy, queue_policies = _policies(document.policy or schema.Policy(), raw_policy or {})
     store = document.store or schema.Store()
     return Settings(
-        ami=_ami(document.ami or schema.Ami(), env),
+        ami=_ami(document.ami or schema.Ami(), env, secret_problems),
         store=_same(StoreSettings, store, path=Path(store.path)),
         policy=policy,
         queue_policies=queue_policies,
@@ -68,8 +89,10 @@ def parse_settings(data: object, env: Mapping[str, str] | None = None, source: s
     )
 
 
-def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the YAML file at ``path``."""
+def load_settings(
+    path: Path, env: Mapping[str, str] | None = None, secret_problems: list[ConfigError] | None = None
+) -> Settings:
+    """Read and validate the YAML file at ``path`` (``secret_problems`` as in :func:`parse_settings`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -80,7 +103,19 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
         raise ConfigError("", f"{path} is not valid YAML{line}: {getattr(exc, 'problem', exc)}") from None
-    return parse_settings(data, env, source=str(path))
+    settings = parse_settings(data, env, source=str(path), secret_problems=secret_problems)
+    inline = data.get("ami") if isinstance(data, Mapping) else None
+    if isinstance(inline, Mapping) and inline.get("secret"):
+        readers = _readers(path)
+        if readers:
+            _secret_problem(
+                ConfigError(
+                    "ami.secret",
+                    f"the secret is written in {path}, which {readers} can read; chmod 600 {path}, {_STORE_FIX}",
+                ),
+                secret_problems,
+            )
+    return settings
 
 
 def _same(cls: type[T], section: msgspec.Struct, omit: tuple[str, ...] = (), **changes: Any) -> T:
@@ -91,12 +126,12 @@ def _same(cls: type[T], section: msgspec.Struct, omit: tuple[str, ...] = (), **c
     return cls(**{**fields, **changes})
 
 
-def _ami(section: schema.Ami, env: Mapping[str, str]) -> AmiSettings:
-    secret = Secret(section.secret)
+def _ami(section: schema.Ami, env: Mapping[str, str], problems: list[ConfigError] | None) -> AmiSettings:
+    secret, source = Secret(section.secret), "ami.secret"
     if section.secret_file is not None:
         if secret:
             raise ConfigError("ami.secret_file", "set secret or secret_file, not both")
-        secret = _secret_file(Path(section.secret_file), "ami.secret_file")
+        secret, source = _secret_file(Path(section.secret_file), "ami.secret_file", problems), "ami.secret_file"
     credentials = env.get("CREDENTIALS_DIRECTORY")
     if not secret and credentials:
         # systemd's LoadCredential=ami-secret:/etc/redial/ami-secret puts it here, readable only by us.
@@ -106,12 +141,15 @@ def _ami(section: schema.Ami, env: Mapping[str, str]) -> AmiSettings:
                 secret = Secret(credential.read_text(encoding="utf-8").strip())
             except OSError as exc:
                 raise ConfigError("ami.secret", f"cannot read the credential {credential}: {exc.strerror}") from None
+            source = f"credential {credential}"
     given = {key: env.get(f"REDIAL_AMI_{key.upper()}") for key in ("host", "port", "username", "secret")}
     try:
         # The environment holds only strings: strict=False reads "15038" as a port. Empty is unset.
         override = convert({k: v for k, v in given.items() if v}, schema.AmiEnvironment, strict=False)
     except ConfigError as exc:
         raise ConfigError(f"REDIAL_AMI_{exc.path.upper()}", exc.message) from None
+    if override.secret:
+        secret, source = Secret(override.secret), "REDIAL_AMI_SECRET"
     settings = _same(
         AmiSettings,
         section,
@@ -119,18 +157,48 @@ def _ami(section: schema.Ami, env: Mapping[str, str]) -> AmiSettings:
         host=override.host or section.host,
         port=override.port or section.port,
         username=override.username or section.username,
-        secret=Secret(override.secret) if override.secret else secret,
+        secret=secret,
     )
     for key, value in (("username", settings.username), ("secret", settings.secret.reveal())):
         if any(ch in value for ch in "\r\n\0"):
             raise ConfigError(f"ami.{key}", "holds a line break or NUL, which AMI cannot carry")
+    weakness = secret_weakness(secret.reveal()) if secret else None
+    if weakness is not None:
+        _secret_problem(ConfigError(source, f"the AMI secret {weakness}; {_SECRET_FIX}"), problems)
     return settings
 
 
-def _secret_file(file: Path, path: str) -> Secret:
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is no secret (a placeholder, too short, not random), or None when it will do."""
+    folded = re.sub(r"[^a-z0-9]", "", secret.lower())
+    if any(word in folded for word in PLACEHOLDER_WORDS):
+        return "is the placeholder of an example"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"has {len(secret)} characters, fewer than {MIN_SECRET_LENGTH}"
+    if len(set(secret)) < 5:
+        return "repeats a few characters: it is not random"
+    return None
+
+
+def _secret_problem(problem: ConfigError, problems: list[ConfigError] | None) -> None:
+    if problems is None:
+        raise problem
+    problems.append(problem)
+
+
+def _readers(file: Path) -> str:
+    """Who besides the owner may read ``file``: "every user", "its group", or "" for nobody."""
+    mode = file.stat().st_mode
+    if mode & stat.S_IROTH:
+        return "every user"
+    return "its group" if mode & stat.S_IRGRP else ""
+
+
+def _secret_file(file: Path, path: str, problems: list[ConfigError] | None) -> Secret:
     try:
-        if file.stat().st_mode & stat.S_IROTH:
-            raise ConfigError(path, f"{file} is readable by every user; chmod o-r it")
+        readers = _readers(file)
+        if readers:
+            _secret_problem(ConfigError(path, f"{file} is readable by {readers}; chmod 600 {file}"), problems)
         return Secret(file.read_text(encoding="utf-8").strip())
     except OSError as exc:
         raise ConfigError(path, f"cannot read {file}: {exc.strerror}") from None

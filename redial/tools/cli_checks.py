@@ -15,6 +15,7 @@ import click
 import yaml
 
 from redial.config import describe
+from redial.exceptions import ConfigError
 from redial.service.logs import configure_logging
 from redial.tools.cli_common import config_option, require_ami_secret, settings_or_exit
 
@@ -138,7 +139,9 @@ def doctor(
     """
     from redial.tools.doctor import Admin, Status, diagnose, render, verdict
 
-    settings = settings_or_exit(config_path)
+    # A secret that breaks its rules is reported as a finding, with the rest, not refused.
+    secret_problems: list[ConfigError] = []
+    settings = settings_or_exit(config_path, secret_problems)
     require_ami_secret(settings)
     admin = None
     if admin_user:
@@ -154,7 +157,9 @@ def doctor(
         ami = settings.ami
         click.echo(f"redial doctor: Asterisk AMI at {ami.host}:{ami.port} as {ami.username}")
     findings = []
-    for finding in diagnose(settings, admin=admin, etc_dir=asterisk_etc, timeout=timeout):
+    for finding in diagnose(
+        settings, admin=admin, etc_dir=asterisk_etc, timeout=timeout, secret_problems=secret_problems
+    ):
         findings.append(finding)
         if as_json:
             click.echo(

@@ -31,14 +31,17 @@ config_option = click.option(
 )
 
 
-def settings_or_exit(config_path: Path | None) -> Settings:
-    """Load the settings or exit 78 with a message naming the offending key."""
+def settings_or_exit(config_path: Path | None, secret_problems: list[ConfigError] | None = None) -> Settings:
+    """Load the settings or exit 78 with a message naming the offending key.
+
+    Given ``secret_problems``, a secret that breaks its rules is listed there instead (the doctor's way).
+    """
     try:
         if config_path is None:
             if DEFAULT_CONFIG_PATH.exists():
-                return load_settings(DEFAULT_CONFIG_PATH)
-            return parse_settings({}, source="<defaults>")
-        return load_settings(config_path)
+                return load_settings(DEFAULT_CONFIG_PATH, secret_problems=secret_problems)
+            return parse_settings({}, source="<defaults>", secret_problems=secret_problems)
+        return load_settings(config_path, secret_problems=secret_problems)
     except ConfigError as exc:
         click.echo(f"redial: configuration error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)

@@ -1,4 +1,16 @@
-"""Checks of the daemon's AMI user: the actions it may send, the events it reads, its eventfilter lines."""
+"""Checks of the daemon's AMI user: the actions it may send, the events it reads, its eventfilter lines.
+
+An action needs any one of the write classes Asterisk registered it with (manager.c
+runs it when ``writeperm & authority``, or when its authority is 0). The daemon's
+actions need only originate, agent and reporting (Asterisk 22's registrations):
+
+    Login, Challenge, Ping, QueueStatus      none
+    Originate                                originate
+    QueuePause, QueueLog                     agent (app_queue)
+    CoreShowChannels, CoreStatus             system or reporting
+    Status                                   system, call or reporting
+    ExtensionState                           call or reporting
+"""
 
 from __future__ import annotations
 
@@ -13,12 +25,26 @@ NEEDED_ACTIONS: Mapping[str, str] = {
     "QueuePause": "agent",
     "QueueLog": "agent",
     "CoreShowChannels": "reporting",
-    "ExtensionState": "call",
+    "ExtensionState": "reporting",
     "CoreStatus": "reporting",
-    "Status": "call",
+    "Status": "reporting",
     "QueueStatus": "none",
     "Ping": "none",
 }
+NEEDED_WRITE = "originate,agent,reporting"
+# Actions Asterisk 22 registers with one write class only: in ListCommands, each proves
+# its class (ListCommands lists exactly the actions the session may send).
+CLASS_MARKERS: Mapping[str, str] = {
+    "Command": "command",
+    "UpdateConfig": "config",
+    "ModuleLoad": "system",
+    "Redirect": "call",
+    "UserEvent": "user",
+    "AOCMessage": "aoc",
+    "MessageSend": "message",
+}
+# Classes that run shell commands (Originate of System(), Command) or rewrite Asterisk's files.
+DANGEROUS_WRITE = ("command", "config", "system")
 # The event classes the daemon reads.
 NEEDED_READ = ("call", "agent")
 
@@ -35,9 +61,54 @@ def check_permissions(username: str, allowed: Iterable[str]) -> Finding:
         "permissions",
         Status.FAIL,
         f"{username} may not send {names}",
-        f"in manager.conf give [{username}] write = originate,call,agent,reporting"
+        f"in manager.conf give [{username}] write = {NEEDED_WRITE}"
         f" (missing: {', '.join(classes) or 'none'}), as in {MANAGER_CONF_HINT}; "
         'then asterisk -rx "manager reload"',
+    )
+
+
+def check_write_classes(username: str, allowed: Iterable[str]) -> Finding:
+    """The user may send nothing beyond what the daemon sends: its ListCommands shows no other class."""
+    present = set(allowed)
+    extra = sorted({cls for action, cls in CLASS_MARKERS.items() if action in present})
+    if not extra:
+        return Finding("write", Status.OK, f"{username} holds no write class beyond {NEEDED_WRITE}")
+    dangerous = [cls for cls in extra if cls in DANGEROUS_WRITE]
+    what = (
+        "with which whoever learns its secret runs shell commands or rewrites Asterisk's configuration"
+        if dangerous
+        else "which lets whoever learns its secret redirect or hang up calls and more"
+    )
+    return Finding(
+        "write",
+        Status.FAIL if dangerous else Status.WARN,
+        f"{username} holds the write classes {', '.join(extra)}, which the daemon never needs, {what}",
+        f"in manager.conf give [{username}] write = {NEEDED_WRITE} (nothing more), as in {MANAGER_CONF_HINT}; "
+        'then asterisk -rx "manager reload"',
+    )
+
+
+_TRUE = ("yes", "true", "y", "t", "1", "on")
+
+
+def check_clear_logins(manager_general: Mapping[str, str], http_general: Mapping[str, str], source: str) -> Finding:
+    """AMI over HTTP (manager.conf webenabled with http.conf enabled) takes logins with the secret in clear.
+
+    redial logs in over the TCP port with the MD5 challenge; the HTTP interface is
+    one more way in whose logins (``/rawman?action=login&secret=...``) travel in clear
+    unless served over TLS only.
+    """
+    web = manager_general.get("webenabled", "no").strip().lower() in _TRUE
+    http = http_general.get("enabled", "no").strip().lower() in _TRUE
+    if not (web and http):
+        return Finding("logins", Status.OK, f"AMI takes logins only on its TCP port, where redial uses MD5 ({source})")
+    return Finding(
+        "logins",
+        Status.WARN,
+        f"AMI over HTTP is on (webenabled = yes, http.conf enabled = yes; {source}): its logins carry "
+        "the secret in clear, in the URL, and redial never uses them",
+        "in manager.conf [general] set webenabled = no unless something needs AMI over HTTP (then "
+        'serve it over TLS only); then asterisk -rx "manager reload"',
     )
 
 

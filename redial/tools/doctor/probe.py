@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from redial.ami.actions import challenge_action, login_action
 from redial.ami.frames import split_recording
 from redial.tools import pjsipconf
 from redial.tools.doctor.dialplan import DialplanLine
@@ -125,7 +126,16 @@ class PbxProbe:
             socket.setdefaulttimeout(previous)
         self._manager = manager
         manager.register_event("*", self._collector)
-        reply = self.send({"Action": "Login", "Username": username, "Secret": secret, "Events": "off"})
+        # pyst2's own login() sends the secret in clear: the MD5 challenge goes through send_action instead.
+        challenge = self.send({str(k): str(v) for k, v in challenge_action().items()})
+        if challenge.get("Response") != "Success" or not challenge.get("Challenge"):
+            self.close()
+            raise ProbeError(
+                f"Asterisk refused the MD5 challenge: {challenge.get('Message', 'no challenge sent')}",
+                f"check that {self.host}:{self.port} is Asterisk's AMI; redial never sends the secret in clear",
+            )
+        login = login_action(username, challenge["Challenge"], secret, "off")
+        reply = self.send({str(k): str(v) for k, v in login.items()})
         if reply.get("Response") != "Success":
             self.close()
             raise ProbeError(

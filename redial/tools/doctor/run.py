@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from redial.ami.events import NEEDED_EVENTS
 from redial.config import Settings
+from redial.exceptions import ConfigError
 from redial.tools import pjsipconf
-from redial.tools.doctor.ami_user import check_event_filters, check_permissions, check_read_classes
+from redial.tools.doctor.ami_user import (
+    check_clear_logins,
+    check_event_filters,
+    check_permissions,
+    check_read_classes,
+    check_write_classes,
+)
 from redial.tools.doctor.dialplan import check_dialplan, check_greeting, check_returning, uses_greeting
 from redial.tools.doctor.findings import MANAGER_CONF_HINT, Finding, Status
 from redial.tools.doctor.pbx import AGI_MODULE, MODULES, check_clock, check_modules, check_version
@@ -107,7 +114,19 @@ def _manager_findings(config_dir: Path | None, username: str, admin_checked: boo
         finding = check_read_classes(username, read)
         findings.append(dataclasses.replace(finding, summary=f"{finding.summary} ({source})"))
     findings.append(check_event_filters(username, section.values, NEEDED_EVENTS, source))
+    general = pjsipconf.manager_user(config_dir, "general")
+    http = _general(config_dir / "http.conf", config_dir)
+    findings.append(check_clear_logins(general.values if general else {}, http, f"read from {config_dir}"))
     return findings
+
+
+def _general(path: Path, config_dir: Path) -> dict[str, str]:
+    """The [general] values of an Asterisk file, or none when it is absent or unreadable."""
+    try:
+        sections = pjsipconf.parse_sections(path, config_dir)
+    except (OSError, ValueError):
+        return {}
+    return next((section.values for section in sections if section.name == "general"), {})
 
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -120,16 +139,21 @@ def diagnose(
     etc_dir: Path | None = None,
     timeout: float = 5.0,
     probe_factory: Callable[[str, int, float], PbxProbe] = PbxProbe,
+    secret_problems: Sequence[ConfigError] = (),
 ) -> Iterator[Finding]:
     """Run every check, yielding each finding as soon as it is known.
 
     ``etc_dir`` is where Asterisk's configuration is; by default that of the running
     Asterisk whose AMI port is the configured one, found through /proc (only when
-    AMI is on this host). On a FreePBX installation (:mod:`redial.tools.freepbx`) the run
+    AMI is on this host). ``secret_problems`` are what the configuration's secret rules
+    refused (a placeholder, a short secret, a file others can read): each is a failure,
+    reported first. On a FreePBX installation (:mod:`redial.tools.freepbx`) the run
     says so, checks FreePBX's files too, and words every fix the FreePBX way.
     """
     from redial.tools import freepbx  # it builds on doctor.findings: imported here, so no import cycle
 
+    for problem in secret_problems:
+        yield Finding("secret", Status.FAIL, str(problem))
     seen = _Seen()
     with contextlib.closing(_checks(settings, admin, etc_dir, timeout, probe_factory, seen)) as checks:
         for finding in checks:
@@ -169,13 +193,18 @@ def _checks(
             if seen.freepbx is not None:
                 yield freepbx.detected(seen.freepbx)
             return
-        yield Finding("AMI", Status.OK, f"logged in as {ami.username} at {ami.host}:{ami.port} ({probe.banner})")
+        yield Finding(
+            "AMI",
+            Status.OK,
+            f"logged in as {ami.username} at {ami.host}:{ami.port} with the MD5 challenge ({probe.banner})",
+        )
         commands = probe.commands()
         if seen.freepbx is None and "ShowDialPlan" in commands:
             seen.freepbx = freepbx.detect_dialplan(probe.dialplan)
         if seen.freepbx is not None:
             yield freepbx.detected(seen.freepbx)
         yield check_permissions(ami.username, commands)
+        yield check_write_classes(ami.username, commands)
         if admin is not None:
             deep = probe_factory(ami.host, ami.port, timeout)
             try:
