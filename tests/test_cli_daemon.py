@@ -90,7 +90,8 @@ class TestRun:
         socket_path.write_text("not a socket")
         file = tmp_path / "r.yaml"
         file.write_text(f"store:\n  path: {tmp_path / 's.sqlite3'}\ncontrol:\n  socket: {socket_path}\n")
-        result = CliRunner().invoke(main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "a-secret-of-16-or-more"})
+        env = {"REDIAL_AMI_SECRET": "a-secret-of-16-or-more"}
+        result = CliRunner().invoke(main, ["run", "--config", str(file)], env=env)
         assert result.exit_code == EXIT_CANT_CREATE and f"{socket_path} exists and is not a socket" in result.output
         assert socket_path.read_text() == "not a socket"
 
