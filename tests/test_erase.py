@@ -30,8 +30,8 @@ async def _call(store: Store, linkedid: str, number: str, e164: str, job: bool) 
     )
     assert recorded is not None
     waiting = recorded[1]
-    ended = move(waiting, Trigger.CANCEL, "connected", Outcome.CONNECTED, revision=waiting.revision + 1)
-    await store.save_job(SaveJob(ended, waiting.state, waiting.revision), 60.0)
+    ended = move(waiting, Trigger.CANCEL, "connected", Outcome.CONNECTED)
+    await store.save_job(SaveJob.over(waiting, ended), 60.0)
     return waiting.id
 
 

@@ -74,8 +74,7 @@ async def feed(engine: EngineRunner, clock: ManualClock, path: Path) -> None:
 
 def ended_in_store(job: CallbackJob, detail: str) -> SaveJob:
     """The write that ends ``job`` as FAILED behind the engine's back (a killed daemon's last step)."""
-    ended = move(job, Trigger.ATTEMPT_ENDED, detail, Outcome.FAILED, revision=job.revision + 1)
-    return SaveJob(ended, job.state, job.revision)
+    return SaveJob.over(job, move(job, Trigger.ATTEMPT_ENDED, detail, Outcome.FAILED))
 
 
 def inbound(number: str, uid: str = "9.1") -> ev.NewChannel:

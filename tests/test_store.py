@@ -45,8 +45,7 @@ async def _drop(store: Store, linkedid: str = "1.1") -> CallbackJob:
 
 
 def _ended(job: CallbackJob, outcome: Outcome = Outcome.CONNECTED) -> SaveJob:
-    ended = move(job, Trigger.CANCEL, outcome.value, outcome, revision=job.revision + 1)
-    return SaveJob(ended, job.state, job.revision)
+    return SaveJob.over(job, move(job, Trigger.CANCEL, outcome.value, outcome))
 
 
 class TestSchema:

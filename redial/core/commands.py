@@ -79,6 +79,11 @@ class SaveJob:
     expected_revision: int
     ended_attempt: CallbackJob | None = None
 
+    @classmethod
+    def over(cls, held: CallbackJob, moved: CallbackJob, ended_attempt: CallbackJob | None = None) -> SaveJob:
+        """The write of ``moved`` over ``held`` (the job as stored now): one revision on."""
+        return cls(moved.changed(revision=held.revision + 1), held.state, held.revision, ended_attempt)
+
 
 @dataclass(frozen=True, slots=True)
 class ForgetReservation:

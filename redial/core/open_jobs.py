@@ -63,9 +63,8 @@ class OpenJobs:
     def save(self, job: CallbackJob, ended_attempt: CallbackJob | None = None) -> SaveJob:
         """The write that stores ``job`` over the version held now; held from here on as written."""
         current = self._jobs.get(job.id)
-        expected = current if current is not None else job
-        written = job.changed(revision=expected.revision + 1)
-        command = SaveJob(written, expected.state, expected.revision, ended_attempt)
+        command = SaveJob.over(current if current is not None else job, job, ended_attempt)
+        written = command.job
         if ended_attempt is not None:
             self.log(ended_attempt)
         self.put(written)

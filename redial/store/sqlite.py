@@ -384,8 +384,8 @@ class Store(Reports, Erasure):
             return CancelAnswer(
                 False, f"redial {redial_id} is {job.state.value}: only a pending redial can be cancelled"
             )
-        ended = move(job, Trigger.CANCEL, f"cancelled by {by}", Outcome.CANCELLED, revision=job.revision + 1)
-        await self.save_job(SaveJob(ended, job.state, job.revision), now)
+        ended = move(job, Trigger.CANCEL, f"cancelled by {by}", Outcome.CANCELLED)
+        await self.save_job(SaveJob.over(job, ended), now)
         return CancelAnswer(True, f"redial {redial_id} cancelled")
 
     async def forget_reservation(self, job_id: int, interface: str, now: float) -> None:
