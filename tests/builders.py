@@ -1,8 +1,11 @@
-"""AMI events the unit tests build: a queue call that drops, a queue member's state."""
+"""What the unit tests build: AMI events of a queue call that drops, a queue member's state,
+the ended call the tracker reports for it, and a callback job."""
 
 from __future__ import annotations
 
 from redial.ami import events as ev
+from redial.core.jobs import CallbackJob, JobState
+from redial.core.tracker import EndedBy, EndedCall
 
 
 def ref(uid: str, linked: str, channel: str) -> ev.ChannelRef:
@@ -29,3 +32,44 @@ def member(interface: str, status: int = 1, paused_reason: str = "", queue: str 
     return ev.MemberState(
         queue, interface, interface[-6:], interface, status, bool(paused_reason), paused_reason, False, 0, 0
     )
+
+
+# A queue call answered by agent1 whose customer leg dropped (cause 44).
+CALL = EndedCall(
+    linkedid="1.1",
+    customer_uniqueid="1.1",
+    customer_channel="PJSIP/trunk-01",
+    customer_number="2025550123",
+    dialled="100",
+    queue="support",
+    agent_interface="PJSIP/agent1",
+    agent_member="Alice",
+    agent_uniqueid="1.2",
+    joined_at=10.0,
+    answered_at=12.0,
+    ended_at=40.0,
+    ended_by=EndedBy.CUSTOMER,
+    cause=44,
+    soft_cause=1,
+    transferred=False,
+    agent_complete_reason="caller",
+    talk_time=28,
+)
+
+
+# A drop redial waiting for its window.
+JOB = CallbackJob(
+    id=7,
+    call_id=1,
+    linkedid="pbx-east-1.1",
+    original_uniqueid="pbx-east-1.1",
+    customer_number="2025550123",
+    dialled="100",
+    queue="support",
+    agent_interface="PJSIP/agent1",
+    agent_member="Alice",
+    trunk="trunk",
+    state=JobState.WAITING,
+    due_at=10.0,
+    channel_id="redial-7-1-pbx-east-1.1",
+)

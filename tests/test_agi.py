@@ -21,8 +21,8 @@ from redial.policy.classify import Classification, EndKind
 from redial.policy.decide import Decision, Reason, Verdict
 from redial.service.agi import ReturningCallerService, read_headers
 from redial.store import Store
+from tests.builders import CALL
 from tests.ports import free_port
-from tests.test_classify import CALL
 
 NOW = 1_800_000_000.0
 

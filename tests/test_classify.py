@@ -7,29 +7,8 @@ import dataclasses
 import pytest
 
 from redial.config import PolicySettings
-from redial.core.tracker import EndedBy, EndedCall
 from redial.policy.classify import EndKind, cause_name, classify
-
-CALL = EndedCall(
-    linkedid="1.1",
-    customer_uniqueid="1.1",
-    customer_channel="PJSIP/trunk-01",
-    customer_number="2025550123",
-    dialled="100",
-    queue="support",
-    agent_interface="PJSIP/agent1",
-    agent_member="Alice",
-    agent_uniqueid="1.2",
-    joined_at=10.0,
-    answered_at=12.0,
-    ended_at=40.0,
-    ended_by=EndedBy.CUSTOMER,
-    cause=44,
-    soft_cause=1,
-    transferred=False,
-    agent_complete_reason="caller",
-    talk_time=28,
-)
+from tests.builders import CALL
 
 
 class TestClassify:

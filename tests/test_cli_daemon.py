@@ -153,7 +153,7 @@ class TestFastAgiPort:
 async def _store_with_pending_redial(tmp_path: Path) -> tuple[Path, int]:
     from redial.policy.classify import Classification, EndKind
     from redial.policy.decide import Decision, Reason, Verdict
-    from tests.test_classify import CALL
+    from tests.builders import CALL
 
     path = tmp_path / "s.sqlite3"
     store = await Store.open(path)
@@ -303,7 +303,7 @@ class TestStatusAndCancel:
         from redial.policy.classify import Classification, EndKind
         from redial.policy.decide import Decision, Reason, Verdict
         from redial.service.control import user_name
-        from tests.test_classify import CALL
+        from tests.builders import CALL
 
         path = tmp_path / "s.sqlite3"
 

@@ -11,7 +11,7 @@ from redial.policy.classify import classify
 from redial.policy.decide import Decision, Reason, Verdict, decide, skip_by_kind, talk_seconds
 from redial.policy.hours import is_open
 from redial.policy.numbers import check_number
-from tests.test_classify import CALL
+from tests.builders import CALL
 
 # Monday 2026-11-23 10:00 UTC.
 MONDAY_10 = 1795428000.0

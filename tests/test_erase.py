@@ -11,7 +11,7 @@ from redial.core.jobs import JobKind, Outcome, Trigger, move
 from redial.policy.classify import classify
 from redial.policy.decide import Decision, Reason, Verdict
 from redial.store import Store
-from tests.test_classify import CALL
+from tests.builders import CALL
 
 NATIONAL = "2025550143"
 E164 = "+12025550143"

@@ -14,7 +14,7 @@ from redial.core.jobs import JobKind
 from redial.core.tracker import EndedBy
 from redial.policy.guard import OutageGuard
 from redial.service.metrics import Metrics
-from tests.test_classify import CALL
+from tests.builders import CALL
 
 
 def _intake(settings: Settings, metrics: Metrics | None = None) -> Intake:

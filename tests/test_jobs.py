@@ -18,22 +18,7 @@ from redial.core.jobs import (
     move,
 )
 from redial.exceptions import InvalidTransition
-
-JOB = CallbackJob(
-    id=7,
-    call_id=1,
-    linkedid="pbx-east-1.1",
-    original_uniqueid="pbx-east-1.1",
-    customer_number="2025550123",
-    dialled="100",
-    queue="support",
-    agent_interface="PJSIP/agent1",
-    agent_member="Alice",
-    trunk="trunk",
-    state=JobState.WAITING,
-    due_at=10.0,
-    channel_id="redial-7-1-pbx-east-1.1",
-)
+from tests.builders import JOB
 
 
 def _in(state: JobState) -> CallbackJob:

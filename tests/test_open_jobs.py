@@ -6,7 +6,7 @@ import structlog
 
 from redial.core.jobs import JobState, Outcome, Trigger, move
 from redial.core.open_jobs import OpenJobs
-from tests.test_jobs import JOB
+from tests.builders import JOB
 
 
 def _jobs() -> OpenJobs:

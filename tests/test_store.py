@@ -19,7 +19,7 @@ from redial.exceptions import AlreadyRunning, StoreError
 from redial.policy.classify import classify
 from redial.policy.decide import Decision, Reason, Verdict
 from redial.store import SCHEMA_VERSION, Store, StoreLock
-from tests.test_classify import CALL
+from tests.builders import CALL
 
 
 async def _record(store: Store, linkedid: str = "1.1") -> int | None:
