@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from structlog.testing import capture_logs
+
 from redial.ami import events as ev
 from redial.config import Settings, parse_settings
 from redial.core.commands import (
@@ -268,3 +270,15 @@ class TestNothingKeptForGoneJobs:
             shell.run(engine.cancel(job.id, "alice", START + 7)[1], START + 7)
         engine.next_wakeup()
         assert engine.attempts.wrapup_ends == {} and engine.attempts._agent_plans == {}
+
+
+class TestJobReplaced:
+    """A write that failed leaves the engine holding what the store holds, and says so when that is nothing."""
+
+    def test_unreadable_job_is_set_aside_with_an_error(self) -> None:
+        engine, shell = _engine()
+        shell.feed(drop(1), START)
+        with capture_logs() as logs:
+            engine.replace_job(1, None)
+        assert engine.jobs.sorted() == [] and engine.tick(START + 10) == []
+        assert [entry["event"] for entry in logs] == ["redial_set_aside"]

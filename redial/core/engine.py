@@ -107,6 +107,11 @@ class CallbackEngine:
         if stored is None:
             # Unreadable: never rung from a copy the store may not hold; a restart takes it up.
             self.jobs.drop(job_id)
+            self._log.error(
+                "redial_set_aside",
+                redial_id=job_id,
+                detail="its row could not be read back; taken up again at the next start",
+            )
             return
         self.jobs.put(stored)
 
