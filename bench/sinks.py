@@ -7,6 +7,7 @@ million calls leave nothing behind here either.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redial.ami.actions import Action
@@ -15,6 +16,7 @@ from redial.core.jobs import CallbackJob
 from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision, Verdict
+from redial.store.calls import CallRecord
 
 
 @dataclass
@@ -47,6 +49,9 @@ class CountingStore:
         counts.abnormal += classification.abnormal
         counts.redial_decisions += decision.verdict is Verdict.REDIAL
         return counts.calls_recorded
+
+    async def record_calls(self, records: Sequence[CallRecord]) -> list[int | None]:
+        return [await self.record_call(*record) for record in records]
 
     async def record_drop(
         self,

@@ -19,7 +19,7 @@ from redial.core.jobs import CallbackJob, CancelAnswer, JobState, Outcome, Trigg
 from redial.core.tracker import CallerWithheld
 from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, LostWrite, StoreError
 from redial.service.replay import load_frames
-from redial.service.runner import EngineRunner
+from redial.service.runner import UNWRITTEN_FOR, EngineRunner
 from redial.store import Store
 from tests.builders import drop, member, ref
 
@@ -462,6 +462,8 @@ class TestPolicyInEngine:
         ]  # type: ignore[attr-defined]
         normal[6] = ev.ChannelHungUp(normal[6].ref, 16, "Normal Clearing")  # type: ignore[attr-defined]
         await run(engine, clock, normal)
+        clock.advance(UNWRITTEN_FOR)
+        await engine.tick()  # a normal end's row is written within UNWRITTEN_FOR
         await run(engine, clock, drop(2, number="(202) 555-0123"))
         rows = await store.history()
         assert [row["reason"] for row in reversed(rows)] == ["normal_end", "abnormal_end"]
@@ -868,3 +870,73 @@ class TestLostWrite:
         assert engine.open_redials == []
         stored = await store.job(1)
         assert stored is not None and stored.outcome is Outcome.CANCELLED
+
+
+def _normal(n: int, number: str = "2025550123") -> list[ev.AmiEvent]:
+    """A queue call the agent ends normally."""
+    events = drop(n, number=number)
+    events[4:7] = [
+        ev.HangupRequested(events[6].ref, None, soft=False),  # type: ignore[attr-defined]
+        ev.ChannelHungUp(events[6].ref, 16, "Normal Clearing"),  # type: ignore[attr-defined]
+        ev.ChannelHungUp(events[4].ref, 16, "Normal Clearing"),  # type: ignore[attr-defined]
+    ]
+    return events
+
+
+class TestNormalEndsWrittenInGroups:
+    """A normal end leads to no action: its row is written with others, within UNWRITTEN_FOR."""
+
+    async def test_held_until_due_then_one_commit(self, store: Store) -> None:
+        """Rows of normal ends appear together once UNWRITTEN_FOR has passed, each with its own id."""
+        clock = ManualClock(START)
+        engine = EngineRunner(cfg(), store, FakeOriginator(), clock)
+        await run(engine, clock, _normal(1) + _normal(2))
+        assert await store.history() == []
+        assert engine.next_wakeup() is not None  # the consumer wakes up for the write
+        clock.advance(UNWRITTEN_FOR)
+        await engine.tick()
+        rows = await store.history()
+        assert sorted(row["linkedid"] for row in rows) == ["1.1", "2.1"]
+        assert engine.next_wakeup() is None
+
+    async def test_drop_is_written_at_once(self, store: Store) -> None:
+        """A drop (and its job) never waits: it leads to a redial."""
+        clock = ManualClock(START)
+        engine = EngineRunner(cfg(), store, FakeOriginator(), clock)
+        await run(engine, clock, _normal(1) + drop(2))
+        assert [row["linkedid"] for row in await store.history()] == ["2.1"]
+
+    async def test_shutdown_writes_what_is_held(self, store: Store) -> None:
+        """A clean stop loses no row."""
+        clock = ManualClock(START)
+        engine = EngineRunner(cfg(), store, FakeOriginator(), clock)
+        await run(engine, clock, _normal(1))
+        await engine.shutdown()
+        assert [row["linkedid"] for row in await store.history()] == ["1.1"]
+
+    async def test_replayed_call_is_recorded_once(self, store: Store) -> None:
+        """The same Linkedid twice (a replay) gets one row, as when rows were written one by one."""
+        clock = ManualClock(START)
+        engine = EngineRunner(cfg(), store, FakeOriginator(), clock)
+        await run(engine, clock, _normal(1))
+        await engine.write_calls()
+        await run(engine, clock, _normal(1))
+        await engine.write_calls()
+        assert len(await store.history()) == 1
+
+    async def test_failed_write_is_tried_again(self, store: Store) -> None:
+        """While the store fails the rows are kept, and written at the next try."""
+        clock = ManualClock(START)
+        engine = EngineRunner(cfg(), store, FakeOriginator(), clock)
+        await run(engine, clock, _normal(1))
+        real = store.record_calls
+
+        async def failing(records: Any) -> list[int | None]:
+            raise StoreError("disk full")
+
+        store.record_calls = failing  # type: ignore[method-assign]
+        with pytest.raises(StoreError):
+            await engine.write_calls()
+        store.record_calls = real  # type: ignore[method-assign]
+        await engine.write_calls()
+        assert [row["linkedid"] for row in await store.history()] == ["1.1"]

@@ -43,6 +43,13 @@ from redial.store import JobStore
 
 # A restarted daemon remembers the redials per number of this long ago (the daily cap).
 _CAP_LOOKBACK = 2 * 86400.0
+# Calls that ended normally lead to no action, so their rows are written in groups: one
+# commit at most this many seconds after the first of a group, or at this many calls.
+# A crash loses at most these rows of normal ends; never a drop, a job or a state change.
+UNWRITTEN_FOR = 1.0
+UNWRITTEN_MAX = 256
+# While the store fails, at most this many are held for the next try (the oldest go first).
+_UNWRITTEN_KEPT = 4 * UNWRITTEN_MAX
 
 
 class Originator(Protocol):
@@ -78,6 +85,8 @@ class EngineRunner:
         self._dnc: dict[tuple[str, str], DoNotCallList] = {}
         self.core = CallbackEngine(settings, self._do_not_call, self._log, metrics)
         self.metrics = self.core.metrics
+        # Normal ends not yet written, with when each was decided (see UNWRITTEN_FOR).
+        self._unwritten: list[tuple[RecordCall, float]] = []
 
     # ---- what the daemon and the tools read --------------------------------------------
     @property
@@ -118,7 +127,11 @@ class EngineRunner:
         return self.core.snapshot()
 
     def next_wakeup(self) -> float | None:
-        return self.core.next_wakeup()
+        wakeup = self.core.next_wakeup()
+        if not self._unwritten:
+            return wakeup
+        write_at = self._unwritten[0][1] + UNWRITTEN_FOR
+        return write_at if wakeup is None else min(wakeup, write_at)
 
     def work_due(self) -> bool:
         return self.core.work_due(self._clock.now())
@@ -133,11 +146,41 @@ class EngineRunner:
         since = self._clock.now() - _CAP_LOOKBACK
         self.core.resume(await store.open_jobs(), await store.paused_interfaces(), await store.recent_redials(since))
 
-    async def handle(self, item: EngineInput) -> None:
-        await self._run(self.core.handle(item, self._clock.now()))
+    async def handle(self, item: EngineInput) -> bool:
+        """Hand one input to the engine and carry out its commands; False when there were none
+        (most AMI events), so nothing can have fallen due."""
+        commands = self.core.handle(item, self._clock.now())
+        if not commands:
+            return False
+        await self._run(commands)
+        return True
 
     async def tick(self) -> None:
-        await self._run(self.core.tick(self._clock.now()))
+        now = self._clock.now()
+        if self._unwritten and (len(self._unwritten) >= UNWRITTEN_MAX or now >= self._unwritten[0][1] + UNWRITTEN_FOR):
+            await self.write_calls()
+        commands = self.core.tick(now)
+        if commands:
+            await self._run(commands)
+
+    async def write_calls(self) -> None:
+        """Write the normal ends held back (see UNWRITTEN_FOR) in one commit; kept for the next
+        try when the store fails."""
+        held, now = self._unwritten, self._clock.now()
+        if not held:
+            return
+        records = [(c.call, c.classification, c.decision, at, c.number_key) for c, at in held]
+        try:
+            call_ids = await self._store.record_calls(records)
+        except StoreError:
+            if len(held) > _UNWRITTEN_KEPT:
+                lost = len(held) - _UNWRITTEN_KEPT
+                del held[:lost]
+                self._log.error("calls_not_recorded", calls=lost, detail="the store failed; normal ends only")
+            raise
+        self._unwritten = []
+        for (command, _at), call_id in zip(held, call_ids, strict=True):
+            await self._run(self.core.on_result(Done(command, Recorded(call_id)), now))
 
     async def cancel(self, redial_id: int, by: str) -> CancelAnswer:
         answer, commands = self.core.cancel(redial_id, by, self._clock.now())
@@ -145,8 +188,12 @@ class EngineRunner:
         return answer
 
     async def shutdown(self) -> None:
-        """Stopping: release every agent the daemon holds; jobs in flight carry on on the PBX."""
-        await self._run(self.core.shutdown(self._clock.now()))
+        """Stopping: write what is held back, release every agent the daemon holds; jobs in
+        flight carry on on the PBX."""
+        try:
+            await self.write_calls()
+        finally:
+            await self._run(self.core.shutdown(self._clock.now()))
 
     # ---- carrying commands out ----------------------------------------------------------
     async def _run(self, commands: list[Command]) -> None:
@@ -167,6 +214,11 @@ class EngineRunner:
                 raise
             return None
         if isinstance(command, RecordCall):
+            if command.job is None and not command.classification.abnormal:
+                self._unwritten.append((command, now))
+                if len(self._unwritten) >= UNWRITTEN_MAX:
+                    await self.write_calls()
+                return None
             return Done(command, await self._record(command, now))
         if isinstance(command, ForgetReservation):
             await self._store.forget_reservation(command.job_id, command.interface, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from redial.core.commands import NewJob, SaveJob
@@ -9,6 +10,7 @@ from redial.core.jobs import CallbackJob
 from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision
+from redial.store.calls import CallRecord
 from redial.store.lock import StoreLock
 from redial.store.schema import MIGRATIONS, SCHEMA_VERSION
 from redial.store.sqlite import Store
@@ -20,6 +22,8 @@ class JobStore(Protocol):
     async def record_call(
         self, call: EndedCall, classification: Classification, decision: Decision, now: float, number_e164: str = ""
     ) -> int | None: ...
+
+    async def record_calls(self, records: Sequence[CallRecord]) -> list[int | None]: ...
 
     async def record_drop(
         self,

@@ -22,6 +22,7 @@ from redial.exceptions import LostWrite, StoreError
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision
 from redial.store import schema
+from redial.store.calls import CallWrites, RecentDrops
 from redial.store.erase import Erasure
 from redial.store.reports import Reports
 from redial.store.schema import statements_of
@@ -70,12 +71,13 @@ def _job(row: Sequence[Any]) -> CallbackJob:
     )
 
 
-class Store(Reports, Erasure):
+class Store(CallWrites, Reports, Erasure):
     """Async access to the SQLite file. Open with :meth:`open`, close with :meth:`close`."""
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self._db = db
         self.path = path
+        self.recent_drops = RecentDrops()
 
     @classmethod
     async def open(cls, path: Path | str, check: bool = False) -> Store:
@@ -170,14 +172,6 @@ class Store(Reports, Erasure):
             row = await cursor.fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    async def record_call(
-        self, call: EndedCall, classification: Classification, decision: Decision, now: float, number_e164: str = ""
-    ) -> int | None:
-        """Insert the ended call; its row id, or ``None`` when this Linkedid was recorded before."""
-        call_id = await self._insert_call(call, classification, decision, now, number_e164)
-        await self._db.commit()
-        return call_id
-
     async def record_drop(
         self,
         call: EndedCall,
@@ -205,44 +199,6 @@ class Store(Reports, Erasure):
         stored = await self.job(job_id)
         assert stored is not None
         return call_id, stored
-
-    async def _insert_call(
-        self, call: EndedCall, classification: Classification, decision: Decision, now: float, number_e164: str
-    ) -> int | None:
-        cursor = await self._db.execute(
-            """INSERT OR IGNORE INTO calls (linkedid, customer_uniqueid, customer_channel, customer_number,
-                   dialled, queue, trunk, agent_interface, agent_member, joined_at, answered_at, ended_at,
-                   ended_by, cause, soft_cause, transferred, agent_complete_reason, talk_time,
-                   classification, verdict, reason, detail, recorded_at, number_e164)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (
-                call.linkedid,
-                call.customer_uniqueid,
-                call.customer_channel,
-                call.customer_number,
-                call.dialled,
-                call.queue,
-                call.trunk,
-                call.agent_interface,
-                call.agent_member,
-                call.joined_at,
-                call.answered_at,
-                call.ended_at,
-                call.ended_by.value,
-                call.cause,
-                call.soft_cause,
-                int(call.transferred),
-                call.agent_complete_reason,
-                call.talk_time,
-                classification.kind.value,
-                decision.verdict.value,
-                decision.reason.value,
-                decision.detail,
-                now,
-                number_e164,
-            ),
-        )
-        return cursor.lastrowid if cursor.rowcount == 1 else None
 
     async def _insert_job(self, call_id: int, linkedid: str, job: NewJob, now: float) -> int:
         db = self._db
@@ -332,23 +288,6 @@ class Store(Reports, Erasure):
         except BaseException:
             await db.rollback()
             raise
-
-    async def last_drop(
-        self, number_e164: str, raw_number: str, since: float
-    ) -> tuple[str, str, str, float, str] | None:
-        """The most recent abnormal end from this number since ``since``: (linkedid, interface, member,
-        ended_at, queue)."""
-        async with self._db.execute(
-            """SELECT linkedid, agent_interface, agent_member, ended_at, queue FROM calls
-               WHERE classification = 'abnormal' AND ended_at >= ? AND agent_interface IS NOT NULL
-                 AND (customer_number = ? OR (number_e164 != '' AND number_e164 = ?))
-               ORDER BY ended_at DESC LIMIT 1""",
-            (since, raw_number, number_e164),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return None
-        return str(row[0]), str(row[1]), str(row[2] or ""), float(row[3]), str(row[4] or "")
 
     async def paused_interfaces(self) -> list[tuple[int, str, str]]:
         """Interfaces finished redials left paused: (redial id, interface, the redial's ChannelId).
