@@ -81,6 +81,7 @@ class ReturningCallerService(LoopbackService):
         log: structlog.typing.FilteringBoundLogger | None = None,
         on_routed: Callable[[RoutedToAgent | CallerWithheld], None] = lambda _routed: None,
         ring_target: Callable[[str], str] = lambda interface: interface,
+        number_key: Callable[[str], str] | None = None,
         read_timeout: float = READ_TIMEOUT,
         max_connections: int = MAX_SESSIONS,
     ) -> None:
@@ -95,13 +96,15 @@ class ReturningCallerService(LoopbackService):
         # A member's own device: a Local member's dialplan (FreePBX's from-queue) refuses
         # a call that Queue() did not place.
         self._ring_target = ring_target
+        # The engine's cached customer_key: parsing a number costs more than the rest of a lookup.
+        self._number_key = number_key
 
     async def lookup(self, caller: str) -> ReturningDecision:
         """What to tell the dialplan for a call from ``caller``."""
         now = self._clock.now()
         agi = self.settings.fastagi
         policy = self.settings.policy
-        e164 = customer_key(caller, policy.numbers)
+        e164 = self._number_key(caller) if self._number_key else customer_key(caller, policy.numbers)
         found = await self._store.last_drop(e164, caller, now - agi.returning_window)
         drop = RecentDrop(*found) if found else None
         agent = self._agent_view(drop.agent_interface, now) if drop else None

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import signal
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from redial.ami.connection import AmiLink
 from redial.ami.events import AmiEvent
 from redial.clock import Clock, SystemClock
 from redial.config import Settings
-from redial.core.engine import EngineInput, LinkUp
+from redial.core.engine import LinkUp
 from redial.core.jobs import CancelAnswer
 from redial.exceptions import StoreError
 from redial.service.agi import ReturningCallerService
@@ -39,12 +40,54 @@ _STOP = object()
 _RELOAD = object()
 
 
-@dataclass(frozen=True, slots=True)
-class _Arrived:
-    """An AMI event and when it came off the socket (for the event-lag metric)."""
+class Inbox:
+    """What the consumer task works off, in arrival order: AMI events (with the time each came
+    off the socket), logins, operator commands. One future is awaited only while it is empty,
+    so a burst of events costs one wake-up of the consumer, not one each."""
 
-    at: float
-    event: object
+    def __init__(self) -> None:
+        self._items: deque[tuple[object, float]] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_for: object = None
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def put(self, item: object, arrived: float | None = None) -> None:
+        self._items.append((item, time.monotonic() if arrived is None else arrived))
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def take(self) -> tuple[object, float]:
+        return self._items.popleft()
+
+    async def wait(self, timeout: float | None, due: object = None) -> None:
+        """Until something is put, or ``timeout`` seconds pass (None: no limit).
+
+        ``due`` names the deadline behind ``timeout``: while it stays the same, the timer
+        of an earlier wait is kept rather than cancelled and made again at every wake-up.
+        """
+        if self._items:
+            return
+        loop = asyncio.get_running_loop()
+        if due is None or due != self._timer_for:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = None if timeout is None else loop.call_later(timeout, self._ring)
+            self._timer_for = due
+        self._waiter = waiter = loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def _ring(self) -> None:
+        self._timer, self._timer_for = None, None
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +108,18 @@ class Daemon:
         self._ready = False
         self.started_at = time.time()
         self.log = structlog.get_logger("redial")
-        self._queue: asyncio.Queue[EngineInput | object] = asyncio.Queue()
+        self._inbox = Inbox()
         self.store: Store | None = None
         self.engine: EngineRunner | None = None
         self.link: AmiLink | None = None
         self.returning: ReturningCallerService | None = None
 
     def stop(self) -> None:
-        self._queue.put_nowait(_STOP)
+        self._inbox.put(_STOP)
 
     def event_arrived(self, event: AmiEvent) -> None:
         """The AMI link's callback: queue the event with the time it came off the socket."""
-        self._queue.put_nowait(_Arrived(time.monotonic(), event))
+        self._inbox.put(event)
 
     async def drain(self, engine: EngineRunner) -> None:
         """Consume what is queued so far, then return: how the replay benchmark drives the consumer."""
@@ -85,7 +128,7 @@ class Daemon:
 
     def request_reload(self) -> None:
         """SIGHUP's handler: the reload waits its turn in the queue, between two events, never inside one."""
-        self._queue.put_nowait(_RELOAD)
+        self._inbox.put(_RELOAD)
 
     def reload(self) -> None:
         """Re-read the configuration; an invalid file keeps the running one."""
@@ -143,7 +186,7 @@ class Daemon:
             self.link = link = AmiLink(
                 settings.ami,
                 on_event=self.event_arrived,
-                on_login=lambda *state: self._queue.put_nowait(LinkUp.of(*state)),
+                on_login=lambda *state: self._inbox.put(LinkUp.of(*state)),
                 log=self.log,
             )
             self.engine = engine = EngineRunner(settings, store, link, self.clock, self.log, self.metrics)
@@ -165,8 +208,9 @@ class Daemon:
                     engine.agent_view,
                     self.clock,
                     self.log,
-                    on_routed=self._queue.put_nowait,
+                    on_routed=self._inbox.put,
                     ring_target=engine.ring_target,
+                    number_key=engine.customer_key,
                 )
                 await returning.start()
             self.returning = returning
@@ -225,7 +269,7 @@ class Daemon:
     async def request_cancel(self, redial_id: int, by: str) -> CancelAnswer:
         """Cancel through the consumer task, which alone changes the engine's state."""
         reply: asyncio.Future[CancelAnswer] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Cancel(redial_id, by, reply))
+        self._inbox.put(_Cancel(redial_id, by, reply))
         return await reply
 
     def _link_up(self) -> None:
@@ -236,7 +280,7 @@ class Daemon:
             self.notifier.status("logged in to AMI again")
 
     async def _consume(self, engine: EngineRunner) -> None:
-        queue = self._queue
+        inbox = self._inbox
         loop = asyncio.get_running_loop()
         watchdog = self.notifier.watchdog_interval
         next_ping = loop.time()
@@ -252,21 +296,14 @@ class Daemon:
                     await self._purge()
                 except Exception:
                     self.log.exception("store_purge_failed")
-            item: object
-            if not queue.empty():
-                item = queue.get_nowait()
-            else:
+            if not inbox:
+                # Asleep until an item arrives or work falls due: no wake-up without either.
                 wake = engine.next_wakeup()
+                timeout = None if wake is None else max(0.0, wake - self.clock.now())
                 if watchdog is not None:
-                    ping_at = self.clock.now() + max(0.0, next_ping - loop.time())
-                    wake = ping_at if wake is None else min(wake, ping_at)
-                if wake is None:
-                    item = await queue.get()
-                else:
-                    try:
-                        item = await asyncio.wait_for(queue.get(), max(0.0, wake - self.clock.now()))
-                    except TimeoutError:
-                        item = None
+                    ping_in = max(0.0, next_ping - loop.time())
+                    timeout = ping_in if timeout is None else min(timeout, ping_in)
+                await inbox.wait(timeout, (wake, next_ping))
             # Everything queued is handled before one tick: time does not move within a
             # batch, and ticking (and timing) each of the ~170 events of a 64 KiB read
             # cost a sixth of the daemon's CPU. The batch is bounded so housekeeping runs,
@@ -275,19 +312,17 @@ class Daemon:
             oldest: float | None = None
             stopping = False
             handled = 0
-            while True:
+            while inbox and handled < BATCH_LIMIT:
+                item, arrived = inbox.take()
                 if item is _STOP:
                     stopping = True
                     break
-                if isinstance(item, _Arrived):
-                    if oldest is None:
-                        oldest = item.at
-                    item = item.event
-                await self._process(engine, item)
+                if oldest is None:
+                    oldest = arrived
                 handled += 1
-                if handled >= BATCH_LIMIT or queue.empty() or engine.work_due():
+                # Only an item that gave the engine work can have made more work due.
+                if await self._process(engine, item) and engine.work_due():
                     break
-                item = queue.get_nowait()
             try:
                 await engine.tick()
             except StoreError as exc:
@@ -300,41 +335,46 @@ class Daemon:
                 self.notifier.stopping()
                 return
 
-    async def _process(self, engine: EngineRunner, item: object) -> None:
-        """Hand one queued item to the engine; a failure is logged, never raised."""
-        if isinstance(item, LinkUp):
-            self._link_up()
-            self.metrics.ami_logins.inc()
+    async def _process(self, engine: EngineRunner, item: object) -> bool:
+        """Hand one queued item to the engine; whether it had work. A failure is logged, never raised."""
         try:
-            if item is _RELOAD:
-                self.reload()
-            elif isinstance(item, _Cancel):
-                if item.reply.done():
-                    return  # the operator was told it failed (timed out): never cancel behind that
-                try:
-                    answer = await engine.cancel(item.redial_id, item.by)
-                except Exception as exc:
-                    # The operator gets the error, never a reply that hangs until a timeout.
-                    if not item.reply.done():
-                        item.reply.set_exception(exc)
-                    raise
-                if not item.reply.done():
-                    item.reply.set_result(answer)
-            elif isinstance(item, LinkUp):
-                try:
-                    await engine.handle(item)
-                finally:
-                    # Only now may Originates go out: the core knows what the PBX had. Also
-                    # after a failure in it, or no Originate would go out until the next login.
-                    if self.link is not None:
-                        self.link.snapshot_applied(item.generation)
-            elif item is not None:
-                await engine.handle(item)  # type: ignore[arg-type]
+            if isinstance(item, (LinkUp, _Cancel)) or item is _RELOAD:
+                await self._control(engine, item)
+                return True
+            return await engine.handle(item)  # type: ignore[arg-type]
         except StoreError as exc:
             self.log.error("store_error", error=str(exc))
         except Exception:
             # One bad event or bug must not stop the daemon; what is stored stays stored.
             self.log.exception("event_failed", item=type(item).__name__)
+        return True
+
+    async def _control(self, engine: EngineRunner, item: object) -> None:
+        """A login, an operator's cancel or a reload: in turn with the events around it."""
+        if item is _RELOAD:
+            self.reload()
+        elif isinstance(item, _Cancel):
+            if item.reply.done():
+                return  # the operator was told it failed (timed out): never cancel behind that
+            try:
+                answer = await engine.cancel(item.redial_id, item.by)
+            except Exception as exc:
+                # The operator gets the error, never a reply that hangs until a timeout.
+                if not item.reply.done():
+                    item.reply.set_exception(exc)
+                raise
+            if not item.reply.done():
+                item.reply.set_result(answer)
+        elif isinstance(item, LinkUp):
+            self._link_up()
+            self.metrics.ami_logins.inc()
+            try:
+                await engine.handle(item)
+            finally:
+                # Only now may Originates go out: the core knows what the PBX had. Also
+                # after a failure in it, or no Originate would go out until the next login.
+                if self.link is not None:
+                    self.link.snapshot_applied(item.generation)
 
 
 async def run_daemon(settings: Settings, clock: Clock | None = None) -> None:
