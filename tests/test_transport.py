@@ -46,6 +46,40 @@ class TestFastAmiProtocol:
         )
         assert events == [ev.ChannelHungUp(ev.ChannelRef("PJSIP/t-1", "1.1", "1.1"), 16, "")]
 
+    async def test_reads_into_its_own_buffer_over_a_real_socket(self) -> None:
+        """asyncio hands the protocol its buffer (no fresh bytes a read); frames split across reads arrive whole."""
+        frame = b"Event: Hangup\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\nChannel: PJSIP/t-1\r\nCause: 16\r\n\r\n"
+        events: list[ev.AmiEvent] = []
+        got_all = asyncio.Event()
+
+        def arrived(event: ev.AmiEvent) -> None:
+            events.append(event)
+            if len(events) == 3:
+                got_all.set()
+
+        buffers: list[int] = []
+        protocol = FastAmiProtocol(arrived)
+        get_buffer = protocol.get_buffer
+        protocol.get_buffer = lambda hint: buffers.append(hint) or get_buffer(hint)  # type: ignore[method-assign]
+
+        async def serve(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            for piece in (frame[:20], frame[20:] + frame, frame):
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport, _ = await asyncio.get_running_loop().create_connection(lambda: protocol, "127.0.0.1", port)
+        try:
+            await asyncio.wait_for(got_all.wait(), 2)
+        finally:
+            transport.close()
+            server.close()
+        assert events == [ev.ChannelHungUp(ev.ChannelRef("PJSIP/t-1", "1.1", "1.1"), 16, "")] * 3
+        assert len(buffers) >= 3
+
     async def test_reply_completes_the_pending_action(self) -> None:
         """A Response with the action's ActionID resolves the future panoramisk handed out."""
         protocol = _protocol([])
