@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -98,6 +99,59 @@ class ProcSample:
             if key in ("VmRSS", "VmHWM"):
                 mem[key] = int(value.split()[0]) / 1024
         return cls((utime + stime) / CLOCK_TICKS, mem.get("VmRSS", 0.0), mem.get("VmHWM", 0.0))
+
+
+@dataclass(frozen=True)
+class ThreadsSample:
+    """Every thread of a process at one moment: its voluntary context switches (the times it blocked
+    and was woken: its wake-ups) and the CPU all of them used, in nanoseconds where the kernel keeps
+    schedstat (else from /proc/<pid>/stat's clock ticks, 10 ms steps)."""
+
+    pid: int
+    voluntary: dict[int, int]  # thread id -> voluntary_ctxt_switches
+    cpu_ns: int
+
+    @classmethod
+    def read(cls, pid: int) -> ThreadsSample | None:
+        voluntary: dict[int, int] = {}
+        cpu_ns = 0
+        schedstat = True
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            return None
+        for task in tasks:
+            try:
+                status = (task / "status").read_text()
+            except OSError:
+                continue  # the thread ended just now
+            for line in status.splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    voluntary[int(task.name)] = int(line.split()[1])
+            try:
+                cpu_ns += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                schedstat = False
+        if not schedstat:
+            sample = ProcSample.read(pid)
+            if sample is None:
+                return None
+            cpu_ns = round(sample.cpu * 1e9)
+        return cls(pid, voluntary, cpu_ns)
+
+
+def file_bytes(paths: Iterable[Path]) -> int:
+    """The sizes of the files that exist, added up."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
+def sqlite_files(path: Path) -> list[Path]:
+    """A SQLite database in WAL mode: its file, the -wal and the -shm."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
 def system_cpu() -> tuple[float, float]:
