@@ -53,7 +53,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ from typing import Any
 import yaml
 
 from bench.live_plan import PbxRecord, check, plan_load
-from bench.live_report import asterisk_warnings, daemon_metrics, print_summary, queue_log_counts
+from bench.live_report import asterisk_warnings, daemon_metrics, exit_code, print_summary, queue_log_counts
 from bench.live_rig import (
     AGENTS_PORT,
     AMI_PORT,
@@ -415,11 +415,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted: Asterisk, SIPp and the daemon were stopped", file=sys.stderr)
         return 130
     return exit_code(report)
-
-
-def exit_code(report: Mapping[str, Any]) -> int:
-    """0 only when the PBX's verdicts hold and every target is met (print_summary names the misses)."""
-    return 0 if report["daemon_ok"] and report["harness_ok"] and not report["targets_missed"] else 1
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def print_soak(soak: Mapping[str, Any], out: Any = sys.stdout) -> None:
     )
     growth = soak.get("growth")
     if growth is None:
-        print("  (no samples after the warm-up: a run of --duration 600 or more judges it)", file=out)
+        print("  not judged: no samples after the warm-up (a run longer than its warm-up is judged)", file=out)
         return
     print(
         f"  after warm-up ({growth['since']:.0f} s to {growth['until']:.0f} s): "
@@ -190,3 +190,8 @@ def print_summary(report: Mapping[str, Any], out: Any = sys.stdout) -> None:
     print(f"  {'targets missed: ' + '; '.join(misses) if misses else 'every target met'}", file=out)
     if "result_file" in report:
         print(f"  figures written to {report['result_file']}", file=out)
+
+
+def exit_code(report: Mapping[str, Any]) -> int:
+    """0 only when the PBX's verdicts hold and every target is met (print_summary names the misses)."""
+    return 0 if report["daemon_ok"] and report["harness_ok"] and not report["targets_missed"] else 1

@@ -64,8 +64,11 @@ class Target:
         return "met" if self.met else "MISSED"
 
     def line(self, digits: int = 3) -> str:
+        limit = f"target {self.op} {round(self.limit, digits):g}{self.unit}"
+        if self.skipped:
+            return f"{self.name} ({limit}): {self.verdict}"
         value = "not measured" if self.value is None else f"{self.value:.{digits}f}{self.unit}"
-        return f"{self.name}: {value} (target {self.op} {self.limit:g}{self.unit}): {self.verdict}"
+        return f"{self.name}: {value} ({limit}): {self.verdict}"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Target:
