@@ -64,10 +64,15 @@ class Target:
         return "met" if self.met else "MISSED"
 
     def line(self, digits: int = 3) -> str:
-        limit = f"target {self.op} {round(self.limit, digits):g}{self.unit}"
+        """`name: value (target op limit): verdict`; figures of 1,000 and more as whole numbers."""
+        big = abs(self.limit) >= 1000
+        limit = f"target {self.op} {f'{self.limit:,.0f}' if big else f'{round(self.limit, digits):g}'}{self.unit}"
         if self.skipped:
             return f"{self.name} ({limit}): {self.verdict}"
-        value = "not measured" if self.value is None else f"{self.value:.{digits}f}{self.unit}"
+        if self.value is None:
+            value = "not measured"
+        else:
+            value = (f"{self.value:,.0f}" if big else f"{self.value:.{digits}f}") + self.unit
         return f"{self.name}: {value} ({limit}): {self.verdict}"
 
     @classmethod

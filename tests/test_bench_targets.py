@@ -70,6 +70,7 @@ class TestTarget:
     def test_line_names_the_verdict(self) -> None:
         """The printed line carries the figure, the limit and MISSED."""
         assert Target("ratio", 0.171, "<=", 0.03).line() == "ratio: 0.171 (target <= 0.03): MISSED"
+        assert Target("rate", 114231.6, ">=", 100_000).line(2) == "rate: 114,232 (target >= 100,000): met"
 
 
 class TestCpuRatio:
