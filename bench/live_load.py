@@ -61,7 +61,15 @@ from typing import Any
 import yaml
 
 from bench.live_plan import PbxRecord, check, plan_load
-from bench.live_report import asterisk_warnings, daemon_metrics, exit_code, print_summary, queue_log_counts
+from bench.live_report import (
+    asterisk_warnings,
+    daemon_metrics,
+    exit_code,
+    print_summary,
+    queue_log_counts,
+    ratio_report,
+    soak_report,
+)
 from bench.live_rig import (
     AGENTS_PORT,
     AMI_PORT,
@@ -76,17 +84,8 @@ from bench.live_rig import (
     load_options,
     load_sandbox,
 )
-from bench.machine import ProcSample, Sampler, ThreadsSample, file_bytes, machine, now_utc, result_path, sqlite_files
-from bench.targets import (
-    TARGET_CPU_RATIO,
-    IdleResult,
-    Target,
-    cpu_ratio_target,
-    missed,
-    soak_target,
-    switch_increase,
-    warmup_seconds,
-)
+from bench.machine import ProcSample, Sampler, SoakSeries, ThreadsSample, machine, now_utc, result_path, sqlite_files
+from bench.targets import IdleResult, Target, missed, switch_increase
 from sandbox import AmiObserver, CustomerPhone, Phone, SippProcess, sipp_available
 from sandbox.daemon import DaemonProcess, daemon_config
 
@@ -222,35 +221,14 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
                 sampler.pids[f"sipp_{uac.label}"] = uac.pid
             began = time.monotonic()
             start = sampler.sample()
-            series: list[dict[str, float]] = []
-            next_point = began
-
-            def soak_point(force: bool = False) -> None:
-                """Every sample_every seconds: the daemon's RSS, the store's size, the calls placed."""
-                nonlocal next_point
-                now = time.monotonic()
-                if now < next_point and not force:
-                    return
-                while next_point <= now:
-                    next_point += opts.sample_every
-                d = sampler.sample().get("daemon")
-                if d is not None:
-                    series.append(
-                        {
-                            "t": round(now - began, 1),
-                            "rss_mb": round(d.rss_mb, 2),
-                            "store_bytes": file_bytes(store_files),
-                            "calls_placed": len(record.calls),
-                        }
-                    )
-
-            soak_point()
+            soak_series = SoakSeries(sampler, "daemon", store_files, opts.sample_every, lambda: len(record.calls))
+            soak_series.start()
             next_print = began + 10
             deadline = began + last_call_end + 30
             while any(s.running for s in uacs) and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
                 catch_up()
-                soak_point()
+                soak_series.point()
                 if time.monotonic() >= next_print:
                     next_print += 10
                     row = sampler.samples[-1]
@@ -267,7 +245,7 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
             while time.monotonic() < settle_deadline:
                 await asyncio.sleep(0.5)
                 catch_up()
-                soak_point()
+                soak_series.point()
                 if record.active:
                     idle_since = None
                 elif idle_since is None:
@@ -275,7 +253,7 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
                 elif time.monotonic() - idle_since >= 5:
                     break
             catch_up()
-            soak_point(force=True)
+            soak_series.point(force=True)
             end = sampler.sample()
             report["daemon_metrics"] = daemon_metrics(STATUS_PORT)
         finally:
@@ -323,23 +301,8 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
         report["queue_log"] = queue_log_counts(sandbox.queue_log_path)
         report["asterisk_warnings"] = asterisk_warnings(sandbox.log_path)
         # The same interval for both (calls and settle), from the same two samples.
-        daemon_cpu = end.get("daemon", d1).cpu - d0.cpu
-        ratio = cpu_ratio_target(daemon_cpu, a1.cpu - a0.cpu)
-        report["cpu_ratio"] = {
-            "interval": "calls and settle",
-            "daemon_cpu_s": round(daemon_cpu, 3),
-            "asterisk_cpu_s": round(a1.cpu - a0.cpu, 3),
-            "ratio": None if ratio.value is None else round(ratio.value, 5),
-            "target": TARGET_CPU_RATIO,
-            "met": ratio.met,
-        }
-        soak, growth = soak_target(series, opts.duration)
-        report["soak"] = {
-            "sample_every_s": opts.sample_every,
-            "warmup_s": warmup_seconds(opts.duration),
-            "growth": None if growth is None else {**asdict(growth), "allowance_mb": round(growth.allowance_mb, 3)},
-            "series": series,
-        }
+        report["cpu_ratio"], ratio = ratio_report(end.get("daemon", d1).cpu - d0.cpu, a1.cpu - a0.cpu)
+        report["soak"], soak = soak_report(soak_series.points, opts.duration, opts.sample_every)
         targets[:0] = [ratio]
         targets.append(soak)
         report["targets"] = [t.as_dict() for t in targets]

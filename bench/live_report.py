@@ -8,10 +8,18 @@ import sys
 import urllib.request
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.targets import STORE_CACHE_MB, Target
+from bench.targets import (
+    STORE_CACHE_MB,
+    TARGET_CPU_RATIO,
+    Target,
+    cpu_ratio_target,
+    soak_target,
+    warmup_seconds,
+)
 
 
 def queue_log_counts(path: Path) -> dict[str, int]:
@@ -59,6 +67,30 @@ def asterisk_warnings(path: Path) -> dict[str, int]:
                     where = line.split("]", 2)[-1].split(":", 1)[0].strip()
                     counts[f"{level} {where}"] += 1
     return dict(counts.most_common(10))
+
+
+def ratio_report(daemon_cpu_s: float, asterisk_cpu_s: float) -> tuple[dict[str, Any], Target]:
+    """The report's `cpu_ratio` (both CPU times over the same interval: calls and settle) and its target."""
+    target = cpu_ratio_target(daemon_cpu_s, asterisk_cpu_s)
+    return {
+        "interval": "calls and settle",
+        "daemon_cpu_s": round(daemon_cpu_s, 3),
+        "asterisk_cpu_s": round(asterisk_cpu_s, 3),
+        "ratio": None if target.value is None else round(target.value, 5),
+        "target": TARGET_CPU_RATIO,
+        "met": target.met,
+    }, target
+
+
+def soak_report(series: list[dict[str, float]], duration: float, sample_every: float) -> tuple[dict[str, Any], Target]:
+    """The report's `soak` (its series, the growth after warm-up) and its target."""
+    target, growth = soak_target(series, duration)
+    return {
+        "sample_every_s": sample_every,
+        "warmup_s": warmup_seconds(duration),
+        "growth": None if growth is None else {**asdict(growth), "allowance_mb": round(growth.allowance_mb, 3)},
+        "series": series,
+    }, target
 
 
 def report_targets(report: Mapping[str, Any]) -> list[Target]:

@@ -9,7 +9,7 @@ import platform
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,3 +221,41 @@ class Sampler:
         total = end["system_total"] - start["system_total"]
         out["machine_busy_pct"] = round(100 * busy / total, 1) if total else 0.0
         return out
+
+
+class SoakSeries:
+    """Every `every` seconds, a point: a process's RSS (a fresh sample of the Sampler), the bytes of
+    some files (the store) and a count (the calls placed), `t` in seconds since `start`."""
+
+    def __init__(
+        self, sampler: Sampler, name: str, files: list[Path], every: float, calls_placed: Callable[[], int]
+    ) -> None:
+        self.sampler = sampler
+        self.name = name
+        self.files = files
+        self.every = every
+        self.calls_placed = calls_placed
+        self.points: list[dict[str, float]] = []
+        self.began = self._next = 0.0
+
+    def start(self) -> None:
+        self.began = self._next = time.monotonic()
+        self.point()
+
+    def point(self, force: bool = False) -> None:
+        """Take a point if one is due (or `force`); call it often, it keeps its own pace."""
+        now = time.monotonic()
+        if now < self._next and not force:
+            return
+        while self._next <= now:
+            self._next += self.every
+        sample = self.sampler.sample().get(self.name)
+        if sample is not None:
+            self.points.append(
+                {
+                    "t": round(now - self.began, 1),
+                    "rss_mb": round(sample.rss_mb, 2),
+                    "store_bytes": file_bytes(self.files),
+                    "calls_placed": self.calls_placed(),
+                }
+            )

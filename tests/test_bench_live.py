@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.live_plan import LoadPlan, PbxRecord, check, linkedid_of, plan_load
-from bench.machine import ProcSample, ThreadsSample, file_bytes, sqlite_files
+from bench.machine import ProcSample, Sampler, SoakSeries, ThreadsSample, file_bytes, sqlite_files
 
 
 def customer_call(
@@ -273,3 +273,28 @@ class TestStoreSize:
         finally:
             db.close()
         assert file_bytes([tmp_path / "none"]) == 0
+
+
+class TestSoakSeries:
+    """The soak's points: RSS from the Sampler, the store's bytes and the calls placed, at their own pace."""
+
+    def test_points(self, tmp_path: Path) -> None:
+        """A point at the start, none before the next is due, one more when forced."""
+        store = tmp_path / "s.sqlite3"
+        store.write_bytes(b"x" * 4096)
+        sampler = Sampler({"me": os.getpid()})
+        calls = [7]
+        series = SoakSeries(sampler, "me", sqlite_files(store), 3600.0, lambda: calls[0])
+        series.start()
+        series.point()  # the next is an hour away
+        calls[0] = 9
+        series.point(force=True)
+        assert [(p["store_bytes"], p["calls_placed"]) for p in series.points] == [(4096, 7), (4096, 9)]
+        assert all(p["rss_mb"] > 0 for p in series.points)
+        assert len(sampler.samples) == 2  # each point is a fresh sample, kept by the Sampler too
+
+    def test_gone_process_gives_no_point(self, tmp_path: Path) -> None:
+        """No RSS to read (the process ended): no point."""
+        series = SoakSeries(Sampler({"gone": 2**22 + 12345}), "gone", [], 1.0, lambda: 0)
+        series.start()
+        assert series.points == []

@@ -6,8 +6,10 @@ import io
 from dataclasses import asdict
 from typing import Any
 
+import pytest
+
 from bench.live_plan import PbxRecord, check, plan_load
-from bench.live_report import exit_code, print_summary
+from bench.live_report import exit_code, print_summary, ratio_report, soak_report
 from bench.targets import IdleResult, Target, cpu_ratio_target, missed, soak_target
 
 
@@ -93,3 +95,25 @@ class TestSummary:
         assert "main-thread wake-ups 26 (bound 32" in text
         assert "thread     4321 main      26 wake-ups    0.87/s" in text
         assert "thread     4322 other      0 wake-ups" in text
+
+
+class TestReportParts:
+    """The report's cpu_ratio and soak parts carry their figures and their verdicts."""
+
+    def test_ratio_report(self) -> None:
+        """The ratio, rounded, beside both CPU times and the 0.03 target."""
+        part, target = ratio_report(1.46, 8.92)
+        assert part["ratio"] == 0.16368 and part["target"] == 0.03 and part["met"] is False
+        assert target.value == 1.46 / 8.92
+
+    def test_soak_report(self) -> None:
+        """The series kept whole; growth after the 60 s warm-up with its allowance."""
+        series = [
+            {"t": float(t), "rss_mb": 40.0 + t / 100, "store_bytes": 1000 * t, "calls_placed": t}
+            for t in range(0, 121, 10)
+        ]
+        part, target = soak_report(series, 120, 10)
+        assert part["series"] == series and part["warmup_s"] == 60
+        assert part["growth"]["rss_growth_mb"] == pytest.approx(0.6)
+        assert part["growth"]["allowance_mb"] == pytest.approx(0.06 + 2.048)
+        assert target.met
