@@ -231,7 +231,7 @@ def soak_growth(series: Sequence[Mapping[str, float]], warmup: float) -> SoakGro
         since=first["t"],
         until=after[-1]["t"],
         rss_mb_at_warmup=first["rss_mb"],
-        rss_growth_mb=max(p["rss_mb"] for p in after) - first["rss_mb"],
+        rss_growth_mb=round(max(p["rss_mb"] for p in after) - first["rss_mb"], 3),
         store_bytes_at_warmup=int(first["store_bytes"]),
         store_growth_bytes=int(max(p["store_bytes"] for p in after) - first["store_bytes"]),
     )
