@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from bench.live_load import load_sandbox
+from bench.live_rig import load_sandbox
 from bench.machine import machine, now_utc, result_path
 from redial.ami.connection import LOGIN_EVENTS
 from sandbox import SHIPPED_MANAGER, AgentPhone, customer_call

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,59 @@ class ProcSample:
         return cls((utime + stime) / CLOCK_TICKS, mem.get("VmRSS", 0.0), mem.get("VmHWM", 0.0))
 
 
+@dataclass(frozen=True)
+class ThreadsSample:
+    """Every thread of a process at one moment: its voluntary context switches (the times it blocked
+    and was woken: its wake-ups) and the CPU all of them used, in nanoseconds where the kernel keeps
+    schedstat (else from /proc/<pid>/stat's clock ticks, 10 ms steps)."""
+
+    pid: int
+    voluntary: dict[int, int]  # thread id -> voluntary_ctxt_switches
+    cpu_ns: int
+
+    @classmethod
+    def read(cls, pid: int) -> ThreadsSample | None:
+        voluntary: dict[int, int] = {}
+        cpu_ns = 0
+        schedstat = True
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            return None
+        for task in tasks:
+            try:
+                status = (task / "status").read_text()
+            except OSError:
+                continue  # the thread ended just now
+            for line in status.splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    voluntary[int(task.name)] = int(line.split()[1])
+            try:
+                cpu_ns += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                schedstat = False
+        if not schedstat:
+            sample = ProcSample.read(pid)
+            if sample is None:
+                return None
+            cpu_ns = round(sample.cpu * 1e9)
+        return cls(pid, voluntary, cpu_ns)
+
+
+def file_bytes(paths: Iterable[Path]) -> int:
+    """The sizes of the files that exist, added up."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
+def sqlite_files(path: Path) -> list[Path]:
+    """A SQLite database in WAL mode: its file, the -wal and the -shm."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
 def system_cpu() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine since boot, all cores (from /proc/stat)."""
     with open("/proc/stat", encoding="ascii") as fh:
@@ -167,3 +221,41 @@ class Sampler:
         total = end["system_total"] - start["system_total"]
         out["machine_busy_pct"] = round(100 * busy / total, 1) if total else 0.0
         return out
+
+
+class SoakSeries:
+    """Every `every` seconds, a point: a process's RSS (a fresh sample of the Sampler), the bytes of
+    some files (the store) and a count (the calls placed), `t` in seconds since `start`."""
+
+    def __init__(
+        self, sampler: Sampler, name: str, files: list[Path], every: float, calls_placed: Callable[[], int]
+    ) -> None:
+        self.sampler = sampler
+        self.name = name
+        self.files = files
+        self.every = every
+        self.calls_placed = calls_placed
+        self.points: list[dict[str, float]] = []
+        self.began = self._next = 0.0
+
+    def start(self) -> None:
+        self.began = self._next = time.monotonic()
+        self.point()
+
+    def point(self, force: bool = False) -> None:
+        """Take a point if one is due (or `force`); call it often, it keeps its own pace."""
+        now = time.monotonic()
+        if now < self._next and not force:
+            return
+        while self._next <= now:
+            self._next += self.every
+        sample = self.sampler.sample().get(self.name)
+        if sample is not None:
+            self.points.append(
+                {
+                    "t": round(now - self.began, 1),
+                    "rss_mb": round(sample.rss_mb, 2),
+                    "store_bytes": file_bytes(self.files),
+                    "calls_placed": self.calls_placed(),
+                }
+            )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import queue
+import sqlite3
+import threading
+from pathlib import Path
 
 import pytest
 
 from bench.live_plan import LoadPlan, PbxRecord, check, linkedid_of, plan_load
-from bench.machine import ProcSample
+from bench.machine import ProcSample, Sampler, SoakSeries, ThreadsSample, file_bytes, sqlite_files
 
 
 def customer_call(
@@ -190,3 +194,107 @@ class TestProcSample:
 
     def test_gone_process(self) -> None:
         assert ProcSample.read(2**22 + 12345) is None
+
+
+class TestThreadsSample:
+    """Every thread's voluntary context switches and the process's CPU are read from /proc."""
+
+    def test_reads_every_thread(self) -> None:
+        """The main thread and a started thread both appear, keyed by thread id."""
+        started, release = threading.Event(), threading.Event()
+        tid: list[int] = []
+
+        def worker() -> None:
+            tid.append(threading.get_native_id())
+            started.set()
+            release.wait()
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        started.wait()
+        try:
+            sample = ThreadsSample.read(os.getpid())
+        finally:
+            release.set()
+            thread.join()
+        assert sample is not None and sample.cpu_ns > 0
+        assert {os.getpid(), tid[0]} <= sample.voluntary.keys()
+
+    def test_a_thread_woken_twenty_times_counts_its_wakeups(self) -> None:
+        """A thread that waits for each of 20 requests in turn blocks (and is woken) about 20 times."""
+        requests: queue.Queue[int | None] = queue.Queue()
+        replies: queue.Queue[int] = queue.Queue()
+
+        def worker() -> None:
+            while (item := requests.get()) is not None:
+                replies.put(item)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        requests.put(0)
+        replies.get()  # the worker is up, and waits for the next request
+        tid = thread.native_id
+        assert tid is not None
+        before = ThreadsSample.read(os.getpid())
+        for i in range(20):
+            requests.put(i)
+            replies.get()  # the next request goes only after this reply: the worker has to wait for it
+        after = ThreadsSample.read(os.getpid())
+        requests.put(None)
+        thread.join()
+        assert before is not None and after is not None
+        assert after.voluntary[tid] - before.voluntary[tid] >= 10
+
+    def test_gone_process(self) -> None:
+        """A process that does not exist gives None."""
+        assert ThreadsSample.read(2**22 + 12345) is None
+
+
+class TestStoreSize:
+    """The store's size is its file, its -wal and its -shm."""
+
+    def test_sqlite_files(self) -> None:
+        """The -wal and -shm sit beside the file."""
+        names = [p.name for p in sqlite_files(Path("/x/redial.sqlite3"))]
+        assert names == ["redial.sqlite3", "redial.sqlite3-wal", "redial.sqlite3-shm"]
+
+    def test_counts_the_wal(self, tmp_path: Path) -> None:
+        """A WAL-mode database's size includes its -wal and -shm; a missing file counts nothing."""
+        path = tmp_path / "s.sqlite3"
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("CREATE TABLE t (x TEXT)")
+            db.executemany("INSERT INTO t VALUES (?)", [("x" * 1000,)] * 50)
+            db.commit()
+            files = sqlite_files(path)
+            assert all(f.exists() for f in files)
+            assert file_bytes(files) == sum(f.stat().st_size for f in files) > path.stat().st_size
+        finally:
+            db.close()
+        assert file_bytes([tmp_path / "none"]) == 0
+
+
+class TestSoakSeries:
+    """The soak's points: RSS from the Sampler, the store's bytes and the calls placed, at their own pace."""
+
+    def test_points(self, tmp_path: Path) -> None:
+        """A point at the start, none before the next is due, one more when forced."""
+        store = tmp_path / "s.sqlite3"
+        store.write_bytes(b"x" * 4096)
+        sampler = Sampler({"me": os.getpid()})
+        calls = [7]
+        series = SoakSeries(sampler, "me", sqlite_files(store), 3600.0, lambda: calls[0])
+        series.start()
+        series.point()  # the next is an hour away
+        calls[0] = 9
+        series.point(force=True)
+        assert [(p["store_bytes"], p["calls_placed"]) for p in series.points] == [(4096, 7), (4096, 9)]
+        assert all(p["rss_mb"] > 0 for p in series.points)
+        assert len(sampler.samples) == 2  # each point is a fresh sample, kept by the Sampler too
+
+    def test_gone_process_gives_no_point(self, tmp_path: Path) -> None:
+        """No RSS to read (the process ended): no point."""
+        series = SoakSeries(Sampler({"gone": 2**22 + 12345}), "gone", [], 1.0, lambda: 0)
+        series.start()
+        assert series.points == []
