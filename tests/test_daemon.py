@@ -261,3 +261,67 @@ class TestInbox:
         assert made == [] and engine.calls == []  # asleep, no timer, no tick
         daemon.stop()
         await asyncio.wait_for(consumer, 1)
+
+
+class _AtOnceEngine(_RecordingEngine):
+    """Also takes events handed over at once; one event gives commands, which it records carrying out."""
+
+    def __init__(self, gives_commands: object = None) -> None:
+        super().__init__()
+        self.gives_commands = gives_commands
+        self.wakeup: float | None = None
+
+    def handle_at_once(self, item: object) -> list[object]:
+        self.calls.append(("at once", item))
+        return ["command"] if item is self.gives_commands else []
+
+    async def carry_out(self, commands: list[object]) -> None:
+        self.calls.append(("carried out", *commands))
+
+    def next_wakeup(self) -> float | None:
+        return self.wakeup
+
+
+class TestEventWhileAsleep:
+    """An event that finds the consumer asleep with nothing queued is handled at once, in order."""
+
+    async def _asleep(self, daemon: Daemon, engine: _AtOnceEngine) -> asyncio.Future[None]:
+        consumer = asyncio.ensure_future(daemon._consume(engine))  # type: ignore[arg-type]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return consumer
+
+    async def test_handled_without_waking_the_consumer(self, tmp_path: Path) -> None:
+        """No command: the engine has it before event_arrived returns, and the consumer sleeps on."""
+        daemon, engine = _daemon(tmp_path), _AtOnceEngine()
+        consumer = await self._asleep(daemon, engine)
+        daemon.event_arrived("e1")  # type: ignore[arg-type]
+        assert engine.calls == [("at once", "e1")]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert engine.calls == [("at once", "e1")]  # no batch, no tick
+        daemon.stop()
+        await asyncio.wait_for(consumer, 1)
+
+    async def test_commands_run_before_later_events(self, tmp_path: Path) -> None:
+        """The commands an event gave are carried out before any event that arrived after it."""
+        daemon, engine = _daemon(tmp_path), _AtOnceEngine(gives_commands="drop")
+        consumer = await self._asleep(daemon, engine)
+        daemon.event_arrived("drop")  # type: ignore[arg-type]
+        daemon.event_arrived("later")  # type: ignore[arg-type]
+        daemon.stop()
+        await asyncio.wait_for(consumer, 1)
+        assert engine.calls == [("at once", "drop"), ("carried out", "command"), "later", "tick"]
+
+    async def test_changed_wakeup_wakes_the_consumer(self, tmp_path: Path) -> None:
+        """An event that moved the engine's next wake-up makes the consumer sleep again until the new one."""
+        daemon, engine = _daemon(tmp_path), _AtOnceEngine()
+        consumer = await self._asleep(daemon, engine)
+        engine.wakeup = 1e12  # say, an agent's wrap-up that ends later
+        daemon.event_arrived("agent complete")  # type: ignore[arg-type]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert engine.calls == [("at once", "agent complete"), "tick"]
+        assert daemon._asleep_until == 1e12
+        daemon.stop()
+        await asyncio.wait_for(consumer, 1)

@@ -155,6 +155,18 @@ class EngineRunner:
         await self._run(commands)
         return True
 
+    def handle_at_once(self, item: EngineInput) -> list[Command]:
+        """Hand one input to the engine and tick it, without carrying anything out: the
+        consumer's fast path for an event that arrives while it sleeps (most do, and most
+        give no command). What comes back must go through :meth:`carry_out`, in order."""
+        now = self._clock.now()
+        commands = self.core.handle(item, now)
+        due = self.core.tick(now)
+        return commands + due if due else commands
+
+    async def carry_out(self, commands: list[Command]) -> None:
+        await self._run(commands)
+
     async def tick(self) -> None:
         now = self._clock.now()
         if self._unwritten and (len(self._unwritten) >= UNWRITTEN_MAX or now >= self._unwritten[0][1] + UNWRITTEN_FOR):
