@@ -61,6 +61,7 @@ from typing import Any
 import yaml
 
 from bench.live_plan import PbxRecord, check, plan_load
+from bench.live_references import reference_report, start_references, stop_references
 from bench.live_report import (
     asterisk_warnings,
     daemon_metrics,
@@ -205,6 +206,9 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
             assert asterisk_pid is not None
             pids = {"daemon": daemon_pid, "asterisk": asterisk_pid}
             pids.update({f"sipp_{s.label}": s.pid for s in sipps if s.pid is not None})
+            references = start_references(daemon.config) if opts.references else {}
+            stack.callback(stop_references, references)
+            pids.update({name: proc.pid for name, proc in references.items()})
             sampler = Sampler(pids)
             sampler.start()
             stack.callback(sampler.stop)
@@ -297,6 +301,8 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
             "rss_mb_end": round(a1.rss_mb, 1),
             "rss_mb_peak": round(a1.peak_rss_mb, 1),
         }
+        if references:
+            report["references"] = reference_report(stop_references(references), report, start, end, sampler)
         report["sipp"] = {s.label: {"log": s.event_counts(), "stats": s.stats(), "exit": s.returncode} for s in sipps}
         report["queue_log"] = queue_log_counts(sandbox.queue_log_path)
         report["asterisk_warnings"] = asterisk_warnings(sandbox.log_path)
@@ -347,6 +353,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=d.sample_every,
         help="seconds between the soak's samples of RSS and store size (default 10)",
     )
+    parser.add_argument(
+        "--references",
+        action="store_true",
+        help="also run two AMI clients that only listen (bench/ami_readers.py) and print the daemon's CPU "
+        "against theirs; Asterisk then serves three AMI sessions, so its own figure rises",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (SIPp and daemon logs)")
     parser.add_argument("--no-results", dest="results", action="store_false", help="write no JSON file")
     args = parser.parse_args(argv)
@@ -363,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         idle=args.idle,
         sample_every=args.sample_every,
         keep=args.keep,
+        references=args.references,
         results=args.results,
     )
 

@@ -212,6 +212,10 @@ def print_summary(report: Mapping[str, Any], out: Any = sys.stdout) -> None:
         print_idle(report["idle"], out)
     if report.get("soak"):
         print_soak(report["soak"], out)
+    if report.get("references"):
+        from bench.live_references import print_references
+
+        print_references(report["references"], out)
     targets = report_targets(report)
     print("\n  targets:", file=out)
     for target in targets:

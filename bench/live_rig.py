@@ -107,6 +107,7 @@ class Options:
     settle: float = 120.0  # at most this long after the last call for the PBX to go idle
     idle: float = 30.0  # seconds the logged-in daemon is watched with no call, before the calls (0: none)
     sample_every: float = 10.0  # seconds between the soak's samples (RSS, store size, calls placed)
+    references: bool = False  # also run the listening-only AMI clients of bench/ami_readers.py
     keep: bool = False
     results: bool = True
 
