@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from redial.ami import events as ev
 
@@ -131,8 +132,11 @@ class AgentBoard:
 
     def handle(self, event: ev.AmiEvent) -> bool:
         """Apply an event; True when it changed a member."""
+        apply = _APPLY.get(type(event))
+        if apply is None:  # a call's event: it names no member (most of the stream)
+            return False
         self.version += 1
-        changed = self._apply(event)
+        changed = apply(self, event)
         if not changed:
             self.version -= 1
         return changed
@@ -141,36 +145,34 @@ class AgentBoard:
         """The board's version when ``interface``'s own entries last changed (0: never)."""
         return max(self._changed.get(interface, 0), self._reset_at)
 
-    def _apply(self, event: ev.AmiEvent) -> bool:
-        if isinstance(event, ev.MemberState):
-            self._put(event)
-            return True
-        if isinstance(event, ev.MemberRemoved):
-            queues = self._members.get(event.interface)
-            old = queues.pop(event.queue, None) if queues is not None else None
-            if old is None:
-                return False
-            if not queues:
-                del self._members[event.interface]
-            self._unlink_device(old.state_interface, event.interface)
-            self._changed[event.interface] = self.version
-            return True
-        if isinstance(event, ev.DeviceState):
-            status = _DEVICE_STATUS.get(event.state)
-            changed = False
-            if status is None:
-                return False
-            for interface in self._devices.get(event.device, ()):
-                queues = self._members[interface]
-                for queue, member in queues.items():
-                    if member.state_interface == event.device and member.status != status:
-                        queues[queue] = dataclasses.replace(
-                            member, status=status, in_call=status != 1 and member.in_call
-                        )
-                        self._changed[interface] = self.version
-                        changed = True
-            return changed
-        return False
+    def _member_state(self, event: ev.MemberState) -> bool:
+        self._put(event)
+        return True
+
+    def _member_removed(self, event: ev.MemberRemoved) -> bool:
+        queues = self._members.get(event.interface)
+        old = queues.pop(event.queue, None) if queues is not None else None
+        if old is None:
+            return False
+        if not queues:
+            del self._members[event.interface]
+        self._unlink_device(old.state_interface, event.interface)
+        self._changed[event.interface] = self.version
+        return True
+
+    def _device_state(self, event: ev.DeviceState) -> bool:
+        status = _DEVICE_STATUS.get(event.state)
+        changed = False
+        if status is None:
+            return False
+        for interface in self._devices.get(event.device, ()):
+            queues = self._members[interface]
+            for queue, member in queues.items():
+                if member.state_interface == event.device and member.status != status:
+                    queues[queue] = dataclasses.replace(member, status=status, in_call=status != 1 and member.in_call)
+                    self._changed[interface] = self.version
+                    changed = True
+        return changed
 
     def name_of(self, interface: str) -> str:
         """The member name the queues know ``interface`` by ("" if none)."""
@@ -314,3 +316,12 @@ def device_in_hint(hint: str) -> str | None:
         if slash and rest and tech.isalnum() and tech.lower() not in _NOT_RINGABLE:
             return part.strip()
     return None
+
+
+# The events that can change the board, by type: a dict lookup instead of a chain of isinstance
+# checks for each of the stream's events (the records are final classes).
+_APPLY: dict[type[ev.AmiEvent], Callable[[AgentBoard, Any], bool]] = {
+    ev.MemberState: AgentBoard._member_state,
+    ev.MemberRemoved: AgentBoard._member_removed,
+    ev.DeviceState: AgentBoard._device_state,
+}
