@@ -280,3 +280,56 @@ class TestWantedFrameScan:
         want = _everything_handed_on(_CutAsBefore, reads, [False], 1 << 20)
         assert _everything_handed_on(EventCutter, reads, [False], 1 << 20) == want
         assert [item.ref.uniqueid for item in want if isinstance(item, ev.ChannelHungUp)] == ["1.2"]
+
+
+def _device_frame(device: str, state: str) -> bytes:
+    return f"Event: DeviceStateChange\r\nPrivilege: call,all\r\nDevice: {device}\r\nState: {state}\r\n\r\n".encode()
+
+
+class _RemembersTwo(EventCutter):
+    REMEMBERED_FRAMES = 2
+
+
+class TestRepeatingFrames:
+    """A frame that repeats byte for byte is handed on as the record decoded the first time, equal to a fresh one."""
+
+    def test_a_repeated_frame_is_the_same_record(self) -> None:
+        reads = [
+            _device_frame("PJSIP/a", "INUSE") * 2
+            + _device_frame("PJSIP/b", "INUSE")
+            + _device_frame("PJSIP/a", "INUSE")
+        ]
+        got = _everything_handed_on(EventCutter, reads, [False], 1 << 20)
+        assert got == _everything_handed_on(_CutAsBefore, reads, [False], 1 << 20)
+        first, second, other, again = got[:4]
+        assert first is second is again and other == ev.DeviceState("PJSIP/b", "INUSE")
+
+    def test_memory_stays_bounded(self) -> None:
+        cutter = EventCutter(lambda _record: None, lambda _text: None)
+        cutter.actions_pending = False
+        for n in range(3 * EventCutter.REMEMBERED_FRAMES):
+            cutter.feed(_device_frame(f"PJSIP/{n}", "INUSE"))
+        assert 0 < len(cutter._remembered) <= EventCutter.REMEMBERED_FRAMES
+        assert cutter.decoded == 3 * EventCutter.REMEMBERED_FRAMES
+
+    def test_a_frame_without_a_record_is_not_remembered(self) -> None:
+        reads = [b"Event: DeviceStateChange\r\nState: INUSE\r\n\r\n" * 3]
+        got = _everything_handed_on(EventCutter, reads, [False], 1 << 20)
+        assert got == _everything_handed_on(_CutAsBefore, reads, [False], 1 << 20) == [(3, 0, 0, 0, b"")]
+
+    @given(
+        st.lists(
+            st.tuples(st.sampled_from(["PJSIP/a", "PJSIP/b", "Queue:q"]), st.sampled_from(["INUSE", "NOT_INUSE", ""])),
+            max_size=40,
+        ),
+        st.lists(st.integers(min_value=0, max_value=2000), max_size=8),
+        st.lists(st.booleans(), min_size=9, max_size=9),
+    )
+    def test_any_sequence_of_device_states(
+        self, states: list[tuple[str, str]], cuts: list[int], pending: list[bool]
+    ) -> None:
+        reads = _reads(b"".join(_device_frame(device, state) for device, state in states), cuts)
+        flags = pending[: len(reads)]
+        want = _everything_handed_on(_CutAsBefore, reads, flags, 1 << 20)
+        assert _everything_handed_on(_RemembersTwo, reads, flags, 1 << 20) == want
+        assert _everything_handed_on(EventCutter, reads, flags, 1 << 20) == want

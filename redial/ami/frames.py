@@ -127,6 +127,11 @@ class EventCutter:
 
     # Events the transport (panoramisk) acts on itself: reconnect bookkeeping.
     TRANSPORT_EVENTS = frozenset({b"FullyBooted", b"Shutdown"})
+    # Events whose frames repeat byte for byte (a device and its state: a few devices, a few
+    # states; a third of the events the daemon reads): the record of such a frame is kept,
+    # keyed by its bytes, and handed on again instead of decoded again. Records are frozen.
+    REPEATING_EVENTS = frozenset({b"DeviceStateChange"})
+    REMEMBERED_FRAMES = 512
 
     def __init__(
         self,
@@ -148,6 +153,7 @@ class EventCutter:
         self._next_wanted = _frame_start_pattern(_FRAME_END, wanted)
         self._max = max_frame_bytes
         self._rest = b""
+        self._remembered: dict[bytes, ev.AmiEvent] = {}
         self.frames = 0
         self.decoded = 0
         self.oversized_dropped = 0
@@ -191,6 +197,8 @@ class EventCutter:
         transport_events = self.TRANSPORT_EVENTS
         on_event = self._on_event
         too_long = self._max
+        repeating = self.REPEATING_EVENTS
+        remembered = self._remembered
         # endpos: a frame's name may end at the CR of its frame end, never past the last one.
         for match in self._next_wanted.finditer(buffer, first_end, last + 1):
             start = match.start() + 4
@@ -200,12 +208,20 @@ class EventCutter:
                 self._wanted(name, block)
                 continue
             # What _event does, inline: this loop runs for every event the daemon reads.
+            if name in repeating:
+                record = remembered.get(block)
+                if record is not None:
+                    self.decoded += 1
+                    on_event(record)
+                    continue
             try:
                 record = decoders[name](_frame_of(block.decode("utf-8", "replace")))
             except Exception:
                 self._undecodable(name)
                 continue
             if record is not None:
+                if name in repeating:
+                    self._remember(block, record)
                 self.decoded += 1
                 on_event(record)
 
@@ -239,14 +255,25 @@ class EventCutter:
         if len(block) > self._max:
             self.oversized_dropped += 1
             return
-        try:
-            record = decoder(_frame_of(block.decode("utf-8", "replace")))
-        except Exception:  # a bad frame must never stop the link
-            self._undecodable(name)
-            return
-        if record is not None:
-            self.decoded += 1
-            self._on_event(record)
+        repeating = name in self.REPEATING_EVENTS
+        record = self._remembered.get(block) if repeating else None
+        if record is None:
+            try:
+                record = decoder(_frame_of(block.decode("utf-8", "replace")))
+            except Exception:  # a bad frame must never stop the link
+                self._undecodable(name)
+                return
+            if record is None:
+                return
+            if repeating:
+                self._remember(block, record)
+        self.decoded += 1
+        self._on_event(record)
+
+    def _remember(self, block: bytes, record: ev.AmiEvent) -> None:
+        if len(self._remembered) >= self.REMEMBERED_FRAMES:
+            self._remembered.clear()  # bounded: a peer that never repeats a frame costs no memory
+        self._remembered[block] = record
 
     def _undecodable(self, name: bytes) -> None:
         self.undecodable += 1
