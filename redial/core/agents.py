@@ -8,7 +8,6 @@ A queue's own ``wrapuptime`` never appears on AMI: it comes from the configurati
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -39,6 +38,27 @@ _STATUS_TEXT = {
     7: "ringing while on a call",
     8: "on hold",
 }
+
+
+def _with_device_status(member: ev.MemberState, status: int) -> ev.MemberState:
+    """``member`` with its device's new status (off a call once the device is free).
+
+    ``dataclasses.replace`` spelt out: it looks up the record's fields on every call, and a
+    busy PBX's device changes come by the thousand. Every field is named, so one added to
+    MemberState must be added here too (a test compares the two).
+    """
+    return ev.MemberState(
+        queue=member.queue,
+        interface=member.interface,
+        name=member.name,
+        state_interface=member.state_interface,
+        status=status,
+        paused=member.paused,
+        paused_reason=member.paused_reason,
+        in_call=status != 1 and member.in_call,
+        last_call=member.last_call,
+        wrapup_time=member.wrapup_time,
+    )
 
 
 class Availability(enum.Enum):
@@ -169,7 +189,7 @@ class AgentBoard:
             queues = self._members[interface]
             for queue, member in queues.items():
                 if member.state_interface == event.device and member.status != status:
-                    queues[queue] = dataclasses.replace(member, status=status, in_call=status != 1 and member.in_call)
+                    queues[queue] = _with_device_status(member, status)
                     self._changed[interface] = self.version
                     changed = True
         return changed
