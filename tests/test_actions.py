@@ -215,6 +215,25 @@ class TestHeaderSafety:
         with pytest.raises(UnsafeValueError):
             assert_header_safe({"Action": "Originate", "Variable": ["A=1", "B=2\n"]})
 
+    @given(
+        st.dictionaries(
+            st.text("ab\r\n\0:=", max_size=4),
+            st.one_of(st.text("ab\r\n\0 ", max_size=6), st.lists(st.text("ab\r\n\0", max_size=4), max_size=3)),
+            max_size=4,
+        )
+    )
+    def test_refused_exactly_when_a_line_break_or_nul_is_anywhere(self, action: dict[str, str | list[str]]) -> None:
+        items = [
+            item for key, value in action.items() for item in (key, *([value] if isinstance(value, str) else value))
+        ]
+        unsafe = any(ch in item for item in items for ch in "\r\n\0")
+        try:
+            assert_header_safe(action)
+        except UnsafeValueError:
+            assert unsafe
+        else:
+            assert not unsafe
+
     def test_dialable(self) -> None:
         assert is_dialable("+4930123456") and is_dialable("5551234")
         assert not is_dialable("<unknown>") and not is_dialable("+") and not is_dialable("1+2")

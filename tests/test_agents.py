@@ -6,9 +6,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from redial.ami import events as ev
-from redial.core.agents import AgentBoard, Availability
+from redial.core.agents import AgentBoard, Availability, _with_device_status
 from redial.service.replay import load_frames
 
 ALICE = ev.MemberState(
@@ -183,3 +185,42 @@ class TestQueueWrapup:
             AgentBoard().set_queue_wrapup({"support": -1})
         with pytest.raises(ValueError, match="negative"):
             AgentBoard().set_queue_wrapup({}, default=-5)
+
+
+class TestDeviceStatus:
+    """A member's copy with its device's new status is what dataclasses.replace made of it."""
+
+    @given(
+        st.builds(
+            ev.MemberState,
+            queue=st.text(max_size=3),
+            interface=st.text(max_size=3),
+            name=st.text(max_size=3),
+            state_interface=st.text(max_size=3),
+            status=st.integers(0, 8),
+            paused=st.booleans(),
+            paused_reason=st.text(max_size=3),
+            in_call=st.booleans(),
+            last_call=st.integers(0, 2**31),
+            wrapup_time=st.integers(0, 600),
+        ),
+        st.integers(0, 8),
+    )
+    def test_same_as_replace(self, member: ev.MemberState, status: int) -> None:
+        want = dataclasses.replace(member, status=status, in_call=status != 1 and member.in_call)
+        assert _with_device_status(member, status) == want
+
+    def test_every_field_is_copied(self) -> None:
+        # A field added to MemberState with a default would otherwise be reset silently.
+        assert [f.name for f in dataclasses.fields(ev.MemberState)] == [
+            "queue",
+            "interface",
+            "name",
+            "state_interface",
+            "status",
+            "paused",
+            "paused_reason",
+            "in_call",
+            "last_call",
+            "wrapup_time",
+        ]

@@ -61,12 +61,17 @@ def is_dialable(number: str) -> bool:
     return CUSTOMER_NUMBER.fullmatch(number) is not None
 
 
+# What would end a header line (or the C string behind it) early.
+_LINE_BREAK_OR_NUL = re.compile("[\r\n\0]")
+
+
 def assert_header_safe(action: Mapping[str, ActionValue]) -> None:
     """Last line of defence before bytes hit the socket: no CR, LF or NUL anywhere."""
+    unsafe = _LINE_BREAK_OR_NUL.search
     for key, value in action.items():
         values = [value] if isinstance(value, str) else list(value)
         for item in (key, *values):
-            if any(ch in item for ch in "\r\n\0"):
+            if unsafe(item) is not None:
                 raise UnsafeValueError(f"AMI header {key!r} holds a line break or NUL")
 
 

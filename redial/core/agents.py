@@ -8,10 +8,10 @@ A queue's own ``wrapuptime`` never appears on AMI: it comes from the configurati
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from redial.ami import events as ev
 
@@ -38,6 +38,27 @@ _STATUS_TEXT = {
     7: "ringing while on a call",
     8: "on hold",
 }
+
+
+def _with_device_status(member: ev.MemberState, status: int) -> ev.MemberState:
+    """``member`` with its device's new status (off a call once the device is free).
+
+    ``dataclasses.replace`` spelt out: it looks up the record's fields on every call, and a
+    busy PBX's device changes come by the thousand. Every field is named, so one added to
+    MemberState must be added here too (a test compares the two).
+    """
+    return ev.MemberState(
+        queue=member.queue,
+        interface=member.interface,
+        name=member.name,
+        state_interface=member.state_interface,
+        status=status,
+        paused=member.paused,
+        paused_reason=member.paused_reason,
+        in_call=status != 1 and member.in_call,
+        last_call=member.last_call,
+        wrapup_time=member.wrapup_time,
+    )
 
 
 class Availability(enum.Enum):
@@ -131,8 +152,11 @@ class AgentBoard:
 
     def handle(self, event: ev.AmiEvent) -> bool:
         """Apply an event; True when it changed a member."""
+        apply = _APPLY.get(type(event))
+        if apply is None:  # a call's event: it names no member (most of the stream)
+            return False
         self.version += 1
-        changed = self._apply(event)
+        changed = apply(self, event)
         if not changed:
             self.version -= 1
         return changed
@@ -141,36 +165,34 @@ class AgentBoard:
         """The board's version when ``interface``'s own entries last changed (0: never)."""
         return max(self._changed.get(interface, 0), self._reset_at)
 
-    def _apply(self, event: ev.AmiEvent) -> bool:
-        if isinstance(event, ev.MemberState):
-            self._put(event)
-            return True
-        if isinstance(event, ev.MemberRemoved):
-            queues = self._members.get(event.interface)
-            old = queues.pop(event.queue, None) if queues is not None else None
-            if old is None:
-                return False
-            if not queues:
-                del self._members[event.interface]
-            self._unlink_device(old.state_interface, event.interface)
-            self._changed[event.interface] = self.version
-            return True
-        if isinstance(event, ev.DeviceState):
-            status = _DEVICE_STATUS.get(event.state)
-            changed = False
-            if status is None:
-                return False
-            for interface in self._devices.get(event.device, ()):
-                queues = self._members[interface]
-                for queue, member in queues.items():
-                    if member.state_interface == event.device and member.status != status:
-                        queues[queue] = dataclasses.replace(
-                            member, status=status, in_call=status != 1 and member.in_call
-                        )
-                        self._changed[interface] = self.version
-                        changed = True
-            return changed
-        return False
+    def _member_state(self, event: ev.MemberState) -> bool:
+        self._put(event)
+        return True
+
+    def _member_removed(self, event: ev.MemberRemoved) -> bool:
+        queues = self._members.get(event.interface)
+        old = queues.pop(event.queue, None) if queues is not None else None
+        if old is None:
+            return False
+        if not queues:
+            del self._members[event.interface]
+        self._unlink_device(old.state_interface, event.interface)
+        self._changed[event.interface] = self.version
+        return True
+
+    def _device_state(self, event: ev.DeviceState) -> bool:
+        status = _DEVICE_STATUS.get(event.state)
+        changed = False
+        if status is None:
+            return False
+        for interface in self._devices.get(event.device, ()):
+            queues = self._members[interface]
+            for queue, member in queues.items():
+                if member.state_interface == event.device and member.status != status:
+                    queues[queue] = _with_device_status(member, status)
+                    self._changed[interface] = self.version
+                    changed = True
+        return changed
 
     def name_of(self, interface: str) -> str:
         """The member name the queues know ``interface`` by ("" if none)."""
@@ -314,3 +336,12 @@ def device_in_hint(hint: str) -> str | None:
         if slash and rest and tech.isalnum() and tech.lower() not in _NOT_RINGABLE:
             return part.strip()
     return None
+
+
+# The events that can change the board, by type: a dict lookup instead of a chain of isinstance
+# checks for each of the stream's events (the records are final classes).
+_APPLY: dict[type[ev.AmiEvent], Callable[[AgentBoard, Any], bool]] = {
+    ev.MemberState: AgentBoard._member_state,
+    ev.MemberRemoved: AgentBoard._member_removed,
+    ev.DeviceState: AgentBoard._device_state,
+}

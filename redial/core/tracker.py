@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 from redial.ami import events as ev
 from redial.core.adopt import CallInProgress
@@ -56,20 +57,6 @@ _GONE_REMEMBERED = 4096
 
 
 TrackerOutput = EndedCall | InboundCall
-
-# The events that concern calls; the rest pass the tracker at the cost of one lookup.
-_CALL_EVENTS = frozenset(
-    {
-        ev.NewChannel,
-        ev.ChannelHungUp,
-        ev.HangupRequested,
-        ev.QueueCallerJoined,
-        ev.AgentConnected,
-        ev.AgentCompleted,
-        ev.Transferred,
-        ev.DialEnded,
-    }
-)
 
 
 class CallTracker:
@@ -182,27 +169,16 @@ class CallTracker:
         return self._calls.get(self._call_of.get(ref.uniqueid, ref.linkedid))
 
     def handle(self, event: ev.AmiEvent, now: float) -> list[TrackerOutput]:
-        if type(event) not in _CALL_EVENTS:  # queue members, devices, Originate answers
+        handler = _HANDLERS.get(type(event))
+        if handler is None:  # queue members, devices, bridges, Originate answers
             return []
-        if isinstance(event, ev.NewChannel):
-            return self._on_new_channel(event, now)
-        if isinstance(event, ev.ChannelHungUp):
-            return self._on_hangup(event, now)
-        if isinstance(event, ev.HangupRequested):
-            self._on_hangup_request(event, now)
-        elif isinstance(event, ev.QueueCallerJoined):
-            self._on_queue_join(event, now)
-        elif isinstance(event, ev.AgentConnected):
-            self._on_agent_connect(event, now)
-        elif isinstance(event, ev.AgentCompleted):
-            self._on_agent_complete(event)
-        elif isinstance(event, ev.DialEnded):
-            self._on_dial_end(event, now)
-        elif isinstance(event, ev.Transferred):
-            for linkedid in event.linkedids:
-                call = self._calls.get(linkedid)
-                if call is not None:
-                    call.transferred = True
+        return handler(self, event, now)
+
+    def _on_transfer(self, event: ev.Transferred, _now: float) -> list[TrackerOutput]:
+        for linkedid in event.linkedids:
+            call = self._calls.get(linkedid)
+            if call is not None:
+                call.transferred = True
         return []
 
     def routed_to_agent(self, routed: RoutedToAgent, now: float) -> None:
@@ -227,24 +203,24 @@ class CallTracker:
             while len(self._withheld_early) > _GONE_REMEMBERED:
                 self._withheld_early.pop(next(iter(self._withheld_early)))
 
-    def _on_dial_end(self, event: ev.DialEnded, now: float) -> None:
+    def _on_dial_end(self, event: ev.DialEnded, now: float) -> list[TrackerOutput]:
         if event.caller is None:
-            return
+            return []
         call = self._call(event.caller)
         if call is None:
-            return
+            return []
         if event.status == "ANSWER":
             call.answered[event.caller.channel] = event.dest
             if call.agent_channel is not None and local_twin(call.agent_channel) == event.caller.channel:
                 # AgentConnect came first: the Local member's phone answered behind it.
                 call.set_agent_leg(event.dest)
         if call.routed is None or call.state is not CallState.STARTED:
-            return
+            return []
         if event.caller.uniqueid != call.customer_uniqueid:
-            return
+            return []
         routed, call.routed = call.routed, None
         if event.status != "ANSWER":
-            return  # the dialplan goes on to Queue(): followed from QueueCallerJoin as usual
+            return []  # the dialplan goes on to Queue(): followed from QueueCallerJoin as usual
         call.state = CallState.CONNECTED
         call.queue = routed.queue
         call.joined_at = call.routed_at
@@ -252,6 +228,7 @@ class CallTracker:
         call.agent_member = routed.agent_member or None
         call.set_agent_leg(event.dest)
         call.answered_at = now
+        return []
 
     def _on_new_channel(self, event: ev.NewChannel, now: float) -> list[TrackerOutput]:
         ref = event.ref
@@ -274,14 +251,14 @@ class CallTracker:
         self._index(call, event.caller_number, event.exten)
         return [InboundCall(uniqueid=ref.uniqueid, caller_number=event.caller_number, at=now, dialled=event.exten)]
 
-    def _on_queue_join(self, event: ev.QueueCallerJoined, now: float) -> None:
+    def _on_queue_join(self, event: ev.QueueCallerJoined, now: float) -> list[TrackerOutput]:
         call = self._call(event.ref)
         if call is None or call.state not in (CallState.STARTED, CallState.QUEUED):
-            return
+            return []
         if call.state is CallState.QUEUED:
             # Overflow: Queue(a) timed out and the dialplan went on to Queue(b).
             call.queue = event.queue
-            return
+            return []
         call.state = CallState.QUEUED
         call.queue = event.queue
         call.joined_at = now
@@ -294,11 +271,12 @@ class CallTracker:
             call.customer_channel = event.ref.channel
             call.customer_number = event.caller_number or call.customer_number
         call.dialled = call.dialled or event.exten
+        return []
 
-    def _on_agent_connect(self, event: ev.AgentConnected, now: float) -> None:
+    def _on_agent_connect(self, event: ev.AgentConnected, now: float) -> list[TrackerOutput]:
         call = self._call(event.ref)
         if call is None or call.state is not CallState.QUEUED:
-            return
+            return []
         call.state = CallState.CONNECTED
         # The queue that answered: after an overflow, not the one first joined.
         call.queue = event.queue or call.queue
@@ -306,28 +284,31 @@ class CallTracker:
         call.agent_member = event.member_name
         call.set_agent_leg(event.agent)
         call.answered_at = now
+        return []
 
-    def _on_agent_complete(self, event: ev.AgentCompleted) -> None:
+    def _on_agent_complete(self, event: ev.AgentCompleted, _now: float) -> list[TrackerOutput]:
         call = self._call(event.ref)
         if call is None:
-            return
+            return []
         call.agent_complete_reason = event.reason
         call.talk_time = event.talk_time
         if event.reason == "transfer":
             call.transferred = True
+        return []
 
-    def _on_hangup_request(self, event: ev.HangupRequested, now: float) -> None:
+    def _on_hangup_request(self, event: ev.HangupRequested, now: float) -> list[TrackerOutput]:
         call = self._call(event.ref)
         if call is None or call.state is not CallState.CONNECTED:
-            return
+            return []
         if event.ref.uniqueid not in call.conversation():
-            return
+            return []
         # Only the first request says who ended the call; the bridge teardown
         # then sends SoftHangupRequest 16 on the other leg.
         call.state = CallState.ENDING
         call.ender_uniqueid = event.ref.uniqueid
         call.ender_soft_cause = event.cause if event.soft else None
         call.ended_at = now
+        return []
 
     def _on_hangup(self, event: ev.ChannelHungUp, now: float) -> list[TrackerOutput]:
         ref = event.ref
@@ -354,3 +335,16 @@ class CallTracker:
         self._forget(call)
         call.state = CallState.ENDED
         return [call.ended(now)]
+
+
+# The events that concern calls, by type; the rest pass the tracker at the cost of one lookup.
+_HANDLERS: dict[type[ev.AmiEvent], Callable[[CallTracker, Any, float], list[TrackerOutput]]] = {
+    ev.NewChannel: CallTracker._on_new_channel,
+    ev.ChannelHungUp: CallTracker._on_hangup,
+    ev.HangupRequested: CallTracker._on_hangup_request,
+    ev.QueueCallerJoined: CallTracker._on_queue_join,
+    ev.AgentConnected: CallTracker._on_agent_connect,
+    ev.AgentCompleted: CallTracker._on_agent_complete,
+    ev.Transferred: CallTracker._on_transfer,
+    ev.DialEnded: CallTracker._on_dial_end,
+}
