@@ -7,7 +7,6 @@ import dataclasses
 import os
 import signal
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from redial.core.jobs import CancelAnswer
 from redial.exceptions import StoreError
 from redial.service.agi import ReturningCallerService
 from redial.service.control import ControlServer
+from redial.service.inbox import Inbox
 from redial.service.metrics import Metrics
 from redial.service.notify import Notifier
 from redial.service.runner import EngineRunner
@@ -41,56 +41,6 @@ _STOP = object()
 _RECHECK = object()
 # SIGHUP, queued: the configuration is re-read between two events, like every change of state.
 _RELOAD = object()
-
-
-class Inbox:
-    """What the consumer task works off, in arrival order: AMI events (with the time each came
-    off the socket), logins, operator commands. One future is awaited only while it is empty,
-    so a burst of events costs one wake-up of the consumer, not one each."""
-
-    def __init__(self) -> None:
-        self._items: deque[tuple[object, float]] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_for: object = None
-
-    def __bool__(self) -> bool:
-        return bool(self._items)
-
-    def put(self, item: object, arrived: float | None = None) -> None:
-        self._items.append((item, time.monotonic() if arrived is None else arrived))
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def take(self) -> tuple[object, float]:
-        return self._items.popleft()
-
-    async def wait(self, timeout: float | None, due: object = None) -> None:
-        """Until something is put, or ``timeout`` seconds pass (None: no limit).
-
-        ``due`` names the deadline behind ``timeout``: while it stays the same, the timer
-        of an earlier wait is kept rather than cancelled and made again at every wake-up.
-        """
-        if self._items:
-            return
-        loop = asyncio.get_running_loop()
-        if due is None or due != self._timer_for:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = None if timeout is None else loop.call_later(timeout, self._ring)
-            self._timer_for = due
-        self._waiter = waiter = loop.create_future()
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-
-    def _ring(self) -> None:
-        self._timer, self._timer_for = None, None
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +83,9 @@ class Daemon:
     def event_arrived(self, event: AmiEvent) -> None:
         """The AMI link's callback: an event for the engine, in arrival order.
 
-        While the consumer sleeps with nothing queued, the event is handled here and now:
-        waking the consumer task for it cost a loop iteration and a task switch per socket
-        read, most of a quiet PBX's CPU. Whatever the engine answers (commands, a changed
-        wake-up) goes to the consumer, ahead of every later event.
+        While the consumer sleeps with nothing queued, the event is handled here and now,
+        which spares a loop iteration and a task switch per socket read. Whatever the engine
+        answers (commands, a changed wake-up) goes to the consumer, ahead of every later event.
         """
         engine = self._asleep
         if engine is None or self._inbox:
