@@ -180,6 +180,17 @@ class TestLastDrop:
         second = await store.last_drop("+12025550199", "2025550199", 10.0)
         assert first is not None and first[0] == "1.1" and second is not None and second[0] == "2.1"
 
+    async def test_index_stays_bounded_as_the_window_moves(self, store: Store) -> None:
+        """A day of drops, each looked up later: the index keeps about a window's worth, not the day's."""
+        for n in range(400):
+            call, kind, decision, at, _key = _record(f"{n}.1", "2025550123", True, True, float(n * 10))
+            number = f"20255{n:05d}"  # a new customer each time
+            await store.record_call(
+                dataclasses.replace(call, customer_number=number), kind, decision, at, f"+1{number}"
+            )
+            assert await store.last_drop("+12025550199", "2025550199", n * 10 - 100.0) is None
+        assert len(store.recent_drops) <= 2 * 2 * 11 + 64 + 2
+
     async def test_caller_without_a_drop_costs_no_query(self, store: Store) -> None:
         """Once the index is seeded, a number it does not list is answered without SQLite."""
         await store.record_call(*_record("1.1", "2025550123", True, True, 50.0))
@@ -212,6 +223,16 @@ class TestRecentDrops:
         index.seed([("2025550199", "+12025550199", 30.0)], since=20.0)
         assert index.may_have("x", "+12025550123", 20.0) and index.may_have("x", "+12025550199", 20.0)
         assert index.covers(20.0) and index.covers(25.0) and not index.covers(10.0)
+
+    def test_index_stays_bounded_under_a_steady_stream_of_drops(self) -> None:
+        """Drops keep coming for hours while the window moves on: the index holds about a window's worth."""
+        index = RecentDrops()
+        index.seed([], since=0.0)
+        for n in range(20_000):
+            now = float(n)  # a drop a second, each from a new number; the window is 600 s
+            index.add(f"20255{n:05d}", f"+120255{n:05d}", now)
+            index.prune_when_grown(now - 600)
+        assert len(index) <= 2 * 2 * 600 + 64 + 2
 
     def test_seed_prunes_what_no_lookup_can_want(self) -> None:
         """Entries older than the window are dropped, so the index does not grow forever."""

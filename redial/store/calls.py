@@ -67,6 +67,8 @@ class RecentDrops:
         self._latest: dict[str, float] = {}
         # Complete for drops that ended at or after this time (nothing before the first seed).
         self.complete_since: float | None = None
+        # Size after the last pruning: the next one is due when the index has doubled.
+        self._pruned_size = 0
 
     def add(self, raw_number: str, number_e164: str, ended_at: float) -> None:
         for number in (raw_number, number_e164):
@@ -78,8 +80,17 @@ class RecentDrops:
         for raw_number, number_e164, ended_at in rows:
             self.add(raw_number, number_e164, ended_at)
         self.complete_since = since
-        # Prune what no lookup can want any more: every later ``since`` is later than this one.
+        self.prune(since)
+
+    def prune(self, since: float) -> None:
+        """Forget drops before ``since``, which no later lookup can want (its ``since`` is later)."""
         self._latest = {n: t for n, t in self._latest.items() if t >= since}
+        self._pruned_size = len(self._latest)
+
+    def prune_when_grown(self, since: float) -> None:
+        """Prune once the index has doubled since the last time: a steady cost per drop, a bounded size."""
+        if len(self._latest) > 2 * self._pruned_size + 64:
+            self.prune(since)
 
     def covers(self, since: float) -> bool:
         return self.complete_since is not None and since >= self.complete_since
@@ -175,6 +186,7 @@ class CallWrites:
                 (since,),
             )
             recent.seed([(str(r[0]), str(r[1] or ""), float(r[2])) for r in rows], since)
+        recent.prune_when_grown(since)
         if not recent.may_have(raw_number, number_e164, since):
             return None
         rows = await self._db.execute_fetchall(
