@@ -20,8 +20,10 @@ from redial.policy.hours import is_open
 from redial.policy.numbers import check_number, customer_key
 from redial.service.metrics import Metrics
 
-# Customer keys kept (number -> key); the cache starts over when full.
-_KEYS_CACHED = 8192
+# Customer keys kept (number -> key); the cache starts over when full. It must outlive a
+# call (the FastAGI lookup, then the tracker and the decision) and hold every pending job's
+# number: 100 s of calls at 10 a second. Larger only holds more memory that is never freed.
+_KEYS_CACHED = 2048
 # Redials per number are kept this long for the daily cap (a day in any time zone, and then some).
 _CAP_MEMORY = 2 * 86400.0
 # The hourly cap counts the redials of the last this many seconds.
