@@ -308,7 +308,7 @@ async def run(opts: Options, out: Any = sys.stdout) -> dict[str, Any]:
         report["asterisk_warnings"] = asterisk_warnings(sandbox.log_path)
         # The same interval for both (calls and settle), from the same two samples.
         report["cpu_ratio"], ratio = ratio_report(end.get("daemon", d1).cpu - d0.cpu, a1.cpu - a0.cpu)
-        report["soak"], soak = soak_report(soak_series.points, opts.duration, opts.sample_every)
+        report["soak"], soak = soak_report(soak_series.points, opts.duration, opts.sample_every, opts.drop_ratio)
         targets[:0] = [ratio]
         targets.append(soak)
         report["targets"] = [t.as_dict() for t in targets]

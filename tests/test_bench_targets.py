@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from bench.targets import (
     ARENA_MB,
+    KEPT_PER_DROP_BYTES,
     STORE_CACHE_MB,
     TARGET_CPU_RATIO,
     IdleResult,
@@ -23,6 +25,9 @@ from bench.targets import (
     switch_increase,
     warmup_seconds,
 )
+from redial.config import parse_settings
+from redial.core.engine import CallbackEngine
+from redial.store.calls import RecentDrops
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -188,6 +193,35 @@ class TestSoak:
         series = [point(t, 40, 0) for t in (0, 10, 20, 60)]
         target, growth = soak_target(series, 20)
         assert growth is None and not target.judged and target.met
+
+
+class TestKeptPerDrop:
+    """What the daemon keeps of a drop during its windows stays within the soak's allowance for it."""
+
+    def test_measured_below_the_bound(self) -> None:
+        """The caps' memory and the returning-caller index, for 2,000 drops of new numbers, by tracemalloc."""
+        engine = CallbackEngine(parse_settings({}, env={}))
+        index = RecentDrops()
+        index.seed([], since=0.0)
+        drops = 2000
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for n in range(drops):
+                raw, key = f"20255{n:05d}", f"+120255{n:05d}"
+                engine.intake.redial_created(key, 1000.0 + n)
+                index.add(raw, key, 1000.0 + n)
+            kept = (tracemalloc.get_traced_memory()[0] - before) / drops
+        finally:
+            tracemalloc.stop()
+        assert 100 < kept <= KEPT_PER_DROP_BYTES
+
+    def test_drops_after_warmup_widen_the_allowance(self) -> None:
+        """10,000 calls after warm-up, a fifth dropped: 2,000 drops' worth on top of cache and arena."""
+        series = [point(t, 40, 0, calls=10 * t) for t in range(0, 1201, 10)]
+        growth = soak_growth(series, 200, drop_ratio=0.2)
+        assert growth is not None and growth.calls_after_warmup == 10_000
+        assert growth.allowance_mb == pytest.approx(ARENA_MB + 2000 * KEPT_PER_DROP_BYTES / 1e6)
 
 
 class TestStoreCache:
