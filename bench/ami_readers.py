@@ -42,9 +42,11 @@ class _Reader(asyncio.BufferedProtocol):
         self.bytes += nbytes
 
 
-async def _until_stopped() -> asyncio.Future[None]:
-    stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set_result, None)
+def _until_stopped() -> asyncio.Future[None]:
+    """A future SIGTERM completes."""
+    loop = asyncio.get_running_loop()
+    stopped: asyncio.Future[None] = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, stopped.set_result, None)
     return stopped
 
 
@@ -52,7 +54,7 @@ async def floor(ami: dict[str, Any]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     transport, reader = await loop.create_connection(_Reader, ami["host"], int(ami["port"]))
     transport.write(f"Action: Login\r\nUsername: {ami['username']}\r\nSecret: {ami['secret']}\r\n\r\n".encode())
-    stopped = await _until_stopped()
+    stopped = _until_stopped()
     while not stopped.done():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(stopped), PING_EVERY)
@@ -80,7 +82,7 @@ async def panoramisk_reader(ami: dict[str, Any]) -> dict[str, Any]:
 
     manager.register_event("*", on_event)
     await manager.connect()
-    stopped = await _until_stopped()
+    stopped = _until_stopped()
     await stopped
     manager.close()
     return {"events": events}

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.live_references import print_references
 from bench.targets import (
     KEPT_PER_DROP_BYTES,
     STORE_CACHE_MB,
@@ -217,8 +218,6 @@ def print_summary(report: Mapping[str, Any], out: Any = sys.stdout) -> None:
     if report.get("soak"):
         print_soak(report["soak"], out)
     if report.get("references"):
-        from bench.live_references import print_references
-
         print_references(report["references"], out)
     targets = report_targets(report)
     print("\n  targets:", file=out)

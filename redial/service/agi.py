@@ -97,14 +97,13 @@ class ReturningCallerService(LoopbackService):
         # a call that Queue() did not place.
         self._ring_target = ring_target
         # The engine's cached customer_key: parsing a number costs more than the rest of a lookup.
-        self._number_key = number_key
+        self._number_key = number_key or (lambda number: customer_key(number, self.settings.policy.numbers))
 
     async def lookup(self, caller: str) -> ReturningDecision:
         """What to tell the dialplan for a call from ``caller``."""
         now = self._clock.now()
         agi = self.settings.fastagi
-        policy = self.settings.policy
-        e164 = self._number_key(caller) if self._number_key else customer_key(caller, policy.numbers)
+        e164 = self._number_key(caller)
         found = await self._store.last_drop(e164, caller, now - agi.returning_window)
         drop = RecentDrop(*found) if found else None
         agent = self._agent_view(drop.agent_interface, now) if drop else None

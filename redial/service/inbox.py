@@ -21,8 +21,9 @@ class Inbox:
     def __bool__(self) -> bool:
         return bool(self._items)
 
-    def put(self, item: object, arrived: float | None = None) -> None:
-        self._items.append((item, time.monotonic() if arrived is None else arrived))
+    def put(self, item: object) -> None:
+        """Queue ``item`` with the time it arrived (for the event-lag metric)."""
+        self._items.append((item, time.monotonic()))
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
