@@ -14,7 +14,7 @@ import pytest
 
 from sandbox import AmiObserver, Sandbox, customer_call
 from sandbox.observer import AmiMessage, where
-from tests.rig import CUSTOMER, DID, Rig, open_rig, redial_leg
+from tests.rig import CUSTOMER, DID, Rig, open_rig, redial_leg, trunk_channel
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ class TestAgentAndCustomer:
                 where(Event="Newexten", Uniqueid=cid, Application="Dial"), timeout=15, what="dialling the customer"
             )
             customer_leg = await obs.wait_for(
-                where(Event="Newchannel", Linkedid=cid, Channel=lambda c: c.startswith("PJSIP/trunk-")), timeout=15
+                where(Event="Newchannel", Linkedid=cid, Channel=trunk_channel), timeout=15
             )
             greeting = await obs.wait_for(
                 playback(customer_leg["Uniqueid"], "hello&one-moment-please"), timeout=20, what="customer greeting"
@@ -110,9 +110,7 @@ async def first_call_drops(obs: AmiObserver) -> None:
     """The customer's queue call to agent1 drops by RTP timeout; agent1 is free again."""
     first = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
     try:
-        await obs.wait_for(
-            where(Event="Hangup", Channel=lambda c: c.startswith("PJSIP/trunk-"), Cause="44"), timeout=20
-        )
+        await obs.wait_for(where(Event="Hangup", Channel=trunk_channel, Cause="44"), timeout=20)
     finally:
         first.stop()
     await obs.wait_for(where(Event="QueueMemberStatus", Interface="PJSIP/agent1", Status="1"), timeout=10)
@@ -130,9 +128,7 @@ class TestReturningCaller:
             mark = obs.mark()
             again = customer_call(CUSTOMER, "hangup", did=DID, talk_time=2, max_time=25)
             try:
-                new = await obs.wait_for(
-                    where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")), start=mark, timeout=10
-                )
+                new = await obs.wait_for(where(Event="Newchannel", Channel=trunk_channel), start=mark, timeout=10)
                 uid = new["Uniqueid"]
                 await obs.wait_for(
                     where(Event="Newexten", Uniqueid=uid, Application="AGI"), start=mark, timeout=10, what="AGI"
@@ -163,7 +159,7 @@ class TestReturningCaller:
             again = customer_call(CUSTOMER, "rtp_drop", did=DID, max_time=25)
             try:
                 new = await obs.wait_for(
-                    where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")),
+                    where(Event="Newchannel", Channel=trunk_channel),
                     start=mark,
                     timeout=10,
                 )
@@ -246,7 +242,7 @@ class TestReturningHookTrustsNoAgi:
                 call = customer_call(CUSTOMER, "hangup", did=DID, talk_time=2, max_time=25)
                 try:
                     new = await obs.wait_for(
-                        where(Event="Newchannel", Channel=lambda c: c.startswith("PJSIP/trunk-")),
+                        where(Event="Newchannel", Channel=trunk_channel),
                         start=mark,
                         timeout=10,
                     )

@@ -14,7 +14,7 @@ import pytest
 
 from sandbox import AmiObserver, Sandbox
 from sandbox.observer import where
-from tests.rig import CUSTOMER, Rig, redial_leg
+from tests.rig import CUSTOMER, Rig, redial_leg, trunk_channel
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ class TestKilledInEachState:
         cid = leg["Uniqueid"]
         if state == "customer_ringing":
             await obs.wait_for(
-                where(Event="Newchannel", Linkedid=cid, Channel=lambda c: c.startswith("PJSIP/trunk-")),
+                where(Event="Newchannel", Linkedid=cid, Channel=trunk_channel),
                 timeout=15,
             )
         elif state == "connected":
