@@ -51,6 +51,20 @@ class Metrics:
             registry=r,
         )
         self.open_redials = Gauge("redial_open_redials", "Redials not yet finished", registry=r)
+        # Queue callbacks: the funnel per queue (offered, not_offered, accepted, merged,
+        # number_refused, started, reached, unreached, cancelled) and what waits.
+        self.queue_callbacks = Counter(
+            "redial_queue_callbacks", "Queue callback offers, requests and ends", ["queue", "event"], registry=r
+        )
+        self.queue_callbacks_pending = Gauge(
+            "redial_queue_callbacks_pending", "Queue callbacks requested and not yet finished", ["queue"], registry=r
+        )
+        self.request_to_callback = Histogram(
+            "redial_queue_callback_wait_seconds",
+            "From a queue callback's request to agent and customer bridged",
+            buckets=(60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800),
+            registry=r,
+        )
         self.tracked_calls = Gauge("redial_tracked_calls", "Calls being followed", registry=r)
 
     def exposition(self) -> bytes:

@@ -84,6 +84,20 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE redials ADD COLUMN kind TEXT NOT NULL DEFAULT 'drop_redial';
     ALTER TABLE redials ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: queue callbacks. A callback keeps the place its caller had: the time they joined the
+    # queue. Every offer and request is kept for the stats funnel (no number in it).
+    """
+    ALTER TABLE redials ADD COLUMN joined_at REAL;
+    CREATE TABLE callback_offers (
+        id INTEGER PRIMARY KEY,
+        queue TEXT NOT NULL,
+        at REAL NOT NULL,
+        event TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        redial_id INTEGER
+    );
+    CREATE INDEX callback_offers_at ON callback_offers (at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
