@@ -84,22 +84,23 @@ class TestLiveChannels:
 class TestQueueMembers:
     """Queue members from QueueStatus, as MemberState records."""
 
-    async def test_members_only(self) -> None:
-        """QueueMember items become records; queue parameters and entries are left out."""
+    async def test_members_and_waiting_callers(self) -> None:
+        """QueueMember and QueueEntry items become records; queue parameters are left out."""
         send = ScriptedSend(
             {
                 "QueueStatus": [
                     {"Response": "Success"},
                     {"Event": "QueueParams", "Queue": "support"},
                     {"Event": "QueueMember", "Queue": "support", "Name": "Alice", "Location": "PJSIP/a", "Status": "1"},
-                    {"Event": "QueueEntry", "Queue": "support", "Uniqueid": "1.1"},
+                    {"Event": "QueueEntry", "Queue": "support", "Uniqueid": "1.1", "Wait": "42", "Position": "1"},
                     {"Event": "QueueStatusComplete"},
                 ]
             }
         )
-        (member,) = await queue_members(send)
+        member, waiting = await queue_members(send)
         assert isinstance(member, ev.MemberState)
         assert (member.queue, member.interface, member.name, member.status) == ("support", "PJSIP/a", "Alice", 1)
+        assert waiting == ev.QueueWaiting(uniqueid="1.1", queue="support", caller_number="", wait=42, position=1)
         assert send.sent == [("QueueStatus", True)]
 
 

@@ -100,6 +100,14 @@ class OriginateRequest:
     # The dialplan context the customer is dialled through (Local/<number>@<context>,
     # the admin's outbound routes); "" dials them on ``trunk`` (originate.customer_route).
     route_context: str = ""
+    # A queue callback: the CDR's tag, the customer's "press 1" (connected only once they
+    # press it, within press_timeout s, asked three times), and the agent's whisper around
+    # the minutes since the request.
+    callback: bool = False
+    customer_press: tuple[str, ...] = ()
+    press_timeout: int = 5
+    agent_after: tuple[str, ...] = ()
+    waited_minutes: int | None = None
 
 
 def originate_action(request: OriginateRequest, action_id: str) -> Action:
@@ -135,6 +143,18 @@ def originate_action(request: OriginateRequest, action_id: str) -> Action:
         variables.append(f"REDIAL_AGENT_PROMPT={sound_list(request.agent_prompt, 'agent prompt')}")
     if request.customer_greeting:
         variables.append(f"REDIAL_GREETING={sound_list(request.customer_greeting, 'customer greeting')}")
+    if request.callback:
+        variables += [
+            "REDIAL_KIND=callback",
+            "REDIAL_CONFIRM=1",
+            f"REDIAL_PRESS_TIMEOUT={int(request.press_timeout)}",
+        ]
+        if request.customer_press:
+            variables.append(f"REDIAL_PRESS_PROMPT={sound_list(request.customer_press, 'press prompt')}")
+        if request.waited_minutes is not None:
+            variables.append(f"REDIAL_WAITED_MINUTES={max(0, int(request.waited_minutes))}")
+        if request.agent_after:
+            variables.append(f"REDIAL_AGENT_AFTER={sound_list(request.agent_after, 'agent whisper')}")
     name = checked(LABEL, request.caller_id_name, "caller ID name")
     action: Action = {
         "Action": "Originate",

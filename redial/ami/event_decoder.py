@@ -28,6 +28,8 @@ from redial.ami.events import (
     NewChannel,
     OriginateResult,
     QueueCallerJoined,
+    QueueCallerLeft,
+    QueueWaiting,
     Transferred,
 )
 
@@ -132,6 +134,27 @@ def _queue_join(frame: Mapping[str, object]) -> QueueCallerJoined | None:
         queue=queue,
         caller_number=_number(_text(frame, "CallerIDNum")),
         exten=_text(frame, "Exten"),
+    )
+
+
+def _queue_leave(frame: Mapping[str, object]) -> QueueCallerLeft | None:
+    ref = _ref(frame)
+    queue = _text(frame, "Queue")
+    if ref is None or not queue:
+        return None
+    return QueueCallerLeft(ref=ref, queue=queue, position=_int_or_none(_text(frame, "Position")))
+
+
+def _queue_entry(frame: Mapping[str, object]) -> QueueWaiting | None:
+    uniqueid, queue = _text(frame, "Uniqueid"), _text(frame, "Queue")
+    if not uniqueid or not queue:
+        return None
+    return QueueWaiting(
+        uniqueid=uniqueid,
+        queue=queue,
+        caller_number=_number(_text(frame, "CallerIDNum")),
+        wait=max(0, _int_or_none(_text(frame, "Wait")) or 0),
+        position=_int_or_none(_text(frame, "Position")) or 0,
     )
 
 
@@ -257,6 +280,8 @@ DECODERS: Mapping[str, Decoder] = MappingProxyType(
         "HangupRequest": _hangup_requested,
         "SoftHangupRequest": _soft_hangup_requested,
         "QueueCallerJoin": _queue_join,
+        "QueueCallerLeave": _queue_leave,
+        "QueueEntry": _queue_entry,
         "AgentConnect": _agent_connect,
         "AgentComplete": _agent_complete,
         "DialEnd": _dial_end,

@@ -66,6 +66,27 @@ class QueueCallerJoined:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueCallerLeft:
+    """A caller left a queue's line (``QueueCallerLeave``): answered, abandoned, timed out, or by a key."""
+
+    ref: ChannelRef
+    queue: str
+    position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueWaiting:
+    """A caller waiting in a queue when the daemon logged in (``QueueEntry`` in the QueueStatus list)."""
+
+    uniqueid: str
+    queue: str
+    caller_number: str
+    # Seconds waited so far, and the place in the line (1 is next).
+    wait: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConnected:
     """A queue member answered and is being bridged to the caller (``AgentConnect``)."""
 
@@ -199,6 +220,8 @@ AmiEvent = (
     | HangupRequested
     | ChannelHungUp
     | QueueCallerJoined
+    | QueueCallerLeft
+    | QueueWaiting
     | AgentConnected
     | AgentCompleted
     | DialEnded
@@ -238,6 +261,8 @@ __all__ = [
     "NewChannel",
     "OriginateResult",
     "QueueCallerJoined",
+    "QueueCallerLeft",
+    "QueueWaiting",
     "Transferred",
     "decode",
     "live_channel",

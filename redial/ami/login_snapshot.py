@@ -52,9 +52,9 @@ async def pbx_started(send: SendAction) -> str:
     return f"{reply.get('CoreStartupDate', '')} {reply.get('CoreStartupTime', '')}".strip()
 
 
-async def queue_members(send: SendAction) -> tuple[ev.MemberState, ...]:
-    """Every queue's members and their state (QueueStatus)."""
+async def queue_members(send: SendAction) -> tuple[ev.MemberState | ev.QueueWaiting, ...]:
+    """Every queue's members and their state, and the callers waiting in each (QueueStatus)."""
     reply = await send({"Action": "QueueStatus"}, as_list=True)
     messages = reply if isinstance(reply, list) else [reply]
-    members = (ev.decode(m) for m in messages if m.get("Event") == "QueueMember")
-    return tuple(m for m in members if isinstance(m, ev.MemberState))
+    found = (ev.decode(m) for m in messages if m.get("Event") in ("QueueMember", "QueueEntry"))
+    return tuple(m for m in found if isinstance(m, (ev.MemberState, ev.QueueWaiting)))

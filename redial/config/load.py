@@ -29,7 +29,9 @@ from redial.config.settings import (
     BusinessHours,
     ControlSettings,
     ExperienceSettings,
+    CallbackSounds,
     FastAgiSettings,
+    QueueCallbackSettings,
     LogSettings,
     NumberRules,
     OriginateSettings,
@@ -81,6 +83,7 @@ def parse_settings(
         queue_policies=queue_policies,
         outage_guard=_same(OutageGuard, document.outage_guard or schema.Guard()),
         fastagi=_same(FastAgiSettings, document.fastagi or schema.FastAgi()),
+        queue_callback=_queue_callback(document.queue_callback or schema.QueueCallback()),
         status=_same(StatusSettings, document.status or schema.Status()),
         control=_control(document.control or schema.Control()),
         originate=_originate(document.originate or schema.Originate()),
@@ -124,6 +127,11 @@ def _same(cls: type[T], section: msgspec.Struct, omit: tuple[str, ...] = (), **c
     for key in omit:
         del fields[key]
     return cls(**{**fields, **changes})
+
+
+def _queue_callback(section: schema.QueueCallback) -> QueueCallbackSettings:
+    sounds = _same(CallbackSounds, section.sounds or schema.QueueCallbackSoundsSection())
+    return _same(QueueCallbackSettings, section, omit=("sounds",), sounds=sounds)
 
 
 def _ami(section: schema.Ami, env: Mapping[str, str], problems: list[ConfigError] | None) -> AmiSettings:

@@ -23,7 +23,9 @@ from redial.config.settings import (
     AmiSettings,
     ControlSettings,
     ExperienceSettings,
+    CallbackSounds,
     FastAgiSettings,
+    QueueCallbackSettings,
     NumberRules,
     NumberType,
     OriginateSettings,
@@ -259,6 +261,39 @@ class FastAgi(Section):
 _STATUS = StatusSettings()
 
 
+_CALLBACK = QueueCallbackSettings()
+_CALLBACK_SOUNDS = CallbackSounds()
+
+
+class QueueCallbackSoundsSection(Section):
+    wait_before: Sounds = _CALLBACK_SOUNDS.wait_before
+    wait_after: Sounds = _CALLBACK_SOUNDS.wait_after
+    menu: Sounds = _CALLBACK_SOUNDS.menu
+    enter_number: Sounds = _CALLBACK_SOUNDS.enter_number
+    confirm_before: Sounds = _CALLBACK_SOUNDS.confirm_before
+    confirm_after: Sounds = _CALLBACK_SOUNDS.confirm_after
+    not_available: Sounds = _CALLBACK_SOUNDS.not_available
+    invalid_number: Sounds = _CALLBACK_SOUNDS.invalid_number
+    agent_before: Sounds = _CALLBACK_SOUNDS.agent_before
+    agent_after: Sounds = _CALLBACK_SOUNDS.agent_after
+    customer_greeting: Sounds = _CALLBACK_SOUNDS.customer_greeting
+    customer_press: Sounds = _CALLBACK_SOUNDS.customer_press
+
+
+class QueueCallback(Section):
+    enabled: bool = _CALLBACK.enabled
+    max_pending: Annotated[int, Meta(ge=0, le=10000)] = _CALLBACK.max_pending
+    handle_time: Annotated[float, Meta(ge=10, le=7200)] = _CALLBACK.handle_time
+    attempts: Annotated[int, Meta(ge=1, le=10)] = _CALLBACK.attempts
+    spacing: Annotated[float, Meta(ge=10, le=86400)] = _CALLBACK.spacing
+    agent_caller_id_name: Annotated[
+        str,
+        Meta(min_length=1, pattern=_whole(LABEL.pattern), description=_LABEL_TEXT),
+    ] = _CALLBACK.agent_caller_id_name
+    press_timeout: Annotated[int, Meta(ge=2, le=30)] = _CALLBACK.press_timeout
+    sounds: QueueCallbackSoundsSection | None = None
+
+
 class Status(Section):
     enabled: bool = _STATUS.enabled
     host: Loopback = _STATUS.host
@@ -319,6 +354,7 @@ class ConfigFile(Section):
     policy: Policy | None = None
     outage_guard: Guard | None = None
     fastagi: FastAgi | None = None
+    queue_callback: QueueCallback | None = None
     status: Status | None = None
     control: Control | None = None
     originate: Originate | None = None

@@ -216,6 +216,58 @@ class FastAgiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackSounds:
+    """What the caller and the customer hear around a queue callback: stock sounds by default."""
+
+    # After the offer key: before and after the estimated wait in minutes ("The estimated
+    # hold time is currently ... minutes").
+    wait_before: tuple[str, ...] = ("queue-holdtime",)
+    wait_after: tuple[str, ...] = ("queue-minutes",)
+    # The choice: 1 for the number they call from, 2 for another one.
+    menu: tuple[str, ...] = ("to-call-this-number", "vm-press", "digits/1", "vm-enter-num-to-call", "vm-press", "digits/2")
+    # Before keying another number, ended by #.
+    enter_number: tuple[str, ...] = ("vm-enter-num-to-call",)
+    # The confirmation, around the minutes until the callback ("... about N minutes; you keep
+    # your place").
+    confirm_before: tuple[str, ...] = ("auth-thankyou", "queue-holdtime")
+    confirm_after: tuple[str, ...] = ("queue-minutes", "queue-thankyou", "goodbye")
+    # No callback now (closed, the queue's callbacks are full): back to the queue.
+    not_available: tuple[str, ...] = ("sorry", "feature-not-avail-line")
+    # The number keyed (or called from) cannot be called back.
+    invalid_number: tuple[str, ...] = ("invalid", "please-try-again")
+    # The agent's whisper before the customer is dialled, around the minutes since the request.
+    agent_before: tuple[str, ...] = ("beep",)
+    agent_after: tuple[str, ...] = ("minutes",)
+    # The customer, on answer: the company's greeting, then "press 1" (they are connected
+    # only after pressing 1; an answering machine never does).
+    customer_greeting: tuple[str, ...] = ("hello", "queue-thankyou")
+    customer_press: tuple[str, ...] = ("if-correct-press", "digits/1")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCallbackSettings:
+    """Queue callbacks: a caller waiting in a queue keeps their place and is called back.
+
+    The offer runs where queues.conf sets ``context=redial-queue-callback`` on a queue.
+    """
+
+    enabled: bool = True
+    # Pending callbacks per queue; a caller past it hears "not available" and stays queued.
+    max_pending: int = 20
+    # Seconds an agent spends per call, for the estimate until calls in the queue show it.
+    handle_time: float = 240.0
+    # Attempts to reach the customer in all, and seconds between them (within the queue's
+    # business hours); then the callback is stored ``unreached``.
+    attempts: int = 3
+    spacing: float = 300.0
+    # The agent's phone shows "<agent_caller_id_name> <customer number>".
+    agent_caller_id_name: str = "CALLBACK"
+    # Seconds the customer has to press 1 after each "press 1"; the prompt plays 3 times.
+    press_timeout: int = 5
+    sounds: CallbackSounds = field(default_factory=CallbackSounds)
+
+
+@dataclass(frozen=True, slots=True)
 class StatusSettings:
     """The loopback TCP endpoint Prometheus scrapes: ``/metrics`` only (status and cancel use the control socket)."""
 
@@ -282,6 +334,7 @@ class Settings:
     queue_policies: Mapping[str, PolicySettings] = field(default_factory=dict)
     outage_guard: OutageGuard = field(default_factory=OutageGuard)
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
+    queue_callback: QueueCallbackSettings = field(default_factory=QueueCallbackSettings)
     status: StatusSettings = field(default_factory=StatusSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
     originate: OriginateSettings = field(default_factory=OriginateSettings)

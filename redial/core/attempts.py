@@ -11,9 +11,10 @@ from redial.ami.actions import OriginateRequest, originate_action, queue_log_act
 from redial.config import PolicySettings, Settings
 from redial.core.agents import AgentBoard, AgentView, Availability
 from redial.core.commands import Command, ForgetReservation, Originate, QueueLog, ResolveHint
-from redial.core.jobs import CallbackJob, JobState, Outcome, Trigger, channel_id_for, move
+from redial.core.jobs import CallbackJob, JobKind, JobState, Outcome, Trigger, channel_id_for, move
 from redial.core.open_jobs import OpenJobs
 from redial.core.progress import AGENT_OUTCOMES
+from redial.core.queue_callbacks import QueueCallbacks
 from redial.core.reservations import Reservations
 from redial.exceptions import UnsafeValueError
 from redial.policy.attempt import Defer, GiveUp, Ring, WaitForAgent, plan_attempt
@@ -69,8 +70,10 @@ class Attempts:
         metrics: Metrics,
         log: structlog.typing.FilteringBoundLogger,
         customer_on_call: Callable[[CallbackJob], tuple[Outcome, str] | None],
+        callbacks: QueueCallbacks,
     ) -> None:
         self.settings = settings
+        self.callbacks = callbacks
         self._board, self._jobs, self._guard = board, jobs, guard
         self._metrics, self._log = metrics, log
         self._customer_on_call = customer_on_call
@@ -87,6 +90,8 @@ class Attempts:
         self.hints_asked: set[str] = set()
         # Jobs that ended with nobody able to take them, newest last: shown by `status`.
         self.callbacks_requested: list[dict[str, object]] = []
+        # Queue callbacks whose customer was never reached, newest last: shown by `status`.
+        self.unreached: list[dict[str, object]] = []
 
     # ---- planning -------------------------------------------------------------------
     def replan_due(self, job: CallbackJob, now: float) -> bool:
@@ -95,6 +100,13 @@ class Attempts:
         if last is None:
             return True
         agent_version, open_version, board_version, planned_at = last
+        if job.kind is JobKind.QUEUE_CALLBACK:
+            # Its turn comes with a change of the line, the members, or the open jobs.
+            return (
+                now >= planned_at + AGENT_RECHECK
+                or open_version != self._jobs.version
+                or board_version != self._board.version + self.callbacks.line_version
+            )
         return (
             now >= planned_at + AGENT_RECHECK
             or (job.agent_deadline is not None and now >= job.agent_deadline)
@@ -114,6 +126,8 @@ class Attempts:
             self.wrapup_ends = {job_id: at for job_id, at in self.wrapup_ends.items() if job_id in self._jobs}
 
     def attempt(self, job: CallbackJob, now: float) -> list[Command]:
+        if job.kind is JobKind.QUEUE_CALLBACK:
+            return self._attempt_callback(job, now)
         on_call = self._customer_on_call(job)
         if on_call is not None:  # checked again at every turn: the customer may have called meanwhile
             outcome, detail = on_call
@@ -165,6 +179,26 @@ class Attempts:
         self._guard.take(job.trunk, now)
         return self._ring(job, plan, policy, now)
 
+    def _attempt_callback(self, job: CallbackJob, now: float) -> list[Command]:
+        """A queue callback's turn: see :meth:`QueueCallbacks.plan`."""
+        plan = self.callbacks.plan(job, now, self._jobs.reserved(job.id))
+        if isinstance(plan, Defer):
+            if job.state is JobState.WAITING and job.due_at == plan.until:
+                return []
+            return [self._jobs.save(move(job, Trigger.DEFER, plan.detail, due_at=plan.until))]
+        if isinstance(plan, WaitForAgent):
+            stamp = self._board.version + self.callbacks.line_version
+            self._agent_plans[job.id] = (-1, self._jobs.version, stamp, now)
+            if job.state is JobState.WAITING_AGENT and job.detail == plan.detail:
+                return []
+            return [self._jobs.save(move(job, Trigger.WAIT_AGENT, plan.detail, agent_deadline=plan.until))]
+        if isinstance(plan, GiveUp):  # pragma: no cover - a callback's plan never gives up
+            return self.finish(job, move(job, Trigger.GIVE_UP, plan.detail, plan.outcome), now)
+        unresolved = self._board.unresolved_hint(plan.interface)
+        if unresolved is not None and unresolved not in self.hints_asked:
+            return [self.resolve_hint(unresolved, for_job=job.id)]
+        return self._ring(job, plan, self.settings.policy_for(job.queue), now)
+
     def resolve_hint(self, state_interface: str, for_job: int | None = None) -> ResolveHint:
         self.hints_asked.add(state_interface)
         exten, _, context = state_interface.removeprefix("hint:").partition("@")
@@ -196,6 +230,8 @@ class Attempts:
             show_number=shown,
             agent_name=self._board.name_of(plan.interface) or (job.agent_member if not plan.fallback else ""),
         )
+        if job.kind is JobKind.QUEUE_CALLBACK:
+            request = self.callbacks.originate_request(request, job, now)
         try:
             action = originate_action(request, f"{channel_id}-o{self._action_seq}")
         except UnsafeValueError as exc:
@@ -229,9 +265,11 @@ class Attempts:
 
     # ---- ends -----------------------------------------------------------------------
     def queue_log(self, job: CallbackJob, verb: str, fields: list[str]) -> list[Command]:
-        """Audit line in queue_log, linked to the dropped call by its Uniqueid."""
+        """Audit line in queue_log, linked to the dropped call (or the queue entry that asked) by its Uniqueid."""
         if not self.settings.originate.queue_log:
             return []
+        if job.kind is JobKind.QUEUE_CALLBACK:
+            verb = verb.replace("REDIAL", "CALLBACK")
         interface = job.ring_interface or job.agent_interface
         return [QueueLog(job.id, verb, queue_log_action(job.queue, interface, job.original_uniqueid, verb, fields))]
 
@@ -253,6 +291,8 @@ class Attempts:
                 ring_interface="",
                 bridged_legs=0,
             )
+        if job.kind is JobKind.QUEUE_CALLBACK:
+            return self.callbacks.retry(job, ended, now)
         retry = self.settings.policy_for(job.queue).retry
         if outcome is None or outcome.value not in retry.retry_on or job.attempt >= retry.attempts:
             return None
@@ -276,13 +316,17 @@ class Attempts:
         retried, would stay finished.
         """
         following = self._next_after(job, ended, now)
+        if following is None and job.kind is JobKind.QUEUE_CALLBACK:
+            ended = self.callbacks.final(ended)
         if following is None:
             commands: list[Command] = [self._jobs.save(ended)]
         else:
             commands = [self._jobs.save(following, ended_attempt=ended)]
         if ended.outcome is not None:
             self._metrics.outcomes.labels(ended.outcome.value).inc()
-            if ended.outcome is Outcome.CONNECTED:
+            if job.kind is JobKind.QUEUE_CALLBACK:
+                self.callbacks.count_end(ended, now)
+            elif ended.outcome is Outcome.CONNECTED:
                 self._metrics.drop_to_connected.observe(max(0.0, now - ended.dropped_at))
         if ended.originated_at is not None:
             outcome = ended.outcome.value if ended.outcome else "unknown"
@@ -295,7 +339,29 @@ class Attempts:
         commands += self.release_reservation(following or ended, now)
         if following is None and ended.outcome is Outcome.CALLBACK_REQUESTED:
             self._note_callback_requested(ended, now)
+        if following is None and ended.outcome is Outcome.UNREACHED:
+            self._note_unreached(ended, now)
         return commands
+
+    def _note_unreached(self, job: CallbackJob, now: float) -> None:
+        """A queue callback's customer was never reached: a warning and a line in `status`, never a quiet end."""
+        self._log.warning(
+            "queue_callback_unreached",
+            redial_id=job.id,
+            customer=job.customer_number,
+            queue=job.queue,
+            attempts=job.attempt,
+            detail=job.detail,
+        )
+        entry: dict[str, object] = {
+            "redial_id": job.id,
+            "customer": job.customer_number,
+            "queue": job.queue,
+            "attempts": job.attempt,
+            "at": now,
+            "detail": job.detail,
+        }
+        self.unreached = [*self.unreached[-(_CALLBACKS_SHOWN - 1) :], entry]
 
     def _note_callback_requested(self, job: CallbackJob, now: float) -> None:
         """Nobody could take the job: never a quiet end, a warning and a line in `status`."""

@@ -56,6 +56,28 @@ class NewJob:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordRequest:
+    """Store a queue callback's request and its job in one commit, before the caller hears it confirmed.
+
+    The store gives back the new job, or the pending one of the same number and queue
+    (merged: it keeps the older place).
+    """
+
+    queue: str
+    uniqueid: str
+    number: str
+    number_key: str
+    dial_number: str
+    dialled: str
+    channel: str
+    joined_at: float
+    due_at: float
+    channel_prefix: str
+    minutes: int
+    keyed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RecordCall:
     """Store an ended call with its decision and, for a drop to redial, its job."""
 
@@ -148,7 +170,16 @@ class ContinueLogin:
 
 
 Command = (
-    ContinueLogin | RecordCall | SaveJob | ForgetReservation | Pause | Unpause | Originate | QueueLog | ResolveHint
+    ContinueLogin
+    | RecordCall
+    | RecordRequest
+    | SaveJob
+    | ForgetReservation
+    | Pause
+    | Unpause
+    | Originate
+    | QueueLog
+    | ResolveHint
 )
 
 

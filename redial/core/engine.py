@@ -29,6 +29,7 @@ from redial.core.commands import (
     Pause,
     QueueLog,
     RecordCall,
+    RecordRequest,
     Recorded,
     ResolveHint,
     Result,
@@ -36,9 +37,11 @@ from redial.core.commands import (
 )
 from redial.core.inputs import EngineInput, LinkUp
 from redial.core.intake import Intake
-from redial.core.jobs import IN_FLIGHT, PENDING, CallbackJob, CancelAnswer, JobState, Outcome, Trigger, move
+from redial.core.jobs import IN_FLIGHT, PENDING, CallbackJob, CancelAnswer, JobKind, JobState, Outcome, Trigger, move
 from redial.core.open_jobs import OpenJobs
 from redial.core.progress import advance, expire
+from redial.core.queue_callbacks import CallbackRequest, QueueCallbacks, RequestAnswer
+from redial.core.queue_line import QueueLine
 from redial.core.tracker import CallerWithheld, CallTracker, EndedCall, InboundCall, RoutedToAgent
 from redial.exceptions import AmiNotConnected, AmiTimeout
 from redial.policy.guard import OutageGuard
@@ -72,8 +75,19 @@ class CallbackEngine:
             number_key=self.intake.customer_key,
             dialled_key=self.intake.dialled_key,
         )
+        self.line = QueueLine()
+        self.callbacks = QueueCallbacks(
+            settings,
+            self.line,
+            self.board,
+            self.jobs,
+            self.intake.customer_key,
+            self.intake.check_callback_number,
+            lambda key: bool(key) and self.tracker.live_call_with(key) is not None,
+            self.metrics,
+        )
         self.attempts = Attempts(
-            settings, self.board, self.jobs, self._guard, self.metrics, self._log, self._customer_on_call
+            settings, self.board, self.jobs, self._guard, self.metrics, self._log, self._customer_on_call, self.callbacks
         )
         # Asterisk's start time at the last login: a new one means it restarted meanwhile.
         self._pbx_started = ""
@@ -81,7 +95,7 @@ class CallbackEngine:
     # ---- state held -------------------------------------------------------------------
     def reload(self, settings: Settings) -> None:
         """Take a new configuration (SIGHUP); calls and jobs in progress carry on."""
-        self.settings = self.attempts.settings = settings
+        self.settings = self.attempts.settings = self.callbacks.settings = settings
         self.intake.reload(settings)
         self._guard.settings = settings.outage_guard
         # A queue's own wrapuptime never shows on AMI: it comes from the policy.
@@ -160,6 +174,7 @@ class CallbackEngine:
                 for j in self.jobs.sorted()
             ],
             "callbacks_requested": list(self.attempts.callbacks_requested),
+            "queue_callbacks_unreached": list(self.attempts.unreached),
         }
 
     # ---- inputs -----------------------------------------------------------------------
@@ -177,6 +192,9 @@ class CallbackEngine:
     def _on_event(self, item: ev.AmiEvent, now: float) -> list[Command]:
         commands: list[Command] = []
         self.board.handle(item)
+        answered = self.callbacks.observe(item, now)
+        if answered is not None:
+            commands += self._reached_an_agent(answered, item, now)
         reservations = self.attempts.reservations
         if isinstance(item, ev.ChannelHungUp) and reservations.held_by(item.ref.uniqueid):
             commands += self.attempts.forgotten(reservations.channel_ended(item.ref.uniqueid, now))
@@ -221,7 +239,7 @@ class CallbackEngine:
         if now < deadlines.work_at and not replan:
             return []
         commands: list[Command] = []
-        for job in sorted(self.jobs, key=lambda j: (j.due_at, j.id)):
+        for job in sorted(self.jobs, key=_turn):
             job = self.jobs.get(job.id)  # type: ignore[assignment]  # an earlier one's end may have moved it
             if job is None:
                 continue
@@ -251,6 +269,38 @@ class CallbackEngine:
         """Stopping: release every agent the daemon holds. Jobs in flight carry on; a restart looks them up."""
         reserved = [(j.id, j.paused_interface) for j in self.jobs if j.paused_interface]
         return self.attempts.forgotten(self.attempts.reservations.release_all(reserved, now))
+
+    # ---- queue callbacks ----------------------------------------------------------------
+    def request_callback(self, request: CallbackRequest, now: float) -> RequestAnswer | RecordRequest:
+        """A caller's choice after the offer key: the answer, or the request to store first."""
+        return self.callbacks.request(request, now)
+
+    def callback_stored(self, command: RecordRequest, job: CallbackJob, merged: bool, now: float) -> list[Command]:
+        """The request is stored (or merged into the pending one): follow it from now."""
+        if merged:
+            held = self.jobs.get(job.id)
+            if held is not None and job.joined_at is not None:
+                self.jobs.put(held.changed(joined_at=min(job.joined_at, held.joined_at or job.joined_at)))
+            return []
+        self.jobs.put(job)
+        self.jobs.log(job)
+        self.callbacks.count_pending(job.queue)
+        fields = [str(job.id), "keyed" if command.keyed else "caller", str(command.minutes)]
+        return self.attempts.queue_log(job, "REDIALREQUESTED", fields)
+
+    def _reached_an_agent(self, key: str, event: ev.AmiEvent, now: float) -> list[Command]:
+        """A caller reached an agent: their pending queue callbacks are done (customer_called_back)."""
+        commands: list[Command] = []
+        for job in self.jobs:
+            if job.kind is not JobKind.QUEUE_CALLBACK or job.state not in PENDING:
+                continue
+            if self.intake.customer_key(job.customer_number) != key:
+                continue
+            uniqueid = event.ref.uniqueid if isinstance(event, ev.AgentConnected) else ""
+            detail = f"the customer called in again and reached an agent (call {uniqueid})"
+            ended = move(job, Trigger.CUSTOMER_REACHED_US, detail, Outcome.CUSTOMER_CALLED_BACK)
+            commands += self.attempts.finish(job, ended, now)
+        return commands
 
     # ---- results of commands ----------------------------------------------------------
     def on_result(self, result: Result, now: float) -> list[Command]:
@@ -364,8 +414,8 @@ class CallbackEngine:
             return []
         commands: list[Command] = []
         for job in self.jobs:
-            if job.state not in PENDING:
-                continue
+            if job.state not in PENDING or job.kind is JobKind.QUEUE_CALLBACK:
+                continue  # a queue callback ends only when its caller reaches an agent
             key = self.intake.customer_key(job.customer_number)
             if key and key == caller:
                 outcome, detail = Outcome.CUSTOMER_CALLED_BACK, f"the customer called in again (call {call.uniqueid})"
@@ -383,6 +433,8 @@ class CallbackEngine:
         commands: list[Command] = []
         if link.members is not None:
             self.board.reset(link.members)
+            keys = {w.caller_number: self.intake.customer_key(w.caller_number) for w in link.waiting}
+            self.line.reset(link.waiting, now, keys)
             self.attempts.hints_asked.clear()
             commands += [self.attempts.resolve_hint(state) for state in sorted(self.board.hints())]
         return [*commands, ContinueLogin(link)]
@@ -421,7 +473,15 @@ class CallbackEngine:
         # Agents a killed daemon left reserved, and connected redials whose call ended meanwhile.
         commands += self.attempts.forgotten(self.attempts.reservations.link_up(alive, now))
         self.intake.forget_old(now)
+        self.line.forget_old(now)
         return commands
+
+
+def _turn(job: CallbackJob) -> tuple[int, float, int]:
+    """The order due jobs are worked in: drop redials first, then queue callbacks by their place."""
+    if job.kind is JobKind.QUEUE_CALLBACK:
+        return (1, job.joined_at if job.joined_at is not None else job.due_at, job.id)
+    return (0, job.due_at, job.id)
 
 
 __all__ = ["CallbackEngine", "EngineInput", "LinkUp"]

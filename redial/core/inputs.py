@@ -23,18 +23,22 @@ class LinkUp:
     # Events that arrived while the snapshot was taken: applied right after it, in order,
     # before anything is taken for gone (a Hangup among them reports its call).
     events: tuple[ev.AmiEvent, ...] = ()
+    # The callers waiting in each queue (QueueEntry): the live callers a queue callback may not overtake.
+    waiting: tuple[ev.QueueWaiting, ...] = ()
 
     @classmethod
     def of(
         cls,
         channels: tuple[ev.LiveChannel, ...],
-        members: tuple[ev.MemberState, ...],
+        members: tuple[ev.MemberState | ev.QueueWaiting, ...],
         pbx_started: str = "",
         generation: int = 0,
         events: tuple[ev.AmiEvent, ...] = (),
     ) -> LinkUp:
         linkedids = frozenset(c.ref.linkedid for c in channels)
-        return cls(linkedids, members, channels, pbx_started, generation, events)
+        states = tuple(m for m in members if isinstance(m, ev.MemberState))
+        waiting = tuple(m for m in members if isinstance(m, ev.QueueWaiting))
+        return cls(linkedids, states, channels, pbx_started, generation, events, waiting)
 
 
 EngineInput = ev.AmiEvent | LinkUp | RoutedToAgent | CallerWithheld

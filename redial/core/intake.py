@@ -17,7 +17,7 @@ from redial.policy.classify import cause_name, classify
 from redial.policy.decide import Decision, Reason, Verdict, decide, skip_by_kind
 from redial.policy.guard import OutageGuard
 from redial.policy.hours import is_open
-from redial.policy.numbers import check_number, customer_key
+from redial.policy.numbers import NumberCheck, check_number, customer_key
 from redial.service.metrics import Metrics
 
 # Customer keys kept (number -> key); the cache starts over when full. It must outlive a
@@ -115,6 +115,11 @@ class Intake:
                 self._keys.clear()
             self._keys[(number, dialled)] = key
         return key
+
+    def check_callback_number(self, number: str, queue: str) -> NumberCheck:
+        """The number rules' verdict on a number a caller asked to be called back on."""
+        policy = self.settings.policy_for(queue)
+        return check_number(number, policy.numbers, self._do_not_call(policy))
 
     def call_ended(self, call: EndedCall, now: float) -> list[Command]:
         if call.queue is None:

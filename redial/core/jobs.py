@@ -29,6 +29,9 @@ from redial.exceptions import InvalidTransition
 class JobKind(enum.Enum):
     # A queue call that ended abnormally: ring the same agent first, then the customer.
     DROP_REDIAL = "drop_redial"
+    # A caller waiting in a queue asked to be called back: any free member of the queue,
+    # at the turn the caller would have had, then the customer, who must press 1.
+    QUEUE_CALLBACK = "queue_callback"
 
 
 class JobState(enum.Enum):
@@ -56,6 +59,10 @@ class Outcome(enum.Enum):
     OUTSIDE_HOURS = "outside_hours"
     # No agent could take it: recorded for a person to call the customer back.
     CALLBACK_REQUESTED = "callback_requested"
+    # A queue callback's customer answered but never pressed 1 (a voicemail, an answering machine).
+    CUSTOMER_NOT_CONFIRMED = "customer_not_confirmed"
+    # A queue callback whose every attempt failed to reach the customer: kept in sight, never a quiet end.
+    UNREACHED = "unreached"
 
 
 class Trigger(enum.Enum):
@@ -152,6 +159,8 @@ class CallbackJob:
     # Originates sent so far (each gets its own ChannelId).
     rings: int = 0
     kind: JobKind = JobKind.DROP_REDIAL
+    # A queue callback's place: when its caller joined the queue (None for a drop redial).
+    joined_at: float | None = None
     # Bumped by every stored change: a write expecting another revision lost a race.
     revision: int = 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from redial.ami import events as ev
-from redial.core.jobs import IN_FLIGHT, CallbackJob, JobState, Outcome, Trigger, move
+from redial.core.jobs import IN_FLIGHT, CallbackJob, JobKind, JobState, Outcome, Trigger, move
 
 # OriginateResponse Reason codes (asterisk-facts.md) for an Originate that failed.
 _AGENT_REASONS = {
@@ -105,6 +105,10 @@ def advance(job: CallbackJob, event: ev.AmiEvent) -> CallbackJob | None:
         if state is JobState.AGENT_ANSWERED:
             return move(job, Trigger.ATTEMPT_ENDED, "the agent hung up before the customer answered", Outcome.FAILED)
         if state is JobState.CUSTOMER_ANSWERED:
+            if job.kind is JobKind.QUEUE_CALLBACK:
+                # The customer is bridged only after pressing 1: a voicemail never does.
+                detail = "the customer answered but did not press 1 to be connected"
+                return move(job, Trigger.ATTEMPT_ENDED, detail, Outcome.CUSTOMER_NOT_CONFIRMED)
             return move(
                 job, Trigger.ATTEMPT_ENDED, "the call ended before agent and customer were bridged", Outcome.FAILED
             )

@@ -22,6 +22,7 @@ from redial.exceptions import LostWrite, StoreError
 from redial.policy.classify import Classification
 from redial.policy.decide import Decision
 from redial.store import schema
+from redial.store.callbacks import CallbackWrites
 from redial.store.calls import CallWrites, RecentDrops
 from redial.store.erase import Erasure
 from redial.store.reports import Reports
@@ -35,7 +36,7 @@ _REDIAL_SELECT = """
            c.queue, c.agent_interface, c.agent_member, c.trunk, r.state, r.due_at,
            r.channel_id, r.originated_at, r.outcome, r.detail, r.attempt, r.dial_number,
            r.ring_interface, r.agent_deadline, r.paused_interface, c.ended_at, r.passed_over, r.rings,
-           r.kind, r.revision
+           r.kind, r.revision, r.joined_at
     FROM redials r JOIN calls c ON c.id = r.call_id
 """
 
@@ -68,10 +69,11 @@ def _job(row: Sequence[Any]) -> CallbackJob:
         rings=row[23],
         kind=JobKind(row[24]),
         revision=row[25],
+        joined_at=row[26],
     )
 
 
-class Store(CallWrites, Reports, Erasure):
+class Store(CallWrites, CallbackWrites, Reports, Erasure):
     """Async access to the SQLite file. Open with :meth:`open`, close with :meth:`close`."""
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
@@ -350,7 +352,7 @@ class Store(CallWrites, Reports, Erasure):
         """(customer key, created at) of every job created at or after ``since``: the daily cap's memory."""
         async with self._db.execute(
             """SELECT c.number_e164, r.created_at FROM redials r JOIN calls c ON c.id = r.call_id
-               WHERE r.created_at >= ? AND c.number_e164 != ''""",
+               WHERE r.created_at >= ? AND c.number_e164 != '' AND r.kind = 'drop_redial'""",
             (since,),
         ) as cursor:
             rows = await cursor.fetchall()
