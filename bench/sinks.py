@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redial.ami.actions import Action
-from redial.core.commands import NewJob, SaveJob
+from redial.core.commands import NewJob, RecordRequest, SaveJob
 from redial.core.jobs import CallbackJob
 from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification
@@ -67,6 +67,9 @@ class CountingStore:
         self.counts.redials_created += 1
         job_id = self.counts.redials_created
         return call_id, job.created(job_id, call_id, call)
+
+    async def record_request(self, request: RecordRequest, now: float) -> tuple[CallbackJob, bool]:
+        raise NotImplementedError("the benchmarks replay no queue callback requests")
 
     async def save_job(self, save: SaveJob, now: float) -> None:
         self.counts.redial_saves += 1

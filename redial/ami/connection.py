@@ -77,7 +77,14 @@ class AmiLink:
         settings: AmiSettings,
         on_event: Callable[[ev.AmiEvent], None],
         on_login: Callable[
-            [tuple[ev.LiveChannel, ...], tuple[ev.MemberState | ev.QueueWaiting, ...], str, int, tuple[ev.AmiEvent, ...]], None
+            [
+                tuple[ev.LiveChannel, ...],
+                tuple[ev.MemberState | ev.QueueWaiting, ...],
+                str,
+                int,
+                tuple[ev.AmiEvent, ...],
+            ],
+            None,
         ],
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:

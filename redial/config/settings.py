@@ -224,7 +224,14 @@ class CallbackSounds:
     wait_before: tuple[str, ...] = ("queue-holdtime",)
     wait_after: tuple[str, ...] = ("queue-minutes",)
     # The choice: 1 for the number they call from, 2 for another one.
-    menu: tuple[str, ...] = ("to-call-this-number", "vm-press", "digits/1", "vm-enter-num-to-call", "vm-press", "digits/2")
+    menu: tuple[str, ...] = (
+        "to-call-this-number",
+        "vm-press",
+        "digits/1",
+        "vm-enter-num-to-call",
+        "vm-press",
+        "digits/2",
+    )
     # Before keying another number, ended by #.
     enter_number: tuple[str, ...] = ("vm-enter-num-to-call",)
     # The confirmation, around the minutes until the callback ("... about N minutes; you keep

@@ -87,7 +87,14 @@ class CallbackEngine:
             self.metrics,
         )
         self.attempts = Attempts(
-            settings, self.board, self.jobs, self._guard, self.metrics, self._log, self._customer_on_call, self.callbacks
+            settings,
+            self.board,
+            self.jobs,
+            self._guard,
+            self.metrics,
+            self._log,
+            self._customer_on_call,
+            self.callbacks,
         )
         # Asterisk's start time at the last login: a new one means it restarted meanwhile.
         self._pbx_started = ""

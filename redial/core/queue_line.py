@@ -50,7 +50,10 @@ class QueueLine:
         self.version = 0
 
     def joined(self, event: ev.QueueCallerJoined, now: float, number_key: str) -> None:
-        place = Place(event.queue, event.ref.uniqueid, now, number_key)
+        # A caller sent back to the queue (no callback after the offer key) keeps their time.
+        before = self._left.pop(event.ref.uniqueid, None)
+        since = before.joined_at if before is not None and before.queue == event.queue else now
+        place = Place(event.queue, event.ref.uniqueid, since, number_key)
         self._waiting.setdefault(event.queue, {})[event.ref.uniqueid] = place
         self.version += 1
 

@@ -34,6 +34,8 @@ from redial.core.calls import presentation_withheld
 from redial.core.tracker import CallerWithheld, RoutedToAgent
 from redial.policy.numbers import customer_key
 from redial.policy.returning import RecentDrop, ReturningDecision, decide_returning
+from redial.service.callback_agi import SCRIPT as CALLBACK_SCRIPT
+from redial.service.callback_agi import QueueCallbackDesk
 from redial.service.loopback import LoopbackService
 from redial.store import Store
 
@@ -82,6 +84,7 @@ class ReturningCallerService(LoopbackService):
         on_routed: Callable[[RoutedToAgent | CallerWithheld], None] = lambda _routed: None,
         ring_target: Callable[[str], str] = lambda interface: interface,
         number_key: Callable[[str], str] | None = None,
+        callbacks: QueueCallbackDesk | None = None,
         read_timeout: float = READ_TIMEOUT,
         max_connections: int = MAX_SESSIONS,
     ) -> None:
@@ -98,6 +101,8 @@ class ReturningCallerService(LoopbackService):
         self._ring_target = ring_target
         # The engine's cached customer_key: parsing a number costs more than the rest of a lookup.
         self._number_key = number_key or (lambda number: customer_key(number, self.settings.policy.numbers))
+        # The queue-callback script (queue_callback in redial.yaml); None serves only "returning".
+        self._callbacks = callbacks
 
     async def lookup(self, caller: str) -> ReturningDecision:
         """What to tell the dialplan for a call from ``caller``."""
@@ -113,6 +118,14 @@ class ReturningCallerService(LoopbackService):
         try:
             headers = await asyncio.wait_for(read_headers(reader), self.read_timeout)
             script = headers.get("agi_network_script", "")
+            if script == CALLBACK_SCRIPT and self._callbacks is not None:
+                request = Request(app=None, headers=headers, reader=reader, writer=writer)
+
+                async def set_variable(name: str, value: str) -> None:
+                    await asyncio.wait_for(request.send_command(f'SET VARIABLE {name} "{value}"'), self.read_timeout)
+
+                await self._callbacks.serve(headers, set_variable)
+                return
             if script != ROUTE:
                 self._log.warning("fastagi_unknown_script", script=script[:80])
                 return

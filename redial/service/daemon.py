@@ -19,8 +19,10 @@ from redial.config import Settings
 from redial.core.commands import Command
 from redial.core.engine import LinkUp
 from redial.core.jobs import CancelAnswer
+from redial.core.queue_callbacks import CallbackRequest, RequestAnswer
 from redial.exceptions import StoreError
 from redial.service.agi import ReturningCallerService
+from redial.service.callback_agi import QueueCallbackDesk
 from redial.service.control import ControlServer
 from redial.service.inbox import Inbox
 from redial.service.metrics import Metrics
@@ -55,6 +57,12 @@ class _Cancel:
     redial_id: int
     by: str
     reply: asyncio.Future[CancelAnswer]
+
+
+@dataclass(frozen=True, slots=True)
+class _CallbackAsk:
+    request: CallbackRequest
+    reply: asyncio.Future[RequestAnswer]
 
 
 class Daemon:
@@ -192,6 +200,15 @@ class Daemon:
                     on_routed=self._inbox.put,
                     ring_target=engine.ring_target,
                     number_key=engine.customer_key,
+                    callbacks=QueueCallbackDesk(
+                        settings,
+                        store,
+                        engine.callback_offer,
+                        self.request_callback,
+                        self.metrics,
+                        self.log,
+                        self.clock,
+                    ),
                 )
                 await returning.start()
             self.returning = returning
@@ -251,6 +268,12 @@ class Daemon:
         """Cancel through the consumer task, which alone changes the engine's state."""
         reply: asyncio.Future[CancelAnswer] = asyncio.get_running_loop().create_future()
         self._inbox.put(_Cancel(redial_id, by, reply))
+        return await reply
+
+    async def request_callback(self, request: CallbackRequest) -> RequestAnswer:
+        """A caller's callback request, through the consumer task like every change of state."""
+        reply: asyncio.Future[RequestAnswer] = asyncio.get_running_loop().create_future()
+        self._inbox.put(_CallbackAsk(request, reply))
         return await reply
 
     def _link_up(self) -> None:
@@ -326,7 +349,7 @@ class Daemon:
             if isinstance(item, _Commands):
                 await engine.carry_out(item.commands)
                 return True
-            if isinstance(item, (LinkUp, _Cancel)) or item is _RELOAD:
+            if isinstance(item, (LinkUp, _Cancel, _CallbackAsk)) or item is _RELOAD:
                 await self._control(engine, item)
                 return True
             if item is _RECHECK:
@@ -355,6 +378,17 @@ class Daemon:
                 raise
             if not item.reply.done():
                 item.reply.set_result(answer)
+        elif isinstance(item, _CallbackAsk):
+            if item.reply.done():
+                return  # the caller was told it failed (timed out): never store it behind that
+            try:
+                stored = await engine.request_callback(item.request)
+            except Exception as exc:
+                if not item.reply.done():
+                    item.reply.set_exception(exc)
+                raise
+            if not item.reply.done():
+                item.reply.set_result(stored)
         elif isinstance(item, LinkUp):
             self._link_up()
             self.metrics.ami_logins.inc()

@@ -36,6 +36,7 @@ from redial.core.commands import (
 )
 from redial.core.engine import CallbackEngine, EngineInput
 from redial.core.jobs import CallbackJob, CancelAnswer
+from redial.core.queue_callbacks import CallbackOffer, CallbackRequest, RequestAnswer
 from redial.exceptions import AmiError, AmiRefused, StoreError, UnsafeValueError
 from redial.policy.numbers import DoNotCallList
 from redial.service.metrics import Metrics
@@ -193,6 +194,22 @@ class EngineRunner:
         self._unwritten = []
         for (command, _at), call_id in zip(held, call_ids, strict=True):
             await self._run(self.core.on_result(Done(command, Recorded(call_id)), now))
+
+    def callback_offer(self, uniqueid: str) -> CallbackOffer:
+        """May the caller who just pressed the offer key have a callback? (Reads only.)"""
+        return self.core.callbacks.offer(uniqueid, self._clock.now())
+
+    async def request_callback(self, request: CallbackRequest) -> RequestAnswer:
+        """The caller's choice: answered only once its job is stored (write-ahead of the confirmation)."""
+        now = self._clock.now()
+        answer = self.core.request_callback(request, now)
+        if isinstance(answer, RequestAnswer):
+            return answer
+        job, merged = await self._store.record_request(answer, now)
+        await self._run(self.core.callback_stored(answer, job, merged, now))
+        if merged:
+            return RequestAnswer("merged", f"merged into callback {job.id}", answer.minutes, job.id)
+        return RequestAnswer("accepted", f"callback {job.id} stored", answer.minutes, job.id)
 
     async def cancel(self, redial_id: int, by: str) -> CancelAnswer:
         answer, commands = self.core.cancel(redial_id, by, self._clock.now())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from redial.core.commands import NewJob, SaveJob
+from redial.core.commands import NewJob, RecordRequest, SaveJob
 from redial.core.jobs import CallbackJob
 from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification
@@ -34,6 +34,8 @@ class JobStore(Protocol):
         number_e164: str,
         job: NewJob,
     ) -> tuple[int, CallbackJob] | None: ...
+
+    async def record_request(self, request: RecordRequest, now: float) -> tuple[CallbackJob, bool]: ...
 
     async def save_job(self, save: SaveJob, now: float) -> None: ...
 
