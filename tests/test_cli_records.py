@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -97,3 +99,174 @@ class TestOperatorCommands:
         )
         assert table.output.splitlines()[1].split()[:3] == ["support", "3", "2"]
         assert all(len(line) <= 80 for line in table.output.splitlines())
+
+
+T0 = 1795428000.0  # 2026-11-23 10:00 UTC
+RANGE = ["--since", "2026-11-01", "--until", "2027-01-01"]
+
+
+def _call(db: sqlite3.Connection, linkedid: str, queue: str, classification: str = "unanswered") -> int:
+    cursor = db.execute(
+        """INSERT INTO calls (linkedid, customer_uniqueid, customer_channel, customer_number, dialled, queue,
+                              trunk, answered_at, ended_at, ended_by, transferred, classification, verdict,
+                              reason, detail, recorded_at)
+           VALUES (?, ?, 'PJSIP/trunk-01', '2025550123', '100', ?, 'trunk', ?, ?, 'customer', 0, ?, ?, ?, '', ?)""",
+        (
+            linkedid,
+            linkedid,
+            queue,
+            None if classification == "unanswered" else T0 - 60,
+            T0,
+            classification,
+            "redial" if classification == "abnormal" else "skip",
+            "abnormal_end" if classification == "abnormal" else "not_answered",
+            T0,
+        ),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def _job(
+    db: sqlite3.Connection,
+    call_id: int,
+    *,
+    kind: str = "queue_callback",
+    state: str = "done",
+    outcome: str | None = None,
+    rings: int = 1,
+    created_at: float = T0,
+    connected_at: float | None = None,
+) -> None:
+    """A job as the engine leaves it; a connected one's agent is released 10 minutes later."""
+    cursor = db.execute(
+        """INSERT INTO redials (call_id, state, due_at, channel_id, outcome, detail, updated_at, created_at,
+                                rings, kind)
+           VALUES (?, ?, ?, '', ?, '', ?, ?, ?, ?)""",
+        (call_id, state, created_at, outcome, (connected_at or created_at) + 600, created_at, rings, kind),
+    )
+    if rings:
+        db.execute(
+            "INSERT INTO redial_log (redial_id, at, state, detail) VALUES (?, ?, 'originating', '')",
+            (cursor.lastrowid, created_at + 1),
+        )
+    if connected_at is not None:
+        db.execute(
+            "INSERT INTO redial_log (redial_id, at, state, outcome, detail) VALUES (?, ?, 'done', 'connected', '')",
+            (cursor.lastrowid, connected_at),
+        )
+
+
+def _callback_store(tmp_path: Path) -> str:
+    """A drop redialled in billing; queue callbacks in support (every way they end) and sales (refused)."""
+    path = tmp_path / "s.sqlite3"
+
+    async def create() -> None:
+        await (await Store.open(path)).close()
+
+    asyncio.run(create())
+    with sqlite3.connect(path) as db:
+        _job(db, _call(db, "1.1", "billing", "abnormal"), kind="drop_redial", outcome="connected", connected_at=T0)
+        # Whatever the call that asked was classified, its callback is not a drop redial.
+        reached = _call(db, "2.1", "support", "abnormal")
+        _job(db, reached, outcome="connected", connected_at=T0 + 300)
+        _job(db, _call(db, "3.1", "support"), outcome="connected", rings=2, created_at=T0 + 10, connected_at=T0 + 610)
+        _job(db, _call(db, "4.1", "support"), outcome="unreached", rings=3)
+        _job(db, _call(db, "5.1", "support"), outcome="customer_called_back", rings=0)
+        _job(db, _call(db, "6.1", "support"), state="waiting", rings=0)
+        _job(db, _call(db, "7.1", "support"), outcome="connected", created_at=T0 - 40 * 86400)  # before --since
+        offers = [
+            ("support", "offered"),
+            ("support", "offered"),
+            ("support", "offered"),
+            ("support", "accepted"),
+            ("support", "accepted"),
+            ("support", "merged"),
+            ("support", "number_refused"),
+            ("support", "not_offered", "closed"),
+            ("sales", "not_offered", "queue full"),
+        ]
+        for queue, event, *detail in offers:
+            db.execute(
+                "INSERT INTO callback_offers (queue, at, event, detail) VALUES (?, ?, ?, ?)",
+                (queue, T0, event, detail[0] if detail else ""),
+            )
+        db.execute(
+            "INSERT INTO callback_offers (queue, at, event) VALUES ('support', ?, 'offered')", (T0 - 40 * 86400,)
+        )
+    file = tmp_path / "r.yaml"
+    file.write_text(f"store:\n  path: {path}\n")
+    return str(file)
+
+
+class TestQueueCallbackStats:
+    """``redial stats`` adds the queue-callback funnel per queue; the drop funnel leaves callbacks out."""
+
+    def test_json(self, tmp_path: Path) -> None:
+        config = _callback_store(tmp_path)
+        result = CliRunner().invoke(main, ["stats", "--config", config, *RANGE, "--json"])
+        assert result.exit_code == 0, result.output
+        output = json.loads(result.output)
+        # The drop funnel: one redial attempted and connected, not the callback on an "abnormal" call.
+        assert output["all"]["connected"] == 1 and output["all"]["redials_attempted"] == 1
+        assert output["all"]["abnormal_ends"] == 2
+        callbacks = output["queue_callbacks"]
+        assert list(callbacks) == ["sales", "support"]
+        assert callbacks["support"] == {
+            "offered": 3,
+            "not_offered": 1,
+            "not_offered_by_reason": {"closed": 1},
+            "accepted": 3,
+            "merged": 1,
+            "number_refused": 1,
+            "requested": 5,
+            "served": 3,
+            "reached": 2,
+            "unreached": 1,
+            "cancelled": 1,
+            "ended_otherwise": {},
+            "pending": 1,
+            # From the log's connected time, not updated_at (moved when the agent was released).
+            "request_to_callback_median_seconds": 450.0,
+            "request_to_callback_p90_seconds": 570.0,
+        }
+        assert callbacks["sales"]["not_offered_by_reason"] == {"queue full": 1}
+        assert callbacks["sales"]["requested"] == 0
+
+    def test_text(self, tmp_path: Path) -> None:
+        config = _callback_store(tmp_path)
+        result = CliRunner().invoke(main, ["stats", "--config", config, *RANGE, "--by", "queue"])
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert all(len(line) <= 80 for line in lines)
+        start = lines.index("queue callbacks")
+        drops, callbacks = lines[:start], lines[start + 1 :]
+        assert drops[-1] == ""
+        assert [line.split()[0] for line in drops[1:-1] if not line.startswith(" ")] == ["billing", "support"]
+        assert callbacks[0].split()[:2] == ["QUEUE", "OFFERED"]
+        rows = {line.split()[0]: line.split()[1:] for line in callbacks[1:] if not line.startswith(" ")}
+        # billing had no callback activity: not listed.
+        assert rows == {"sales": ["0", "1", "0", "0", "0", "0", "0", "0"], "support": [*"31332111"]}
+        assert "   not offered (queue full): 1" in result.output
+        assert "   merged into a pending request: 1" in result.output
+        assert "   request to callback: median 7m30s, 90th percentile 9m30s" in result.output
+
+    def test_no_callbacks_no_section(self, corpus: Path, tmp_path: Path) -> None:
+        config = str(_filled_store(corpus, tmp_path))
+        table = CliRunner().invoke(main, ["stats", "--config", config, *RANGE])
+        assert table.exit_code == 0 and "queue callbacks" not in table.output
+        as_json = CliRunner().invoke(main, ["stats", "--config", config, *RANGE, "--json"])
+        assert json.loads(as_json.output)["queue_callbacks"] == {}
+
+    def test_callbacks_without_drops(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite3"
+        config = _callback_store(tmp_path)
+        with sqlite3.connect(path) as db:
+            db.execute("DELETE FROM redial_log")
+            db.execute("DELETE FROM redials")
+            db.execute("DELETE FROM calls")
+        result = CliRunner().invoke(main, ["stats", "--config", config, *RANGE])
+        lines = result.output.splitlines()
+        assert lines[0] == "no calls in that period" and "queue callbacks" in lines
+        rows = lines[lines.index("queue callbacks") + 2 :]
+        assert [line.split()[0] for line in rows if not line.startswith(" ")] == ["sales", "support"]

@@ -186,6 +186,19 @@ class TestRetention:
         assert await store.purge(before=CALL.ended_at - 1) == 0
         await store.close()
 
+    async def test_purge_old_callback_offers(self, tmp_path: Path) -> None:
+        """The offers log is cut at the same time as the calls, rows at the cut kept."""
+        store = await Store.open(tmp_path / "s.sqlite3")
+        for at in (10.0, 49.9, 50.0, 90.0):
+            await store._db.execute(
+                "INSERT INTO callback_offers (queue, at, event, detail) VALUES ('support', ?, 'offered', '')", (at,)
+            )
+        await store._db.commit()
+        assert await store.purge(before=50.0) == 0  # offers are not calls
+        async with store._db.execute("SELECT at FROM callback_offers ORDER BY at") as cursor:
+            assert [row[0] for row in await cursor.fetchall()] == [50.0, 90.0]
+        await store.close()
+
 
 class TestSecureDelete:
     """Deleted rows are overwritten in the file, not left readable in its free space."""

@@ -1,4 +1,4 @@
-"""What the operator tools read from the store: history, the funnel, one call's details."""
+"""What the operator tools read from the store: history, the funnels, one call's details."""
 
 from __future__ import annotations
 
@@ -82,12 +82,16 @@ class Reports:
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     async def funnel_rows(self, since: float, until: float) -> list[dict[str, Any]]:
-        """One row per call ended in [since, until) for :func:`redial.tools.stats.funnel`."""
+        """One row per call ended in [since, until) for :func:`redial.tools.stats.funnel`.
+
+        Only drop redials count there: a queue callback's job (on the call that asked for it)
+        is left out, its outcome and Originates are the callback funnel's.
+        """
         async with self._db.execute(
             """SELECT c.queue, c.agent_member, c.agent_interface, c.trunk, c.ended_at, c.answered_at,
                       c.classification, c.verdict, c.reason, r.outcome,
                       EXISTS (SELECT 1 FROM redial_log l WHERE l.redial_id = r.id AND l.state = 'originating')
-               FROM calls c LEFT JOIN redials r ON r.call_id = c.id
+               FROM calls c LEFT JOIN redials r ON r.call_id = c.id AND r.kind != 'queue_callback'
                WHERE c.ended_at >= ? AND c.ended_at < ?""",
             (since, until),
         ) as cursor:
@@ -105,6 +109,36 @@ class Reports:
             "outcome",
             "attempted",
         ]
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    async def callback_offer_rows(self, since: float, until: float) -> list[dict[str, Any]]:
+        """Offer steps logged in [since, until), counted per queue, event and detail, for
+        :func:`redial.tools.stats.callback_funnel`."""
+        async with self._db.execute(
+            """SELECT queue, event, detail, COUNT(*) FROM callback_offers
+               WHERE at >= ? AND at < ? GROUP BY queue, event, detail""",
+            (since, until),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [dict(zip(("queue", "event", "detail", "count"), row, strict=True)) for row in rows]
+
+    async def callback_job_rows(self, since: float, until: float) -> list[dict[str, Any]]:
+        """One row per queue callback requested in [since, until), for
+        :func:`redial.tools.stats.callback_funnel`.
+
+        ``connected_at`` is when the job was logged connected: its ``updated_at`` moves again
+        when the agent it reserved is released after the call, so it is only the fallback.
+        """
+        async with self._db.execute(
+            """SELECT c.queue, r.state, r.outcome, r.rings, r.created_at,
+                      COALESCE((SELECT MIN(l.at) FROM redial_log l
+                                WHERE l.redial_id = r.id AND l.outcome = 'connected'), r.updated_at)
+               FROM redials r JOIN calls c ON c.id = r.call_id
+               WHERE r.kind = 'queue_callback' AND r.created_at >= ? AND r.created_at < ?""",
+            (since, until),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        keys = ["queue", "state", "outcome", "rings", "created_at", "connected_at"]
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     async def call_details(self, call_id: int) -> dict[str, Any] | None:

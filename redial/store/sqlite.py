@@ -304,7 +304,8 @@ class Store(CallWrites, CallbackWrites, Reports, Erasure):
 
     async def purge(self, before: float) -> int:
         """Delete calls that ended before ``before`` with everything recorded about them,
-        except calls whose redial is still open. The number of calls deleted."""
+        except calls whose redial is still open, and the callback offers logged before it.
+        The number of calls deleted."""
         old = """SELECT c.id FROM calls c LEFT JOIN redials r ON r.call_id = c.id
                  WHERE c.ended_at < ? AND (r.id IS NULL OR r.state = 'done')"""
         db = self._db
@@ -313,6 +314,8 @@ class Store(CallWrites, CallbackWrites, Reports, Erasure):
         )
         await db.execute(f"DELETE FROM redials WHERE call_id IN ({old})", (before,))
         cursor = await db.execute(f"DELETE FROM calls WHERE id IN ({old})", (before,))
+        # No number in them, but they would grow without end.
+        await db.execute("DELETE FROM callback_offers WHERE at < ?", (before,))
         await db.commit()
         return cursor.rowcount
 

@@ -6,13 +6,16 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from redial.config import Settings
 from redial.store import Store
 from redial.tools.cli_common import config_option, local_time, read_store, settings_or_exit
+
+if TYPE_CHECKING:
+    from redial.tools.stats import CallbackFunnel, Funnel
 
 
 def _time_option(value: str | None, settings: Settings, name: str) -> float | None:
@@ -121,20 +124,42 @@ def show(config_path: Path | None, call_id: int, as_json: bool) -> None:
 @click.option("--by", type=click.Choice(["queue", "agent", "trunk", "day"]), help="One funnel per group.")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def stats(config_path: Path | None, since: str, until: str | None, by: str | None, as_json: bool) -> None:
-    """The recovery funnel: answered, abnormal ends, skipped, called back, redialled, connected."""
-    from redial.tools.stats import funnel
+    """The recovery funnel, and the queue-callback funnel per queue.
+
+    Drops: answered, abnormal ends, skipped, called back, redialled, connected. Queue callbacks
+    requested in the period: offered, accepted, served, reached, unreached, cancelled, pending,
+    and the wait from request to callback."""
+    from redial.tools.stats import callback_funnel, funnel
 
     settings = settings_or_exit(config_path)
     start = _time_option(since, settings, "--since") or 0.0
     end = _time_option(until, settings, "--until") or time.time() + 1
-    rows = read_store(settings, lambda store: store.funnel_rows(start, end))
+
+    async def query(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        return (
+            await store.funnel_rows(start, end),
+            await store.callback_offer_rows(start, end),
+            await store.callback_job_rows(start, end),
+        )
+
+    rows, offers, jobs = read_store(settings, query)
     groups = funnel(rows, by, settings.policy.hours.timezone)
+    callbacks = callback_funnel(offers, jobs)
     if as_json:
-        click.echo(json.dumps({k: v.as_dict() for k, v in groups.items()}, sort_keys=True))
+        # The drop funnel's groups as before; the callback funnel per queue under its own key.
+        output: dict[str, Any] = {k: v.as_dict() for k, v in groups.items()}
+        output["queue_callbacks"] = {k: v.as_dict() for k, v in callbacks.items()}
+        click.echo(json.dumps(output, sort_keys=True))
         return
     if not groups:
         click.echo("no calls in that period")
-        return
+    else:
+        _print_funnel(groups, by)
+    if callbacks:
+        _print_callback_funnel(callbacks)
+
+
+def _print_funnel(groups: dict[str, Funnel], by: str | None) -> None:
     click.echo(
         f"{(by or 'all').upper():14} {'ANSWERED':>8} {'ABNORMAL':>8} {'SKIPPED':>7} {'CALLBACK':>8} "
         f"{'REDIALED':>8} {'CONNECT':>7} {'RATE':>6}"
@@ -151,3 +176,33 @@ def stats(config_path: Path | None, since: str, until: str | None, by: str | Non
             click.echo(f"{'':14}   customer already on a call with an agent: {stage.on_call}")
         if stage.callback_requested:
             click.echo(f"{'':14}   callback requested (nobody could take it): {stage.callback_requested}")
+
+
+def _print_callback_funnel(callbacks: dict[str, CallbackFunnel]) -> None:
+    """One line per queue with callback activity, then what the columns leave out."""
+    from redial.tools.stats import format_seconds
+
+    click.echo("")
+    click.echo("queue callbacks")
+    click.echo(
+        f"{'QUEUE':14} {'OFFERED':>7} {'NO OFFER':>8} {'ACCEPTED':>8} {'SERVED':>6} {'REACHED':>7} "
+        f"{'UNREACHED':>9} {'CANCEL':>6} {'PENDING':>7}"
+    )
+    for queue, stage in callbacks.items():
+        click.echo(
+            f"{queue[:14]:14} {stage.offered:>7} {sum(stage.not_offered.values()):>8} {stage.accepted:>8} "
+            f"{stage.served:>6} {stage.reached:>7} {stage.unreached:>9} {stage.cancelled:>6} {stage.pending:>7}"
+        )
+        for reason, count in sorted(stage.not_offered.items()):
+            click.echo(f"{'':14}   not offered ({reason[:40]}): {count}")
+        if stage.merged:
+            click.echo(f"{'':14}   merged into a pending request: {stage.merged}")
+        if stage.number_refused:
+            click.echo(f"{'':14}   number refused: {stage.number_refused}")
+        for outcome, count in sorted(stage.ended_otherwise.items()):
+            click.echo(f"{'':14}   ended {outcome}: {count}")
+        if stage.wait_median is not None and stage.wait_p90 is not None:
+            click.echo(
+                f"{'':14}   request to callback: median {format_seconds(stage.wait_median)}, "
+                f"90th percentile {format_seconds(stage.wait_p90)}"
+            )
