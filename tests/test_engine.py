@@ -17,13 +17,15 @@ from redial.core.commands import (
     QueueLog,
     RecordCall,
     Recorded,
+    RecordRequest,
     ResolveHint,
     Result,
     SaveJob,
     Unpause,
 )
 from redial.core.engine import CallbackEngine, LinkUp
-from redial.core.jobs import CallbackJob, CancelAnswer, JobState, Outcome
+from redial.core.jobs import CallbackJob, CancelAnswer, JobKind, JobState, Outcome, channel_id_for
+from redial.core.queue_callbacks import CallbackRequest, RequestAnswer
 from redial.exceptions import AmiError, AmiNotConnected
 from tests.builders import drop, member, ref
 
@@ -282,3 +284,136 @@ class TestJobReplaced:
             engine.replace_job(1, None)
         assert engine.jobs.sorted() == [] and engine.tick(START + 10) == []
         assert [entry["event"] for entry in logs] == ["redial_set_aside"]
+
+
+def _join(uid: str, number: str, queue: str = "support") -> ev.QueueCallerJoined:
+    return ev.QueueCallerJoined(ref(uid, uid, f"PJSIP/trunk-{uid}"), queue, number, "100")
+
+
+def _leave(uid: str, queue: str = "support") -> ev.QueueCallerLeft:
+    return ev.QueueCallerLeft(ref(uid, uid, f"PJSIP/trunk-{uid}"), queue, 1)
+
+
+class _Callbacks:
+    """Callers who ask for a queue callback, stored as a store would store them."""
+
+    def __init__(self, engine: CallbackEngine, shell: Shell) -> None:
+        self.engine, self.shell = engine, shell
+        self.ids = 100
+
+    def ask(self, uid: str, number: str, now: float) -> CallbackJob:
+        """The caller of ``uid`` (who left the queue by the key) asks to be called back at ``number``."""
+        asked = self.engine.request_callback(CallbackRequest(uid, number, False, "100", f"PJSIP/trunk-{uid}"), now)
+        assert isinstance(asked, RecordRequest), asked
+        self.ids += 1
+        linkedid = f"qcb-{uid}"
+        job = CallbackJob(
+            id=self.ids,
+            call_id=self.ids,
+            linkedid=linkedid,
+            original_uniqueid=uid,
+            customer_number=number,
+            dialled="100",
+            queue=asked.queue,
+            agent_interface="",
+            agent_member="",
+            trunk="trunk",
+            state=JobState.WAITING,
+            due_at=asked.due_at,
+            channel_id=channel_id_for("redial", self.ids, 1, linkedid),
+            dial_number=asked.dial_number,
+            dropped_at=now,
+            kind=JobKind.QUEUE_CALLBACK,
+            joined_at=asked.joined_at,
+        )
+        self.shell.run(self.engine.callback_stored(asked, job, False, now), now)
+        return job
+
+
+def _originates(commands: list[Command]) -> list[Originate]:
+    return [c for c in commands if isinstance(c, Originate)]
+
+
+def _callback_engine(*members: str) -> tuple[CallbackEngine, Shell, _Callbacks]:
+    engine, shell = _engine(members=tuple(member(m) for m in members))
+    return engine, shell, _Callbacks(engine, shell)
+
+
+class TestQueueCallbacks:
+    """A queue callback keeps its caller's place: after earlier live callers, before later ones, after due drops."""
+
+    def test_rings_a_free_member_as_a_callback(self) -> None:
+        """The Originate carries the callback's variables and the agent sees CALLBACK; queue_log says so."""
+        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
+        asks.ask("7.1", "2025550123", START + 1)
+        (originate,) = _originates(shell.tick(START + 2))
+        assert "REDIAL_KIND=callback" in originate.action["Variable"]
+        assert "REDIAL_CONFIRM=1" in originate.action["Variable"]
+        assert originate.action["CallerID"].startswith('"CALLBACK 2025550123"')
+        verbs = [c.verb for c in shell.log if isinstance(c, QueueLog)]
+        assert verbs == ["CALLBACKREQUESTED", "CALLBACKSTART"]
+
+    def test_never_ahead_of_an_earlier_live_caller(self) -> None:
+        """A live caller who joined before the callback's caller is served first: no ring while they wait."""
+        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        shell.feed([_join("6.1", "2025550111")], START)
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START + 10)
+        asks.ask("7.1", "2025550123", START + 11)
+        assert _originates(shell.tick(START + 12)) == []
+        assert engine.jobs.sorted()[0].state is JobState.WAITING_AGENT
+        shell.feed([_leave("6.1")], START + 20)
+        assert len(_originates(shell.tick(START + 21))) == 1
+
+    def test_ahead_of_a_later_live_caller(self) -> None:
+        """A live caller who joined after the callback's caller does not hold it back."""
+        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
+        shell.feed([_join("8.1", "2025550111")], START + 5)
+        asks.ask("7.1", "2025550123", START + 6)
+        assert len(_originates(shell.tick(START + 7))) == 1
+
+    def test_drop_redial_goes_first(self) -> None:
+        """Both due and one member free: the drop's redial rings, the callback waits."""
+        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
+        shell.feed(drop(1, number="2025550199"), START + 1)
+        asks.ask("7.1", "2025550123", START + 2)
+        (originate,) = _originates(shell.tick(START + 7))
+        assert "REDIAL_KIND=callback" not in originate.action["Variable"]
+        callback = next(j for j in engine.jobs if j.kind is JobKind.QUEUE_CALLBACK)
+        assert callback.state is JobState.WAITING_AGENT
+
+    def test_not_dialled_while_the_customer_is_on_a_call(self) -> None:
+        """The request's own call is still up (the confirmation plays): the callback waits for its end."""
+        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        caller = ref("7.1", "7.1", "PJSIP/trunk-7.1")
+        shell.feed([ev.NewChannel(caller, "2025550123", "from-trunk", "100"), _join("7.1", "2025550123")], START)
+        shell.feed([_leave("7.1")], START + 1)
+        asks.ask("7.1", "2025550123", START + 2)
+        assert _originates(shell.tick(START + 3)) == []
+        shell.feed([ev.ChannelHungUp(caller, 16, "Normal Clearing")], START + 4)
+        assert len(_originates(shell.tick(START + 9))) == 1
+
+    def test_a_second_request_merges(self) -> None:
+        """The same number asking again in the same queue gets the pending callback, not a second one."""
+        engine, shell, asks = _callback_engine()
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
+        first = asks.ask("7.1", "2025550123", START + 1)
+        shell.feed([_join("9.1", "+1 202-555-0123"), _leave("9.1")], START + 30)
+        answer = engine.request_callback(CallbackRequest("9.1", "+1 202-555-0123", False), START + 31)
+        assert isinstance(answer, RequestAnswer) and (answer.result, answer.job_id) == ("merged", first.id)
+        assert len(engine.jobs) == 1
+
+    def test_reaching_an_agent_cancels_it(self) -> None:
+        """The caller calls in again and an agent answers: the pending callback ends customer_called_back."""
+        engine, shell, asks = _callback_engine()
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
+        asks.ask("7.1", "2025550123", START + 1)
+        again = ref("9.1", "9.1", "PJSIP/trunk-9.1")
+        agent = ref("9.2", "9.1", "PJSIP/agent1-9")
+        shell.feed([_join("9.1", "2025550123"), _leave("9.1")], START + 60)
+        shell.feed([ev.AgentConnected(again, agent, "support", "PJSIP/agent1", "Alice")], START + 61)
+        assert len(engine.jobs) == 0
+        ends = [c.job for c in shell.log if isinstance(c, SaveJob) and c.job.done]
+        assert [j.outcome for j in ends] == [Outcome.CUSTOMER_CALLED_BACK]
