@@ -344,7 +344,7 @@ class TestQueueCallbacks:
 
     def test_rings_a_free_member_as_a_callback(self) -> None:
         """The Originate carries the callback's variables and the agent sees CALLBACK; queue_log says so."""
-        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        _, shell, asks = _callback_engine("PJSIP/agent1")
         shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
         asks.ask("7.1", "2025550123", START + 1)
         (originate,) = _originates(shell.tick(START + 2))
@@ -367,7 +367,7 @@ class TestQueueCallbacks:
 
     def test_ahead_of_a_later_live_caller(self) -> None:
         """A live caller who joined after the callback's caller does not hold it back."""
-        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        _, shell, asks = _callback_engine("PJSIP/agent1")
         shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
         shell.feed([_join("8.1", "2025550111")], START + 5)
         asks.ask("7.1", "2025550123", START + 6)
@@ -386,7 +386,7 @@ class TestQueueCallbacks:
 
     def test_not_dialled_while_the_customer_is_on_a_call(self) -> None:
         """The request's own call is still up (the confirmation plays): the callback waits for its end."""
-        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        _, shell, asks = _callback_engine("PJSIP/agent1")
         caller = ref("7.1", "7.1", "PJSIP/trunk-7.1")
         shell.feed([ev.NewChannel(caller, "2025550123", "from-trunk", "100"), _join("7.1", "2025550123")], START)
         shell.feed([_leave("7.1")], START + 1)
