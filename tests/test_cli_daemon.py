@@ -243,6 +243,53 @@ class TestStatusAndCancel:
         assert "callbacks requested since start (nobody could take them): 1" in result.output
         assert "#7" in result.output and "2025550143" in result.output and "support" in result.output
 
+    async def test_status_shows_queue_callbacks(self, tmp_path: Path) -> None:
+        """A waiting queue callback shows as a callback of its queue, with why it waits; an unreached one stays listed."""
+        snapshot = {
+            "running": True,
+            "pid": 42,
+            "started_at": 1.0,
+            "config": "x",
+            "ami": {"logged_in": True, "logins": 1, "host": "127.0.0.1:5038"},
+            "tracked_calls": 0,
+            "open_redials": [
+                {
+                    "redial_id": 9,
+                    "kind": "queue_callback",
+                    "customer": "2025550177",
+                    "agent": "",
+                    "ring_interface": "",
+                    "queue": "cbq",
+                    "state": "waiting_agent",
+                    "attempt": 1,
+                    "due_at": 1800000000.0,
+                    "detail": "2 callers who joined cbq earlier still wait",
+                }
+            ],
+            "queue_callbacks_unreached": [
+                {
+                    "redial_id": 8,
+                    "customer": "2025550166",
+                    "queue": "cbq",
+                    "attempts": 3,
+                    "at": 1800000000.0,
+                    "detail": "x",
+                }
+            ],
+        }
+
+        async def cancel(_redial_id: int, _by: str) -> str:
+            return ""
+
+        async with _Daemon(tmp_path, snapshot, cancel):
+            file = _config(tmp_path)
+            result = await asyncio.to_thread(CliRunner().invoke, main, ["status", "--config", str(file)])
+        assert result.exit_code == 0, result.output
+        assert "#9     callback 2025550177" in result.output and "queue cbq" in result.output
+        assert "2 callers who joined cbq earlier still wait" in result.output
+        assert "queue callbacks not reached since start: 1" in result.output
+        assert "#8" in result.output and "after 3 attempt(s)" in result.output
+
     async def test_cancel_through_the_daemon_is_by_the_caller(self, tmp_path: Path) -> None:
         """The daemon records the user the kernel names; --by is only a comment."""
         from redial.core.jobs import CancelAnswer

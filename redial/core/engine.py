@@ -172,6 +172,7 @@ class CallbackEngine:
                     "kind": j.kind.value,
                     "customer": j.customer_number,
                     "agent": j.ring_interface or j.agent_interface,
+                    "ring_interface": j.ring_interface,
                     "queue": j.queue,
                     "state": j.state.value,
                     "attempt": j.attempt,

@@ -176,10 +176,15 @@ def status(config_path: Path | None, as_json: bool) -> None:
     click.echo(f"AMI {ami['host']}: {state}; {ami['logins']} login(s)")
     click.echo(f"calls tracked: {snapshot['tracked_calls']}; pending redials: {len(snapshot['open_redials'])}")
     for redial in snapshot["open_redials"]:
+        # A queue callback has no agent of its own until its turn: its queue is shown instead.
+        callback = redial.get("kind") == "queue_callback"
+        who = f"queue {redial['queue']}" if callback and not redial.get("ring_interface") else str(redial["agent"])
         click.echo(
-            f"  #{redial['redial_id']:<5} {redial['customer'][:14]:14} {str(redial['agent'])[:16]:16} "
-            f"{redial['state']:16} due {local_time(redial['due_at'])[11:19]}"
+            f"  #{redial['redial_id']:<5} {'callback' if callback else 'redial':8} {redial['customer'][:14]:14} "
+            f"{who[:16]:16} {redial['state']:16} due {local_time(redial['due_at'])[11:19]}"
         )
+        if callback:
+            click.echo(f"         {str(redial.get('detail', ''))[:70]}")
     requested = snapshot.get("callbacks_requested") or []
     if requested:
         # Nobody could take these: a person must call the customer back.
@@ -188,6 +193,15 @@ def status(config_path: Path | None, as_json: bool) -> None:
             click.echo(
                 f"  #{entry['redial_id']:<5} {str(entry['customer'])[:14]:14} {str(entry['queue'])[:16]:16} "
                 f"at {local_time(entry['at'])[11:19]}"
+            )
+    unreached = snapshot.get("queue_callbacks_unreached") or []
+    if unreached:
+        # Every attempt failed: kept in sight, never a quiet end.
+        click.echo(f"queue callbacks not reached since start: {len(unreached)}")
+        for entry in unreached[-10:]:
+            click.echo(
+                f"  #{entry['redial_id']:<5} {str(entry['customer'])[:14]:14} {str(entry['queue'])[:16]:16} "
+                f"after {entry['attempts']} attempt(s), at {local_time(entry['at'])[11:19]}"
             )
 
 
