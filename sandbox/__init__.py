@@ -18,6 +18,7 @@ from .asterisk_conf import (
     SandboxError,
 )
 from .customers import CallMode, CustomerCall, CustomerCalls, customer_call
+from .dtmf import DtmfSteps
 from .observer import AmiError, AmiMessage, AmiObserver, where
 from .phones import AgentPhone, CustomerPhone, InviteRecord, Phone, PhoneMode
 from .root import ensure_root
@@ -40,6 +41,7 @@ __all__ = [
     "CustomerCall",
     "CustomerCalls",
     "CustomerPhone",
+    "DtmfSteps",
     "InviteRecord",
     "Phone",
     "PhoneMode",

@@ -1,8 +1,8 @@
 """The sandbox's customers calling in, each a SIPp UAC (sipp.py): one call, or many at a rate for load.
 
 A customer's call dials a DID and ends the way a test asks (RTP stops, a BYE with a Q.850 cause, a
-plain hang-up, or waiting for Asterisk's BYE). CustomerCalls places many such calls from one SIPp
-at a steady rate, for load.
+plain hang-up, or waiting for Asterisk's BYE); after the answer it can press keys (RFC 2833, see
+dtmf.py). CustomerCalls places many such calls from one SIPp at a steady rate, for load.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from .asterisk_conf import DEFAULT_SIP_PORT, LOCALHOST
+from .dtmf import DtmfSteps, dtmf_xml, steps_seconds
 from .sipp import AUDIO_FILE, SippError, SippOptions, SippProcess, media_port_for, udp_port_free
 
 CallMode = Literal["rtp_drop", "bye_q850", "hangup", "wait_for_bye"]
@@ -25,12 +26,21 @@ CUSTOMER_NUMBER = re.compile(r"\+?[0-9]{1,20}|anonymous")
 
 
 def caller_values(
-    caller: str, mode: CallMode, *, talk_time: float, wait_time: float, cause: int, caller_name: str, private: bool
+    caller: str,
+    mode: CallMode,
+    *,
+    talk_time: float,
+    wait_time: float,
+    cause: int,
+    caller_name: str,
+    private: bool,
+    dtmf: DtmfSteps = (),
 ) -> dict[str, str]:
     """customer_call.xml's placeholders for a call from `caller` that ends per `mode` (see
-    customer_call()); `wait_time` bounds the wait for the far end's BYE after the answer."""
+    customer_call()) after pressing the `dtmf` keys; `wait_time` bounds the wait for the far
+    end's BYE after the answer (the keys' time included)."""
     talk_ms = max(1, round(talk_time * 1000))
-    wait_ms = max(1, round(wait_time * 1000))
+    wait_ms = max(1, round((wait_time - steps_seconds(dtmf)) * 1000))
     return {
         "CALLER": caller,
         "CALLER_NAME": caller_name,
@@ -46,6 +56,7 @@ def caller_values(
         "INVITE_HEADERS": (
             f"      P-Asserted-Identity: <sip:{caller}@{LOCALHOST}>\n      Privacy: id\n" if private else ""
         ),
+        "DTMF": dtmf_xml(dtmf, contact_user=caller, origin="customer"),
     }
 
 
@@ -67,6 +78,7 @@ class CustomerCall(SippProcess):
         local_port: int | None,
         media_port: int | None,
         private: bool = False,
+        dtmf: DtmfSteps = (),
     ) -> None:
         if not CUSTOMER_NUMBER.fullmatch(number):
             raise ValueError(f"customer number must be digits or 'anonymous': {number!r}")
@@ -79,6 +91,7 @@ class CustomerCall(SippProcess):
             cause=cause,
             caller_name=caller_name,
             private=private,
+            dtmf=dtmf,
         )
         port = local_port if local_port is not None else _next_customer_port()
         self.mode = mode
@@ -133,6 +146,7 @@ def customer_call(
     local_port: int | None = None,
     media_port: int | None = None,
     private: bool = False,
+    dtmf: DtmfSteps = (),
 ) -> CustomerCall:
     """Start a customer's call from `number` to `did` at the sandbox; returns the started call.
 
@@ -143,6 +157,11 @@ def customer_call(
       hangup        stream RTP, after talk_time s send a plain BYE
       wait_for_bye  stream RTP until the other side hangs up
     `private` restricts the presentation (Privacy: id, the number in P-Asserted-Identity).
+    `dtmf`: keys pressed after the answer, before the mode's own part (talk_time then counts
+    from the last digits sent): for each (delay, digits) in order, wait delay s after the answer
+    or after the previous digits were sent, then send digits (0-9 * #) as RFC 2833 events
+    (payload type 96; the call's RTP keeps streaming). A re-INVITE restarts a step's wait; a
+    BYE meanwhile ends the call as in wait_for_bye. Each sent step is logged as DTMF_SENT.
     A call the far end has not ended by max_time - 2 s is hung up (gave_up is then True);
     SIPp itself stops at max_time.
     """
@@ -159,6 +178,7 @@ def customer_call(
         local_port=local_port,
         media_port=media_port,
         private=private,
+        dtmf=dtmf,
     )
     call.start()
     return call

@@ -1,7 +1,8 @@
 """The sandbox's phones, each a SIPp UAS (sipp.py): agents' phones and the customer's phone.
 
 A phone is what Asterisk calls: it answers, rings out or is busy, and records every INVITE it
-receives. The customers calling in (UACs) are in customers.py.
+receives; an answering phone can press a key after the answer (RFC 2833, see dtmf.py). The
+customers calling in (UACs) are in customers.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .asterisk_conf import DEFAULT_AGENT_PORTS, DEFAULT_CUSTOMER_PHONE_PORT, DEFAULT_SIP_PORT, LOCALHOST
+from .dtmf import ASTERISK_DTMF_PAYLOAD_TYPE, dtmf_xml, pcap_name, play_pcap, play_seconds, write_dtmf_pcap
 from .sipp import AUDIO_FILE, SippOptions, SippProcess, media_port_for
 
 PhoneMode = Literal["answer", "silent", "noanswer", "busy"]
@@ -65,6 +67,10 @@ class Phone(SippProcess):
     silent (answer like that but send no RTP: a softphone whose media died),
     noanswer (ring until CANCEL), busy (486 after ring_delay s). Handles calls one after another,
     up to max_calls, for at most max_time seconds.
+
+    press (answer and silent modes): digits (0-9 * #) sent as RFC 2833 DTMF press_after s after
+    each answer (logged as DTMF_SENT); hangup_after still counts from the answer, so it must
+    leave time for the press to be sent. None: the phone never presses a key.
     """
 
     def __init__(
@@ -82,6 +88,8 @@ class Phone(SippProcess):
         pbx_host: str = LOCALHOST,
         pbx_port: int = DEFAULT_SIP_PORT,
         options: SippOptions | None = None,
+        press: str | None = None,
+        press_after: float = 2.0,
     ) -> None:
         templates = {
             "answer": "phone_answer.xml",
@@ -91,18 +99,39 @@ class Phone(SippProcess):
         }
         if mode not in templates:
             raise ValueError(f"unknown phone mode {mode!r}")
+        if press is not None and mode not in ("answer", "silent"):
+            raise ValueError(f"a {mode!r} phone never answers, so it cannot press {press!r}")
+        steps = [] if press is None else [(press_after, press)]
         ring_ms = max(1, round(ring_delay * 1000))  # a recv timeout of 0 would mean "none"
-        bye_wait = (
-            f'timeout="{max(1, round(hangup_after * 1000))}" ontimeout="hangup"' if hangup_after is not None else ""
-        )
+        talk = hangup_after
+        if talk is not None and press is not None:
+            # The wait for BYE starts once the press was sent: what is left of hangup_after.
+            talk -= press_after + play_seconds(press)
+            if talk <= 0:
+                raise ValueError(
+                    f"hangup_after {hangup_after} s leaves no time to press {press!r} after {press_after} s"
+                )
+        bye_wait = f'timeout="{max(1, round(talk * 1000))}" ontimeout="hangup"' if talk is not None else ""
         self.mode = mode
         self.user = user
+        self.press = press
         # silent: answers, then sends no RTP (its endpoint's rtp_timeout drops the call).
         media = "" if mode == "silent" else f'<exec rtp_stream="{AUDIO_FILE},-1,0"/>'
         super().__init__(
             label,
             templates[mode],
-            {"RING_MS": str(ring_ms), "BYE_WAIT": bye_wait, "MEDIA": media},
+            {
+                "RING_MS": str(ring_ms),
+                "BYE_WAIT": bye_wait,
+                "MEDIA": media,
+                "DTMF": dtmf_xml(
+                    steps,
+                    contact_user="[service]",
+                    origin="phone",
+                    payload_type=ASTERISK_DTMF_PAYLOAD_TYPE,
+                    play=play_pcap,
+                ),
+            },
             sip_port=port,
             media_port=media_port or media_port_for(port),
             service=user,
@@ -113,6 +142,8 @@ class Phone(SippProcess):
             remote=f"{pbx_host}:{pbx_port}",
             options=options,
         )
+        for step, (_, digits) in enumerate(steps):
+            write_dtmf_pcap(self.workdir / pcap_name(step), digits)
 
     @property
     def invites(self) -> list[InviteRecord]:
@@ -147,6 +178,8 @@ class AgentPhone(Phone):
         max_time: float = 600.0,
         pbx_port: int = DEFAULT_SIP_PORT,
         options: SippOptions | None = None,
+        press: str | None = None,
+        press_after: float = 2.0,
     ) -> None:
         if port is None:
             if name not in DEFAULT_AGENT_PORTS:
@@ -164,11 +197,17 @@ class AgentPhone(Phone):
             max_time=max_time,
             pbx_port=pbx_port,
             options=options,
+            press=press,
+            press_after=press_after,
         )
 
 
 class CustomerPhone(Phone):
-    """The customer's phone, reached by a redial through the trunk's static contact."""
+    """The customer's phone, reached by a redial through the trunk's static contact.
+
+    press: the key the customer presses press_after s after answering every call (a callback's
+    "press 1 to be connected"); None answers without ever pressing (an answering machine).
+    """
 
     def __init__(
         self,
@@ -181,6 +220,8 @@ class CustomerPhone(Phone):
         max_time: float = 600.0,
         pbx_port: int = DEFAULT_SIP_PORT,
         options: SippOptions | None = None,
+        press: str | None = None,
+        press_after: float = 2.0,
     ) -> None:
         super().__init__(
             "customer-phone",
@@ -193,4 +234,6 @@ class CustomerPhone(Phone):
             max_time=max_time,
             pbx_port=pbx_port,
             options=options,
+            press=press,
+            press_after=press_after,
         )
