@@ -6,15 +6,17 @@ sends, fixed in its source (prepare_pcap.c):
   - 20 filler packets (400 ms) of payload type 97 first, then per digit 200 ms of events and a
     200 ms gap: "12#" takes 0.4 + 3 * 0.4 = 1.6 s, plus about 0.2 s for the last end packets;
   - the events with payload type 96, whatever the SDP says: the SDP must map 96 to
-    telephone-event (TELEPHONE_EVENT_SDP), or Asterisk takes them for an unknown codec;
-  - a new play_dtmf cancels one still playing: so each step here waits for the previous digits
-    to finish before its own delay starts.
+    telephone-event (customer_call.xml's offer does), or Asterisk ignores them;
+  - a new play_dtmf cancels one still playing: so each step here waits for the digits to be
+    sent (play_seconds) before the next step's delay starts.
 That works when the user agent made the SDP offer (a customer calling in): Asterisk answers with
 the offer's payload types. When Asterisk made the offer (a phone it calls), it only takes
 telephone-event on the number it offered itself, always 101, and SIPp cannot send that with
 play_dtmf: so a phone plays a pcap of 101 events written here (write_dtmf_pcap) instead.
-A step waits in a `<recv>` with a timeout (not a `<pause>`), so a BYE or a re-INVITE from Asterisk
-meanwhile is still handled; a re-INVITE restarts that step's wait.
+While the events play, the call's rtp_stream is paused: with packets of two SSRCs interleaved,
+Asterisk ends an event at each switch and sees one key press as several.
+Every wait is a `<recv>` with a timeout (not a `<pause>`), so a BYE or a re-INVITE from Asterisk
+meanwhile is still handled; a re-INVITE restarts that wait.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ DtmfSteps = Sequence[tuple[float, str]]
 
 
 def play_seconds(digits: str) -> float:
-    """How long SIPp's play_dtmf takes to send `digits` (see the module docstring)."""
+    """How long SIPp's play_dtmf takes to send `digits` (see the module docstring); a phone's
+    pcap takes less (no lead-in), so this bounds both."""
     return _FILLER + _PER_DIGIT * len(digits) + _TAIL
 
 
