@@ -13,8 +13,8 @@ What runs (all on 127.0.0.1, needs root for the chroot, and sipp):
 - two SIPp UACs calling the DID, each with its own numbers from the load plan: the normal customers
   stream RTP and hang up after the talk time; the dropped customers send no RTP, so the trunk's
   rtp_timeout hangs them up (cause 44).
-The SIPps are the sandbox's own user agents (sandbox/phones.py: Phone, CustomerPhone, CustomerCalls),
-on the scenarios the integration tests use.
+The SIPps are the sandbox's own user agents (sandbox/phones.py: Phone, CustomerPhone;
+sandbox/customers.py: CustomerCalls), on the scenarios the integration tests use.
 
 The verdict comes from the PBX, never from the daemon: an AMI observer records Newchannel, Hangup,
 AgentConnect and BridgeEnter; a redial is a channel whose Uniqueid is the daemon's ChannelId

@@ -17,18 +17,10 @@ from .asterisk_conf import (
     SHIPPED_MANAGER,
     SandboxError,
 )
+from .customers import CallMode, CustomerCall, CustomerCalls, customer_call
+from .dtmf import DtmfSteps
 from .observer import AmiError, AmiMessage, AmiObserver, where
-from .phones import (
-    AgentPhone,
-    CallMode,
-    CustomerCall,
-    CustomerCalls,
-    CustomerPhone,
-    InviteRecord,
-    Phone,
-    PhoneMode,
-    customer_call,
-)
+from .phones import AgentPhone, CustomerPhone, InviteRecord, Phone, PhoneMode
 from .root import ensure_root
 from .sipp import SippError, SippEvent, SippOptions, SippProcess, sipp_available
 
@@ -49,6 +41,7 @@ __all__ = [
     "CustomerCall",
     "CustomerCalls",
     "CustomerPhone",
+    "DtmfSteps",
     "InviteRecord",
     "Phone",
     "PhoneMode",

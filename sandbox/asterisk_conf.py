@@ -65,6 +65,8 @@ MODULES = (
     "res_speech",  # res_agi depends on it
     "res_agi",  # the returning-caller FastAGI hook
     "app_playback",  # the agent's prompt and the customer's greeting
+    "app_read",  # Read: DID 398's DTMF probe
+    "app_userevent",  # UserEvent: DID 398 reports the digits it read
     "format_gsm",  # the stock prompts are GSM files
     "codec_gsm",  # GSM <-> signed linear
     "codec_ulaw",  # signed linear <-> the phones' ulaw (prompts, ringback)
@@ -256,6 +258,16 @@ exten => 305,1,Answer()
 ; DID 306: a queue with wrapuptime = 8.
 exten => 306,1,Answer()
  same => n,Queue(wrapq,t)
+; DID 307: queue callbacks. A caller in `cbq` who presses a key leaves through its context
+; (redial-queue-callback, shipped in extensions_redial.conf) to be offered a callback.
+exten => 307,1,Answer()
+ same => n,Gosub(redial-returning,s,1)
+ same => n,Queue(cbq,t)
+; DID 398: a DTMF probe. Reads up to 4 digits (# ends them, 10 s timeout) and reports them.
+exten => 398,1,Answer()
+ same => n,Read(PRESSED,silence/1,4,,1,10)
+ same => n,UserEvent(SandboxDtmf,Digits: ${PRESSED})
+ same => n,Hangup()
 ; DID 303: an IVR that reaches Queue() through Dial(Local/...).
 exten => 303,1,Answer()
  same => n,Dial(Local/s@sandbox-ivr)
@@ -320,6 +332,12 @@ shared_lastcall = yes
 [sales]
 {queue_common}
 {sales}
+
+; Queue callbacks: a key pressed while waiting exits into this context (the offer).
+[cbq]
+{queue_common}
+context = redial-queue-callback
+member => PJSIP/agent1,0,Alice
 
 ; FreePBX's member form: Local/<ext>@from-queue/n,<penalty>,<name>,<state interface>.
 [fpbx]

@@ -398,6 +398,124 @@ class TestPhones:
         assert silent.invites[0].from_user  # the INVITE was recorded with its From
 
 
+class TestDtmf:
+    """Keys pressed by SIPp customers and phones reach the PBX as RFC 2833 DTMF."""
+
+    def test_customer_call_presses_keys(self, sandbox: Sandbox, sipps: Sipps) -> None:
+        """dtmf=[(1.0, "12#")] to DID 398: DTMFEnd 1, 2, # on its channel; Read() stops at # with 12."""
+
+        async def scenario() -> tuple[AmiMessage, AmiMessage, list[AmiMessage], CustomerCall]:
+            async with observer(sandbox) as obs:
+                await wait_idle(obs)
+                start = obs.mark()
+                call = sipps.add(customer_call(CUSTOMER, "wait_for_bye", did="398", dtmf=[(1.0, "12#")], max_time=25))
+                up = await obs.wait_for(
+                    where(Event="Newstate", Channel=startswith("PJSIP/trunk-"), ChannelStateDesc="Up"), 10, start
+                )
+                uid = up["Uniqueid"]
+                read = await obs.wait_for(where(Event="UserEvent", UserEvent="SandboxDtmf", Uniqueid=uid), 15, start)
+                await obs.wait_for(where(Event="Hangup", Uniqueid=uid), 5, start)
+                ends = obs.find(where(Event="DTMFEnd", Uniqueid=uid), start)
+                assert await call.async_wait(10) == 0, call.diagnostics()
+                return up, read, ends, call
+
+        up, read, ends, call = run(scenario())
+        assert [(m["Digit"], m["Direction"]) for m in ends] == [("1", "Received"), ("2", "Received"), ("#", "Received")]
+        assert all(int(m["DurationMs"]) >= 150 for m in ends), [dict(m) for m in ends]
+        # The first key 1 s after the answer (plus SIPp's 0.4 s lead-in), not at once.
+        assert 1.0 <= ends[0].received - up.received <= 4.0, ends[0].received - up.received
+        assert read["Digits"] == "12", dict(read)
+        assert [e.fields for e in call.events_of("DTMF_SENT")] == [("12#",)]
+        assert call.events_of("BYE_RECEIVED") and not call.gave_up
+
+    def test_customer_phone_presses_after_answer(self, sandbox: Sandbox, sipps: Sipps) -> None:
+        """CustomerPhone(press="1") reached by an Originate: one DTMFEnd 1 on its channel, 1 s after the answer."""
+        phone = sipps.add(CustomerPhone(ring_delay=0.2, press="1", press_after=1.0, hangup_after=5.0, max_time=60))
+
+        async def scenario() -> tuple[AmiMessage, list[AmiMessage]]:
+            async with observer(sandbox) as obs:
+                await wait_idle(obs)
+                start = obs.mark()
+                reply = await obs.action(
+                    {
+                        "Action": "Originate",
+                        "Channel": f"PJSIP/{CUSTOMER}@trunk",
+                        "Context": "from-trunk",
+                        "Exten": "398",
+                        "Priority": "1",
+                        "Async": "true",
+                        "Timeout": "10000",
+                    }
+                )
+                resp = await obs.wait_for(where(Event="OriginateResponse", ActionID=reply["ActionID"]), 10, start)
+                assert resp["Response"] == "Success", dict(resp)
+                uid = resp["Uniqueid"]
+                up = await obs.wait_for(where(Event="Newstate", Uniqueid=uid, ChannelStateDesc="Up"), 5, start)
+                await obs.wait_for(where(Event="DTMFEnd", Uniqueid=uid), 10, start)
+                await obs.wait_for(where(Event="Hangup", Uniqueid=uid), 10, start)  # the phone hangs up at 5 s
+                return up, obs.find(where(Event="DTMFEnd", Uniqueid=uid), start)
+
+        up, ends = run(scenario())
+        assert [(m["Digit"], m["Direction"]) for m in ends] == [("1", "Received")], [dict(m) for m in ends]
+        assert int(ends[0]["DurationMs"]) >= 150, dict(ends[0])
+        assert 1.0 <= ends[0].received - up.received <= 3.5, ends[0].received - up.received
+        assert [e.fields for e in phone.events_of("DTMF_SENT")] == [("1",)]
+        assert phone.events_of("HANGUP_SENT")
+
+    def test_bad_keys_are_refused(self) -> None:
+        """Digits outside 0-9 * #, a negative delay, or a press by a phone that never answers raise ValueError."""
+        with pytest.raises(ValueError, match="digits"):
+            customer_call(CUSTOMER, dtmf=[(1.0, "1A")])
+        with pytest.raises(ValueError, match="negative"):
+            customer_call(CUSTOMER, dtmf=[(-1.0, "1")])
+        with pytest.raises(ValueError, match="never answers"):
+            CustomerPhone(mode="busy", press="1")
+        with pytest.raises(ValueError, match="no time"):
+            CustomerPhone(press="1", press_after=2.0, hangup_after=2.0)
+
+
+class TestCallbackQueue:
+    """DID 307 queues in cbq, whose key press exits into redial-queue-callback."""
+
+    def test_key_press_leaves_cbq_for_the_callback_context(self, sandbox: Sandbox, sipps: Sipps) -> None:
+        """A caller waiting in cbq presses 8: QueueCallerLeave, then extension 8 of redial-queue-callback runs."""
+        # Nobody answers in cbq meanwhile: agent1's phone is busy.
+        sipps.add(AgentPhone("agent1", mode="busy", ring_delay=0.1, max_time=60))
+        exit_ext = {"Context": "redial-queue-callback", "Extension": "8"}
+
+        async def scenario() -> None:
+            async with observer(sandbox) as obs:
+                await wait_idle(obs)
+                # A throwaway extension in the offer's context (the shipped one is written elsewhere).
+                await obs.action(
+                    {
+                        "Action": "DialplanExtensionAdd",
+                        **exit_ext,
+                        "Priority": "1",
+                        "Application": "UserEvent",
+                        "ApplicationData": "SandboxQueueExit,Digit: ${EXTEN}",
+                    }
+                )
+                try:
+                    start = obs.mark()
+                    call = sipps.add(customer_call(CUSTOMER, "hangup", did="307", dtmf=[(1.5, "8")], talk_time=1))
+                    join = await obs.wait_for(where(Event="QueueCallerJoin", CallerIDNum=CUSTOMER), 10, start)
+                    assert join["Queue"] == "cbq", dict(join)
+                    uid = join["Uniqueid"]
+                    exited = await obs.wait_for(
+                        where(Event="UserEvent", UserEvent="SandboxQueueExit", Uniqueid=uid), 10, start
+                    )
+                    assert exited["Digit"] == "8" and exited["Context"] == "redial-queue-callback", dict(exited)
+                    leave = await obs.wait_for(where(Event="QueueCallerLeave", Uniqueid=uid), 1, start)
+                    assert leave["Queue"] == "cbq" and obs.events.index(leave) < obs.events.index(exited)
+                    assert not obs.find(where(Event="AgentConnect", Uniqueid=uid), start)
+                    await call.async_wait(15)
+                finally:
+                    await obs.action({"Action": "DialplanExtensionRemove", **exit_ext}, check=False)
+
+        run(scenario())
+
+
 class TestObserver:
     """The AMI observer's own behaviour."""
 
