@@ -119,11 +119,22 @@ class Rig:
         phone.start()
         return phone
 
-    def customer(self, hangup_after: float = 3.0, *, ring_delay: float = 0.5, max_time: float = 150) -> CustomerPhone:
-        """The customer's phone the redials reach: answers after ``ring_delay``, hangs up ``hangup_after`` later."""
+    def customer(
+        self,
+        hangup_after: float = 3.0,
+        *,
+        ring_delay: float = 0.5,
+        max_time: float = 150,
+        press: str | None = None,
+        press_after: float = 2.0,
+    ) -> CustomerPhone:
+        """The customer's phone the redials reach: answers after ``ring_delay``, hangs up ``hangup_after`` later;
+        with ``press``, sends that key ``press_after`` s after answering (a queue callback's "press 1")."""
         if self.customer_phone is not None:
             self.customer_phone.stop()
-        self.customer_phone = CustomerPhone(ring_delay=ring_delay, hangup_after=hangup_after, max_time=max_time)
+        self.customer_phone = CustomerPhone(
+            ring_delay=ring_delay, hangup_after=hangup_after, max_time=max_time, press=press, press_after=press_after
+        )
         self.customer_phone.start()
         return self.customer_phone
 
@@ -233,6 +244,9 @@ class Rig:
         await self.observer.action(
             {"Action": "QueuePause", "Queue": queue, "Interface": interface, "Paused": "true", "Reason": reason}
         )
+
+    async def unpause(self, interface: str, queue: str = SUPPORT) -> None:
+        await self.observer.action({"Action": "QueuePause", "Queue": queue, "Interface": interface, "Paused": "false"})
 
     async def ring_in_use(self, interface: str, on: bool, queue: str = SUPPORT) -> None:
         await self.observer.action(

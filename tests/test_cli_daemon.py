@@ -244,7 +244,7 @@ class TestStatusAndCancel:
         assert "#7" in result.output and "2025550143" in result.output and "support" in result.output
 
     async def test_status_shows_queue_callbacks(self, tmp_path: Path) -> None:
-        """A waiting queue callback shows as a callback of its queue, with why it waits; an unreached one stays listed."""
+        """A waiting queue callback shows its queue and why it waits; an unreached one stays listed."""
         snapshot = {
             "running": True,
             "pid": 42,

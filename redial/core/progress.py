@@ -33,6 +33,9 @@ _CUSTOMER_DIAL_STATUS = {
     "CANCEL": (Outcome.FAILED, "the agent hung up while the customer's phone rang"),
     "CONGESTION": (Outcome.FAILED, "congestion reaching the customer"),
     "CHANUNAVAIL": (Outcome.FAILED, "the customer's line was unavailable"),
+    # A queue callback's customer answered but never pressed 1: [redial-greeting] ended their
+    # leg with GOSUB_RESULT=CONTINUE (app_dial reports no ANSWER before the gosub returns).
+    "CONTINUE": (Outcome.CUSTOMER_NOT_CONFIRMED, "the customer answered but did not press 1 to be connected"),
 }
 
 

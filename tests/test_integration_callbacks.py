@@ -1,0 +1,203 @@
+"""Queue callbacks on the sandbox Asterisk, with SIPp phones that press keys (RFC 2833).
+
+Queue ``cbq`` (DID 307) has ``context = redial-queue-callback`` and one member, agent1.
+A caller waits there while agent1 is paused, presses 1 (the offer key), then 1 (this
+number): the request is stored and confirmed, and the call ends. When agent1 is free and
+no live caller who joined earlier waits, the daemon rings agent1, then the customer, who
+must press 1. Each test is judged on the PBX's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sandbox import CustomerCall
+from sandbox.observer import AmiMessage, where
+from tests.rig import AGENT1, Rig, redial_leg, trunk_channel
+
+pytestmark = pytest.mark.integration
+
+CBQ = "cbq"
+CBQ_DID = "307"
+CALLER = "5551234"
+# Short sounds: the caller's second key must fall in the menu's Read, the customer's in theirs.
+_SOUNDS = {
+    "wait_before": [],
+    "wait_after": [],
+    "menu": ["beep"],
+    "enter_number": ["beep"],
+    "confirm_before": ["beep"],
+    "confirm_after": ["beep"],
+    "not_available": ["beep"],
+    "invalid_number": ["beep"],
+    "agent_before": [],
+    "agent_after": [],
+    "customer_greeting": [],
+    "customer_press": ["beep"],
+}
+
+
+async def start(rig: Rig, *, hours: dict[str, Any] | None = None, **callback: Any) -> None:
+    """The daemon with queue callbacks configured for the tests (``callback`` overrides)."""
+    config = rig.configure(3.0)
+    data = yaml.safe_load(config.read_text())
+    data["queue_callback"] = {"attempts": 2, "spacing": 10, "press_timeout": 4, "sounds": _SOUNDS, **callback}
+    if hours is not None:
+        data["policy"].setdefault("queue_overrides", {})[CBQ] = {"hours": hours}
+    config.write_text(yaml.safe_dump(data))
+    await asyncio.to_thread(rig.new_daemon(config).start)
+
+
+def ask(rig: Rig, number: str = CALLER, offer_after: float = 2.0) -> CustomerCall:
+    """A caller in cbq who presses the offer key, then 1 (call me back on this number), and waits for the end."""
+    return rig.call(number, "wait_for_bye", did=CBQ_DID, dtmf=[(offer_after, "1"), (2.5, "1")], max_time=40)
+
+
+def callback_legs(rig: Rig, start: int = 0) -> list[AmiMessage]:
+    return rig.observer.find(redial_leg, start)
+
+
+async def stored(rig: Rig, result: str = "accepted", timeout: float = 20) -> None:
+    """The daemon answered a callback request (its log), before the caller heard the confirmation."""
+    assert rig.daemon is not None
+    await asyncio.to_thread(rig.daemon.wait_for, "queue_callback_request", timeout, result=result)
+
+
+async def connected(rig: Rig, leg: AmiMessage) -> AmiMessage:
+    """agent1 rang first, then the customer's phone; both in one bridge (the customer pressed 1)."""
+    obs = rig.observer
+    assert leg["Channel"].startswith("PJSIP/agent1-"), leg["Channel"]
+    customer = await obs.wait_for(
+        where(Event="Newchannel", Linkedid=leg["Uniqueid"], Channel=trunk_channel), timeout=20, what="customer leg"
+    )
+    agent_in = await obs.wait_for(where(Event="BridgeEnter", Uniqueid=leg["Uniqueid"]), timeout=20, what="agent in")
+    customer_in = await obs.wait_for(
+        where(Event="BridgeEnter", Uniqueid=customer["Uniqueid"]), timeout=20, what="customer bridged"
+    )
+    assert agent_in["BridgeUniqueid"] == customer_in["BridgeUniqueid"]
+    return customer
+
+
+class TestCalledBack:
+    """A caller who presses the key is called back at their turn: agent first, then the customer, who presses 1."""
+
+    async def test_key_press_is_called_back(self, rig: Rig) -> None:
+        agent = rig.agent("agent1")
+        customer_phone = rig.customer(8, press="1", press_after=1.5)
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        await start(rig)
+        call = ask(rig)
+        await stored(rig)
+        # The caller heard the confirmation and the PBX ended the call: nothing rings yet.
+        await asyncio.to_thread(call.wait, 20)
+        assert call.events_of("BYE_RECEIVED"), call.diagnostics()
+        assert callback_legs(rig) == []
+        mark = rig.observer.mark()
+        await rig.unpause(AGENT1, queue=CBQ)
+        leg = await rig.observer.wait_for(redial_leg, timeout=15, start=mark, what="the callback's agent leg")
+        await connected(rig, leg)
+        # The agent saw CALLBACK and the number; the customer saw the queue's DID.
+        assert agent.invites[-1].from_name.startswith("CALLBACK") and agent.invites[-1].from_user == CALLER
+        assert customer_phone.invites[-1].from_user == CBQ_DID
+        await asyncio.sleep(2)
+        assert len(callback_legs(rig, mark)) == 1 and len(customer_phone.invites) == 1
+        rows = [r for r in await rig.history() if r.get("classification") == "queue_callback"]
+        assert len(rows) == 1, rows
+        funnel = json.loads(await rig.cli("stats", "--json"))["queue_callbacks"][CBQ]
+        assert (funnel["offered"], funnel["accepted"], funnel["served"], funnel["reached"]) == (1, 1, 1, 1), funnel
+
+
+class TestNotReached:
+    """A phone that answers and never presses 1 is not reached: tried again, then `unreached`, never bridged."""
+
+    async def test_never_pressing_is_retried_then_unreached(self, rig: Rig) -> None:
+        rig.agent("agent1", hangup_after=None)
+        customer_phone = rig.customer(20)
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        await start(rig)
+        call = ask(rig)
+        await stored(rig)
+        await asyncio.to_thread(call.wait, 20)
+        mark = rig.observer.mark()
+        await rig.unpause(AGENT1, queue=CBQ)
+        assert rig.daemon is not None
+        await asyncio.to_thread(rig.daemon.wait_for, "queue_callback_unreached", 90)
+        legs = callback_legs(rig, mark)
+        assert len(legs) == 2, legs
+        assert len(customer_phone.invites) == 2
+        for leg in legs:
+            assert not rig.observer.find(where(Event="BridgeEnter", Linkedid=leg["Uniqueid"], Channel=trunk_channel))
+        status = await rig.cli("status")
+        assert "queue callbacks not reached since start: 1" in status, status
+
+
+class TestOnce:
+    """Never twice: a second request merges, and a daemon killed while callbacks wait makes each once."""
+
+    async def test_duplicate_request_merges(self, rig: Rig) -> None:
+        rig.agent("agent1")
+        customer_phone = rig.customer(6, press="1", press_after=1.5)
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        await start(rig)
+        first = ask(rig)
+        await stored(rig)
+        await asyncio.to_thread(first.wait, 20)
+        second = ask(rig)
+        await stored(rig, "merged")
+        await asyncio.to_thread(second.wait, 20)
+        mark = rig.observer.mark()
+        await rig.unpause(AGENT1, queue=CBQ)
+        leg = await rig.observer.wait_for(redial_leg, timeout=15, start=mark, what="the callback's agent leg")
+        await connected(rig, leg)
+        await asyncio.sleep(4)
+        assert len(callback_legs(rig, mark)) == 1 and len(customer_phone.invites) == 1
+
+    async def test_daemon_killed_while_waiting(self, rig: Rig) -> None:
+        rig.agent("agent1")
+        customer_phone = rig.customer(6, press="1", press_after=1.5)
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        await start(rig)
+        call = ask(rig)
+        await stored(rig)
+        await asyncio.to_thread(call.wait, 20)
+        assert rig.daemon is not None
+        rig.daemon.kill()
+        await asyncio.to_thread(rig.daemon.start)
+        mark = rig.observer.mark()
+        await rig.unpause(AGENT1, queue=CBQ)
+        leg = await rig.observer.wait_for(redial_leg, timeout=15, start=mark, what="the callback's agent leg")
+        await connected(rig, leg)
+        await asyncio.sleep(4)
+        assert len(callback_legs(rig)) == 1 and len(customer_phone.invites) == 1
+
+
+class TestNoOffer:
+    """Closed: the caller pressing the key hears "not available" and goes back to the queue; nothing is stored."""
+
+    async def test_closing_time_no_offer(self, rig: Rig, tmp_path: Path) -> None:
+        rig.agent("agent1")
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        closed = {"timezone": "UTC", "weekly": {d: [] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
+        await start(rig, hours=closed)
+        mark = rig.observer.mark()
+        call = rig.call(CALLER, "hangup", did=CBQ_DID, dtmf=[(2.0, "1")], talk_time=6, max_time=30)
+        # Back in cbq: a second QueueCallerJoin of the same channel.
+        joins = where(Event="QueueCallerJoin", Queue=CBQ)
+        first = await rig.observer.wait_for(joins, timeout=10, start=mark, what="the caller in cbq")
+        again = await rig.observer.wait_for(
+            where(Event="QueueCallerJoin", Queue=CBQ, Uniqueid=first["Uniqueid"]),
+            timeout=15,
+            start=rig.index(first) + 1,
+            what="the caller back in cbq",
+        )
+        assert again["Uniqueid"] == first["Uniqueid"]
+        await asyncio.to_thread(call.wait, 20)
+        assert rig.daemon is not None
+        assert "queue_callback_request" not in rig.daemon.tail(200)
+        assert not [r for r in await rig.history() if r.get("classification") == "queue_callback"]
