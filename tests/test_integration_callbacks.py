@@ -201,3 +201,43 @@ class TestNoOffer:
         assert rig.daemon is not None
         assert "queue_callback_request" not in rig.daemon.tail(200)
         assert not [r for r in await rig.history() if r.get("classification") == "queue_callback"]
+
+
+class TestFairness:
+    """Three live callers and two callbacks, interleaved: agent1 takes them in the order they joined cbq."""
+
+    async def test_interleaved_live_callers_and_callbacks(self, rig: Rig) -> None:
+        rig.agent("agent1", hangup_after=7, max_time=240)
+        rig.customer(5, press="1", press_after=1.5, max_time=240)
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        await start(rig)
+        mark = rig.observer.mark()
+        order = ["5550011", "5550001", "5550012", "5550002", "5550013"]
+        for number in order:
+            if number.startswith("555000"):
+                call = ask(rig, number)
+                await stored(rig)
+                await asyncio.to_thread(call.wait, 20)
+            else:
+                rig.call(number, "wait_for_bye", did=CBQ_DID, max_time=150)
+                await rig.observer.wait_for(
+                    where(Event="QueueCallerJoin", Queue=CBQ, CallerIDNum=number), timeout=10, start=mark
+                )
+            await asyncio.sleep(1.0)
+        await rig.unpause(AGENT1, queue=CBQ)
+        # Whom agent1 was connected to, in order: queue calls (AgentConnect) and callbacks (their legs).
+        joined = {m["Uniqueid"]: m["CallerIDNum"] for m in rig.observer.find(where(Event="QueueCallerJoin"), mark)}
+
+        def served() -> list[str]:
+            numbers = []
+            for msg in rig.observer.events[mark:]:
+                if msg.get("Event") == "AgentConnect" and msg.get("Queue") == CBQ:
+                    numbers.append(msg["CallerIDNum"])
+                elif redial_leg(msg):
+                    numbers.append(joined[msg["Uniqueid"].split("-qcb-", 1)[1]])
+            return numbers
+
+        deadline = asyncio.get_running_loop().time() + 150
+        while len(served()) < len(order) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(1)
+        assert served() == order, f"{served()}\n{rig.log()}"
