@@ -177,6 +177,50 @@ class TestOnce:
         assert len(callback_legs(rig)) == 1 and len(customer_phone.invites) == 1
 
 
+class TestCalledInAgain:
+    """The caller calls in again and an agent answers them: their callback is cancelled, never dialled."""
+
+    async def test_answered_caller_gets_no_callback(self, rig: Rig) -> None:
+        rig.agent("agent1", hangup_after=3)
+        customer_phone = rig.customer(5, press="1", press_after=1.5)
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        await start(rig)
+        call = ask(rig)
+        await stored(rig)
+        await asyncio.to_thread(call.wait, 20)
+        mark = rig.observer.mark()
+        again = rig.call(CALLER, "wait_for_bye", did=CBQ_DID, max_time=40)
+        await rig.observer.wait_for(where(Event="QueueCallerJoin", Queue=CBQ), timeout=10, start=mark)
+        await rig.unpause(AGENT1, queue=CBQ)
+        await rig.observer.wait_for(where(Event="AgentConnect", Queue=CBQ), timeout=15, start=mark)
+        await asyncio.to_thread(again.wait, 20)
+        await asyncio.sleep(6)
+        assert callback_legs(rig) == [] and customer_phone.invites == []
+        (row,) = [r for r in await rig.history() if r.get("classification") == "queue_callback"]
+        assert row["outcome"] == "customer_called_back", row
+
+
+class TestAsteriskRestart:
+    """Asterisk restarts with a callback pending: it is made once Asterisk is back."""
+
+    async def test_restart_with_a_callback_pending(self, rig: Rig) -> None:
+        rig.agent("agent1", max_time=120)
+        customer_phone = rig.customer(6, press="1", press_after=1.5)
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        await start(rig)
+        call = ask(rig)
+        await stored(rig)
+        await asyncio.to_thread(call.wait, 20)
+        assert callback_legs(rig) == []
+        # Back up, agent1 is a free member again (its pause lived in memory only).
+        await asyncio.to_thread(rig.sandbox.restart)
+        obs = await rig.reconnect()
+        leg = await obs.wait_for(redial_leg, timeout=40, what="the callback after the restart")
+        await connected(rig, leg)
+        await asyncio.sleep(3)
+        assert len(obs.find(redial_leg)) == 1 and len(customer_phone.invites) == 1
+
+
 class TestNoOffer:
     """Closed: the caller pressing the key hears "not available" and goes back to the queue; nothing is stored."""
 
