@@ -384,6 +384,16 @@ class TestQueueCallbacks:
         callback = next(j for j in engine.jobs if j.kind is JobKind.QUEUE_CALLBACK)
         assert callback.state is JobState.WAITING_AGENT
 
+    def test_a_waiting_drop_keeps_its_agent(self) -> None:
+        """A drop redial in its window holds its agent: the callback takes another free member."""
+        engine, shell, asks = _callback_engine("PJSIP/agent1", "PJSIP/agent2")
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
+        shell.feed(drop(1, number="2025550199"), START + 1)
+        asks.ask("7.1", "2025550123", START + 2)
+        (originate,) = _originates(shell.tick(START + 3))
+        assert "REDIAL_KIND=callback" in originate.action["Variable"]
+        assert originate.action["Channel"] == "PJSIP/agent2"
+
     def test_not_dialled_while_the_customer_is_on_a_call(self) -> None:
         """The request's own call is still up (the confirmation plays): the callback waits for its end."""
         _, shell, asks = _callback_engine("PJSIP/agent1")

@@ -11,7 +11,7 @@ from redial.ami.actions import OriginateRequest, originate_action, queue_log_act
 from redial.config import PolicySettings, Settings
 from redial.core.agents import AgentBoard, AgentView, Availability
 from redial.core.commands import Command, ForgetReservation, Originate, QueueLog, ResolveHint
-from redial.core.jobs import CallbackJob, JobKind, JobState, Outcome, Trigger, channel_id_for, move
+from redial.core.jobs import PENDING, CallbackJob, JobKind, JobState, Outcome, Trigger, channel_id_for, move
 from redial.core.open_jobs import OpenJobs
 from redial.core.progress import AGENT_OUTCOMES
 from redial.core.queue_callbacks import QueueCallbacks
@@ -181,7 +181,13 @@ class Attempts:
 
     def _attempt_callback(self, job: CallbackJob, now: float) -> list[Command]:
         """A queue callback's turn: see :meth:`QueueCallbacks.plan`."""
-        plan = self.callbacks.plan(job, now, self._jobs.reserved(job.id))
+        # A drop redial goes first: the agent it waits for (its window, their call) is not taken.
+        held = {
+            j.agent_interface
+            for j in self._jobs
+            if j.kind is JobKind.DROP_REDIAL and j.state in PENDING and j.agent_interface not in j.passed_over
+        }
+        plan = self.callbacks.plan(job, now, self._jobs.reserved(job.id) | held)
         if isinstance(plan, Defer):
             if job.state is JobState.WAITING and job.due_at == plan.until:
                 return []
