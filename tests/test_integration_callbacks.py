@@ -19,7 +19,7 @@ import yaml
 
 from sandbox import CustomerCall
 from sandbox.observer import AmiMessage, where
-from tests.rig import AGENT1, Rig, redial_leg, trunk_channel
+from tests.rig import AGENT1, CUSTOMER, Rig, redial_leg, trunk_channel
 
 pytestmark = pytest.mark.integration
 
@@ -219,6 +219,34 @@ class TestAsteriskRestart:
         await connected(rig, leg)
         await asyncio.sleep(3)
         assert len(obs.find(redial_leg)) == 1 and len(customer_phone.invites) == 1
+
+
+class TestDropFirst:
+    """A drop redial and a queue callback due together for agent1: the drop's redial goes first."""
+
+    async def test_drop_goes_before_the_callback(self, rig: Rig) -> None:
+        rig.agent("agent1", max_time=180)
+        rig.customer(5, press="1", press_after=1.5, max_time=180)
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        await start(rig)
+        call = ask(rig, "5550001")
+        await stored(rig)
+        await asyncio.to_thread(call.wait, 20)
+        mark = rig.observer.mark()
+        # agent1 takes a support call (paused in cbq only), and is free in cbq while on it.
+        support = rig.call(CUSTOMER, "rtp_drop", max_time=30)
+        await rig.observer.wait_for(where(Event="AgentConnect", Queue="support"), timeout=15, start=mark)
+        await rig.unpause(AGENT1, queue=CBQ)
+        await rig.drop_seen("44", start=mark)
+        support.stop()
+        first = await rig.observer.wait_for(redial_leg, timeout=20, start=mark, what="the first redial leg")
+        assert "-qcb-" not in first["Uniqueid"], "the queue callback went before the drop's redial"
+        await connected(rig, first)
+        second = await rig.observer.wait_for(
+            redial_leg, timeout=60, start=rig.index(first) + 1, what="the callback after the redial"
+        )
+        assert "-qcb-" in second["Uniqueid"]
+        await connected(rig, second)
 
 
 class TestNoOffer:
