@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,15 @@ class TestCalledBack:
         assert len(rows) == 1, rows
         funnel = json.loads(await rig.cli("stats", "--json"))["queue_callbacks"][CBQ]
         assert (funnel["offered"], funnel["accepted"], funnel["served"], funnel["reached"]) == (1, 1, 1, 1), funnel
+        # queue_log links request, start and end to the queue entry that left by the key.
+        entry = leg["Uniqueid"].split("-qcb-", 1)[1]
+        lines = [line.split("|") for line in rig.sandbox.queue_log_path.read_text().splitlines()]
+        verbs = [f[4] for f in lines if len(f) > 4 and f[1] == entry and f[2] == CBQ]
+        assert verbs == ["ENTERQUEUE", "EXITWITHKEY", "CALLBACKREQUESTED", "CALLBACKSTART", "CALLBACKEND"], verbs
+        (end,) = [f for f in lines if len(f) > 7 and f[1] == entry and f[4] == "CALLBACKEND"]
+        assert end[7] == "connected", end
+        metrics = (await asyncio.to_thread(urllib.request.urlopen, "http://127.0.0.1:9327/metrics")).read().decode()
+        assert 'redial_queue_callbacks_total{event="reached",queue="cbq"} 1.0' in metrics
 
 
 class TestNotReached:
