@@ -386,7 +386,7 @@ class TestQueueCallbacks:
 
     def test_a_waiting_drop_keeps_its_agent(self) -> None:
         """A drop redial in its window holds its agent: the callback takes another free member."""
-        engine, shell, asks = _callback_engine("PJSIP/agent1", "PJSIP/agent2")
+        _, shell, asks = _callback_engine("PJSIP/agent1", "PJSIP/agent2")
         shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
         shell.feed(drop(1, number="2025550199"), START + 1)
         asks.ask("7.1", "2025550123", START + 2)
