@@ -1,10 +1,10 @@
 """What the unit tests build: AMI events of a queue call that drops, a queue member's state,
-the ended call the tracker reports for it, and a callback job."""
+the ended call the tracker reports for it, a callback job, and a queue caller's join and leave."""
 
 from __future__ import annotations
 
 from redial.ami import events as ev
-from redial.core.jobs import CallbackJob, JobState
+from redial.core.jobs import CallbackJob, JobKind, JobState
 from redial.core.tracker import EndedBy, EndedCall
 
 
@@ -28,10 +28,22 @@ def drop(n: int, number: str = "2025550123", agent: str = "PJSIP/agent1", trunk:
     ]
 
 
-def member(interface: str, status: int = 1, paused_reason: str = "", queue: str = "support") -> ev.MemberState:
+def member(
+    interface: str, status: int = 1, paused_reason: str = "", queue: str = "support", last_call: int = 0
+) -> ev.MemberState:
     return ev.MemberState(
-        queue, interface, interface[-6:], interface, status, bool(paused_reason), paused_reason, False, 0, 0
+        queue, interface, interface[-6:], interface, status, bool(paused_reason), paused_reason, False, last_call, 0
     )
+
+
+def joined(uid: str, number: str = "2025550123", queue: str = "support") -> ev.QueueCallerJoined:
+    """A caller entering ``queue`` (QueueCallerJoin)."""
+    return ev.QueueCallerJoined(ref(uid, uid, f"PJSIP/trunk-{uid}"), queue, number, "100")
+
+
+def left(uid: str, queue: str = "support", position: int | None = 1) -> ev.QueueCallerLeft:
+    """A caller leaving ``queue``'s line (QueueCallerLeave): answered, abandoned, or by the offer key."""
+    return ev.QueueCallerLeft(ref(uid, uid, f"PJSIP/trunk-{uid}"), queue, position)
 
 
 # A queue call answered by agent1 whose customer leg dropped (cause 44).
@@ -72,4 +84,25 @@ JOB = CallbackJob(
     state=JobState.WAITING,
     due_at=10.0,
     channel_id="redial-7-1-pbx-east-1.1",
+)
+
+
+# A queue callback waiting for its turn: its caller joined "support" at 1000.0 and asked at 1100.0.
+QUEUED = CallbackJob(
+    id=9,
+    call_id=3,
+    linkedid="qcb-5.1",
+    original_uniqueid="5.1",
+    customer_number="2025550123",
+    dialled="100",
+    queue="support",
+    agent_interface="",
+    agent_member="",
+    trunk="trunk",
+    state=JobState.WAITING,
+    due_at=1100.0,
+    channel_id="redial-9-1-qcb-5.1",
+    dropped_at=1100.0,
+    kind=JobKind.QUEUE_CALLBACK,
+    joined_at=1000.0,
 )

@@ -272,6 +272,63 @@ class TestExperienceVariables:
         assert not any(v.startswith("REDIAL_AGENT_NAME") for v in variables)
 
 
+class TestCallbackVariables:
+    """A queue callback's Originate: the CDR tag, the customer's press 1 and the agent's whisper."""
+
+    CALLBACK = dataclasses.replace(
+        REQUEST,
+        callback=True,
+        customer_press=("if-correct-press", "digits/1"),
+        press_timeout=7,
+        agent_after=("minutes",),
+        waited_minutes=12,
+    )
+    NAMES = (
+        "REDIAL_KIND",
+        "REDIAL_CONFIRM",
+        "REDIAL_PRESS_TIMEOUT",
+        "REDIAL_PRESS_PROMPT",
+        "REDIAL_WAITED_MINUTES",
+        "REDIAL_AGENT_AFTER",
+    )
+
+    def test_callback_carries_them(self) -> None:
+        """Every callback variable is set, after the redial's own ones."""
+        variables = originate_action(self.CALLBACK, "a1")["Variable"]
+        assert variables[-6:] == [
+            "REDIAL_KIND=callback",
+            "REDIAL_CONFIRM=1",
+            "REDIAL_PRESS_TIMEOUT=7",
+            "REDIAL_PRESS_PROMPT=if-correct-press&digits/1",
+            "REDIAL_WAITED_MINUTES=12",
+            "REDIAL_AGENT_AFTER=minutes",
+        ]
+        assert variables[:-6] == originate_action(REQUEST, "a1")["Variable"]
+
+    def test_drop_redial_carries_none(self) -> None:
+        """A drop redial's Originate sets none of them, even with the callback's fields filled in."""
+        request = dataclasses.replace(self.CALLBACK, callback=False)
+        variables = originate_action(request, "a1")["Variable"]
+        assert [v for v in variables if v.partition("=")[0] in self.NAMES] == []
+
+    def test_negative_wait_is_zero_and_empty_sounds_left_out(self) -> None:
+        """Minutes never go below zero; an empty sound list sets no variable; the confirm flag stays."""
+        request = dataclasses.replace(self.CALLBACK, customer_press=(), agent_after=(), waited_minutes=-3)
+        variables = originate_action(request, "a1")["Variable"]
+        assert "REDIAL_WAITED_MINUTES=0" in variables and "REDIAL_CONFIRM=1" in variables
+        assert not any(v.startswith(("REDIAL_PRESS_PROMPT", "REDIAL_AGENT_AFTER")) for v in variables)
+        unknown = originate_action(dataclasses.replace(self.CALLBACK, waited_minutes=None), "a1")["Variable"]
+        assert not any(v.startswith("REDIAL_WAITED_MINUTES") for v in unknown)
+
+    @pytest.mark.parametrize(("field", "what"), [("customer_press", "press prompt"), ("agent_after", "agent whisper")])
+    @pytest.mark.parametrize("name", ["../../etc/passwd", "digits/1&beep", "x.gsm", "a,b"])
+    def test_unsafe_sound_name_raises(self, field: str, what: str, name: str) -> None:
+        """An unsafe sound name in the press prompt or the whisper refuses the whole Originate."""
+        request = dataclasses.replace(self.CALLBACK, **{field: ("beep", name)})
+        with pytest.raises(UnsafeValueError, match=f"^{what} {re.escape(repr(name))} is not allowed"):
+            originate_action(request, "a1")
+
+
 class TestQueueLog:
     """queue_log lines."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from redial.config import Secret, describe, load_settings, parse_settings
+from redial.config import CallbackSounds, QueueCallbackSettings, Secret, describe, load_settings, parse_settings
 from redial.exceptions import ConfigError
 from redial.tools.cli import main
 
@@ -413,6 +413,54 @@ class TestControl:
     def test_group_that_exists(self) -> None:
         """An existing group is kept by name."""
         assert parse_settings({"control": {"group": "root"}}, env={}).control.group == "root"
+
+
+class TestQueueCallback:
+    """The queue_callback section: its defaults, its bounds, and its sounds."""
+
+    def test_defaults(self) -> None:
+        """Nothing written: enabled, 20 pending a queue, 240 s a call, 3 attempts 300 s apart, stock sounds."""
+        config = parse_settings({}, env={}).queue_callback
+        assert config == QueueCallbackSettings() and config.sounds == CallbackSounds()
+        assert (config.enabled, config.max_pending, config.handle_time) == (True, 20, 240.0)
+        assert (config.attempts, config.spacing, config.press_timeout) == (3, 300.0, 5)
+        assert config.agent_caller_id_name == "CALLBACK"
+        assert config.sounds.customer_press == ("if-correct-press", "digits/1")
+
+    def test_values_and_sounds_parsed(self) -> None:
+        """Written values replace the defaults; a sound list written replaces only itself."""
+        data = {
+            "queue_callback": {
+                "enabled": False,
+                "max_pending": 5,
+                "attempts": 2,
+                "spacing": 60,
+                "sounds": {"menu": ["custom/press-1-or-2"], "agent_after": []},
+            }
+        }
+        config = parse_settings(data, env={}).queue_callback
+        assert (config.enabled, config.max_pending, config.attempts, config.spacing) == (False, 5, 2, 60.0)
+        assert config.sounds.menu == ("custom/press-1-or-2",) and config.sounds.agent_after == ()
+        assert config.sounds.confirm_after == CallbackSounds().confirm_after
+
+    @pytest.mark.parametrize(
+        ("data", "path", "words"),
+        [
+            ({"max_pendng": 5}, "queue_callback.max_pendng", "did you mean 'max_pending'"),
+            ({"sounds": {"custmer_press": []}}, "queue_callback.sounds.custmer_press", "did you mean 'customer_press'"),
+            ({"sounds": {"menu": ["beep", "../etc/passwd"]}}, "queue_callback.sounds.menu[1]", "sound name"),
+            ({"sounds": {"customer_press": ["digits/1&beep"]}}, "queue_callback.sounds.customer_press[0]", "sound"),
+            ({"sounds": {"agent_before": ["beep.gsm"]}}, "queue_callback.sounds.agent_before[0]", "no dots"),
+            ({"press_timeout": 1}, "queue_callback.press_timeout", "from 2 to 30"),
+            ({"attempts": 0}, "queue_callback.attempts", "from 1 to 10"),
+            ({"agent_caller_id_name": 'CB"x'}, "queue_callback.agent_caller_id_name", "letters, digits"),
+        ],
+    )
+    def test_errors_name_the_key(self, data: object, path: str, words: str) -> None:
+        """A misspelled key, an unsafe sound name or a value out of bounds names its key."""
+        with pytest.raises(ConfigError) as caught:
+            parse_settings({"queue_callback": data}, env={})
+        assert caught.value.path == path and words in str(caught.value)
 
 
 class TestCheckConfigExit:

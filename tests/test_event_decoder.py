@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -49,6 +50,60 @@ class TestDecodeRecordings:
         dial_ends = [e for e in events if isinstance(e, ev.DialEnded)]
         assert dial_ends[0].caller is None and dial_ends[0].dest.uniqueid == "redial-42-a"
         assert dial_ends[1].caller is not None and dial_ends[1].dest.linkedid == "redial-42-a"
+
+    def test_queue_caller_leave(self, corpus: Path) -> None:
+        """The answered caller's QueueCallerLeave names the queue, the channel and the position they left."""
+        events = _events(corpus / "asterisk22" / "drop_rtp_timeout.ami")
+        (leave,) = [e for e in events if isinstance(e, ev.QueueCallerLeft)]
+        assert leave == ev.QueueCallerLeft(
+            ref=ev.ChannelRef("PJSIP/trunk-0000000a", "1795354875.10", "1795354875.10"), queue="support", position=1
+        )
+
+
+class TestDecodeQueueLine:
+    """QueueCallerLeave and QueueEntry frames, and those that lack what they need."""
+
+    def test_queue_caller_leave(self) -> None:
+        """Channel, Uniqueid, Linkedid, Queue and Position are read; an unreadable position is None."""
+        frame = {
+            "Event": "QueueCallerLeave",
+            "Channel": "PJSIP/trunk-01",
+            "Uniqueid": "1.1",
+            "Linkedid": "1.0",
+            "Queue": "support",
+            "Position": "3",
+            "Count": "2",
+        }
+        assert ev.decode(frame) == ev.QueueCallerLeft(ev.ChannelRef("PJSIP/trunk-01", "1.1", "1.0"), "support", 3)
+        odd = ev.decode({**frame, "Position": "first"})
+        assert isinstance(odd, ev.QueueCallerLeft) and odd.position is None
+
+    def test_queue_entry(self) -> None:
+        """A QueueStatus entry: queue, uniqueid, caller number, seconds waited and position."""
+        frame = {
+            "Event": "QueueEntry",
+            "Queue": "support",
+            "Position": "2",
+            "Uniqueid": "1.1",
+            "CallerIDNum": "2025550123",
+            "Wait": "42",
+        }
+        assert ev.decode(frame) == ev.QueueWaiting("1.1", "support", "2025550123", 42, 2)
+
+    def test_queue_entry_odd_values(self) -> None:
+        """<unknown> is no number; a negative or unreadable wait is 0, a missing position 0."""
+        frame = {"Event": "QueueEntry", "Queue": "support", "Uniqueid": "1.1", "CallerIDNum": "<unknown>", "Wait": "-5"}
+        assert ev.decode(frame) == ev.QueueWaiting("1.1", "support", "", 0, 0)
+        waited = ev.decode({**frame, "Wait": "soon"})
+        assert isinstance(waited, ev.QueueWaiting) and waited.wait == 0
+
+    @pytest.mark.parametrize("name", ["QueueCallerLeave", "QueueEntry"])
+    @pytest.mark.parametrize("missing", ["Queue", "Uniqueid"])
+    def test_missing_queue_or_uniqueid_is_none(self, name: str, missing: str) -> None:
+        """Without its queue or its caller's Uniqueid, the frame says nothing the line can use."""
+        frame = {"Event": name, "Queue": "support", "Uniqueid": "1.1", "Channel": "PJSIP/trunk-01", "Wait": "1"}
+        assert ev.decode({k: v for k, v in frame.items() if k != missing}) is None
+        assert ev.decode({**frame, missing: ""}) is None
 
 
 class TestDecodeEdges:
@@ -128,7 +183,8 @@ class TestDecodeEdges:
         )
     )
     def test_any_frame_decodes_or_is_none(self, frame: dict[str, str]) -> None:
-        for name in ("Hangup", "AgentConnect", "DialEnd", "OriginateResponse", "SoftHangupRequest", "AgentComplete"):
+        names = ("Hangup", "AgentConnect", "DialEnd", "OriginateResponse", "SoftHangupRequest", "AgentComplete")
+        for name in (*names, "QueueCallerLeave", "QueueEntry"):
             event = ev.decode({**frame, "Event": name})
             assert event is None or type(event).__module__ == ev.__name__
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from redial.ami import events as ev
-from redial.core.jobs import CallbackJob, JobState, Outcome
+from redial.core.jobs import CallbackJob, JobKind, JobState, Outcome
 from redial.core.progress import advance, expire
 from redial.service.replay import load_frames
 
@@ -120,3 +120,34 @@ class TestOutcomes:
         assert expire(REDIAL, 100.0 + 179, 180) is None
         final = expire(REDIAL, 100.0 + 180, 180)
         assert final is not None and final.outcome is Outcome.FAILED and "no outcome" in final.detail
+
+
+class TestQueueCallbackConfirmation:
+    """A queue callback's customer is connected only after pressing 1."""
+
+    def test_hangup_after_the_customer_answered_is_not_confirmed(self) -> None:
+        """The agent's channel ends while the customer, answered, never pressed 1: customer_not_confirmed."""
+        callback = dataclasses.replace(REDIAL, kind=JobKind.QUEUE_CALLBACK, state=JobState.CUSTOMER_ANSWERED)
+        final = advance(callback, ev.ChannelHungUp(ref("redial-42-a"), 16, "Normal Clearing"))
+        assert final is not None and final.done and final.outcome is Outcome.CUSTOMER_NOT_CONFIRMED
+        assert "did not press 1" in final.detail
+
+    def test_drop_redial_in_the_same_situation_still_fails(self) -> None:
+        """A drop redial has no press 1: the same end is ``failed``, as before."""
+        redial = dataclasses.replace(REDIAL, state=JobState.CUSTOMER_ANSWERED)
+        final = advance(redial, ev.ChannelHungUp(ref("redial-42-a"), 16, "Normal Clearing"))
+        assert final is not None and final.outcome is Outcome.FAILED
+
+    def test_pressed_one_and_bridged_is_connected(self) -> None:
+        """The customer pressed 1: both legs bridged make a queue callback connected."""
+        callback = dataclasses.replace(REDIAL, kind=JobKind.QUEUE_CALLBACK, state=JobState.AGENT_ANSWERED)
+        answered = ev.DialEnded(caller=ref("redial-42-a"), dest=ref("9.9"), status="ANSWER")
+        bridged = ev.BridgeEntered(ref("redial-42-a"), "b-1")
+        states = run(callback, [answered, bridged, dataclasses.replace(bridged, ref=ref("9.9"))])
+        assert [s.state for s in states][-1] is JobState.DONE and states[-1].outcome is Outcome.CONNECTED
+
+    def test_agent_hangup_before_the_customer_answers_is_failed(self) -> None:
+        """Before the customer answered there was nothing to confirm: ``failed`` for a callback too."""
+        callback = dataclasses.replace(REDIAL, kind=JobKind.QUEUE_CALLBACK, state=JobState.AGENT_ANSWERED)
+        final = advance(callback, ev.ChannelHungUp(ref("redial-42-a"), 16, ""))
+        assert final is not None and final.outcome is Outcome.FAILED

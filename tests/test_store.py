@@ -8,12 +8,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from redial.config import PolicySettings
-from redial.core.commands import NewJob, SaveJob
+from redial.core.commands import NewJob, RecordRequest, SaveJob
 from redial.core.jobs import CallbackJob, JobKind, JobState, Outcome, Trigger, move
 from redial.exceptions import AlreadyRunning, StoreError
 from redial.policy.classify import classify
@@ -42,6 +43,33 @@ async def _drop(store: Store, linkedid: str = "1.1") -> CallbackJob:
     recorded = await _record_drop(store, linkedid)
     assert recorded is not None
     return recorded[1]
+
+
+# A caller of "support" who joined at 1000 asks at 1100 to be called back on their own number.
+REQUEST = RecordRequest(
+    queue="support",
+    uniqueid="5.1",
+    number="2025550123",
+    number_key="+12025550123",
+    dial_number="2025550123",
+    dialled="100",
+    channel="PJSIP/trunk-0000002a",
+    joined_at=1000.0,
+    due_at=1100.0,
+    channel_prefix="redial",
+    minutes=4,
+    keyed=False,
+)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh store, closed however the test ends (an open one keeps pytest from exiting)."""
+    opened = await Store.open(tmp_path / "s.sqlite3")
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 def _ended(job: CallbackJob, outcome: Outcome = Outcome.CONNECTED) -> SaveJob:
@@ -167,6 +195,77 @@ class TestRecords:
         assert [entry["state"] for entry in log] == ["waiting", "done"]
         assert log[-1]["outcome"] == "connected"
         await store.close()
+
+
+class TestQueueCallbackRequests:
+    """A callback request and its job in one commit, or merged into the pending one; the offers log."""
+
+    async def test_request_creates_call_and_job(self, store: Store) -> None:
+        """The job is a WAITING queue callback with the caller's place; its call carries the number key."""
+        job, merged = await store.record_request(REQUEST, 1100.0)
+        assert merged is False
+        assert (job.kind, job.state, job.joined_at, job.due_at) == (
+            JobKind.QUEUE_CALLBACK,
+            JobState.WAITING,
+            1000.0,
+            1100.0,
+        )
+        assert (job.queue, job.customer_number, job.dial_number, job.trunk) == (
+            "support",
+            "2025550123",
+            "2025550123",
+            "trunk",
+        )
+        assert (job.linkedid, job.original_uniqueid, job.channel_id) == ("qcb-5.1", "5.1", f"redial-{job.id}-1-qcb-5.1")
+        assert job.dropped_at == 1100.0 and job.revision == 0
+        async with store._db.execute(
+            "SELECT number_e164, queue, joined_at FROM calls WHERE id = ?", (job.call_id,)
+        ) as cursor:
+            assert await cursor.fetchone() == ("+12025550123", "support", 1000.0)
+        assert await store.open_jobs() == [job]
+
+    @pytest.mark.parametrize(("first", "second"), [(1000.0, 900.0), (900.0, 1000.0)])
+    async def test_same_number_and_queue_merges_keeping_the_older_place(
+        self, store: Store, first: float, second: float
+    ) -> None:
+        """A second request of the same key in the same queue gives the pending job back, at the older place."""
+        job, _ = await store.record_request(dataclasses.replace(REQUEST, joined_at=first), 1100.0)
+        again = dataclasses.replace(REQUEST, uniqueid="6.1", number="+12025550123", joined_at=second)
+        merged, was_merged = await store.record_request(again, 1200.0)
+        assert was_merged is True and merged.id == job.id and merged.joined_at == 900.0
+        assert [(j.id, j.joined_at) for j in await store.open_jobs()] == [(job.id, 900.0)]
+
+    async def test_another_queue_or_a_done_callback_makes_a_new_job(self, store: Store) -> None:
+        """The same number in another queue, or after the first callback ended, is a new callback."""
+        first, _ = await store.record_request(REQUEST, 1100.0)
+        sales, merged = await store.record_request(dataclasses.replace(REQUEST, uniqueid="6.1", queue="sales"), 1100.0)
+        assert merged is False and sales.id != first.id and sales.queue == "sales"
+        await store.save_job(_ended(first), 1150.0)
+        later, merged = await store.record_request(dataclasses.replace(REQUEST, uniqueid="7.1"), 1200.0)
+        assert merged is False and later.id not in (first.id, sales.id)
+
+    async def test_a_drop_redial_of_the_same_number_is_not_merged_into(self, store: Store) -> None:
+        """A pending drop redial of the same customer in the same queue is no callback to merge with."""
+        drop = await _drop(store)
+        job, merged = await store.record_request(REQUEST, 1100.0)
+        assert merged is False and job.id != drop.id and job.kind is JobKind.QUEUE_CALLBACK
+
+    async def test_recent_redials_leave_queue_callbacks_out(self, store: Store) -> None:
+        """The daily cap counts drop redials only: a callback the customer asked for is none."""
+        await store.record_request(REQUEST, 1100.0)
+        assert await store.recent_redials(0.0) == []
+        await _drop(store)
+        assert [key for key, _ in await store.recent_redials(0.0)] == ["+12025550123"]
+
+    async def test_log_offer_writes_a_row(self, store: Store) -> None:
+        """Each step of an offer is one row of the offers log, with no number in it."""
+        await store.log_offer("support", "not_offered", "queue_full", None, 1100.0)
+        await store.log_offer("support", "accepted", "", 4, 1101.0)
+        async with store._db.execute(
+            "SELECT queue, at, event, detail, redial_id FROM callback_offers ORDER BY id"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        assert rows == [("support", 1100.0, "not_offered", "queue_full", None), ("support", 1101.0, "accepted", "", 4)]
 
 
 class TestRetention:
