@@ -427,3 +427,14 @@ class TestQueueCallbacks:
         assert len(engine.jobs) == 0
         ends = [c.job for c in shell.log if isinstance(c, SaveJob) and c.job.done]
         assert [j.outcome for j in ends] == [Outcome.CUSTOMER_CALLED_BACK]
+
+    def test_an_agent_of_another_queue_does_not_cancel_it(self) -> None:
+        """Answered in sales, the caller still waits for the support callback they asked for."""
+        engine, shell, asks = _callback_engine()
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
+        asks.ask("7.1", "2025550123", START + 1)
+        again = ref("9.1", "9.1", "PJSIP/trunk-9.1")
+        agent = ref("9.2", "9.1", "PJSIP/agent2-9")
+        shell.feed([_join("9.1", "2025550123", "sales"), _leave("9.1", "sales")], START + 60)
+        shell.feed([ev.AgentConnected(again, agent, "sales", "PJSIP/agent2", "Bob")], START + 61)
+        assert [j.state for j in engine.jobs] == [JobState.WAITING]

@@ -259,7 +259,7 @@ class TestRequest:
         assert answer.minutes == 4  # no one ahead of START - 9000, two busy members: one round
 
     def test_merge_of_an_older_place_keeps_the_older_place(self) -> None:
-        """BUG: a request whose caller joined before the pending callback's keeps that older place.
+        """A request whose caller joined before the pending callback's keeps that older place.
 
         The same number waits twice (a company's main number, a second line): the later caller asked
         first. The request of the earlier one is merged, and the callback must keep the earlier join
@@ -273,13 +273,19 @@ class TestRequest:
         kept = isinstance(answer, RecordRequest) or (held is not None and held.joined_at == START - 300)
         assert kept, f"answered {answer!r}; callback 20 still at {held.joined_at if held else None}"
 
-    def test_no_merge_across_queues_or_into_a_ringing_callback(self) -> None:
-        """The same number pending in another queue, or one being rung now, gives a new request."""
+    def test_no_merge_across_queues(self) -> None:
+        """The same number pending in another queue gives a new request."""
         desk = self._desk()
         desk.pending(20, START - 900, queue="sales")
-        desk.pending(21, START - 900, state=JobState.ORIGINATING)
         answer = desk.callbacks.request(asked(), START + 5)
         assert isinstance(answer, RecordRequest) and answer.number_key == "+12025550123"
+
+    def test_merged_into_a_callback_being_rung(self) -> None:
+        """A callback of the same number being rung now takes the request: never a second dial."""
+        desk = self._desk()
+        desk.pending(21, START - 900, state=JobState.ORIGINATING)
+        answer = desk.callbacks.request(asked(), START + 5)
+        assert isinstance(answer, RequestAnswer) and (answer.result, answer.job_id) == ("merged", 21)
 
 
 class TestPlan:

@@ -299,12 +299,15 @@ class CallbackEngine:
     def _reached_an_agent(self, key: str, event: ev.AmiEvent, now: float) -> list[Command]:
         """A caller reached an agent: their pending queue callbacks are done (customer_called_back)."""
         commands: list[Command] = []
+        if not isinstance(event, ev.AgentConnected):
+            return []
         for job in self.jobs:
             if job.kind is not JobKind.QUEUE_CALLBACK or job.state not in PENDING:
                 continue
-            if self.intake.customer_key(job.customer_number) != key:
+            # Only the callback of that queue: help in another queue is not what they asked for.
+            if job.queue != event.queue or self.intake.customer_key(job.customer_number) != key:
                 continue
-            uniqueid = event.ref.uniqueid if isinstance(event, ev.AgentConnected) else ""
+            uniqueid = event.ref.uniqueid
             detail = f"the customer called in again and reached an agent (call {uniqueid})"
             ended = move(job, Trigger.CUSTOMER_REACHED_US, detail, Outcome.CUSTOMER_CALLED_BACK)
             commands += self.attempts.finish(job, ended, now)

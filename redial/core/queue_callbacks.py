@@ -25,7 +25,7 @@ from redial.ami.actions import OriginateRequest
 from redial.config import Settings
 from redial.core.agents import AgentBoard, Availability
 from redial.core.commands import RecordRequest
-from redial.core.jobs import PENDING, CallbackJob, JobKind, Outcome, Trigger, move
+from redial.core.jobs import CallbackJob, JobKind, Outcome, Trigger, move
 from redial.core.open_jobs import OpenJobs
 from redial.core.queue_line import QueueLine
 from redial.policy.attempt import Defer, Plan, Ring, WaitForAgent
@@ -172,10 +172,13 @@ class QueueCallbacks:
             return RequestAnswer("number_refused", check.detail)
         key = self._number_key(request.number) or check.e164
         for job in self.pending_in(offer.queue):
-            if job.state in PENDING and self._number_key(job.customer_number) == key:
-                # One pending callback per number and queue: the older place stays.
-                minutes = minutes_of(self.wait_for(offer.queue, job.joined_at or offer.joined_at, now))
-                return RequestAnswer("merged", f"merged into callback {job.id}", minutes, job.id)
+            if self._number_key(job.customer_number) != key:
+                continue
+            # One open callback per number and queue (also one being rung now: never a second dial).
+            if job.joined_at is not None and job.joined_at > offer.joined_at:
+                break  # this caller's place is older: the store merges and keeps it
+            minutes = minutes_of(self.wait_for(offer.queue, job.joined_at or offer.joined_at, now))
+            return RequestAnswer("merged", f"merged into callback {job.id}", minutes, job.id)
         prefix = self.settings.originate.channel_id_prefix
         return RecordRequest(
             queue=offer.queue,
