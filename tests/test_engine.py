@@ -438,3 +438,16 @@ class TestQueueCallbacks:
         shell.feed([_join("9.1", "2025550123", "sales"), _leave("9.1", "sales")], START + 60)
         shell.feed([ev.AgentConnected(again, agent, "sales", "PJSIP/agent2", "Bob")], START + 61)
         assert [j.state for j in engine.jobs] == [JobState.WAITING]
+
+    def test_every_member_failing_is_tried_again_after_a_pause(self) -> None:
+        """The only member's phone does not answer: rung again 30 s later, never in a loop."""
+        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
+        job = asks.ask("7.1", "2025550123", START + 1)
+        (first,) = _originates(shell.tick(START + 2))
+        shell.feed([ev.OriginateResult("x", False, 3, first.action["ChannelId"], "")], START + 22)
+        (held,) = engine.jobs.sorted()
+        assert (held.id, held.state, held.passed_over, held.due_at) == (job.id, JobState.WAITING, (), START + 52)
+        assert _originates(shell.tick(START + 30)) == []
+        (again,) = _originates(shell.tick(START + 52))
+        assert again.action["Channel"] == "PJSIP/agent1" and again.action["ChannelId"] != first.action["ChannelId"]

@@ -356,15 +356,14 @@ class TestPlan:
         both = desk.callbacks.plan(QUEUED, START, {"PJSIP/agent1", "PJSIP/agent2"})
         assert isinstance(both, WaitForAgent)
 
-    def test_passed_over_member_rung_again_only_when_no_one_else_is_free(self) -> None:
-        """A member whose phone did not take it is skipped while another is free, and rung when alone."""
+    def test_passed_over_member_is_skipped(self) -> None:
+        """A member whose phone did not take it is skipped: another free one is rung, or the callback waits."""
         members = (member("PJSIP/agent1", last_call=100), member("PJSIP/agent2", last_call=500))
         desk = Desk(members=members)
         job = dataclasses.replace(QUEUED, passed_over=("PJSIP/agent1",))
         plan = desk.callbacks.plan(job, START, set())
         assert isinstance(plan, Ring) and plan.interface == "PJSIP/agent2"
-        alone = desk.callbacks.plan(job, START, {"PJSIP/agent2"})
-        assert isinstance(alone, Ring) and alone.interface == "PJSIP/agent1"
+        assert isinstance(desk.callbacks.plan(job, START, {"PJSIP/agent2"}), WaitForAgent)
 
     def test_passed_over_and_reserved_member_is_never_rung(self) -> None:
         """Ringing a passed-over member again still skips the reserved ones."""

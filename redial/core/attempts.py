@@ -25,6 +25,9 @@ from redial.service.metrics import Metrics
 # A job waiting for its busy agent is planned again when the queue members or the
 # open jobs change, at its deadline, and at least this often (wrap-up ends, hours).
 AGENT_RECHECK = 1.0
+# A queue callback every member failed to take (their phones did not answer) is tried on
+# all of them again this much later.
+MEMBERS_AGAIN_AFTER = 30.0
 # How many of the latest callback requests `redial status` lists.
 _CALLBACKS_SHOWN = 50
 
@@ -286,13 +289,17 @@ class Attempts:
             # The agent's phone did not take it, so the customer was never rung: another
             # member takes over now (or, when none can, a callback is recorded). This is
             # no attempt on the customer.
+            passed, due, detail = (*job.passed_over, ended.ring_interface), now, "trying another member"
+            if job.kind is JobKind.QUEUE_CALLBACK and set(self._board.members_of(job.queue)) <= set(passed):
+                # Every member failed to take it: all of them again, after a pause (never a ring loop).
+                passed, due, detail = (), now + MEMBERS_AGAIN_AFTER, f"every member again in {MEMBERS_AGAIN_AFTER:g} s"
             return move(
                 job,
                 Trigger.NEXT_MEMBER,
-                f"{ended.ring_interface} did not take it ({outcome.value if outcome else ''}); trying another member",
-                due_at=now,
+                f"{ended.ring_interface} did not take it ({outcome.value if outcome else ''}); {detail}",
+                due_at=due,
                 originated_at=None,
-                passed_over=(*job.passed_over, ended.ring_interface),
+                passed_over=passed,
                 agent_deadline=None,
                 ring_interface="",
                 bridged_legs=0,

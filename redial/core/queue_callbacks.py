@@ -212,9 +212,6 @@ class QueueCallbacks:
             return WaitForAgent(now + TURN_RECHECK, f"{ahead} callers who joined {queue} earlier still wait")
         passed = set(job.passed_over)
         free = self._board.free_members(queue, now, policy.agent.pause_reason, exclude=reserved | passed)
-        if not free and passed:
-            # Every free member already failed to take it: ring them again, as app_queue would.
-            free = self._board.free_members(queue, now, policy.agent.pause_reason, exclude=reserved)
         if not free:
             return WaitForAgent(now + TURN_RECHECK, f"its turn in {queue}: waiting for a free member")
         return Ring(free[0], False, f"its turn in {queue}: ringing {free[0]}, free longest")
