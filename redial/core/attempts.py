@@ -10,6 +10,7 @@ import structlog
 from redial.ami.actions import OriginateRequest, originate_action, queue_log_action
 from redial.config import PolicySettings, Settings
 from redial.core.agents import AgentBoard, AgentView, Availability
+from redial.core.attention import Attention
 from redial.core.commands import Command, ForgetReservation, Originate, QueueLog, ResolveHint
 from redial.core.jobs import PENDING, CallbackJob, JobKind, JobState, Outcome, Trigger, channel_id_for, move
 from redial.core.open_jobs import OpenJobs
@@ -28,8 +29,6 @@ AGENT_RECHECK = 1.0
 # A queue callback every member failed to take (their phones did not answer) is tried on
 # all of them again this much later.
 MEMBERS_AGAIN_AFTER = 30.0
-# How many of the latest callback requests `redial status` lists.
-_CALLBACKS_SHOWN = 50
 
 
 class _FreeMembers(Sequence[str]):
@@ -91,10 +90,8 @@ class Attempts:
         self._action_seq = 0
         # Hints asked about since the last login: each member's is looked up once, before its first ring.
         self.hints_asked: set[str] = set()
-        # Jobs that ended with nobody able to take them, newest last: shown by `status`.
-        self.callbacks_requested: list[dict[str, object]] = []
-        # Queue callbacks whose customer was never reached, newest last: shown by `status`.
-        self.unreached: list[dict[str, object]] = []
+        # Jobs that ended with nobody able to take them or unreached: a person must see them.
+        self.attention = Attention(log)
 
     # ---- planning -------------------------------------------------------------------
     def replan_due(self, job: CallbackJob, now: float) -> bool:
@@ -351,51 +348,10 @@ class Attempts:
             return commands
         commands += self.release_reservation(following or ended, now)
         if following is None and ended.outcome is Outcome.CALLBACK_REQUESTED:
-            self._note_callback_requested(ended, now)
+            self.attention.callback_requested(ended, now)
         if following is None and ended.outcome is Outcome.UNREACHED:
-            self._note_unreached(ended, now)
+            self.attention.unreached(ended, now)
         return commands
-
-    def _note_unreached(self, job: CallbackJob, now: float) -> None:
-        """A queue callback's customer was never reached: a warning and a line in `status`, never a quiet end."""
-        self._log.warning(
-            "queue_callback_unreached",
-            redial_id=job.id,
-            customer=job.customer_number,
-            queue=job.queue,
-            attempts=job.attempt,
-            detail=job.detail,
-        )
-        entry: dict[str, object] = {
-            "redial_id": job.id,
-            "customer": job.customer_number,
-            "queue": job.queue,
-            "attempts": job.attempt,
-            "at": now,
-            "detail": job.detail,
-        }
-        self.unreached = [*self.unreached[-(_CALLBACKS_SHOWN - 1) :], entry]
-
-    def _note_callback_requested(self, job: CallbackJob, now: float) -> None:
-        """Nobody could take the job: never a quiet end, a warning and a line in `status`."""
-        self._log.warning(
-            "callback_requested",
-            redial_id=job.id,
-            call_id=job.call_id,
-            customer=job.customer_number,
-            queue=job.queue,
-            agent=job.agent_interface,
-            detail=job.detail,
-        )
-        entry: dict[str, object] = {
-            "redial_id": job.id,
-            "customer": job.customer_number,
-            "queue": job.queue,
-            "agent": job.agent_interface,
-            "at": now,
-            "detail": job.detail,
-        }
-        self.callbacks_requested = [*self.callbacks_requested[-(_CALLBACKS_SHOWN - 1) :], entry]
 
     # ---- reservations ---------------------------------------------------------------
     def release_reservation(self, job: CallbackJob, now: float) -> list[Command]:

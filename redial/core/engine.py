@@ -17,9 +17,9 @@ import structlog
 
 from redial.ami import events as ev
 from redial.config import PolicySettings, Settings
-from redial.core.adopt import calls_in_progress
 from redial.core.agents import AgentBoard, AgentView, Availability, device_in_hint
 from redial.core.attempts import Attempts
+from redial.core.callback_requests import CallbackRequests
 from redial.core.commands import (
     Command,
     ContinueLogin,
@@ -30,17 +30,17 @@ from redial.core.commands import (
     QueueLog,
     RecordCall,
     Recorded,
-    RecordRequest,
     ResolveHint,
     Result,
     Unpause,
 )
 from redial.core.inputs import EngineInput, LinkUp
 from redial.core.intake import Intake
-from redial.core.jobs import IN_FLIGHT, PENDING, CallbackJob, CancelAnswer, JobKind, JobState, Outcome, Trigger, move
+from redial.core.jobs import PENDING, CallbackJob, CancelAnswer, JobKind, JobState, Outcome, Trigger, move
+from redial.core.login import LoginHandling
 from redial.core.open_jobs import OpenJobs
 from redial.core.progress import advance, expire
-from redial.core.queue_callbacks import CallbackRequest, QueueCallbacks, RequestAnswer
+from redial.core.queue_callbacks import QueueCallbacks
 from redial.core.queue_line import QueueLine
 from redial.core.tracker import CallerWithheld, CallTracker, EndedCall, InboundCall, RoutedToAgent
 from redial.exceptions import AmiNotConnected, AmiTimeout
@@ -51,7 +51,7 @@ from redial.service.metrics import Metrics
 RETRY_WHEN_DISCONNECTED = 5.0
 
 
-class CallbackEngine:
+class CallbackEngine(LoginHandling, CallbackRequests):
     """Tracker, agent board, policy and the open jobs: one task drives it, so it needs no lock."""
 
     def __init__(
@@ -181,8 +181,8 @@ class CallbackEngine:
                 }
                 for j in self.jobs.sorted()
             ],
-            "callbacks_requested": list(self.attempts.callbacks_requested),
-            "queue_callbacks_unreached": list(self.attempts.unreached),
+            "callbacks_requested": list(self.attempts.attention.callbacks_requested),
+            "queue_callbacks_unreached": list(self.attempts.attention.unreached_jobs),
         }
 
     # ---- inputs -----------------------------------------------------------------------
@@ -277,41 +277,6 @@ class CallbackEngine:
         """Stopping: release every agent the daemon holds. Jobs in flight carry on; a restart looks them up."""
         reserved = [(j.id, j.paused_interface) for j in self.jobs if j.paused_interface]
         return self.attempts.forgotten(self.attempts.reservations.release_all(reserved, now))
-
-    # ---- queue callbacks ----------------------------------------------------------------
-    def request_callback(self, request: CallbackRequest, now: float) -> RequestAnswer | RecordRequest:
-        """A caller's choice after the offer key: the answer, or the request to store first."""
-        return self.callbacks.request(request, now)
-
-    def callback_stored(self, command: RecordRequest, job: CallbackJob, merged: bool, now: float) -> list[Command]:
-        """The request is stored (or merged into the pending one): follow it from now."""
-        if merged:
-            held = self.jobs.get(job.id)
-            if held is not None and job.joined_at is not None:
-                self.jobs.put(held.changed(joined_at=min(job.joined_at, held.joined_at or job.joined_at)))
-            return []
-        self.jobs.put(job)
-        self.jobs.log(job)
-        self.callbacks.count_pending(job.queue)
-        fields = [str(job.id), "keyed" if command.keyed else "caller", str(command.minutes)]
-        return self.attempts.queue_log(job, "REDIALREQUESTED", fields)
-
-    def _reached_an_agent(self, key: str, event: ev.AmiEvent, now: float) -> list[Command]:
-        """A caller reached an agent: their pending queue callbacks are done (customer_called_back)."""
-        commands: list[Command] = []
-        if not isinstance(event, ev.AgentConnected):
-            return []
-        for job in self.jobs:
-            if job.kind is not JobKind.QUEUE_CALLBACK or job.state not in PENDING:
-                continue
-            # Only the callback of that queue: help in another queue is not what they asked for.
-            if job.queue != event.queue or self.intake.customer_key(job.customer_number) != key:
-                continue
-            uniqueid = event.ref.uniqueid
-            detail = f"the customer called in again and reached an agent (call {uniqueid})"
-            ended = move(job, Trigger.CUSTOMER_REACHED_US, detail, Outcome.CUSTOMER_CALLED_BACK)
-            commands += self.attempts.finish(job, ended, now)
-        return commands
 
     # ---- results of commands ----------------------------------------------------------
     def on_result(self, result: Result, now: float) -> list[Command]:
@@ -436,55 +401,6 @@ class CallbackEngine:
                 continue
             ended = move(job, Trigger.CUSTOMER_REACHED_US, f"{detail} before the redial", outcome)
             commands += self.attempts.finish(job, ended, now)
-        return commands
-
-    # ---- logins -----------------------------------------------------------------------
-    def _on_link_up(self, link: LinkUp, now: float) -> list[Command]:
-        """The queue members first, and the phones behind their hints, which taking up calls needs."""
-        commands: list[Command] = []
-        if link.members is not None:
-            self.board.reset(link.members)
-            keys = {w.caller_number: self.intake.customer_key(w.caller_number) for w in link.waiting}
-            self.line.reset(link.waiting, now, keys)
-            self.attempts.hints_asked.clear()
-            commands += [self.attempts.resolve_hint(state) for state in sorted(self.board.hints())]
-        return [*commands, ContinueLogin(link)]
-
-    def _login_continued(self, link: LinkUp, now: float) -> list[Command]:
-        commands: list[Command] = []
-        # Calls that were up before this login (the daemon (re)started mid-call): follow
-        # them from here, so their drop is seen too.
-        taken_up = 0
-        for found in calls_in_progress(link.channels, self.board.member_at, self.tracker.is_own):
-            taken_up += self.tracker.take_up(found, now)
-        if taken_up:
-            self._log.info("calls_taken_up", calls=taken_up)
-        for event in link.events:
-            commands += self._on_event(event, now)
-        # Calls that began during the snapshot are alive too, though it does not show them.
-        alive = link.linkedids | {e.ref.linkedid for e in link.events if isinstance(e, ev.NewChannel)}
-        restarted = bool(self._pbx_started and link.pbx_started and link.pbx_started != self._pbx_started)
-        if link.pbx_started:
-            self._pbx_started = link.pbx_started
-        tracked = len(self.tracker)
-        lost = self.tracker.end_gone(alive, now, pbx_restarted=restarted)
-        forgotten = tracked - len(self.tracker) - len(lost)
-        if restarted:
-            self._log.warning("pbx_restarted", started=link.pbx_started, calls_cut=len(lost))
-        if forgotten:
-            self._log.warning("calls_lost_while_disconnected", calls=forgotten)
-        for call in lost:
-            commands += self.intake.call_ended(call, now)
-        # Events may have been lost while the link was down: a job in flight whose
-        # channels are gone from the PBX will never report its outcome.
-        for job in self.jobs:
-            if job.state in IN_FLIGHT and job.channel_id not in alive:
-                detail = "outcome unknown: its channels were gone when the AMI link came back"
-                commands += self.attempts.finish(job, move(job, Trigger.EXPIRED, detail, Outcome.FAILED), now)
-        # Agents a killed daemon left reserved, and connected redials whose call ended meanwhile.
-        commands += self.attempts.forgotten(self.attempts.reservations.link_up(alive, now))
-        self.intake.forget_old(now)
-        self.line.forget_old(now)
         return commands
 
 

@@ -112,7 +112,7 @@ class EngineRunner:
 
     @property
     def callbacks_requested(self) -> list[dict[str, object]]:
-        return self.core.attempts.callbacks_requested
+        return self.core.attempts.attention.callbacks_requested
 
     def customer_key(self, number: str) -> str:
         return self.core.intake.customer_key(number)
