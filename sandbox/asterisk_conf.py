@@ -337,6 +337,7 @@ shared_lastcall = yes
 [cbq]
 {queue_common}
 context = redial-queue-callback
+setqueuevar = yes
 member => PJSIP/agent1,0,Alice
 
 ; FreePBX's member form: Local/<ext>@from-queue/n,<penalty>,<name>,<state interface>.

@@ -323,3 +323,19 @@ class TestFairness:
         while len(served()) < len(order) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(1)
         assert served() == order, f"{served()}\n{rig.log()}"
+
+    async def test_daemon_down_back_to_the_queue(self, rig: Rig) -> None:
+        """No daemon to ask: the caller pressing the key goes back to cbq (QUEUENAME), never cut off."""
+        rig.agent("agent1")
+        await rig.pause(AGENT1, "lunch", queue=CBQ)
+        mark = rig.observer.mark()
+        call = rig.call(CALLER, "hangup", did=CBQ_DID, dtmf=[(2.0, "1")], talk_time=8, max_time=30)
+        first = await rig.observer.wait_for(where(Event="QueueCallerJoin", Queue=CBQ), timeout=10, start=mark)
+        await rig.observer.wait_for(
+            where(Event="QueueCallerJoin", Queue=CBQ, Uniqueid=first["Uniqueid"]),
+            timeout=15,
+            start=rig.index(first) + 1,
+            what="the caller back in cbq",
+        )
+        await asyncio.to_thread(call.wait, 20)
+        assert call.events_of("BYE_RECEIVED") == [], "the PBX hung up on the caller"
