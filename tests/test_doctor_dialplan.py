@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from redial.tools.doctor.dialplan import DialplanLine, check_dialplan, check_greeting, check_returning, uses_greeting
+from redial.tools.doctor.dialplan import (
+    DialplanLine,
+    check_dialplan,
+    check_greeting,
+    check_queue_callback,
+    check_returning,
+    uses_greeting,
+)
 from redial.tools.doctor.findings import Status
 
 
@@ -48,3 +55,26 @@ class TestDialplan:
         finding = check_returning(hook, "127.0.0.1", 4573)
         assert finding.status is Status.WARN and "member of the queue" in finding.summary
         assert finding.fix is not None and "QUEUE_MEMBER_LIST" in finding.fix
+
+
+class TestQueueCallback:
+    """The queue-callback offer context and its FastAGI address."""
+
+    def test_offer_context_asks_the_daemon(self) -> None:
+        """Present and asking the daemon's address: OK; another port: FAIL; missing: WARN with the fix."""
+        offer = [
+            DialplanLine("redial-queue-callback-offer", "s", "4", "AGI", "agi://127.0.0.1:4573/queue-callback,offer"),
+            DialplanLine(
+                "redial-queue-callback-offer", "s", "30", "AGI", "agi://127.0.0.1:4573/queue-callback,request"
+            ),
+        ]
+        assert check_queue_callback(offer, "127.0.0.1", 4573).status is Status.OK
+        wrong = check_queue_callback(offer, "127.0.0.1", 4574)
+        assert wrong.status is Status.FAIL and "agi://127.0.0.1:4574/queue-callback" in wrong.summary
+        missing = check_queue_callback(None, "127.0.0.1", 4573)
+        assert missing.status is Status.WARN and missing.fix is not None and "queue_callback.enabled" in missing.fix
+
+    def test_offer_without_agi_fails(self) -> None:
+        """An offer context that never asks the daemon cannot offer anything."""
+        offer = [DialplanLine("redial-queue-callback-offer", "s", "1", "Playback", "beep")]
+        assert check_queue_callback(offer, "127.0.0.1", 4573).status is Status.FAIL

@@ -105,6 +105,7 @@ class TestShippedSetup:
             "clock",
             "dialplan",
             "returning",
+            "queue_callback",
             "queues",
             "rtp_timeout",
             "events",

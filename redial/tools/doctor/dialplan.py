@@ -86,3 +86,27 @@ def check_returning(lines: Sequence[DialplanLine] | None, host: str, port: int) 
             'and run asterisk -rx "dialplan reload"',
         )
     return Finding("returning", Status.OK, f"[redial-returning] asks the daemon at {wanted}")
+
+
+def check_queue_callback(offer: Sequence[DialplanLine] | None, host: str, port: int) -> Finding:
+    """The queue-callback offer exists and asks the daemon's FastAGI service."""
+    if offer is None:
+        return Finding(
+            "queue_callback",
+            Status.WARN,
+            "[redial-queue-callback-offer] does not exist: a caller pressing the offer key in a queue "
+            "with context=redial-queue-callback gets no callback",
+            f"add the queue-callback contexts from {EXTENSIONS_CONF_HINT} and run asterisk -rx "
+            '"dialplan reload", or set queue_callback.enabled: false',
+        )
+    agi = [line.data for line in offer if line.application == "AGI"]
+    wanted = f"agi://{host}:{port}/queue-callback"
+    if not agi or not all(data.startswith(wanted) for data in agi):
+        found = ", ".join(agi) or "no AGI() at all"
+        return Finding(
+            "queue_callback",
+            Status.FAIL,
+            f"[redial-queue-callback-offer] asks {found}, but the daemon listens on {wanted}",
+            f"make its AGI() lines read AGI({wanted},...) or change fastagi.host/port in the redial configuration",
+        )
+    return Finding("queue_callback", Status.OK, f"[redial-queue-callback-offer] asks the daemon at {wanted}")

@@ -25,7 +25,13 @@ from redial.tools.doctor.ami_user import (
     check_read_classes,
     check_write_classes,
 )
-from redial.tools.doctor.dialplan import check_dialplan, check_greeting, check_returning, uses_greeting
+from redial.tools.doctor.dialplan import (
+    check_dialplan,
+    check_greeting,
+    check_queue_callback,
+    check_returning,
+    uses_greeting,
+)
 from redial.tools.doctor.findings import MANAGER_CONF_HINT, Finding, Status
 from redial.tools.doctor.pbx import AGI_MODULE, MODULES, check_clock, check_modules, check_version
 from redial.tools.doctor.probe import PbxProbe, ProbeError
@@ -54,6 +60,9 @@ def _dialplan_findings(probe: PbxProbe, settings: Settings) -> list[Finding]:
         findings.append(
             check_returning(probe.dialplan("redial-returning"), settings.fastagi.host, settings.fastagi.port)
         )
+        if settings.queue_callback.enabled:
+            offer = probe.dialplan("redial-queue-callback-offer")
+            findings.append(check_queue_callback(offer, settings.fastagi.host, settings.fastagi.port))
     return findings
 
 
