@@ -132,6 +132,13 @@ class TestQueueCallbackConfirmation:
         assert final is not None and final.done and final.outcome is Outcome.CUSTOMER_NOT_CONFIRMED
         assert "did not press 1" in final.detail
 
+    def test_dial_status_continue_is_not_confirmed(self) -> None:
+        """app_dial reports the customer's leg that [redial-greeting] ended unconfirmed as DialStatus CONTINUE."""
+        callback = dataclasses.replace(REDIAL, kind=JobKind.QUEUE_CALLBACK, state=JobState.AGENT_ANSWERED)
+        ended = ev.DialEnded(caller=ref("redial-42-a"), dest=ref("9.9"), status="CONTINUE")
+        final = advance(callback, ended)
+        assert final is not None and final.done and final.outcome is Outcome.CUSTOMER_NOT_CONFIRMED
+
     def test_drop_redial_in_the_same_situation_still_fails(self) -> None:
         """A drop redial has no press 1: the same end is ``failed``, as before."""
         redial = dataclasses.replace(REDIAL, state=JobState.CUSTOMER_ANSWERED)
