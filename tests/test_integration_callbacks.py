@@ -109,7 +109,10 @@ class TestCalledBack:
         await asyncio.sleep(2)
         assert len(callback_legs(rig, mark)) == 1 and len(customer_phone.invites) == 1
         rows = [r for r in await rig.history() if r.get("classification") == "queue_callback"]
-        assert len(rows) == 1, rows
+        assert len(rows) == 1 and rows[0]["outcome"] == "connected", rows
+        assert "callback connected" in await rig.cli("history")
+        timeline = await rig.cli("show", str(rows[0]["call_id"]))
+        assert "connected" in timeline and CALLER in timeline, timeline
         funnel = json.loads(await rig.cli("stats", "--json"))["queue_callbacks"][CBQ]
         assert (funnel["offered"], funnel["accepted"], funnel["served"], funnel["reached"]) == (1, 1, 1, 1), funnel
         # queue_log links request, start and end to the queue entry that left by the key.

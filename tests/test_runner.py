@@ -940,3 +940,36 @@ class TestNormalEndsWrittenInGroups:
         store.record_calls = real  # type: ignore[method-assign]
         await engine.write_calls()
         assert [row["linkedid"] for row in await store.history()] == ["1.1"]
+
+
+class TestHandledAtOnce:
+    """The consumer's fast path: an event's commands are carried out before anything is planned."""
+
+    async def test_a_drop_is_stored_before_a_callback_may_take_its_agent(self, store: Store) -> None:
+        """The drop's last event frees agent1: no waiting queue callback is rung before the drop's job exists."""
+        from redial.core.commands import Originate, RecordCall
+        from redial.core.queue_callbacks import CallbackRequest
+
+        clock, originator = ManualClock(START), FakeOriginator()
+        engine = EngineRunner(cfg(), store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1", status=2),)))
+        caller = ref("7.1", "7.1", "PJSIP/trunk-7")
+        await run(
+            engine,
+            clock,
+            [
+                ev.QueueCallerJoined(caller, "support", "2025550123", "100"),
+                ev.QueueCallerLeft(caller, "support", 1),
+                ev.ChannelHungUp(caller, 16, "Normal Clearing"),
+            ],
+        )
+        answer = await engine.request_callback(CallbackRequest("7.1", "2025550123", False, "100", "PJSIP/trunk-7"))
+        assert answer.result == "accepted", answer
+        *before, last = drop(1, number="2025550199")
+        await run(engine, clock, before)
+        await engine.handle(
+            ev.MemberState("support", "PJSIP/agent1", "Alice", "PJSIP/agent1", 1, False, "", False, 0, 0)
+        )
+        commands = engine.handle_at_once(last)
+        assert any(isinstance(c, RecordCall) for c in commands)
+        assert not any(isinstance(c, Originate) for c in commands), "the callback was planned before the drop's job"

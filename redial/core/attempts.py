@@ -181,12 +181,13 @@ class Attempts:
 
     def _attempt_callback(self, job: CallbackJob, now: float) -> list[Command]:
         """A queue callback's turn: see :meth:`QueueCallbacks.plan`."""
-        # A drop redial goes first: the agent it waits for (its window, their call) is not taken.
+        # A drop redial goes first: the agent it waits for (its window, their call) is not taken,
+        # nor one whose queue call just ended and is not decided yet (it may be a drop).
         held = {
             j.agent_interface
             for j in self._jobs
             if j.kind is JobKind.DROP_REDIAL and j.state in PENDING and j.agent_interface not in j.passed_over
-        }
+        } | self.callbacks.agents_on_calls()
         plan = self.callbacks.plan(job, now, self._jobs.reserved(job.id) | held)
         if isinstance(plan, Defer):
             if job.state is JobState.WAITING and job.due_at == plan.until:

@@ -85,6 +85,7 @@ class CallbackEngine(LoginHandling, CallbackRequests):
             self.intake.check_callback_number,
             lambda key: bool(key) and self.tracker.live_call_with(key) is not None,
             self.metrics,
+            self.tracker.agents_on_calls,
         )
         self.attempts = Attempts(
             settings,

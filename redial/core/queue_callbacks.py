@@ -102,6 +102,7 @@ class QueueCallbacks:
         check_number: Callable[[str, str], NumberCheck],
         on_live_call: Callable[[str], bool],
         metrics: Metrics,
+        agents_on_calls: Callable[[], set[str]] = set,
     ) -> None:
         self.settings = settings
         self._metrics = metrics
@@ -111,6 +112,8 @@ class QueueCallbacks:
         self._check_number = check_number
         # Is the customer of this key on a call with the PBX now?
         self._on_live_call = on_live_call
+        # Members on a queue call whose end is not decided yet: never taken for a callback.
+        self.agents_on_calls = agents_on_calls
 
     @property
     def line_version(self) -> int:

@@ -121,6 +121,10 @@ class CallTracker:
             self._call_of.pop(uniqueid, None)
         self._live.remove(call.linkedid, call.keys)
 
+    def agents_on_calls(self) -> set[str]:
+        """Members whose answered queue call is still followed: its end (a drop?) is not decided yet."""
+        return {c.agent_interface for c in self._calls.values() if c.agent_interface}
+
     def live_call_with(self, key: str) -> tuple[str, str] | None:
         """A live call with the customer whose key is ``key``: (Linkedid, "caller" or "callee")."""
         return self._live.live_call_with(key)

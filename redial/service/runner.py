@@ -162,8 +162,11 @@ class EngineRunner:
         give no command). What comes back must go through :meth:`carry_out`, in order."""
         now = self._clock.now()
         commands = self.core.handle(item, now)
-        due = self.core.tick(now)
-        return commands + due if due else commands
+        if commands:
+            # Carried out first, then the consumer ticks: what they lead to (a drop's new job,
+            # holding its agent) must exist before anything due is planned.
+            return commands
+        return self.core.tick(now)
 
     async def carry_out(self, commands: list[Command]) -> None:
         await self._run(commands)

@@ -70,7 +70,10 @@ def history(
     # 80 columns: the ID leads to `redial show`.
     click.echo(f"{'ID':>5} {'ENDED':16} {'CUSTOMER':12} {'QUEUE':8} {'AGENT':8} {'CAUSE':>5} DECISION/OUTCOME")
     for row in rows:
-        decision = "redial" if row["verdict"] == "redial" else f"skip:{row['reason']}"
+        if row["verdict"] in ("redial", "callback"):
+            decision = row["verdict"]  # a drop redialled, or a queue callback requested
+        else:
+            decision = f"skip:{row['reason']}"
         result = row["outcome"] or row["redial_state"] or ""
         shown = f"{decision} {result}".strip()
         click.echo(
