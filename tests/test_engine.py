@@ -454,7 +454,7 @@ class TestQueueCallbacks:
 
     def test_an_agent_whose_call_is_not_decided_is_not_taken(self) -> None:
         """agent1 shows free while their queue call's end (a drop?) is still followed: the callback waits."""
-        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        _, shell, asks = _callback_engine("PJSIP/agent1")
         shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
         asks.ask("7.1", "2025550123", START + 1)
         answered = drop(1, number="2025550199")[:4]  # answered by agent1, not ended yet
