@@ -85,24 +85,36 @@ async def connected(rig: Rig, leg: AmiMessage) -> AmiMessage:
     return customer
 
 
+async def waiting_callback(rig: Rig, number: str = CALLER) -> CustomerCall:
+    """agent1 paused in cbq, the daemon started, and a caller from ``number`` who asked: stored, the call ended."""
+    await rig.pause(AGENT1, "lunch", queue=CBQ)
+    await start(rig)
+    call = ask(rig, number)
+    await stored(rig)
+    await asyncio.to_thread(call.wait, 20)
+    return call
+
+
+async def released(rig: Rig) -> tuple[int, AmiMessage]:
+    """agent1 unpaused in cbq: the callback rings them, then the customer, and connects (mark, its leg)."""
+    mark = rig.observer.mark()
+    await rig.unpause(AGENT1, queue=CBQ)
+    leg = await rig.observer.wait_for(redial_leg, timeout=15, start=mark, what="the callback's agent leg")
+    await connected(rig, leg)
+    return mark, leg
+
+
 class TestCalledBack:
     """A caller who presses the key is called back at their turn: agent first, then the customer, who presses 1."""
 
     async def test_key_press_is_called_back(self, rig: Rig) -> None:
         agent = rig.agent("agent1")
         customer_phone = rig.customer(8, press="1", press_after=1.5)
-        await rig.pause(AGENT1, "lunch", queue=CBQ)
-        await start(rig)
-        call = ask(rig)
-        await stored(rig)
+        call = await waiting_callback(rig)
         # The caller heard the confirmation and the PBX ended the call: nothing rings yet.
-        await asyncio.to_thread(call.wait, 20)
         assert call.events_of("BYE_RECEIVED"), call.diagnostics()
         assert callback_legs(rig) == []
-        mark = rig.observer.mark()
-        await rig.unpause(AGENT1, queue=CBQ)
-        leg = await rig.observer.wait_for(redial_leg, timeout=15, start=mark, what="the callback's agent leg")
-        await connected(rig, leg)
+        mark, leg = await released(rig)
         # The agent saw CALLBACK and the number; the customer saw the queue's DID.
         assert agent.invites[-1].from_name.startswith("CALLBACK") and agent.invites[-1].from_user == CALLER
         assert customer_phone.invites[-1].from_user == CBQ_DID
@@ -132,11 +144,7 @@ class TestNotReached:
     async def test_never_pressing_is_retried_then_unreached(self, rig: Rig) -> None:
         rig.agent("agent1", hangup_after=None)
         customer_phone = rig.customer(20)
-        await rig.pause(AGENT1, "lunch", queue=CBQ)
-        await start(rig)
-        call = ask(rig)
-        await stored(rig)
-        await asyncio.to_thread(call.wait, 20)
+        await waiting_callback(rig)
         mark = rig.observer.mark()
         await rig.unpause(AGENT1, queue=CBQ)
         assert rig.daemon is not None
@@ -164,28 +172,18 @@ class TestOnce:
         second = ask(rig)
         await stored(rig, "merged")
         await asyncio.to_thread(second.wait, 20)
-        mark = rig.observer.mark()
-        await rig.unpause(AGENT1, queue=CBQ)
-        leg = await rig.observer.wait_for(redial_leg, timeout=15, start=mark, what="the callback's agent leg")
-        await connected(rig, leg)
+        mark, _ = await released(rig)
         await asyncio.sleep(4)
         assert len(callback_legs(rig, mark)) == 1 and len(customer_phone.invites) == 1
 
     async def test_daemon_killed_while_waiting(self, rig: Rig) -> None:
         rig.agent("agent1")
         customer_phone = rig.customer(6, press="1", press_after=1.5)
-        await rig.pause(AGENT1, "lunch", queue=CBQ)
-        await start(rig)
-        call = ask(rig)
-        await stored(rig)
-        await asyncio.to_thread(call.wait, 20)
+        await waiting_callback(rig)
         assert rig.daemon is not None
         rig.daemon.kill()
         await asyncio.to_thread(rig.daemon.start)
-        mark = rig.observer.mark()
-        await rig.unpause(AGENT1, queue=CBQ)
-        leg = await rig.observer.wait_for(redial_leg, timeout=15, start=mark, what="the callback's agent leg")
-        await connected(rig, leg)
+        await released(rig)
         await asyncio.sleep(4)
         assert len(callback_legs(rig)) == 1 and len(customer_phone.invites) == 1
 
@@ -196,11 +194,7 @@ class TestCalledInAgain:
     async def test_answered_caller_gets_no_callback(self, rig: Rig) -> None:
         rig.agent("agent1", hangup_after=3)
         customer_phone = rig.customer(5, press="1", press_after=1.5)
-        await rig.pause(AGENT1, "lunch", queue=CBQ)
-        await start(rig)
-        call = ask(rig)
-        await stored(rig)
-        await asyncio.to_thread(call.wait, 20)
+        await waiting_callback(rig)
         mark = rig.observer.mark()
         again = rig.call(CALLER, "wait_for_bye", did=CBQ_DID, max_time=40)
         await rig.observer.wait_for(where(Event="QueueCallerJoin", Queue=CBQ), timeout=10, start=mark)
@@ -219,11 +213,7 @@ class TestAsteriskRestart:
     async def test_restart_with_a_callback_pending(self, rig: Rig) -> None:
         rig.agent("agent1", max_time=120)
         customer_phone = rig.customer(6, press="1", press_after=1.5)
-        await rig.pause(AGENT1, "lunch", queue=CBQ)
-        await start(rig)
-        call = ask(rig)
-        await stored(rig)
-        await asyncio.to_thread(call.wait, 20)
+        await waiting_callback(rig)
         assert callback_legs(rig) == []
         # Back up, agent1 is a free member again (its pause lived in memory only).
         await asyncio.to_thread(rig.sandbox.restart)
@@ -240,11 +230,7 @@ class TestDropFirst:
     async def test_drop_goes_before_the_callback(self, rig: Rig) -> None:
         rig.agent("agent1", max_time=180)
         rig.customer(5, press="1", press_after=1.5, max_time=180)
-        await rig.pause(AGENT1, "lunch", queue=CBQ)
-        await start(rig)
-        call = ask(rig, "5550001")
-        await stored(rig)
-        await asyncio.to_thread(call.wait, 20)
+        await waiting_callback(rig, "5550001")
         mark = rig.observer.mark()
         # agent1 takes a support call (paused in cbq only), and is free in cbq while on it.
         support = rig.call(CUSTOMER, "rtp_drop", max_time=30)

@@ -22,42 +22,27 @@ class Attention:
         self.unreached_jobs: list[dict[str, object]] = []
 
     def unreached(self, job: CallbackJob, now: float) -> None:
-        """A queue callback's customer was never reached: a warning and a line in `status`, never a quiet end."""
-        self._log.warning(
-            "queue_callback_unreached",
-            redial_id=job.id,
-            customer=job.customer_number,
-            queue=job.queue,
-            attempts=job.attempt,
-            detail=job.detail,
+        """A queue callback's customer was never reached."""
+        self.unreached_jobs = self._note(
+            "queue_callback_unreached", self.unreached_jobs, job, now, attempts=job.attempt
         )
-        entry: dict[str, object] = {
-            "redial_id": job.id,
-            "customer": job.customer_number,
-            "queue": job.queue,
-            "attempts": job.attempt,
-            "at": now,
-            "detail": job.detail,
-        }
-        self.unreached_jobs = [*self.unreached_jobs[-(_SHOWN - 1) :], entry]
 
     def callback_requested(self, job: CallbackJob, now: float) -> None:
-        """Nobody could take the job: never a quiet end, a warning and a line in `status`."""
-        self._log.warning(
-            "callback_requested",
-            redial_id=job.id,
-            call_id=job.call_id,
-            customer=job.customer_number,
-            queue=job.queue,
-            agent=job.agent_interface,
-            detail=job.detail,
+        """Nobody could take the job: a person must call the customer back."""
+        self.callbacks_requested = self._note(
+            "callback_requested", self.callbacks_requested, job, now, agent=job.agent_interface, call_id=job.call_id
         )
-        entry: dict[str, object] = {
+
+    def _note(
+        self, event: str, kept: list[dict[str, object]], job: CallbackJob, now: float, **extra: object
+    ) -> list[dict[str, object]]:
+        """A warning, and ``kept`` with this job's line added (the latest _SHOWN)."""
+        fields: dict[str, object] = {
             "redial_id": job.id,
             "customer": job.customer_number,
             "queue": job.queue,
-            "agent": job.agent_interface,
-            "at": now,
             "detail": job.detail,
+            **extra,
         }
-        self.callbacks_requested = [*self.callbacks_requested[-(_SHOWN - 1) :], entry]
+        self._log.warning(event, **fields)
+        return [*kept[-(_SHOWN - 1) :], {**fields, "at": now}]
