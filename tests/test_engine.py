@@ -460,3 +460,26 @@ class TestQueueCallbacks:
         answered = drop(1, number="2025550199")[:4]  # answered by agent1, not ended yet
         shell.feed([*answered, member("PJSIP/agent1")], START + 2)
         assert _originates(shell.tick(START + 3)) == []
+
+    def test_pending_callbacks_counted_after_a_restart(self) -> None:
+        """The pending gauge shows the callbacks a previous run left open, before anything changes."""
+        engine = CallbackEngine(cfg())
+        waiting = CallbackJob(
+            id=5,
+            call_id=5,
+            linkedid="qcb-7.1",
+            original_uniqueid="7.1",
+            customer_number="2025550123",
+            dialled="100",
+            queue="support",
+            agent_interface="",
+            agent_member="",
+            trunk="trunk",
+            state=JobState.WAITING,
+            due_at=START,
+            channel_id="redial-5-1-qcb-7.1",
+            kind=JobKind.QUEUE_CALLBACK,
+        )
+        engine.resume([waiting], [], [])
+        gauge = engine.metrics.registry.get_sample_value("redial_queue_callbacks_pending", {"queue": "support"})
+        assert gauge == 1.0

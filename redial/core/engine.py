@@ -123,6 +123,8 @@ class CallbackEngine(LoginHandling, CallbackRequests):
             )
         self.attempts.reservations.resume(reservations)
         self.intake.resume(recent_redials)
+        for queue in {j.queue for j in open_jobs if j.kind is JobKind.QUEUE_CALLBACK}:
+            self.callbacks.count_pending(queue)
 
     def replace_job(self, job_id: int, stored: CallbackJob | None) -> None:
         """A write of this job lost a race (or failed): hold what the store holds instead."""
