@@ -47,7 +47,8 @@ SUPPORT = "support"
 SALES = "sales"
 AGENT1, AGENT2, AGENT3 = "PJSIP/agent1", "PJSIP/agent2", "PJSIP/agent3"
 # The sandbox's queues as configured (static members): what every close() restores.
-DEFAULT_QUEUES = {SUPPORT: {AGENT1}, SALES: {AGENT2}}
+# cbq: the queue-callback queue (context = redial-queue-callback), agent1 its member.
+DEFAULT_QUEUES = {SUPPORT: {AGENT1}, SALES: {AGENT2}, "cbq": {AGENT1}}
 
 
 # ---- what to look for on the PBX ------------------------------------------------------------

@@ -460,6 +460,15 @@ class TestQueueCallbacks:
         answered = drop(1, number="2025550199")[:4]  # answered by agent1, not ended yet
         shell.feed([*answered, member("PJSIP/agent1")], START + 2)
         assert _originates(shell.tick(START + 3)) == []
+        assert _originates(shell.tick(START + 3.05)) == []  # planned again, unchanged: nothing new to plan on
+        # The call ends normally: planned again at once, before app_queue's next look for a member.
+        customer, agent_leg = answered[0].ref, answered[2].ref
+        hangups = [
+            ev.ChannelHungUp(customer, 16, "Normal Clearing"),
+            ev.ChannelHungUp(agent_leg, 16, "Normal Clearing"),
+        ]
+        shell.feed(hangups, START + 3.1)
+        assert len(_originates(shell.tick(START + 3.1))) == 1
 
     def test_pending_callbacks_counted_after_a_restart(self) -> None:
         """The pending gauge shows the callbacks a previous run left open, before anything changes."""

@@ -211,6 +211,7 @@ class CallbackEngine(LoginHandling, CallbackRequests):
             commands += self.attempts.forgotten(reservations.channel_ended(item.ref.uniqueid, now))
         for output in self.tracker.handle(item, now):
             if isinstance(output, EndedCall):
+                self.callbacks.call_ended()
                 commands += self.intake.call_ended(output, now)
             elif isinstance(output, InboundCall):
                 commands += self._on_inbound(output, now)

@@ -114,10 +114,16 @@ class QueueCallbacks:
         self._on_live_call = on_live_call
         # Members on a queue call whose end is not decided yet: never taken for a callback.
         self.agents_on_calls = agents_on_calls
+        self._calls_ended = 0
 
     @property
     def line_version(self) -> int:
-        return self._line.version
+        """Grows with every change of the lines or end of a followed call: a waiting callback is planned again."""
+        return self._line.version + self._calls_ended
+
+    def call_ended(self) -> None:
+        """A followed call ended: its agent (held while its end was undecided) may be free for a callback."""
+        self._calls_ended += 1
 
     # ---- the offer --------------------------------------------------------------------
     def pending_in(self, queue: str) -> list[CallbackJob]:
