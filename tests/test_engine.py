@@ -492,3 +492,17 @@ class TestQueueCallbacks:
         engine.resume([waiting], [], [])
         gauge = engine.metrics.registry.get_sample_value("redial_queue_callbacks_pending", {"queue": "support"})
         assert gauge == 1.0
+
+    def test_a_retried_callback_stays_pending_in_the_gauge(self) -> None:
+        """A callback whose customer did not press 1 waits for its retry: still counted as pending."""
+        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        shell.feed([_join("7.1", "2025550123"), _leave("7.1")], START)
+        asks.ask("7.1", "2025550123", START + 1)
+        (ring,) = _originates(shell.tick(START + 2))
+        agent_leg = ref(ring.action["ChannelId"], ring.action["ChannelId"], "PJSIP/agent1-1")
+        customer_leg = ref("8.1", ring.action["ChannelId"], "PJSIP/trunk-8")
+        shell.feed([ev.DialEnded(caller=agent_leg, dest=customer_leg, status="CONTINUE")], START + 30)
+        (held,) = engine.jobs.sorted()
+        assert held.state is JobState.WAITING and held.attempt == 2
+        gauge = engine.metrics.registry.get_sample_value("redial_queue_callbacks_pending", {"queue": "support"})
+        assert gauge == 1.0

@@ -298,10 +298,7 @@ class QueueCallbacks:
             self._metrics.queue_callbacks.labels(ended.queue, "unreached").inc()
         elif outcome in (Outcome.CUSTOMER_CALLED_BACK, Outcome.CANCELLED, Outcome.CUSTOMER_ON_CALL):
             self._metrics.queue_callbacks.labels(ended.queue, "cancelled").inc()
-        if outcome is not None and ended.done:
-            self._metrics.queue_callbacks_pending.labels(ended.queue).set(
-                sum(1 for j in self.pending_in(ended.queue) if j.id != ended.id)
-            )
+        self.count_pending(ended.queue)  # a retried callback is still open; an ended one is gone
 
 
 # Attempts that did not reach the customer, whose callback is tried again after the spacing.
