@@ -86,6 +86,7 @@ class CallbackEngine(LoginHandling, CallbackRequests):
             lambda key: bool(key) and self.tracker.live_call_with(key) is not None,
             self.metrics,
             self.tracker.agents_on_calls,
+            lambda: self.tracker.calls_ended,
         )
         self.attempts = Attempts(
             settings,
@@ -211,7 +212,6 @@ class CallbackEngine(LoginHandling, CallbackRequests):
             commands += self.attempts.forgotten(reservations.channel_ended(item.ref.uniqueid, now))
         for output in self.tracker.handle(item, now):
             if isinstance(output, EndedCall):
-                self.callbacks.call_ended()
                 commands += self.intake.call_ended(output, now)
             elif isinstance(output, InboundCall):
                 commands += self._on_inbound(output, now)

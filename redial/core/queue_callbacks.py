@@ -103,6 +103,7 @@ class QueueCallbacks:
         on_live_call: Callable[[str], bool],
         metrics: Metrics,
         agents_on_calls: Callable[[], set[str]] = set,
+        calls_ended: Callable[[], int] = lambda: 0,
     ) -> None:
         self.settings = settings
         self._metrics = metrics
@@ -114,16 +115,13 @@ class QueueCallbacks:
         self._on_live_call = on_live_call
         # Members on a queue call whose end is not decided yet: never taken for a callback.
         self.agents_on_calls = agents_on_calls
-        self._calls_ended = 0
+        # How many followed calls have ended so far: one ending frees the agent it held.
+        self._calls_ended = calls_ended
 
     @property
     def line_version(self) -> int:
         """Grows with every change of the lines or end of a followed call: a waiting callback is planned again."""
-        return self._line.version + self._calls_ended
-
-    def call_ended(self) -> None:
-        """A followed call ended: its agent (held while its end was undecided) may be free for a callback."""
-        self._calls_ended += 1
+        return self._line.version + self._calls_ended()
 
     # ---- the offer --------------------------------------------------------------------
     def pending_in(self, queue: str) -> list[CallbackJob]:

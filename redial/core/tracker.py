@@ -76,6 +76,8 @@ class CallTracker:
         # such as 9 taken off).
         self._live = LiveCallIndex(number_key, dialled_key or number_key)
         self._calls: dict[str, TrackedCall] = {}
+        # Calls no longer followed, counted: a queue callback waiting for a member plans again.
+        self.calls_ended = 0
         # Uniqueid -> the Linkedid the channel was created with. Asterisk 13 changes a
         # channel's Linkedid after an attended transfer; the call it belongs to must not.
         self._call_of: dict[str, str] = {}
@@ -117,6 +119,8 @@ class CallTracker:
         return ended
 
     def _forget(self, call: TrackedCall) -> None:
+        # Every call leaves here (its end, or gone at a login): its agent is no longer held.
+        self.calls_ended += 1
         for uniqueid in call.live:
             self._call_of.pop(uniqueid, None)
         self._live.remove(call.linkedid, call.keys)
