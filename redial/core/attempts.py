@@ -105,7 +105,7 @@ class Attempts:
             return (
                 now >= planned_at + AGENT_RECHECK
                 or open_version != self._jobs.version
-                or board_version != self._board.version + self.callbacks.line_version
+                or board_version != self._turn_stamp()
             )
         return (
             now >= planned_at + AGENT_RECHECK
@@ -160,9 +160,7 @@ class Attempts:
         if isinstance(plan, GiveUp):
             return self.finish(job, move(job, Trigger.GIVE_UP, plan.detail, plan.outcome), now)
         if isinstance(plan, Defer):
-            if job.state is JobState.WAITING and job.due_at == plan.until:
-                return []
-            return [self._jobs.save(move(job, Trigger.DEFER, plan.detail, due_at=plan.until))]
+            return self._defer(job, plan)
         if isinstance(plan, WaitForAgent):
             self._agent_plans[job.id] = (stamp[0], stamp[1], stamp[2] if free.looked_up else None, now)
             if agent.wrapup_until is not None:
@@ -172,10 +170,9 @@ class Attempts:
             if job.state is JobState.WAITING_AGENT and job.agent_deadline == plan.until:
                 return []
             return [self._jobs.save(move(job, Trigger.WAIT_AGENT, plan.detail, agent_deadline=plan.until))]
-        unresolved = self._board.unresolved_hint(plan.interface)
-        if unresolved is not None and unresolved not in self.hints_asked:
-            # A member added since the last login: find the phone behind its hint, then try again.
-            return [self.resolve_hint(unresolved, for_job=job.id)]
+        hint = self._hint_first(job, plan.interface)
+        if hint:
+            return hint
         self._guard.take(job.trunk, now)
         return self._ring(job, plan, policy, now)
 
@@ -190,21 +187,30 @@ class Attempts:
         } | self.callbacks.agents_on_calls()
         plan = self.callbacks.plan(job, now, self._jobs.reserved(job.id) | held)
         if isinstance(plan, Defer):
-            if job.state is JobState.WAITING and job.due_at == plan.until:
-                return []
-            return [self._jobs.save(move(job, Trigger.DEFER, plan.detail, due_at=plan.until))]
+            return self._defer(job, plan)
         if isinstance(plan, WaitForAgent):
-            stamp = self._board.version + self.callbacks.line_version
-            self._agent_plans[job.id] = (-1, self._jobs.version, stamp, now)
+            self._agent_plans[job.id] = (-1, self._jobs.version, self._turn_stamp(), now)
             if job.state is JobState.WAITING_AGENT and job.detail == plan.detail:
                 return []
             return [self._jobs.save(move(job, Trigger.WAIT_AGENT, plan.detail, agent_deadline=plan.until))]
-        if isinstance(plan, GiveUp):  # pragma: no cover - a callback's plan never gives up
-            return self.finish(job, move(job, Trigger.GIVE_UP, plan.detail, plan.outcome), now)
-        unresolved = self._board.unresolved_hint(plan.interface)
+        return self._hint_first(job, plan.interface) or self._ring(job, plan, self.settings.policy_for(job.queue), now)
+
+    def _turn_stamp(self) -> int:
+        """What a queue callback's turn depends on, as one number: members, lines and followed calls only grow it."""
+        return self._board.version + self.callbacks.line_version
+
+    def _defer(self, job: CallbackJob, plan: Defer) -> list[Command]:
+        """Not before ``plan.until``: stored only when that changes."""
+        if job.state is JobState.WAITING and job.due_at == plan.until:
+            return []
+        return [self._jobs.save(move(job, Trigger.DEFER, plan.detail, due_at=plan.until))]
+
+    def _hint_first(self, job: CallbackJob, interface: str) -> list[Command]:
+        """A member added since the last login: find the phone behind its hint, then try again."""
+        unresolved = self._board.unresolved_hint(interface)
         if unresolved is not None and unresolved not in self.hints_asked:
             return [self.resolve_hint(unresolved, for_job=job.id)]
-        return self._ring(job, plan, self.settings.policy_for(job.queue), now)
+        return []
 
     def resolve_hint(self, state_interface: str, for_job: int | None = None) -> ResolveHint:
         self.hints_asked.add(state_interface)

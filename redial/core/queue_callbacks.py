@@ -28,7 +28,7 @@ from redial.core.commands import RecordRequest
 from redial.core.jobs import CallbackJob, JobKind, Outcome, Trigger, move
 from redial.core.open_jobs import OpenJobs
 from redial.core.queue_line import QueueLine
-from redial.policy.attempt import Defer, Plan, Ring, WaitForAgent
+from redial.policy.attempt import Defer, Ring, WaitForAgent
 from redial.policy.hours import is_open, next_open
 from redial.policy.numbers import NumberCheck
 from redial.service.metrics import Metrics
@@ -203,7 +203,7 @@ class QueueCallbacks:
         )
 
     # ---- the turn ---------------------------------------------------------------------
-    def plan(self, job: CallbackJob, now: float, reserved: set[str]) -> Plan:
+    def plan(self, job: CallbackJob, now: float, reserved: set[str]) -> Ring | WaitForAgent | Defer:
         """What a due callback does now: wait its turn, wait for a free member, or ring one."""
         queue = job.queue
         policy = self.settings.policy_for(queue)
