@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from structlog.testing import capture_logs
 
 from redial.ami import events as ev
@@ -27,7 +29,7 @@ from redial.core.engine import CallbackEngine, LinkUp
 from redial.core.jobs import CallbackJob, CancelAnswer, JobKind, JobState, Outcome, channel_id_for
 from redial.core.queue_callbacks import CallbackRequest, RequestAnswer
 from redial.exceptions import AmiError, AmiNotConnected
-from tests.builders import drop, member, ref
+from tests.builders import QUEUED, drop, member, ref
 
 START = 1_800_000_000.0
 
@@ -307,23 +309,18 @@ class _Callbacks:
         assert isinstance(asked, RecordRequest), asked
         self.ids += 1
         linkedid = f"qcb-{uid}"
-        job = CallbackJob(
+        job = dataclasses.replace(
+            QUEUED,
             id=self.ids,
             call_id=self.ids,
             linkedid=linkedid,
             original_uniqueid=uid,
             customer_number=number,
-            dialled="100",
             queue=asked.queue,
-            agent_interface="",
-            agent_member="",
-            trunk="trunk",
-            state=JobState.WAITING,
             due_at=asked.due_at,
             channel_id=channel_id_for("redial", self.ids, 1, linkedid),
             dial_number=asked.dial_number,
             dropped_at=now,
-            kind=JobKind.QUEUE_CALLBACK,
             joined_at=asked.joined_at,
         )
         self.shell.run(self.engine.callback_stored(asked, job, False, now), now)
@@ -473,23 +470,7 @@ class TestQueueCallbacks:
     def test_pending_callbacks_counted_after_a_restart(self) -> None:
         """The pending gauge shows the callbacks a previous run left open, before anything changes."""
         engine = CallbackEngine(cfg())
-        waiting = CallbackJob(
-            id=5,
-            call_id=5,
-            linkedid="qcb-7.1",
-            original_uniqueid="7.1",
-            customer_number="2025550123",
-            dialled="100",
-            queue="support",
-            agent_interface="",
-            agent_member="",
-            trunk="trunk",
-            state=JobState.WAITING,
-            due_at=START,
-            channel_id="redial-5-1-qcb-7.1",
-            kind=JobKind.QUEUE_CALLBACK,
-        )
-        engine.resume([waiting], [], [])
+        engine.resume([QUEUED], [], [])
         gauge = engine.metrics.registry.get_sample_value("redial_queue_callbacks_pending", {"queue": "support"})
         assert gauge == 1.0
 
