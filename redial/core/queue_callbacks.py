@@ -33,8 +33,9 @@ from redial.policy.hours import is_open, next_open
 from redial.policy.numbers import NumberCheck
 from redial.service.metrics import Metrics
 
-# A callback waiting for its turn is looked at again at least this often (and at every
-# change of the line or the members).
+# The deadline a callback waiting for its turn is given: it has none of its own. It is
+# planned again at every change of the lines, the members or the followed calls, and at
+# least every attempts.AGENT_RECHECK (1 s) as a job waiting for its agent is.
 TURN_RECHECK = 3600.0
 # The customer is on a call with the PBX (the request's own call, still hearing its
 # confirmation): look again this much later, or as soon as the calls change.
