@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redial.ami.actions import Action
-from redial.core.commands import NewJob, RecordRequest, SaveJob
+from redial.core.commands import NewJob, RecordPromise, RecordRequest, SaveJob
 from redial.core.jobs import CallbackJob
 from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification
@@ -71,8 +72,18 @@ class CountingStore:
     async def record_request(self, request: RecordRequest, now: float) -> tuple[CallbackJob, bool]:
         raise NotImplementedError("the benchmarks replay no queue callback requests")
 
-    async def save_job(self, save: SaveJob, now: float) -> None:
+    async def save_job(self, save: SaveJob, now: float) -> CallbackJob | None:
         self.counts.redial_saves += 1
+        return None
+
+    async def record_promise(self, promise: RecordPromise, now: float) -> CallbackJob:
+        raise NotImplementedError("the benchmarks replay no promises")
+
+    async def latest_call(self, number_key: str, call: str = "") -> dict[str, Any] | None:
+        return None
+
+    async def latest_trunk(self, queue: str) -> str:
+        return ""
 
     async def forget_reservation(self, job_id: int, interface: str, now: float) -> None:
         return None

@@ -108,6 +108,12 @@ class OriginateRequest:
     press_timeout: int = 5
     agent_after: tuple[str, ...] = ()
     waited_minutes: int | None = None
+    # A promised callback: the CDR's tag, and the whisper after agent_prompt: whose promise
+    # (a recording of the owner's name, or the name spelled), then note_sound if it has a note.
+    promise: bool = False
+    owner_name: str = ""
+    owner_sound: str = ""
+    note_sound: tuple[str, ...] = ()
 
 
 def originate_action(request: OriginateRequest, action_id: str) -> Action:
@@ -155,6 +161,8 @@ def originate_action(request: OriginateRequest, action_id: str) -> Action:
             variables.append(f"REDIAL_WAITED_MINUTES={max(0, int(request.waited_minutes))}")
         if request.agent_after:
             variables.append(f"REDIAL_AGENT_AFTER={sound_list(request.agent_after, 'agent whisper')}")
+    if request.promise:
+        variables += _promise_variables(request)
     name = checked(LABEL, request.caller_id_name, "caller ID name")
     action: Action = {
         "Action": "Originate",
@@ -172,6 +180,17 @@ def originate_action(request: OriginateRequest, action_id: str) -> Action:
     }
     assert_header_safe(action)
     return action
+
+
+def _promise_variables(request: OriginateRequest) -> list[str]:
+    variables = ["REDIAL_KIND=promise"]
+    if request.owner_name and LABEL.fullmatch(request.owner_name):
+        variables.append(f"REDIAL_OWNER_NAME={request.owner_name}")
+    if request.owner_sound:
+        variables.append(f"REDIAL_OWNER_SOUND={sound_list((request.owner_sound,), 'owner name sound')}")
+    if request.note_sound:
+        variables.append(f"REDIAL_NOTE_SOUND={sound_list(request.note_sound, 'note sound')}")
+    return variables
 
 
 def queue_log_action(queue: str, interface: str, uniqueid: str, verb: str, fields: Sequence[str]) -> Action:

@@ -11,6 +11,7 @@ the file and the environment; ``describe`` shows the effective settings.
 
 from redial.config.describe import describe
 from redial.config.load import load_settings, parse_settings
+from redial.config.promise_settings import PromiseApi, PromisePolicy, PromiseSettings, PromiseSounds
 from redial.config.settings import (
     DEFAULT_ABNORMAL_CAUSES,
     DEFAULT_CONFIG_PATH,
@@ -57,6 +58,10 @@ __all__ = [
     "OriginateSettings",
     "OutageGuard",
     "PolicySettings",
+    "PromiseApi",
+    "PromisePolicy",
+    "PromiseSettings",
+    "PromiseSounds",
     "QueueCallbackSettings",
     "RetrySettings",
     "Secret",

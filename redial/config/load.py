@@ -22,6 +22,14 @@ import msgspec
 import yaml
 
 from redial.config import schema
+from redial.config.promise_schema import (
+    PromiseApiSection,
+    PromisePolicySection,
+    PromiseSection,
+    PromiseSoundsSection,
+    rung_seconds,
+)
+from redial.config.promise_settings import PromiseApi, PromisePolicy, PromiseSettings, PromiseSounds
 from redial.config.settings import (
     WEEKDAYS,
     AgentSettings,
@@ -84,6 +92,7 @@ def parse_settings(
         outage_guard=_same(OutageGuard, document.outage_guard or schema.Guard()),
         fastagi=_same(FastAgiSettings, document.fastagi or schema.FastAgi()),
         queue_callback=_queue_callback(document.queue_callback or schema.QueueCallback()),
+        promise=_promise(document.promise or PromiseSection(), secret_problems),
         status=_same(StatusSettings, document.status or schema.Status()),
         control=_control(document.control or schema.Control()),
         originate=_originate(document.originate or schema.Originate()),
@@ -280,7 +289,24 @@ def _policy(section: schema.PolicyOverride, path: str) -> PolicySettings:
         retry=_same(RetrySettings, section.retry or schema.Retry()),
         agent=_same(AgentSettings, section.agent or schema.Agent()),
         experience=_same(ExperienceSettings, experience, customer_caller_id=str(experience.customer_caller_id)),
+        promise=_promise_policy(section.promise or PromisePolicySection()),
     )
+
+
+def _promise_policy(section: PromisePolicySection) -> PromisePolicy:
+    sounds = _same(PromiseSounds, section.sounds or PromiseSoundsSection())
+    ladder = tuple(rung_seconds(rung) for rung in section.ladder)
+    return _same(PromisePolicy, section, omit=("sounds",), sounds=sounds, ladder=ladder)
+
+
+def _promise(section: PromiseSection, problems: list[ConfigError] | None) -> PromiseSettings:
+    api = section.api or PromiseApiSection()
+    token_file = None if api.token_file is None else Path(api.token_file)
+    if api.enabled and token_file is None:
+        raise ConfigError("promise.api.token_file", "the HTTP API needs a token file (mode 0600) when enabled")
+    if token_file is not None and api.enabled:
+        _secret_file(token_file, "promise.api.token_file", problems)  # readable and private, checked now
+    return _same(PromiseSettings, section, omit=("api",), api=_same(PromiseApi, api, token_file=token_file))
 
 
 def _hours(section: schema.Hours, path: str) -> BusinessHours:

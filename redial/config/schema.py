@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 from redial.ami.actions import LABEL, TOKEN
+from redial.config.promise_schema import PromisePolicySection, PromiseSection
 from redial.config.settings import (
     DEFAULT_NUMBER_TYPES,
     DEFAULT_RETRY_ON,
@@ -218,6 +219,7 @@ class PolicyOverride(Section):
     retry: Retry | None = None
     agent: Agent | None = None
     experience: Experience | None = None
+    promise: PromisePolicySection | None = None
 
 
 # Keys that select calls, not how they are handled: not overridable per queue.
@@ -355,6 +357,7 @@ class ConfigFile(Section):
     outage_guard: Guard | None = None
     fastagi: FastAgi | None = None
     queue_callback: QueueCallback | None = None
+    promise: PromiseSection | None = None
     status: Status | None = None
     control: Control | None = None
     originate: Originate | None = None

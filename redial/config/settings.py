@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
+from redial.config.promise_settings import PromisePolicy, PromiseSettings
+
 # Causes that end a call abnormally after answer (asterisk-facts.md, default table).
 DEFAULT_ABNORMAL_CAUSES = frozenset({18, 19, 27, 34, 38, 41, 42, 44, 47, 102, 127})
 DEFAULT_CONFIG_PATH = Path("/etc/redial/redial.yaml")
@@ -195,6 +197,7 @@ class PolicySettings:
     retry: RetrySettings = field(default_factory=RetrySettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
     experience: ExperienceSettings = field(default_factory=ExperienceSettings)
+    promise: PromisePolicy = field(default_factory=PromisePolicy)
     # At most this many redials in any 60 minutes, all queues together (0: no limit):
     # a flood of drops (a carrier outage, an abuser, a loop) never becomes a flood of
     # calls. Global: a queue override cannot change it.
@@ -342,6 +345,7 @@ class Settings:
     outage_guard: OutageGuard = field(default_factory=OutageGuard)
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
     queue_callback: QueueCallbackSettings = field(default_factory=QueueCallbackSettings)
+    promise: PromiseSettings = field(default_factory=PromiseSettings)
     status: StatusSettings = field(default_factory=StatusSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
     originate: OriginateSettings = field(default_factory=OriginateSettings)

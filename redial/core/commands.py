@@ -78,6 +78,29 @@ class RecordRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordPromise:
+    """Store a promised callback (a call row of its own and its job) in one commit, before anyone
+    is told it exists. ``key`` makes it once only: a second write with the same key is refused."""
+
+    key: str
+    number: str
+    number_key: str
+    dial_number: str
+    dialled: str
+    queue: str
+    trunk: str
+    owner_interface: str
+    owner_member: str
+    due_at: float
+    note: str
+    made_by: str
+    source: str
+    # The call it follows up (queue_log and CDR link to it); "" for none.
+    original_uniqueid: str
+    channel_prefix: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordCall:
     """Store an ended call with its decision and, for a drop to redial, its job."""
 
@@ -100,6 +123,8 @@ class SaveJob:
     expected_state: JobState
     expected_revision: int
     ended_attempt: CallbackJob | None = None
+    # A drop redial nobody could take becomes a promise owned by the queue: in the same commit.
+    then_promise: RecordPromise | None = None
 
     @classmethod
     def over(cls, held: CallbackJob, moved: CallbackJob, ended_attempt: CallbackJob | None = None) -> SaveJob:

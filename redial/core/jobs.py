@@ -32,6 +32,10 @@ class JobKind(enum.Enum):
     # A caller waiting in a queue asked to be called back: any free member of the queue,
     # at the turn the caller would have had, then the customer, who must press 1.
     QUEUE_CALLBACK = "queue_callback"
+    # An agent's (or the queue's) promise to call a customer back at a time: the owner
+    # first, another member when they cannot; a retry ladder; fulfilled only after a
+    # conversation of policy.promise.min_talk seconds.
+    PROMISED_CALLBACK = "promised_callback"
 
 
 class JobState(enum.Enum):
@@ -40,6 +44,8 @@ class JobState(enum.Enum):
     ORIGINATING = "originating"
     AGENT_ANSWERED = "agent_answered"
     CUSTOMER_ANSWERED = "customer_answered"
+    # A promised callback's agent and customer are bridged: kept once they talked long enough.
+    TALKING = "talking"
     DONE = "done"
 
 
@@ -63,6 +69,8 @@ class Outcome(enum.Enum):
     CUSTOMER_NOT_CONFIRMED = "customer_not_confirmed"
     # A queue callback whose every attempt failed to reach the customer: kept in sight, never a quiet end.
     UNREACHED = "unreached"
+    # A promised callback's conversation ended before policy.promise.min_talk seconds.
+    TALK_TOO_SHORT = "talk_too_short"
 
 
 class Trigger(enum.Enum):
@@ -76,6 +84,7 @@ class Trigger(enum.Enum):
     CUSTOMER_ANSWERED = "customer_answered"
     LEG_BRIDGED = "leg_bridged"  # one of the two legs entered the bridge
     CONNECTED = "connected"  # both legs bridged: agent and customer are talking
+    TALKING = "talking"  # a promise's legs bridged: kept only if the talk lasts (policy.promise.min_talk)
     ATTEMPT_ENDED = "attempt_ended"  # the attempt failed; its outcome says how
     EXPIRED = "expired"  # no outcome seen in time, or its channels were gone after a reconnect
     NEXT_MEMBER = "next_member"  # the rung member's phone did not take it: another member, at once
@@ -86,7 +95,7 @@ class Trigger(enum.Enum):
 
 
 _PENDING = (JobState.WAITING, JobState.WAITING_AGENT)
-_IN_FLIGHT = (JobState.ORIGINATING, JobState.AGENT_ANSWERED, JobState.CUSTOMER_ANSWERED)
+_IN_FLIGHT = (JobState.ORIGINATING, JobState.AGENT_ANSWERED, JobState.CUSTOMER_ANSWERED, JobState.TALKING)
 PENDING = frozenset(_PENDING)
 IN_FLIGHT = frozenset(_IN_FLIGHT)
 
@@ -109,6 +118,8 @@ def _rows() -> dict[tuple[JobState, Trigger], JobState]:
     table[s.AGENT_ANSWERED, t.CUSTOMER_ANSWERED] = s.CUSTOMER_ANSWERED
     table[s.CUSTOMER_ANSWERED, t.LEG_BRIDGED] = s.CUSTOMER_ANSWERED
     table[s.CUSTOMER_ANSWERED, t.CONNECTED] = s.DONE
+    table[s.CUSTOMER_ANSWERED, t.TALKING] = s.TALKING
+    table[s.TALKING, t.CONNECTED] = s.DONE
     for flying in _IN_FLIGHT:
         table[flying, t.ATTEMPT_ENDED] = s.DONE
         table[flying, t.EXPIRED] = s.DONE
@@ -161,6 +172,14 @@ class CallbackJob:
     kind: JobKind = JobKind.DROP_REDIAL
     # A queue callback's place: when its caller joined the queue (None for a drop redial).
     joined_at: float | None = None
+    # A promised callback: the note the agent left, the time promised (due_at moves with
+    # retries and hours), who made it, when agent and customer were bridged, and whether
+    # it was kept later than policy.promise.late_after.
+    note: str = ""
+    promised_at: float | None = None
+    made_by: str = ""
+    connected_at: float | None = None
+    late: bool = False
     # Bumped by every stored change: a write expecting another revision lost a race.
     revision: int = 0
 

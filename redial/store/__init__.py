@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from redial.core.commands import NewJob, RecordRequest, SaveJob
+from redial.core.commands import NewJob, RecordPromise, RecordRequest, SaveJob
 from redial.core.jobs import CallbackJob
 from redial.core.tracker import EndedCall
 from redial.policy.classify import Classification
@@ -37,7 +37,13 @@ class JobStore(Protocol):
 
     async def record_request(self, request: RecordRequest, now: float) -> tuple[CallbackJob, bool]: ...
 
-    async def save_job(self, save: SaveJob, now: float) -> None: ...
+    async def save_job(self, save: SaveJob, now: float) -> CallbackJob | None: ...
+
+    async def record_promise(self, promise: RecordPromise, now: float) -> CallbackJob: ...
+
+    async def latest_call(self, number_key: str, call: str = "") -> dict[str, Any] | None: ...
+
+    async def latest_trunk(self, queue: str) -> str: ...
 
     async def forget_reservation(self, job_id: int, interface: str, now: float) -> None: ...
 

@@ -98,6 +98,15 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX callback_offers_at ON callback_offers (at);
     """,
+    # 6: promised callbacks: the note, the time promised (due_at moves with retries), who
+    # made it, when agent and customer were bridged, and whether it was kept late.
+    """
+    ALTER TABLE redials ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE redials ADD COLUMN promised_at REAL;
+    ALTER TABLE redials ADD COLUMN made_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE redials ADD COLUMN connected_at REAL;
+    ALTER TABLE redials ADD COLUMN late INTEGER NOT NULL DEFAULT 0
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

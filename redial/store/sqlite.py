@@ -25,6 +25,7 @@ from redial.store import schema
 from redial.store.callbacks import CallbackWrites
 from redial.store.calls import CallWrites, RecentDrops
 from redial.store.erase import Erasure
+from redial.store.promises import PromiseWrites
 from redial.store.reports import Reports
 from redial.store.schema import statements_of
 
@@ -36,7 +37,7 @@ _REDIAL_SELECT = """
            c.queue, c.agent_interface, c.agent_member, c.trunk, r.state, r.due_at,
            r.channel_id, r.originated_at, r.outcome, r.detail, r.attempt, r.dial_number,
            r.ring_interface, r.agent_deadline, r.paused_interface, c.ended_at, r.passed_over, r.rings,
-           r.kind, r.revision, r.joined_at
+           r.kind, r.revision, r.joined_at, r.note, r.promised_at, r.made_by, r.connected_at, r.late
     FROM redials r JOIN calls c ON c.id = r.call_id
 """
 
@@ -70,10 +71,15 @@ def _job(row: Sequence[Any]) -> CallbackJob:
         kind=JobKind(row[24]),
         revision=row[25],
         joined_at=row[26],
+        note=row[27],
+        promised_at=row[28],
+        made_by=row[29],
+        connected_at=row[30],
+        late=bool(row[31]),
     )
 
 
-class Store(CallWrites, CallbackWrites, Reports, Erasure):
+class Store(CallWrites, CallbackWrites, PromiseWrites, Reports, Erasure):
     """Async access to the SQLite file. Open with :meth:`open`, close with :meth:`close`."""
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
@@ -235,12 +241,13 @@ class Store(CallWrites, CallbackWrites, Reports, Erasure):
         )
         return job_id
 
-    async def save_job(self, save: SaveJob, now: float) -> None:
+    async def save_job(self, save: SaveJob, now: float) -> CallbackJob | None:
         """Write a job's new state, only over the state and revision it was moved from.
 
         A row that moved on meanwhile (another writer, a lost race) raises :class:`LostWrite`
         and nothing of the step is kept. ``save.ended_attempt``, the attempt this state
-        follows, is logged in the same commit: the two are one step.
+        follows, is logged in the same commit: the two are one step; so is
+        ``save.then_promise``, the promise that takes over the job (returned once stored).
         """
         job = save.job
         db = self._db
@@ -254,7 +261,7 @@ class Store(CallWrites, CallbackWrites, Reports, Erasure):
             cursor = await db.execute(
                 """UPDATE redials SET state=?, due_at=?, originated_at=?, outcome=?, detail=?, updated_at=?,
                        channel_id=?, attempt=?, dial_number=?, ring_interface=?, agent_deadline=?, paused_interface=?,
-                       passed_over=?, rings=?, revision=?
+                       passed_over=?, rings=?, revision=?, connected_at=?, late=?
                    WHERE id=? AND state=? AND revision=?""",
                 (
                     job.state.value,
@@ -272,6 +279,8 @@ class Store(CallWrites, CallbackWrites, Reports, Erasure):
                     " ".join(job.passed_over),
                     job.rings,
                     job.revision,
+                    job.connected_at,
+                    int(job.late),
                     job.id,
                     save.expected_state.value,
                     save.expected_revision,
@@ -286,10 +295,14 @@ class Store(CallWrites, CallbackWrites, Reports, Erasure):
                 "INSERT INTO redial_log (redial_id, at, state, outcome, detail) VALUES (?,?,?,?,?)",
                 (job.id, now, job.state.value, job.outcome.value if job.outcome else None, job.detail),
             )
+            promise_id = None
+            if save.then_promise is not None:
+                promise_id = await self._insert_promise(save.then_promise, now)
             await db.commit()
         except BaseException:
             await db.rollback()
             raise
+        return None if promise_id is None else await self.job(promise_id)
 
     async def paused_interfaces(self) -> list[tuple[int, str, str]]:
         """Interfaces finished redials left paused: (redial id, interface, the redial's ChannelId).
