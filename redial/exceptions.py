@@ -66,3 +66,7 @@ class PortUnavailable(RedialError):
         self.service, self.host, self.port, self.holder = service, host, port, holder
         held = f"; held by {holder}" if holder else ""
         super().__init__(f"{service}: cannot listen on {host}:{port}: {error}{held}")
+
+
+class PromiseRefused(RedialError, ValueError):
+    """A promise that cannot be made as asked (a bad time, an unknown agent, a refused number): the text says why."""

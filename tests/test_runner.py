@@ -15,7 +15,7 @@ from redial.clock import ManualClock
 from redial.config import Settings, parse_settings
 from redial.core.commands import SaveJob
 from redial.core.engine import LinkUp
-from redial.core.jobs import CallbackJob, CancelAnswer, JobState, Outcome, Trigger, move
+from redial.core.jobs import CallbackJob, CancelAnswer, JobKind, JobState, Outcome, Trigger, move
 from redial.core.tracker import CallerWithheld
 from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, LostWrite, StoreError
 from redial.service.replay import load_frames
@@ -278,7 +278,8 @@ class TestAgentAvailability:
         assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent2"]
         assert originator.pauses == [("PJSIP/agent2", True, "redial")]
 
-    async def test_callback_fallback_originates_nothing(self, store: Store) -> None:
+    async def test_callback_fallback_becomes_the_queues_promise(self, store: Store) -> None:
+        """fallback: callback ends the drop callback_requested and stores a promise owned by the queue, worked at once."""
         clock, originator = ManualClock(START), FakeOriginator()
         engine = EngineRunner(cfg(agent={"fallback": "callback"}), store, originator, clock)
         await engine.handle(
@@ -287,8 +288,14 @@ class TestAgentAvailability:
         await run(engine, clock, drop(1))
         clock.advance(6)
         await engine.tick()
-        assert originator.actions == [] and engine.open_redials == []
-        assert (await store.history())[0]["outcome"] == "callback_requested"
+        assert originator.actions == []
+        assert [r["outcome"] for r in await store.history()] == [None, "callback_requested"]
+        [promise] = engine.open_redials
+        assert promise.kind is JobKind.PROMISED_CALLBACK and promise.agent_interface == ""
+        assert [j.kind for j in await store.open_jobs()] == [JobKind.PROMISED_CALLBACK]
+        await engine.tick()
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent2"]
+        assert originator.actions[0]["CallerID"].startswith('"PROMISED ')
 
     async def test_agent_released_after_outcome(self, store: Store) -> None:
         """The agent is unpaused after no answer; with nobody else free it ends as a callback, never quietly."""
@@ -303,8 +310,10 @@ class TestAgentAvailability:
         assert len(originator.actions) == 1  # the agent who did not answer is not rung again
         clock.advance(121)
         await engine.tick()
-        assert engine.open_redials == [] and len(originator.actions) == 1
-        assert (await store.history())[0]["outcome"] == "callback_requested"
+        # Never quietly: the drop became the queue's promise, which rings whoever is free.
+        assert [j.kind for j in engine.open_redials] == [JobKind.PROMISED_CALLBACK]
+        assert len(originator.actions) == 2 and originator.actions[1]["CallerID"].startswith('"PROMISED ')
+        assert "callback_requested" in [r["outcome"] for r in await store.history()]
         assert engine.snapshot()["callbacks_requested"][0]["redial_id"] == waiting.id  # type: ignore[index]
 
     async def test_connected_redial_holds_agent_until_call_ends(self, store: Store) -> None:
@@ -661,8 +670,8 @@ class TestAgentSideFailure:
         await engine.handle(ev.OriginateResult("x", False, 0, str(originator.actions[1]["ChannelId"]), ""))
         clock.advance(121)
         await engine.tick()
-        assert engine.open_redials == [] and len(originator.actions) == 2
-        assert (await store.history())[0]["outcome"] == "callback_requested"
+        assert [j.kind for j in engine.open_redials] == [JobKind.PROMISED_CALLBACK] and len(originator.actions) == 2
+        assert "callback_requested" in [r["outcome"] for r in await store.history()]
         assert engine.metrics.outcomes.labels("callback_requested")._value.get() == 1
 
 

@@ -309,6 +309,20 @@ class AgentBoard:
                 return state
         return None
 
+    def find_member(self, name: str) -> list[str]:
+        """Member interfaces ``name`` names: the interface, its device or state interface, or the
+        member name (any case)."""
+        wanted = name.strip().lower()
+        found = []
+        for interface, queues in self._members.items():
+            for member in queues.values():
+                phone = self._hint_devices.get(member.state_interface, member.state_interface)
+                names = (interface, member.state_interface, phone, member.name)
+                if wanted in (n.lower() for n in names if n):
+                    found.append(interface)
+                    break
+        return sorted(found)
+
     def members_of(self, queue: str) -> list[str]:
         """Every member interface of ``queue``, whatever its state."""
         return [interface for interface, queues in self._members.items() if queue in queues]

@@ -15,6 +15,7 @@ from redial.core.commands import Command, ForgetReservation, Originate, QueueLog
 from redial.core.jobs import PENDING, CallbackJob, JobKind, JobState, Outcome, Trigger, channel_id_for, move
 from redial.core.open_jobs import OpenJobs
 from redial.core.progress import AGENT_OUTCOMES
+from redial.core.promises import Promises
 from redial.core.queue_callbacks import QueueCallbacks
 from redial.core.reservations import Reservations
 from redial.exceptions import UnsafeValueError
@@ -73,9 +74,10 @@ class Attempts:
         log: structlog.typing.FilteringBoundLogger,
         customer_on_call: Callable[[CallbackJob], tuple[Outcome, str] | None],
         callbacks: QueueCallbacks,
+        promises: Promises,
     ) -> None:
         self.settings = settings
-        self.callbacks = callbacks
+        self.callbacks, self.promises = callbacks, promises
         self._board, self._jobs, self._guard = board, jobs, guard
         self._metrics, self._log = metrics, log
         self._customer_on_call = customer_on_call
@@ -100,7 +102,7 @@ class Attempts:
         if last is None:
             return True
         agent_version, open_version, board_version, planned_at = last
-        if job.kind is JobKind.QUEUE_CALLBACK:
+        if job.kind is not JobKind.DROP_REDIAL:
             # Its turn comes with a change of the line, the members, or the open jobs.
             return (
                 now >= planned_at + AGENT_RECHECK
@@ -126,7 +128,7 @@ class Attempts:
             self.wrapup_ends = {job_id: at for job_id, at in self.wrapup_ends.items() if job_id in self._jobs}
 
     def attempt(self, job: CallbackJob, now: float) -> list[Command]:
-        if job.kind is JobKind.QUEUE_CALLBACK:
+        if job.kind is not JobKind.DROP_REDIAL:
             return self._attempt_callback(job, now)
         on_call = self._customer_on_call(job)
         if on_call is not None:  # checked again at every turn: the customer may have called meanwhile
@@ -177,7 +179,7 @@ class Attempts:
         return self._ring(job, plan, policy, now)
 
     def _attempt_callback(self, job: CallbackJob, now: float) -> list[Command]:
-        """A queue callback's turn: see :meth:`QueueCallbacks.plan`."""
+        """A queue callback's turn (:meth:`QueueCallbacks.plan`) or a due promise's (:meth:`Promises.plan`)."""
         # A drop redial goes first: the agent it waits for (its window, their call) is not taken,
         # nor one whose queue call just ended and is not decided yet (it may be a drop).
         held = {
@@ -185,12 +187,13 @@ class Attempts:
             for j in self._jobs
             if j.kind is JobKind.DROP_REDIAL and j.state in PENDING and j.agent_interface not in j.passed_over
         } | self.callbacks.agents_on_calls()
-        plan = self.callbacks.plan(job, now, self._jobs.reserved(job.id) | held)
+        planner = self.callbacks.plan if job.kind is JobKind.QUEUE_CALLBACK else self.promises.plan
+        plan = planner(job, now, self._jobs.reserved(job.id) | held)
         if isinstance(plan, Defer):
             return self._defer(job, plan)
         if isinstance(plan, WaitForAgent):
             self._agent_plans[job.id] = (-1, self._jobs.version, self._turn_stamp(), now)
-            if job.state is JobState.WAITING_AGENT and job.detail == plan.detail:
+            if job.state is JobState.WAITING_AGENT and job.detail == plan.detail and job.agent_deadline == plan.until:
                 return []
             return [self._jobs.save(move(job, Trigger.WAIT_AGENT, plan.detail, agent_deadline=plan.until))]
         return self._hint_first(job, plan.interface) or self._ring(job, plan, self.settings.policy_for(job.queue), now)
@@ -245,6 +248,8 @@ class Attempts:
         )
         if job.kind is JobKind.QUEUE_CALLBACK:
             request = self.callbacks.originate_request(request, job, now)
+        elif job.kind is JobKind.PROMISED_CALLBACK:
+            request = self.promises.originate_request(request, job, plan.interface)
         try:
             action = originate_action(request, f"{channel_id}-o{self._action_seq}")
         except UnsafeValueError as exc:
@@ -281,8 +286,8 @@ class Attempts:
         """Audit line in queue_log, linked to the dropped call (or the queue entry that asked) by its Uniqueid."""
         if not self.settings.originate.queue_log:
             return []
-        if job.kind is JobKind.QUEUE_CALLBACK:
-            verb = verb.replace("REDIAL", "CALLBACK")
+        if job.kind is not JobKind.DROP_REDIAL:
+            verb = verb.replace("REDIAL", "CALLBACK" if job.kind is JobKind.QUEUE_CALLBACK else "PROMISE")
         interface = job.ring_interface or job.agent_interface
         return [QueueLog(job.id, verb, queue_log_action(job.queue, interface, job.original_uniqueid, verb, fields))]
 
@@ -294,7 +299,7 @@ class Attempts:
             # member takes over now (or, when none can, a callback is recorded). This is
             # no attempt on the customer.
             passed, due, detail = (*job.passed_over, ended.ring_interface), now, "trying another member"
-            if job.kind is JobKind.QUEUE_CALLBACK and set(self._board.members_of(job.queue)) <= set(passed):
+            if job.kind is not JobKind.DROP_REDIAL and set(self._board.members_of(job.queue)) <= set(passed):
                 # Every member failed to take it: all of them again, after a pause (never a ring loop).
                 passed, due, detail = (), now + MEMBERS_AGAIN_AFTER, f"every member again in {MEMBERS_AGAIN_AFTER:g} s"
             return move(
@@ -310,6 +315,8 @@ class Attempts:
             )
         if job.kind is JobKind.QUEUE_CALLBACK:
             return self.callbacks.retry(job, ended, now)
+        if job.kind is JobKind.PROMISED_CALLBACK:
+            return self.promises.retry(job, ended, now)
         retry = self.settings.policy_for(job.queue).retry
         if outcome is None or outcome.value not in retry.retry_on or job.attempt >= retry.attempts:
             return None
@@ -335,22 +342,31 @@ class Attempts:
         following = self._next_after(job, ended, now)
         if following is None and job.kind is JobKind.QUEUE_CALLBACK:
             ended = self.callbacks.final(ended)
+        elif following is None and job.kind is JobKind.PROMISED_CALLBACK:
+            ended = self.promises.final(ended)
         if following is None:
-            commands: list[Command] = [self._jobs.save(ended)]
+            # A drop nobody could take becomes the queue's promise, in the same commit.
+            promise = None
+            if ended.outcome is Outcome.CALLBACK_REQUESTED and self.settings.promise.enabled:
+                promise = self.promises.from_drop(ended, now)
+            commands: list[Command] = [self._jobs.save(ended, then_promise=promise)]
         else:
             commands = [self._jobs.save(following, ended_attempt=ended)]
         if ended.outcome is not None:
             self._metrics.outcomes.labels(ended.outcome.value).inc()
             if job.kind is JobKind.QUEUE_CALLBACK:
                 self.callbacks.count_end(ended, now)
+            elif job.kind is JobKind.PROMISED_CALLBACK:
+                self.promises.count_end(ended)
             elif ended.outcome is Outcome.CONNECTED:
                 self._metrics.drop_to_connected.observe(max(0.0, now - ended.dropped_at))
         if ended.originated_at is not None:
             outcome = ended.outcome.value if ended.outcome else "unknown"
             took = f"{max(0.0, now - ended.originated_at):.0f}"
             commands += self.queue_log(ended, "REDIALEND", [str(ended.id), str(ended.attempt), outcome, took])
-        if ended.outcome is Outcome.CONNECTED and ended.paused_interface:
-            # Agent and customer are talking: keep the agent out of the queue until it ends.
+        if ended.outcome is Outcome.CONNECTED and ended.paused_interface and job.kind is not JobKind.PROMISED_CALLBACK:
+            # Agent and customer are talking: keep the agent out of the queue until it ends
+            # (a promise is finished only once their talk ended: released now).
             self.reservations.hold(ended.channel_id, ended.id, ended.paused_interface)
             return commands
         commands += self.release_reservation(following or ended, now)
@@ -358,6 +374,8 @@ class Attempts:
             self.attention.callback_requested(ended, now)
         if following is None and ended.outcome is Outcome.UNREACHED:
             self.attention.unreached(ended, now)
+            if job.kind is JobKind.PROMISED_CALLBACK:
+                commands.append(self.promises.alert(ended, now))
         return commands
 
     # ---- reservations ---------------------------------------------------------------

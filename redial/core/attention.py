@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import structlog
 
-from redial.core.jobs import CallbackJob
+from redial.core.jobs import CallbackJob, JobKind
 
 # How many of the latest of each `redial status` lists.
 _SHOWN = 50
@@ -20,9 +20,16 @@ class Attention:
         self._log = log
         self.callbacks_requested: list[dict[str, object]] = []
         self.unreached_jobs: list[dict[str, object]] = []
+        self.unreached_promises: list[dict[str, object]] = []
 
     def unreached(self, job: CallbackJob, now: float) -> None:
-        """A queue callback's customer was never reached."""
+        """A queue callback's or a promise's customer was never reached."""
+        if job.kind is JobKind.PROMISED_CALLBACK:
+            owner = job.agent_member or job.agent_interface or "(queue)"
+            self.unreached_promises = self._note(
+                "promise_unreached", self.unreached_promises, job, now, attempts=job.attempt, owner=owner
+            )
+            return
         self.unreached_jobs = self._note(
             "queue_callback_unreached", self.unreached_jobs, job, now, attempts=job.attempt
         )

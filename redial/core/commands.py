@@ -78,6 +78,13 @@ class RecordRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Alert:
+    """Tell the admin (``promise.webhook``): sent in the background, never in the way of the calls."""
+
+    payload: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
 class RecordPromise:
     """Store a promised callback (a call row of its own and its job) in one commit, before anyone
     is told it exists. ``key`` makes it once only: a second write with the same key is refused."""
@@ -127,9 +134,15 @@ class SaveJob:
     then_promise: RecordPromise | None = None
 
     @classmethod
-    def over(cls, held: CallbackJob, moved: CallbackJob, ended_attempt: CallbackJob | None = None) -> SaveJob:
+    def over(
+        cls,
+        held: CallbackJob,
+        moved: CallbackJob,
+        ended_attempt: CallbackJob | None = None,
+        then_promise: RecordPromise | None = None,
+    ) -> SaveJob:
         """The write of ``moved`` over ``held`` (the job as stored now): one revision on."""
-        return cls(moved.changed(revision=held.revision + 1), held.state, held.revision, ended_attempt)
+        return cls(moved.changed(revision=held.revision + 1), held.state, held.revision, ended_attempt, then_promise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +209,7 @@ class ContinueLogin:
 
 Command = (
     ContinueLogin
+    | Alert
     | RecordCall
     | RecordRequest
     | SaveJob

@@ -32,6 +32,7 @@ from redial.core.commands import (
     Recorded,
     ResolveHint,
     Result,
+    SaveJob,
     Unpause,
 )
 from redial.core.inputs import EngineInput, LinkUp
@@ -40,6 +41,7 @@ from redial.core.jobs import PENDING, CallbackJob, CancelAnswer, JobKind, JobSta
 from redial.core.login import LoginHandling
 from redial.core.open_jobs import OpenJobs
 from redial.core.progress import advance, expire
+from redial.core.promises import Promises
 from redial.core.queue_callbacks import QueueCallbacks
 from redial.core.queue_line import QueueLine
 from redial.core.tracker import CallerWithheld, CallTracker, EndedCall, InboundCall, RoutedToAgent
@@ -88,6 +90,16 @@ class CallbackEngine(LoginHandling, CallbackRequests):
             self.tracker.agents_on_calls,
             lambda: self.tracker.calls_ended,
         )
+        self.promises = Promises(
+            settings,
+            self.board,
+            self.jobs,
+            self.tracker.find,
+            self.intake.customer_key,
+            self.intake.check_callback_number,
+            lambda key: bool(key) and self.tracker.live_call_with(key) is not None,
+            self.metrics,
+        )
         self.attempts = Attempts(
             settings,
             self.board,
@@ -97,6 +109,7 @@ class CallbackEngine(LoginHandling, CallbackRequests):
             self._log,
             self._customer_on_call,
             self.callbacks,
+            self.promises,
         )
         # Asterisk's start time at the last login: a new one means it restarted meanwhile.
         self._pbx_started = ""
@@ -104,7 +117,7 @@ class CallbackEngine(LoginHandling, CallbackRequests):
     # ---- state held -------------------------------------------------------------------
     def reload(self, settings: Settings) -> None:
         """Take a new configuration (SIGHUP); calls and jobs in progress carry on."""
-        self.settings = self.attempts.settings = self.callbacks.settings = settings
+        self.settings = self.attempts.settings = self.callbacks.settings = self.promises.settings = settings
         self.intake.reload(settings)
         self._guard.settings = settings.outage_guard
         # A queue's own wrapuptime never shows on AMI: it comes from the policy.
@@ -126,6 +139,8 @@ class CallbackEngine(LoginHandling, CallbackRequests):
         self.intake.resume(recent_redials)
         for queue in {j.queue for j in open_jobs if j.kind is JobKind.QUEUE_CALLBACK}:
             self.callbacks.count_pending(queue)
+        for queue in {j.queue for j in open_jobs if j.kind is JobKind.PROMISED_CALLBACK}:
+            self.promises.count_pending(queue)
 
     def replace_job(self, job_id: int, stored: CallbackJob | None) -> None:
         """A write of this job lost a race (or failed): hold what the store holds instead."""
@@ -187,6 +202,7 @@ class CallbackEngine(LoginHandling, CallbackRequests):
             ],
             "callbacks_requested": list(self.attempts.attention.callbacks_requested),
             "queue_callbacks_unreached": list(self.attempts.attention.unreached_jobs),
+            "promises_unreached": list(self.attempts.attention.unreached_promises),
         }
 
     # ---- inputs -----------------------------------------------------------------------
@@ -218,7 +234,7 @@ class CallbackEngine(LoginHandling, CallbackRequests):
         if not len(self.jobs) or not self._may_concern_a_job(item):
             return commands
         for job in self.jobs:
-            moved = advance(job, item)
+            moved = advance(job, item, now, self.settings.policy_for(job.queue).promise.min_talk)
             if moved is None:
                 continue
             if moved.done:
@@ -291,6 +307,8 @@ class CallbackEngine(LoginHandling, CallbackRequests):
         if isinstance(command, RecordCall) and isinstance(result, Done):
             assert isinstance(result.value, Recorded)
             return self._recorded(command, result.value, now)
+        if isinstance(command, SaveJob) and isinstance(result, Done) and isinstance(result.value, CallbackJob):
+            return self.promise_stored(result.value, now)
         if isinstance(command, Originate):
             return self._originated(command, result, now)
         if isinstance(command, Unpause):
@@ -376,42 +394,14 @@ class CallbackEngine(LoginHandling, CallbackRequests):
             return []
         return self.attempts.attempt(job, now)
 
-    # ---- the customer -----------------------------------------------------------------
-    def _customer_on_call(self, job: CallbackJob) -> tuple[Outcome, str] | None:
-        """Is ``job``'s customer on a live call with the PBX right now? The outcome that ends it."""
-        live = self.tracker.live_call_with(self.intake.customer_key(job.customer_number))
-        if live is None:
-            return None
-        linkedid, role = live
-        if role == "caller":
-            return Outcome.CUSTOMER_CALLED_BACK, f"the customer is calling in again (call {linkedid})"
-        return Outcome.CUSTOMER_ON_CALL, f"the customer is on a call with the PBX (call {linkedid})"
-
-    def _on_inbound(self, call: InboundCall, now: float) -> list[Command]:
-        caller = self.intake.customer_key(call.caller_number)
-        callee = self.intake.dialled_key(call.dialled) if call.dialled else ""
-        if not caller and not callee:
-            return []
-        commands: list[Command] = []
-        for job in self.jobs:
-            if job.state not in PENDING or job.kind is JobKind.QUEUE_CALLBACK:
-                continue  # a queue callback ends only when its caller reaches an agent
-            key = self.intake.customer_key(job.customer_number)
-            if key and key == caller:
-                outcome, detail = Outcome.CUSTOMER_CALLED_BACK, f"the customer called in again (call {call.uniqueid})"
-            elif key and key == callee:
-                outcome, detail = Outcome.CUSTOMER_ON_CALL, f"someone dialled the customer (call {call.uniqueid})"
-            else:
-                continue
-            ended = move(job, Trigger.CUSTOMER_REACHED_US, f"{detail} before the redial", outcome)
-            commands += self.attempts.finish(job, ended, now)
-        return commands
-
 
 def _turn(job: CallbackJob) -> tuple[int, float, int]:
-    """The order due jobs are worked in: drop redials first, then queue callbacks by their place."""
+    """The order due jobs are worked in: drop redials first, then promises by their time, then
+    queue callbacks by their place."""
     if job.kind is JobKind.QUEUE_CALLBACK:
-        return (1, job.joined_at if job.joined_at is not None else job.due_at, job.id)
+        return (2, job.joined_at if job.joined_at is not None else job.due_at, job.id)
+    if job.kind is JobKind.PROMISED_CALLBACK:
+        return (1, job.due_at, job.id)
     return (0, job.due_at, job.id)
 
 

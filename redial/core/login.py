@@ -14,7 +14,7 @@ from redial.core.attempts import Attempts
 from redial.core.commands import Command, ContinueLogin
 from redial.core.inputs import LinkUp
 from redial.core.intake import Intake
-from redial.core.jobs import IN_FLIGHT, Outcome, Trigger, move
+from redial.core.jobs import IN_FLIGHT, JobState, Outcome, Trigger, move
 from redial.core.open_jobs import OpenJobs
 from redial.core.queue_line import QueueLine
 from redial.core.tracker import CallTracker
@@ -75,7 +75,11 @@ class LoginHandling:
         # Events may have been lost while the link was down: a job in flight whose
         # channels are gone from the PBX will never report its outcome.
         for job in self.jobs:
-            if job.state in IN_FLIGHT and job.channel_id not in alive:
+            if job.state is JobState.TALKING and job.channel_id not in alive:
+                # A promise's conversation ended while the link was down: kept (never called twice).
+                detail = "kept: the conversation ended while the AMI link was down"
+                commands += self.attempts.finish(job, move(job, Trigger.CONNECTED, detail, Outcome.CONNECTED), now)
+            elif job.state in IN_FLIGHT and job.channel_id not in alive:
                 detail = "outcome unknown: its channels were gone when the AMI link came back"
                 commands += self.attempts.finish(job, move(job, Trigger.EXPIRED, detail, Outcome.FAILED), now)
         # Agents a killed daemon left reserved, and connected redials whose call ended meanwhile.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from redial.core.commands import SaveJob
+from redial.core.commands import RecordPromise, SaveJob
 from redial.core.jobs import IN_FLIGHT, CallbackJob, JobState
 
 
@@ -60,10 +60,12 @@ class OpenJobs:
         self.version += 1
         self._jobs.pop(job_id, None)
 
-    def save(self, job: CallbackJob, ended_attempt: CallbackJob | None = None) -> SaveJob:
+    def save(
+        self, job: CallbackJob, ended_attempt: CallbackJob | None = None, then_promise: RecordPromise | None = None
+    ) -> SaveJob:
         """The write that stores ``job`` over the version held now; held from here on as written."""
         current = self._jobs.get(job.id)
-        command = SaveJob.over(current if current is not None else job, job, ended_attempt)
+        command = SaveJob.over(current if current is not None else job, job, ended_attempt, then_promise)
         written = command.job
         if ended_attempt is not None:
             self.log(ended_attempt)

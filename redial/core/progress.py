@@ -51,15 +51,18 @@ def concerns(job: CallbackJob, event: ev.AmiEvent) -> bool:
     return False
 
 
-def advance(job: CallbackJob, event: ev.AmiEvent) -> CallbackJob | None:
+def advance(job: CallbackJob, event: ev.AmiEvent, now: float = 0.0, min_talk: float = 0.0) -> CallbackJob | None:
     """The job's next state after ``event``, or ``None`` when nothing changes.
 
     Cross-topic ordering in AMI is "usually", so the agent's answer is accepted
     from either the OriginateResponse or the first leg's DialEnd, whichever comes first.
+    A promised callback is kept only once its conversation lasted ``min_talk`` seconds.
     """
     if job.state not in IN_FLIGHT or not concerns(job, event):
         return None
     state = job.state
+    if state is JobState.TALKING:
+        return _talk_ended(job, event, now, min_talk)
     cid = job.channel_id
     if isinstance(event, ev.OriginateResult):
         if event.success:
@@ -101,6 +104,8 @@ def advance(job: CallbackJob, event: ev.AmiEvent) -> CallbackJob | None:
         if state is not JobState.CUSTOMER_ANSWERED:
             return None
         legs = job.bridged_legs + 1
+        if legs >= 2 and job.kind is JobKind.PROMISED_CALLBACK:
+            return move(job, Trigger.TALKING, "agent and customer are talking", bridged_legs=legs, connected_at=now)
         if legs >= 2:
             return move(job, Trigger.CONNECTED, "agent and customer are talking", Outcome.CONNECTED, bridged_legs=legs)
         return move(job, Trigger.LEG_BRIDGED, job.detail, bridged_legs=legs)
@@ -119,9 +124,24 @@ def advance(job: CallbackJob, event: ev.AmiEvent) -> CallbackJob | None:
     return None
 
 
+def _talk_ended(job: CallbackJob, event: ev.AmiEvent, now: float, min_talk: float) -> CallbackJob | None:
+    """A promise's conversation: the first leg to hang up ends it, kept if it lasted ``min_talk`` s."""
+    if not isinstance(event, ev.ChannelHungUp):
+        return None
+    talked = max(0.0, now - (job.connected_at if job.connected_at is not None else now))
+    if talked >= min_talk:
+        return move(job, Trigger.CONNECTED, f"kept: agent and customer talked {talked:.0f} s", Outcome.CONNECTED)
+    detail = f"agent and customer talked only {talked:.0f} s (policy.promise.min_talk: {min_talk:g} s)"
+    return move(job, Trigger.ATTEMPT_ENDED, detail, Outcome.TALK_TOO_SHORT)
+
+
 def expire(job: CallbackJob, now: float, outcome_timeout: float) -> CallbackJob | None:
-    """Close a job whose outcome was never seen (events lost while the link was down)."""
-    if job.state not in IN_FLIGHT or job.originated_at is None:
+    """Close a job whose outcome was never seen (events lost while the link was down).
+
+    A promise's conversation (TALKING) has no such deadline: it ends when a leg hangs up,
+    or at the next login when its channels are gone.
+    """
+    if job.state not in IN_FLIGHT or job.state is JobState.TALKING or job.originated_at is None:
         return None
     if now < job.originated_at + outcome_timeout:
         return None

@@ -11,7 +11,25 @@ ladder; after the last rung the promise is ``unreached``, in sight and alerted.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from redial.ami.actions import OriginateRequest
+from redial.config import BusinessHours, Settings
+from redial.core.agents import AgentBoard, AgentView, Availability
+from redial.core.calls import trunk_of
+from redial.core.commands import Alert, RecordPromise
+from redial.core.jobs import CallbackJob, JobKind, Outcome, Trigger, move
+from redial.core.open_jobs import OpenJobs
+from redial.core.tracked_call import TrackedCall
+from redial.exceptions import PromiseRefused
+from redial.policy.attempt import Defer, Ring, WaitForAgent
+from redial.policy.hours import is_open, next_open
+from redial.policy.numbers import NumberCheck
+from redial.policy.when import due_time
+from redial.service.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +70,303 @@ class PromiseAnswer:
     agent_interface: str = ""
     # Whole minutes from now to the due time (what the phone says).
     minutes: int = 0
+
+
+# The customer is on a call with the PBX (still hearing the promise, say): look again this much later.
+ON_CALL_RECHECK = 5.0
+# A promise waiting for a free member is planned again at every change of the members and
+# open jobs, and at least every attempts.AGENT_RECHECK (1 s): this deadline is nominal.
+MEMBER_RECHECK = 3600.0
+# When hours are set but no opening is found within two weeks.
+_CLOSED_RECHECK = 3600.0
+
+
+def whole_minutes(seconds: float) -> int:
+    """What the customer hears: whole minutes, rounded (at least 0)."""
+    return max(0, round(seconds / 60))
+
+
+class Promises:
+    """Making promises, and the plan, the Originate and the ladder of a due one."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        board: AgentBoard,
+        jobs: OpenJobs,
+        find_call: Callable[[str], TrackedCall | None],
+        number_key: Callable[[str], str],
+        check_number: Callable[[str, str], NumberCheck],
+        on_live_call: Callable[[str], bool],
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self._board, self._jobs = board, jobs
+        self._find_call = find_call
+        self._number_key = number_key
+        self._check_number = check_number
+        self._on_live_call = on_live_call
+        self._metrics = metrics
+        self._made = 0  # promises made by this run: part of each one's unique key
+
+    # ---- making one -------------------------------------------------------------------
+    def make(self, request: PromiseRequest, now: float, latest: Mapping[str, Any] | None) -> RecordPromise:
+        """The promise to store, from ``request`` and the customer's latest call in the store
+        (``latest``); :class:`PromiseRefused` names what is wrong."""
+        if not self.settings.promise.enabled:
+            raise PromiseRefused("promised callbacks are disabled (promise.enabled)")
+        live = self._find_call(request.call) if request.call else None
+        if request.source == "phone" and live is None:
+            raise PromiseRefused("no queue call of this channel is followed: the promise needs the call")
+        known = _facts(live, latest)
+        number = request.number or known["customer_number"]
+        if not number:
+            raise PromiseRefused("give the customer's number (or the call's id)")
+        # Without an agent a promise is the queue's; on the phone, the agent who made it owns it.
+        agent = request.agent or (known["agent_interface"] if request.source == "phone" else "")
+        owner, member, queue = self._owner(agent, request.queue or known["queue"])
+        if not queue:
+            raise PromiseRefused("name the queue (--queue): the promise belongs to a queue")
+        check = self._check_number(number, queue)
+        if not check.allowed:
+            raise PromiseRefused(f"{number} cannot be called back: {check.detail}")
+        timezone = self.settings.policy_for(queue).hours.timezone
+        ahead = self.settings.promise.max_ahead_days
+        due = due_time(request.within, request.at, request.minutes, now, timezone, ahead)
+        self._made += 1
+        return RecordPromise(
+            key=f"{now:.6f}-{self._made}",
+            number=number,
+            number_key=self._number_key(number) or check.e164,
+            dial_number=check.dial_number,
+            dialled=known["dialled"],
+            queue=queue,
+            trunk=known["trunk"],
+            owner_interface=owner,
+            owner_member=member,
+            due_at=due,
+            note="".join(ch for ch in request.note if ch.isprintable())[:500],
+            made_by=request.by or request.source,
+            source=request.source,
+            original_uniqueid=known["customer_uniqueid"],
+            channel_prefix=self.settings.originate.channel_id_prefix,
+        )
+
+    def _owner(self, agent: str, queue: str) -> tuple[str, str, str]:
+        """(interface, member name, queue) of the owner ``agent`` names (a member name or interface, or a
+        member's device); ("", "", queue) for the queue's own promise."""
+        if not agent:
+            return "", "", queue
+        matches = self._board.find_member(agent)
+        if not matches:
+            raise PromiseRefused(f"no queue member is known as {agent!r} (a member name or interface)")
+        if queue:
+            in_queue = [m for m in matches if queue in self._board.queues_of(m)]
+            if not in_queue:
+                raise PromiseRefused(f"{agent} is not a member of the queue {queue}")
+            matches = in_queue
+        interface = matches[0]
+        queues = self._board.queues_of(interface)
+        if not queue:
+            if len(queues) != 1:
+                raise PromiseRefused(f"{agent} is a member of {', '.join(queues)}: name the queue (--queue)")
+            queue = queues[0]
+        return interface, self._board.name_of(interface), queue
+
+    def from_drop(self, ended: CallbackJob, now: float) -> RecordPromise:
+        """A drop redial nobody could take, as a promise owned by its queue (due now: its next opening)."""
+        return RecordPromise(
+            key=f"drop-{ended.id}",
+            number=ended.customer_number,
+            number_key=self._number_key(ended.customer_number),
+            dial_number=ended.dial_number,
+            dialled=ended.dialled,
+            queue=ended.queue,
+            trunk=ended.trunk,
+            owner_interface="",
+            owner_member="",
+            due_at=now,
+            note=f"drop redial {ended.id}: {ended.detail}"[:500],
+            made_by="redial",
+            source="drop",
+            original_uniqueid=ended.original_uniqueid,
+            channel_prefix=self.settings.originate.channel_id_prefix,
+        )
+
+    def answer(self, job: CallbackJob, now: float) -> PromiseAnswer:
+        """What the maker is told once the promise is stored."""
+        due = self.first_due(job, now)
+        moved = "" if due <= job.due_at else "; outside business hours: moved to the next opening"
+        owner = job.agent_member or job.agent_interface or f"the queue {job.queue}"
+        return PromiseAnswer(
+            ok=True,
+            detail=f"promise {job.id} stored: {owner} calls {job.customer_number} back{moved}",
+            promise_id=job.id,
+            due_at=due,
+            queue=job.queue,
+            agent_name=job.agent_member,
+            agent_interface=job.agent_interface,
+            minutes=whole_minutes(due - now),
+        )
+
+    def first_due(self, job: CallbackJob, now: float) -> float:
+        """When the promise will first ring: its time, or the queue's next opening after it."""
+        hours = self.settings.policy_for(job.queue).hours
+        if is_open(job.due_at, hours).open:
+            return job.due_at
+        return next_open(job.due_at, hours) or job.due_at
+
+    # ---- keeping it -------------------------------------------------------------------
+    def plan(self, job: CallbackJob, now: float, reserved: set[str]) -> Ring | WaitForAgent | Defer:
+        """Whom a due promise rings: its owner first, another member when the owner cannot."""
+        policy = self.settings.policy_for(job.queue)
+        opened = is_open(now, policy.hours)
+        if not opened.open:
+            until = next_open(now, policy.hours) or now + _CLOSED_RECHECK
+            return Defer(until, f"{opened.detail}: the promise waits for the next opening")
+        if self._on_live_call(self._number_key(job.customer_number)):
+            return Defer(now + ON_CALL_RECHECK, "the customer is on a call with the PBX; never dialled meanwhile")
+        reason = policy.agent.pause_reason
+        owner = job.agent_interface
+        passed = set(job.passed_over)
+        why = "the queue's promise"
+        deadline = job.agent_deadline
+        if owner and owner not in passed:
+            view = self._board.view(owner, now, reason)
+            if owner in reserved:
+                view = AgentView(owner, Availability.BUSY, f"{owner} is ringing for another callback", view.queues)
+            if view.availability in (Availability.FREE, Availability.UNKNOWN):
+                return Ring(owner, False, f"the owner {owner} is free")
+            deadline = deadline if deadline is not None else now + policy.promise.owner_wait
+            if view.availability is Availability.BUSY and now < deadline:
+                return WaitForAgent(deadline, f"{view.detail}; the owner is waited for up to {deadline - now:.0f} s")
+            why = view.detail
+        elif owner:
+            why = f"the owner {owner} did not take it"
+        free = self._board.free_members(job.queue, now, reason, exclude=reserved | passed | {owner})
+        if free:
+            return Ring(free[0], bool(owner), f"{why}: ringing {free[0]} of {job.queue}")
+        return WaitForAgent(now + MEMBER_RECHECK, f"{why}: waiting for a free member of {job.queue}")
+
+    def originate_request(self, request: OriginateRequest, job: CallbackJob, interface: str) -> OriginateRequest:
+        """A redial's Originate made a promise's: "PROMISED" on the phone, the whisper of whose promise."""
+        policy = self.settings.policy_for(job.queue).promise
+        name = job.agent_member or self._board.name_of(job.agent_interface)
+        sound = policy.name_sounds.get(name) or policy.name_sounds.get(job.agent_interface) or ""
+        timeout = policy.owner_ring_timeout if interface == job.agent_interface else request.agent_ring_timeout
+        return dataclasses.replace(
+            request,
+            caller_id_name=policy.agent_caller_id_name,
+            agent_ring_timeout=timeout,
+            agent_prompt=policy.sounds.whisper_before,
+            promise=True,
+            owner_name=name,
+            owner_sound=sound,
+            note_sound=policy.sounds.note_exists if job.note else (),
+        )
+
+    # ---- the ladder and the end -------------------------------------------------------
+    def retry(self, job: CallbackJob, ended: CallbackJob, now: float) -> CallbackJob | None:
+        """The next rung of the queue's ladder when the customer was not reached; None after the last."""
+        ladder = self.settings.policy_for(job.queue).promise.ladder
+        if ended.outcome not in _RETRIED or job.attempt > len(ladder):
+            return None
+        delay = ladder[job.attempt - 1]
+        hours = self.settings.policy_for(job.queue).hours
+        due = now + delay if delay is not None else next_opening_after(now, hours)
+        when = f"in {delay:g} s" if delay is not None else "at the next opening"
+        outcome = ended.outcome.value if ended.outcome else ""
+        return move(
+            job,
+            Trigger.RETRY,
+            f"attempt {job.attempt + 1} of {len(ladder) + 1} {when} after {outcome}",
+            due_at=due,
+            originated_at=None,
+            attempt=job.attempt + 1,
+            agent_deadline=None,
+            ring_interface="",
+            bridged_legs=0,
+            passed_over=(),
+            connected_at=None,
+        )
+
+    def final(self, ended: CallbackJob) -> CallbackJob:
+        """The end of a promise: kept (late or not), or ``unreached`` after the ladder's last rung."""
+        if ended.outcome is Outcome.CONNECTED:
+            policy = self.settings.policy_for(ended.queue).promise
+            promised = ended.promised_at if ended.promised_at is not None else ended.due_at
+            kept_at = ended.connected_at if ended.connected_at is not None else promised
+            return ended.changed(late=kept_at > promised + policy.late_after)
+        if ended.outcome in _CLOSED:
+            return ended
+        last = ended.outcome.value if ended.outcome else "unknown"
+        detail = f"not reached after {ended.attempt} attempt(s); the last: {ended.detail} ({last})"
+        return ended.changed(outcome=Outcome.UNREACHED, detail=detail)
+
+    def alert(self, ended: CallbackJob, now: float) -> Alert:
+        """What the admin's webhook gets for an unreached promise (the log and status have it too)."""
+        return Alert(
+            {
+                "event": "promise_unreached",
+                "promise_id": ended.id,
+                "customer": ended.customer_number,
+                "queue": ended.queue,
+                "owner": ended.agent_member or ended.agent_interface or "",
+                "attempts": ended.attempt,
+                "promised_at": ended.promised_at,
+                "note": ended.note,
+                "detail": ended.detail,
+                "at": now,
+            }
+        )
+
+    def count_made(self, job: CallbackJob) -> None:
+        self._metrics.promises.labels(job.queue, "made").inc()
+        self.count_pending(job.queue)
+
+    def count_end(self, ended: CallbackJob) -> None:
+        count = self._metrics.promises.labels
+        if ended.outcome is Outcome.CONNECTED:
+            by_owner = not ended.agent_interface or ended.ring_interface == ended.agent_interface
+            count(ended.queue, "kept_by_owner" if by_owner else "kept_by_other").inc()
+            if ended.late:
+                count(ended.queue, "late").inc()
+        elif ended.outcome is Outcome.UNREACHED:
+            count(ended.queue, "unreached").inc()
+        elif ended.outcome is Outcome.CUSTOMER_CALLED_BACK:
+            count(ended.queue, "called_back").inc()
+        elif ended.outcome is Outcome.CANCELLED:
+            count(ended.queue, "cancelled").inc()
+        self.count_pending(ended.queue)
+
+    def count_pending(self, queue: str) -> None:
+        pending = sum(1 for j in self._jobs if j.kind is JobKind.PROMISED_CALLBACK and j.queue == queue)
+        self._metrics.promises_pending.labels(queue).set(pending)
+
+
+def _facts(live: TrackedCall | None, latest: Mapping[str, Any] | None) -> dict[str, str]:
+    """What the live call (first) or the customer's latest stored call tell of a new promise."""
+    stored = latest or {}
+    keys = ("customer_number", "queue", "agent_interface", "dialled", "customer_uniqueid")
+    facts = {key: str(getattr(live, key, "") or stored.get(key) or "") for key in keys}
+    facts["trunk"] = (trunk_of(live.customer_channel) if live else "") or str(stored.get("trunk") or "")
+    return facts
+
+
+def next_opening_after(now: float, hours: BusinessHours) -> float:
+    """The start of the queue's next opening after the current one (tomorrow, when always open)."""
+    if hours.weekly is None:
+        return now + 86400.0
+    step, when = 300.0, now
+    for _ in range(14 * 288):  # find the close of the current opening (5-minute steps, two weeks)
+        if not is_open(when, hours).open:
+            break
+        when += step
+    return next_open(when, hours) or now + 86400.0
+
+
+# Attempts that did not reach the customer, tried again along the ladder. Never FAILED:
+# an outcome that was not seen may have reached them.
+_RETRIED = frozenset({Outcome.CUSTOMER_NO_ANSWER, Outcome.CUSTOMER_BUSY, Outcome.TALK_TOO_SHORT})
+# Ends that are no failure to reach the customer.
+_CLOSED = frozenset({Outcome.CUSTOMER_CALLED_BACK, Outcome.CUSTOMER_ON_CALL, Outcome.CANCELLED})

@@ -94,6 +94,10 @@ class CallTracker:
     def __len__(self) -> int:
         return len(self._calls)
 
+    def find(self, ref: str) -> TrackedCall | None:
+        """The followed call whose Linkedid, or one of whose channels' Uniqueid, is ``ref``."""
+        return self._calls.get(ref) or self._calls.get(self._call_of.get(ref, ""))
+
     @property
     def channel_count(self) -> int:
         """Channels being followed; zero once every call has ended."""

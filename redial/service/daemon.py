@@ -19,12 +19,13 @@ from redial.config import Settings
 from redial.core.commands import Command
 from redial.core.engine import LinkUp
 from redial.core.jobs import CancelAnswer
+from redial.core.promises import PromiseAnswer, PromiseRequest
 from redial.core.queue_callbacks import CallbackRequest, RequestAnswer
 from redial.exceptions import StoreError
 from redial.service.agi import ReturningCallerService
 from redial.service.callback_agi import QueueCallbackDesk
 from redial.service.control import ControlServer
-from redial.service.inbox import Inbox
+from redial.service.inbox import CallbackAsk, CancelAsk, Inbox, PromiseAsk, answer
 from redial.service.metrics import Metrics
 from redial.service.notify import Notifier
 from redial.service.runner import EngineRunner
@@ -50,19 +51,6 @@ class _Commands:
     """What the engine answered to an event handled at once, for the consumer to carry out."""
 
     commands: list[Command]
-
-
-@dataclass(frozen=True, slots=True)
-class _Cancel:
-    redial_id: int
-    by: str
-    reply: asyncio.Future[CancelAnswer]
-
-
-@dataclass(frozen=True, slots=True)
-class _CallbackAsk:
-    request: CallbackRequest
-    reply: asyncio.Future[RequestAnswer]
 
 
 class Daemon:
@@ -267,13 +255,19 @@ class Daemon:
     async def request_cancel(self, redial_id: int, by: str) -> CancelAnswer:
         """Cancel through the consumer task, which alone changes the engine's state."""
         reply: asyncio.Future[CancelAnswer] = asyncio.get_running_loop().create_future()
-        self._inbox.put(_Cancel(redial_id, by, reply))
+        self._inbox.put(CancelAsk(redial_id, by, reply))
+        return await reply
+
+    async def request_promise(self, request: PromiseRequest) -> PromiseAnswer:
+        """A promise (the phone, the CLI, the API), through the consumer task like every change of state."""
+        reply: asyncio.Future[PromiseAnswer] = asyncio.get_running_loop().create_future()
+        self._inbox.put(PromiseAsk(request, reply))
         return await reply
 
     async def request_callback(self, request: CallbackRequest) -> RequestAnswer:
         """A caller's callback request, through the consumer task like every change of state."""
         reply: asyncio.Future[RequestAnswer] = asyncio.get_running_loop().create_future()
-        self._inbox.put(_CallbackAsk(request, reply))
+        self._inbox.put(CallbackAsk(request, reply))
         return await reply
 
     def _link_up(self) -> None:
@@ -349,7 +343,7 @@ class Daemon:
             if isinstance(item, _Commands):
                 await engine.carry_out(item.commands)
                 return True
-            if isinstance(item, (LinkUp, _Cancel, _CallbackAsk)) or item is _RELOAD:
+            if isinstance(item, (LinkUp, CancelAsk, CallbackAsk, PromiseAsk)) or item is _RELOAD:
                 await self._control(engine, item)
                 return True
             if item is _RECHECK:
@@ -366,29 +360,12 @@ class Daemon:
         """A login, an operator's cancel or a reload: in turn with the events around it."""
         if item is _RELOAD:
             self.reload()
-        elif isinstance(item, _Cancel):
-            if item.reply.done():
-                return  # the operator was told it failed (timed out): never cancel behind that
-            try:
-                answer = await engine.cancel(item.redial_id, item.by)
-            except Exception as exc:
-                # The operator gets the error, never a reply that hangs until a timeout.
-                if not item.reply.done():
-                    item.reply.set_exception(exc)
-                raise
-            if not item.reply.done():
-                item.reply.set_result(answer)
-        elif isinstance(item, _CallbackAsk):
-            if item.reply.done():
-                return  # the caller was told it failed (timed out): never store it behind that
-            try:
-                stored = await engine.request_callback(item.request)
-            except Exception as exc:
-                if not item.reply.done():
-                    item.reply.set_exception(exc)
-                raise
-            if not item.reply.done():
-                item.reply.set_result(stored)
+        elif isinstance(item, CancelAsk):
+            await answer(item.reply, lambda: engine.cancel(item.redial_id, item.by))
+        elif isinstance(item, CallbackAsk):
+            await answer(item.reply, lambda: engine.request_callback(item.request))
+        elif isinstance(item, PromiseAsk):
+            await answer(item.reply, lambda: engine.make_promise(item.request))
         elif isinstance(item, LinkUp):
             self._link_up()
             self.metrics.ami_logins.inc()

@@ -5,6 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from redial.core.jobs import CancelAnswer
+from redial.core.promises import PromiseAnswer, PromiseRequest
+from redial.core.queue_callbacks import CallbackRequest, RequestAnswer
+
+T = TypeVar("T")
 
 
 class Inbox:
@@ -56,3 +65,42 @@ class Inbox:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAsk:
+    """An operator's cancel, waiting for its answer."""
+
+    redial_id: int
+    by: str
+    reply: asyncio.Future[CancelAnswer]
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAsk:
+    """A caller's callback request, waiting for its answer."""
+
+    request: CallbackRequest
+    reply: asyncio.Future[RequestAnswer]
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseAsk:
+    """A promise to make, waiting for its answer."""
+
+    request: PromiseRequest
+    reply: asyncio.Future[PromiseAnswer]
+
+
+async def answer(reply: asyncio.Future[T], work: Callable[[], Awaitable[T]]) -> None:
+    """Do ``work`` for a waiting asker and give them its answer (or its error)."""
+    if reply.done():
+        return  # the asker was told it failed (timed out): never act behind that
+    try:
+        result = await work()
+    except Exception as exc:
+        if not reply.done():
+            reply.set_exception(exc)
+        raise
+    if not reply.done():
+        reply.set_result(result)

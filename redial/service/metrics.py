@@ -65,6 +65,12 @@ class Metrics:
             buckets=(60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800),
             registry=r,
         )
+        # Promised callbacks per queue: made, kept_by_owner, kept_by_other, late, unreached,
+        # called_back, cancelled; and what is still to be kept.
+        self.promises = Counter("redial_promises", "Promised callbacks made and ended", ["queue", "event"], registry=r)
+        self.promises_pending = Gauge(
+            "redial_promises_pending", "Promised callbacks not yet kept or ended", ["queue"], registry=r
+        )
         self.tracked_calls = Gauge("redial_tracked_calls", "Calls being followed", registry=r)
 
     def exposition(self) -> bytes:

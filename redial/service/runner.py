@@ -9,7 +9,9 @@ and the job is taken again as the store holds it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 import structlog
@@ -19,6 +21,7 @@ from redial.clock import Clock
 from redial.config import PolicySettings, Settings
 from redial.core.agents import AgentBoard, AgentView
 from redial.core.commands import (
+    Alert,
     Command,
     ContinueLogin,
     Done,
@@ -36,8 +39,9 @@ from redial.core.commands import (
 )
 from redial.core.engine import CallbackEngine, EngineInput
 from redial.core.jobs import CallbackJob, CancelAnswer
+from redial.core.promises import PromiseAnswer, PromiseRequest
 from redial.core.queue_callbacks import CallbackOffer, CallbackRequest, RequestAnswer
-from redial.exceptions import AmiError, AmiRefused, StoreError, UnsafeValueError
+from redial.exceptions import AmiError, AmiRefused, PromiseRefused, StoreError, UnsafeValueError
 from redial.policy.numbers import DoNotCallList
 from redial.service.metrics import Metrics
 from redial.store import JobStore
@@ -78,8 +82,11 @@ class EngineRunner:
         clock: Clock,
         log: structlog.typing.FilteringBoundLogger | None = None,
         metrics: Metrics | None = None,
+        alerts: Callable[[dict[str, object]], None] | None = None,
     ) -> None:
         self._store = store
+        # Sends an Alert's payload (promise.webhook) in the background; None: none configured.
+        self._alerts = alerts
         self._originator = originator
         self._clock = clock
         self._log = log if log is not None else structlog.get_logger("redial")
@@ -214,6 +221,31 @@ class EngineRunner:
             return RequestAnswer("merged", f"merged into callback {job.id}", answer.minutes, job.id)
         return RequestAnswer("accepted", f"callback {job.id} stored", answer.minutes, job.id)
 
+    async def make_promise(self, request: PromiseRequest) -> PromiseAnswer:
+        """Make a promise: answered only once it is stored (write-ahead of anyone hearing of it)."""
+        now = self._clock.now()
+        latest = None
+        if (request.call and self.core.tracker.find(request.call) is None) or request.number:
+            key = self.core.intake.customer_key(request.number) if request.number else ""
+            latest = await self._store.latest_call(key, request.call)
+        try:
+            if request.call and latest is None and self.core.tracker.find(request.call) is None:
+                raise PromiseRefused(f"no call {request.call[:80]!r} is known (give its Uniqueid or Linkedid)")
+            record = self.core.make_promise(request, now, latest)
+            originate = self.settings.originate
+            if not record.trunk and not (originate.trunk or originate.customer_route):
+                record = dataclasses.replace(record, trunk=await self._store.latest_trunk(record.queue))
+                if not record.trunk:
+                    raise PromiseRefused(
+                        "no trunk is known to reach this customer: set originate.trunk or originate.customer_route"
+                    )
+        except PromiseRefused as exc:
+            self._log.info("promise_refused", source=request.source, by=request.by, detail=str(exc))
+            return PromiseAnswer(False, str(exc))
+        job = await self._store.record_promise(record, now)
+        await self._run(self.core.promise_stored(job, now))
+        return self.core.promise_answer(job, now)
+
     async def cancel(self, redial_id: int, by: str) -> CancelAnswer:
         answer, commands = self.core.cancel(redial_id, by, self._clock.now())
         await self._run(commands)
@@ -240,10 +272,14 @@ class EngineRunner:
         now = self._clock.now()
         if isinstance(command, SaveJob):
             try:
-                await self._store.save_job(command, now)
+                promise = await self._store.save_job(command, now)
             except StoreError:
                 self.core.replace_job(command.job.id, await self._stored(command.job.id))
                 raise
+            return None if promise is None else Done(command, promise)
+        if isinstance(command, Alert):
+            if self._alerts is not None:
+                self._alerts(command.payload)
             return None
         if isinstance(command, RecordCall):
             if command.job is None and not command.classification.abnormal:
