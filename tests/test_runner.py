@@ -279,7 +279,7 @@ class TestAgentAvailability:
         assert originator.pauses == [("PJSIP/agent2", True, "redial")]
 
     async def test_callback_fallback_becomes_the_queues_promise(self, store: Store) -> None:
-        """fallback: callback ends the drop callback_requested and stores a promise owned by the queue, worked at once."""
+        """fallback: callback ends the drop callback_requested with a promise owned by the queue, worked at once."""
         clock, originator = ManualClock(START), FakeOriginator()
         engine = EngineRunner(cfg(agent={"fallback": "callback"}), store, originator, clock)
         await engine.handle(
