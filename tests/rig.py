@@ -128,13 +128,19 @@ class Rig:
         max_time: float = 150,
         press: str | None = None,
         press_after: float = 2.0,
+        mode: PhoneMode = "answer",
     ) -> CustomerPhone:
         """The customer's phone the redials reach: answers after ``ring_delay``, hangs up ``hangup_after`` later;
         with ``press``, sends that key ``press_after`` s after answering (a queue callback's "press 1")."""
         if self.customer_phone is not None:
             self.customer_phone.stop()
         self.customer_phone = CustomerPhone(
-            ring_delay=ring_delay, hangup_after=hangup_after, max_time=max_time, press=press, press_after=press_after
+            ring_delay=ring_delay,
+            hangup_after=hangup_after,
+            max_time=max_time,
+            press=press,
+            press_after=press_after,
+            mode=mode,
         )
         self.customer_phone.start()
         return self.customer_phone

@@ -229,15 +229,18 @@ class Promises:
         reason = policy.agent.pause_reason
         owner = job.agent_interface
         passed = set(job.passed_over)
-        why = "the queue's promise"
+        # One deadline per attempt (agent_deadline): until then a busy owner is waited for;
+        # after it, and for the queue's own promise, it only dates the wait for a free member.
         deadline = job.agent_deadline
+        if deadline is None:
+            deadline = now + (policy.promise.owner_wait if owner else MEMBER_RECHECK)
+        why = "the queue's promise"
         if owner and owner not in passed:
             view = self._board.view(owner, now, reason)
             if owner in reserved:
                 view = AgentView(owner, Availability.BUSY, f"{owner} is ringing for another callback", view.queues)
             if view.availability in (Availability.FREE, Availability.UNKNOWN):
                 return Ring(owner, False, f"the owner {owner} is free")
-            deadline = deadline if deadline is not None else now + policy.promise.owner_wait
             if view.availability is Availability.BUSY and now < deadline:
                 return WaitForAgent(deadline, f"{view.detail}; the owner is waited for up to {deadline - now:.0f} s")
             why = view.detail
@@ -246,7 +249,7 @@ class Promises:
         free = self._board.free_members(job.queue, now, reason, exclude=reserved | passed | {owner})
         if free:
             return Ring(free[0], bool(owner), f"{why}: ringing {free[0]} of {job.queue}")
-        return WaitForAgent(now + MEMBER_RECHECK, f"{why}: waiting for a free member of {job.queue}")
+        return WaitForAgent(deadline, f"{why}: waiting for a free member of {job.queue}")
 
     def originate_request(self, request: OriginateRequest, job: CallbackJob, interface: str) -> OriginateRequest:
         """A redial's Originate made a promise's: "PROMISED" on the phone, the whisper of whose promise."""

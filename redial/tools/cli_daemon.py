@@ -137,6 +137,9 @@ def _store_lock_or_holder(settings: Settings) -> StoreLock | str:
     return lock
 
 
+_KIND_LABEL = {"drop_redial": "redial", "queue_callback": "callback", "promised_callback": "promise"}
+
+
 def _who(comment: str | None) -> str:
     """This process's user (as the daemon would see it over its socket), ``comment`` appended."""
     from redial.service.control import attributed, user_name
@@ -176,14 +179,15 @@ def status(config_path: Path | None, as_json: bool) -> None:
     click.echo(f"AMI {ami['host']}: {state}; {ami['logins']} login(s)")
     click.echo(f"calls tracked: {snapshot['tracked_calls']}; pending redials: {len(snapshot['open_redials'])}")
     for redial in snapshot["open_redials"]:
-        # A queue callback has no agent of its own until its turn: its queue is shown instead.
-        callback = redial.get("kind") == "queue_callback"
-        who = f"queue {redial['queue']}" if callback and not redial.get("ring_interface") else str(redial["agent"])
+        # A queue callback (and a queue's own promise) has no agent until its turn: its queue is shown.
+        kind = _KIND_LABEL.get(str(redial.get("kind")), "redial")
+        queued = kind != "redial" and not redial.get("ring_interface") and not redial.get("agent")
+        who = f"queue {redial['queue']}" if queued else str(redial["agent"])
         click.echo(
-            f"  #{redial['redial_id']:<5} {'callback' if callback else 'redial':8} {redial['customer'][:14]:14} "
+            f"  #{redial['redial_id']:<5} {kind:8} {redial['customer'][:14]:14} "
             f"{who[:16]:16} {redial['state']:16} due {local_time(redial['due_at'])[11:19]}"
         )
-        if callback:
+        if kind != "redial":
             click.echo(f"         {str(redial.get('detail', ''))[:70]}")
     requested = snapshot.get("callbacks_requested") or []
     if requested:
@@ -194,15 +198,17 @@ def status(config_path: Path | None, as_json: bool) -> None:
                 f"  #{entry['redial_id']:<5} {str(entry['customer'])[:14]:14} {str(entry['queue'])[:16]:16} "
                 f"at {local_time(entry['at'])[11:19]}"
             )
-    unreached = snapshot.get("queue_callbacks_unreached") or []
-    if unreached:
-        # Every attempt failed: kept in sight, never a quiet end.
-        click.echo(f"queue callbacks not reached since start: {len(unreached)}")
-        for entry in unreached[-10:]:
-            click.echo(
-                f"  #{entry['redial_id']:<5} {str(entry['customer'])[:14]:14} {str(entry['queue'])[:16]:16} "
-                f"after {entry['attempts']} attempt(s), at {local_time(entry['at'])[11:19]}"
-            )
+    for key, what in (("queue_callbacks_unreached", "queue callbacks"), ("promises_unreached", "promises")):
+        unreached = snapshot.get(key) or []
+        if unreached:
+            # Every attempt failed: kept in sight, never a quiet end.
+            click.echo(f"{what} not reached since start: {len(unreached)}")
+            for entry in unreached[-10:]:
+                owner = f" ({entry['owner']})" if entry.get("owner") else ""
+                click.echo(
+                    f"  #{entry['redial_id']:<5} {str(entry['customer'])[:14]:14} {str(entry['queue'])[:16]:16} "
+                    f"after {entry['attempts']} attempt(s), at {local_time(entry['at'])[11:19]}{owner}"
+                )
 
 
 @click.command()
