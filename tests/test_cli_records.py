@@ -270,3 +270,42 @@ class TestQueueCallbackStats:
         assert lines[0] == "no calls in that period" and "queue callbacks" in lines
         rows = lines[lines.index("queue callbacks") + 2 :]
         assert [line.split()[0] for line in rows if not line.startswith(" ")] == ["sales", "support"]
+
+
+class TestPromiseRows:
+    """A promise's own row shows as a promise in history and stays out of the drop funnel."""
+
+    def test_history_and_funnel(self, corpus: Path, tmp_path: Path) -> None:
+        from redial.core.commands import RecordPromise
+
+        config = _filled_store(corpus, tmp_path)
+        path = tmp_path / "s.sqlite3"
+
+        async def add() -> None:
+            store = await Store.open(path)
+            promise = RecordPromise(
+                key="k1",
+                number="2025550123",
+                number_key="+12025550123",
+                dial_number="2025550123",
+                dialled="100",
+                queue="promiseq",
+                trunk="trunk",
+                owner_interface="PJSIP/agent9",
+                owner_member="Zed",
+                due_at=T0 + 600,
+                note="",
+                made_by="alice",
+                source="cli",
+                original_uniqueid="",
+                channel_prefix="redial",
+            )
+            await store.record_promise(promise, T0)
+            await store.close()
+
+        asyncio.run(add())
+        history = CliRunner().invoke(main, ["history", "--config", str(config)])
+        assert any("promiseq" in line and " promise" in line for line in history.output.splitlines()), history.output
+        result = CliRunner().invoke(main, ["stats", "--config", str(config), *RANGE, "--by", "queue", "--json"])
+        assert result.exit_code == 0, result.output
+        assert "promiseq" not in json.loads(result.output)

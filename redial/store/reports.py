@@ -84,15 +84,15 @@ class Reports:
     async def funnel_rows(self, since: float, until: float) -> list[dict[str, Any]]:
         """One row per call ended in [since, until) for :func:`redial.tools.stats.funnel`.
 
-        Only drop redials count there: a queue callback's job (on the call that asked for it)
-        is left out, its outcome and Originates are the callback funnel's.
+        Only queue calls and their drop redials count there: the rows of queue callbacks and
+        promises (no queue call of their own) are their own funnels'.
         """
         async with self._db.execute(
             """SELECT c.queue, c.agent_member, c.agent_interface, c.trunk, c.ended_at, c.answered_at,
                       c.classification, c.verdict, c.reason, r.outcome,
                       EXISTS (SELECT 1 FROM redial_log l WHERE l.redial_id = r.id AND l.state = 'originating')
-               FROM calls c LEFT JOIN redials r ON r.call_id = c.id AND r.kind != 'queue_callback'
-               WHERE c.ended_at >= ? AND c.ended_at < ?""",
+               FROM calls c LEFT JOIN redials r ON r.call_id = c.id AND r.kind = 'drop_redial'
+               WHERE c.ended_at >= ? AND c.ended_at < ? AND c.classification NOT IN ('queue_callback', 'promise')""",
             (since, until),
         ) as cursor:
             rows = await cursor.fetchall()

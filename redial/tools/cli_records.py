@@ -70,8 +70,8 @@ def history(
     # 80 columns: the ID leads to `redial show`.
     click.echo(f"{'ID':>5} {'ENDED':16} {'CUSTOMER':12} {'QUEUE':8} {'AGENT':8} {'CAUSE':>5} DECISION/OUTCOME")
     for row in rows:
-        # A drop redialled, or a queue callback requested; else why not.
-        decision = row["verdict"] if row["verdict"] in ("redial", "callback") else f"skip:{row['reason']}"
+        # A drop redialled, a queue callback requested, a promise made; else why not.
+        decision = row["verdict"] if row["verdict"] in ("redial", "callback", "promise") else f"skip:{row['reason']}"
         result = row["outcome"] or row["redial_state"] or ""
         shown = f"{decision} {result}".strip()
         click.echo(
