@@ -26,6 +26,8 @@ class TestDashboard:
         metrics.queue_callbacks.labels("support", "offered").inc()
         metrics.queue_callbacks_pending.labels("support").set(1)
         metrics.request_to_callback.observe(300)
+        metrics.promises.labels("support", "made").inc()
+        metrics.promises_pending.labels("support").set(1)
         exposed = {
             line.split("{")[0].split(" ")[0]
             for line in metrics.exposition().decode().splitlines()
@@ -44,7 +46,7 @@ class TestDashboard:
         ids = [panel["id"] for panel in panels]
         assert len(ids) == len(set(ids))
         (row,) = [panel for panel in panels if panel["type"] == "row" and panel["title"] == "Queue callbacks"]
-        below = [panel for panel in panels if panel["gridPos"]["y"] > row["gridPos"]["y"]]
+        below = [panel for panel in panels if panel["gridPos"]["y"] > row["gridPos"]["y"] and panel["type"] != "row"]
         exprs = " ".join(target["expr"] for panel in below for target in panel["targets"])
         for metric in (
             "redial_queue_callbacks_total",
@@ -53,3 +55,11 @@ class TestDashboard:
         ):
             assert metric in exprs
         assert all(panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"} for panel in below)
+
+    def test_promise_row(self) -> None:
+        """The "Promised callbacks" row carries the promise events and what is still to be kept."""
+        panels = json.loads(DASHBOARD.read_text())["panels"]
+        (row,) = [panel for panel in panels if panel["type"] == "row" and panel["title"] == "Promised callbacks"]
+        below = [panel for panel in panels if panel["gridPos"]["y"] > row["gridPos"]["y"] and panel["type"] != "row"]
+        exprs = " ".join(target["expr"] for panel in below for target in panel["targets"])
+        assert "redial_promises_total" in exprs and "redial_promises_pending" in exprs
