@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from redial.core.commands import NewJob
 from redial.core.jobs import JobKind
+from redial.core.promises import PromiseAnswer, PromiseRequest
 from redial.store import Store, StoreLock
 from redial.tools.cli import main
 from redial.tools.cli_common import EXIT_CONFIG
@@ -176,13 +177,23 @@ def _config(tmp_path: Path, store: Path | None = None) -> Path:
     return file
 
 
+async def _no_promise(_request: PromiseRequest) -> PromiseAnswer:
+    raise AssertionError("no promise is asked for here")
+
+
 class _Daemon:
     """The daemon's control socket, its answers given by the test."""
 
     def __init__(self, tmp_path: Path, snapshot: dict[str, object], cancel: object) -> None:
         from redial.service.control import ControlServer
 
-        self.server = ControlServer(tmp_path / "control.sock", None, lambda: snapshot, cancel)  # type: ignore[arg-type]
+        self.server = ControlServer(
+            tmp_path / "control.sock",
+            None,
+            lambda: snapshot,
+            cancel,  # type: ignore[arg-type]
+            _no_promise,
+        )
 
     async def __aenter__(self) -> _Daemon:
         await self.server.start()

@@ -10,12 +10,13 @@ import socket
 import stat
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from redial.core.jobs import CancelAnswer
+from redial.core.promises import PromiseAnswer, PromiseRequest
 from redial.exceptions import ControlSocketError
 from redial.service.control import ControlServer, Peer, attributed, groups_of, may_control, peer_of, user_name
 
@@ -46,20 +47,32 @@ def shared_dir() -> Iterator[Path]:
 
 
 class Recorder:
-    """The daemon's side: a status snapshot, and the cancels asked for."""
+    """The daemon's side: the cancels and promises asked for; a promise for 0000 is refused."""
 
     def __init__(self) -> None:
         self.cancels: list[tuple[int, str]] = []
+        self.promises: list[PromiseRequest] = []
+
+    @property
+    def calls(self) -> tuple[Callable[[int, str], Awaitable[CancelAnswer]], Callable[..., Awaitable[PromiseAnswer]]]:
+        """What ControlServer takes after the status: cancel, then promise."""
+        return self.cancel, self.promise
 
     async def cancel(self, redial_id: int, by: str) -> CancelAnswer:
         self.cancels.append((redial_id, by))
         return CancelAnswer(True, f"redial {redial_id} cancelled")
 
+    async def promise(self, request: PromiseRequest) -> PromiseAnswer:
+        self.promises.append(request)
+        if request.number == "0000":
+            return PromiseAnswer(False, "0000 is a short service number: never called back")
+        return PromiseAnswer(True, "promised", 12, 1_800_000_000.0, request.queue or "support", "Alice", "PJSIP/1001")
+
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[tuple[ControlServer, Recorder]]:
     recorder = Recorder()
-    srv = ControlServer(tmp_path / "control.sock", None, lambda: {"running": True}, recorder.cancel)
+    srv = ControlServer(tmp_path / "control.sock", None, lambda: {"running": True}, *recorder.calls)
     await srv.start()
     yield srv, recorder
     await srv.close()
@@ -97,7 +110,7 @@ class TestSocket:
         """Only the owner and the admin group may connect; the socket goes when the daemon stops."""
         admin = next(g for g in grp.getgrall() if g.gr_gid != os.getegid())
         path = tmp_path / "control.sock"
-        srv = ControlServer(path, admin.gr_name, dict, Recorder().cancel)
+        srv = ControlServer(path, admin.gr_name, dict, *Recorder().calls)
         await srv.start()
         try:
             info = os.stat(path)
@@ -110,7 +123,7 @@ class TestSocket:
     async def test_missing_directory_is_made_0750(self, tmp_path: Path) -> None:
         """A manual run's socket directory is made 0750 under the daemon's umask 077: the admin group gets in."""
         path = tmp_path / "run" / "control.sock"
-        srv = ControlServer(path, None, dict, Recorder().cancel)
+        srv = ControlServer(path, None, dict, *Recorder().calls)
         old = os.umask(0o077)
         try:
             await srv.start()
@@ -125,11 +138,11 @@ class TestSocket:
         stale = socket.socket(socket.AF_UNIX)
         stale.bind(str(path))
         stale.close()
-        first = ControlServer(path, None, dict, Recorder().cancel)
+        first = ControlServer(path, None, dict, *Recorder().calls)
         await first.start()
         try:
             with pytest.raises(ControlSocketError, match="another process listens"):
-                await ControlServer(path, None, dict, Recorder().cancel).start()
+                await ControlServer(path, None, dict, *Recorder().calls).start()
             assert (await request(path, b"GET /status HTTP/1.1\r\n\r\n"))[0] == 200
         finally:
             await first.close()
@@ -139,13 +152,13 @@ class TestSocket:
         path = tmp_path / "control.sock"
         path.write_text("keep")
         with pytest.raises(ControlSocketError, match="not a socket"):
-            await ControlServer(path, None, dict, Recorder().cancel).start()
+            await ControlServer(path, None, dict, *Recorder().calls).start()
         assert path.read_text() == "keep"
 
     async def test_local_user_cannot_connect(self, shared_dir: Path) -> None:
         """Another local user cannot even connect: the socket's mode keeps them out."""
         recorder = Recorder()
-        srv = ControlServer(shared_dir / "control.sock", None, dict, recorder.cancel)
+        srv = ControlServer(shared_dir / "control.sock", None, dict, *recorder.calls)
         await srv.start()
         try:
             assert await asyncio.to_thread(as_nobody, srv.path) == "EACCES"
@@ -207,7 +220,7 @@ class TestRequests:
     async def test_peer_refused_even_when_it_connects(self, shared_dir: Path) -> None:
         """A socket made world-writable by mistake still refuses a user who is not an admin."""
         recorder = Recorder()
-        srv = ControlServer(shared_dir / "control.sock", None, dict, recorder.cancel)
+        srv = ControlServer(shared_dir / "control.sock", None, dict, *recorder.calls)
         await srv.start()
         try:
             srv.path.chmod(0o666)
@@ -215,3 +228,63 @@ class TestRequests:
         finally:
             await srv.close()
         assert recorder.cancels == []
+
+
+def post(path: str, body: bytes) -> bytes:
+    return f"POST {path} HTTP/1.1\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+class TestPromises:
+    """POST /promises: the body's fields, made by the kernel's user, answered as JSON."""
+
+    async def test_made_by_the_peer(self, server: tuple[ControlServer, Recorder]) -> None:
+        """The fields reach the daemon ("in" as within); the maker is the kernel's user, not the body's."""
+        srv, recorder = server
+        body = b'{"number": "+4930123456", "in": "30m", "agent": "Alice", "note": "invoice", "call": "17.2"}'
+        code, answer = await request(srv.path, post("/promises", body))
+        assert code == 200
+        assert json.loads(answer) == {
+            "promise_id": 12,
+            "due_at": 1_800_000_000.0,
+            "queue": "support",
+            "agent": "Alice",
+            "detail": "promised",
+        }
+        made = recorder.promises[0]
+        assert (made.number, made.within, made.at, made.agent, made.note, made.call) == (
+            "+4930123456",
+            "30m",
+            "",
+            "Alice",
+            "invoice",
+            "17.2",
+        )
+        assert (made.by, made.source) == (ME, "cli")
+
+    async def test_refused_and_malformed(self, server: tuple[ControlServer, Recorder]) -> None:
+        """The daemon's refusal, bad JSON and an unknown field ("by" too) are 400 naming what is wrong."""
+        srv, recorder = server
+        code, answer = await request(srv.path, post("/promises", b'{"number": "0000", "at": "14:30"}'))
+        assert code == 400 and json.loads(answer) == {"error": "0000 is a short service number: never called back"}
+        code, answer = await request(srv.path, post("/promises", b'{"number": "1", "in": "1m", "by": "bob"}'))
+        assert code == 400 and "unknown field 'by'" in json.loads(answer)["error"]
+        code, answer = await request(srv.path, post("/promises", b"{nope"))
+        assert code == 400 and "not JSON" in json.loads(answer)["error"]
+        assert len(recorder.promises) == 1
+        assert (await request(srv.path, b"GET /promises HTTP/1.1\r\n\r\n"))[0] == 405
+
+    async def test_daemon_too_slow(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A daemon that does not answer in time gives 503, as a cancel does."""
+
+        async def stuck(_request: PromiseRequest) -> PromiseAnswer:
+            await asyncio.sleep(10)
+            raise AssertionError("not reached")
+
+        monkeypatch.setattr("redial.service.promise_api.REQUEST_TIMEOUT", 0.05)
+        srv = ControlServer(tmp_path / "control.sock", None, dict, Recorder().cancel, stuck)
+        await srv.start()
+        try:
+            code, answer = await request(srv.path, post("/promises", b'{"number": "1", "in": "1m"}'))
+        finally:
+            await srv.close()
+        assert code == 503 and "did not answer in time" in json.loads(answer)["error"]

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from redial.config import FastAgiSettings, StatusSettings
+from redial.config.promise_settings import PromiseApi
 from redial.service.agi import ReturningCallerService
 
 UNIT = Path(__file__).resolve().parent.parent / "systemd" / "redial.service"
@@ -47,10 +48,10 @@ class TestUnit:
         assert unit["MemoryMax"] == ["256M"] and unit["MemoryHigh"] == ["192M"]
 
     def test_binds_only_its_own_ports(self) -> None:
-        """bind() is denied except on the default FastAGI and status ports, which it listens on."""
+        """bind() is denied except on the default FastAGI, status and promise API ports, which it listens on."""
         unit = settings()
-        defaults = FastAgiSettings(), StatusSettings()
-        assert unit["SocketBindAllow"] == [f"tcp:{defaults[0].port}", f"tcp:{defaults[1].port}"]
+        ports = FastAgiSettings().port, StatusSettings().port, PromiseApi().port
+        assert unit["SocketBindAllow"] == [f"tcp:{port}" for port in ports]
         assert unit["SocketBindDeny"] == ["any"]
 
     def test_asterisk_ordering_without_a_hard_dependency(self) -> None:

@@ -1,4 +1,5 @@
-"""The control socket: ``GET /status`` and ``POST /redials/<id>/cancel`` over HTTP/1.1 on a Unix socket.
+"""The control socket: ``GET /status``, ``POST /redials/<id>/cancel`` and ``POST /promises`` over
+HTTP/1.1 on a Unix socket.
 
 Only root, the service user and members of the admin group (``control.group``, by
 default the service's own group) may use it. The socket is mode 0660 in that group, so
@@ -27,9 +28,11 @@ from pathlib import Path
 import structlog
 
 from redial.core.jobs import CancelAnswer
+from redial.core.promises import PromiseAnswer, PromiseRequest
 from redial.exceptions import ControlSocketError
 from redial.service import status as http
-from redial.service.status import NOT_FOUND, Response
+from redial.service.promise_api import promise_response
+from redial.service.status import NOT_FOUND, Request, Response
 
 SOCKET_MODE = 0o660
 COMMENT_LENGTH = 80
@@ -98,11 +101,12 @@ class ControlServer:
         group: str | None,
         status: Callable[[], dict[str, object]],
         cancel: Callable[[int, str], Awaitable[CancelAnswer]],
+        promise: Callable[[PromiseRequest], Awaitable[PromiseAnswer]],
         log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
         self.path = path
         self._group = group
-        self._status, self._cancel = status, cancel
+        self._status, self._cancel, self._promise = status, cancel, promise
         self._log = log if log is not None else structlog.get_logger("redial.control")
         self._server: asyncio.Server | None = None
         self._inode: int | None = None
@@ -174,26 +178,32 @@ class ControlServer:
         if not may_control(peer, self._service_uid, self._admin_gid, groups_of(peer.uid, peer.gid)):
             self._log.warning("control_refused", user=user, uid=peer.uid, pid=peer.pid)
 
-            async def refuse(_method: str, _path: str, _query: dict[str, list[str]]) -> Response:
+            async def refuse(_request: Request) -> Response:
                 return 403, "text/plain", f"{user} may not use the control socket\n".encode()
 
             await http.serve_request(reader, writer, refuse, self._log)
             return
 
-        async def route(method: str, path: str, query: dict[str, list[str]]) -> Response:
-            return await self._route(user, method, path, query)
+        async def route(request: Request) -> Response:
+            return await self._route(user, request)
 
         await http.serve_request(reader, writer, route, self._log)
 
-    async def _route(self, user: str, method: str, path: str, query: dict[str, list[str]]) -> Response:
+    async def _route(self, user: str, request: Request) -> Response:
+        path, method = request.path, request.method
         if path == "/status" and method == "GET":
             return 200, "application/json", json.dumps(self._status(), sort_keys=True).encode() + b"\n"
+        if path == "/promises":
+            if method != "POST":
+                return 405, "text/plain", b"use POST\n"
+            # Made by the kernel's user: never a name the body gives.
+            return await promise_response(self._promise, request.body, user, "cli", self._log)
         match = _CANCEL.fullmatch(path)
         if not match:
             return NOT_FOUND
         if method != "POST":
             return 405, "text/plain", b"use POST\n"
-        who = attributed(user, (query.get("comment") or [""])[0])
+        who = attributed(user, (request.query.get("comment") or [""])[0])
         try:
             result = await asyncio.wait_for(self._cancel(int(match.group(1)), who), http.REQUEST_TIMEOUT)
         except TimeoutError:

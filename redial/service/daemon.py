@@ -23,11 +23,13 @@ from redial.core.promises import PromiseAnswer, PromiseRequest
 from redial.core.queue_callbacks import CallbackRequest, RequestAnswer
 from redial.exceptions import StoreError
 from redial.service.agi import ReturningCallerService
+from redial.service.alerts import WebhookAlerts
 from redial.service.callback_agi import QueueCallbackDesk
 from redial.service.control import ControlServer
 from redial.service.inbox import CallbackAsk, CancelAsk, Inbox, PromiseAsk, answer
 from redial.service.metrics import Metrics
 from redial.service.notify import Notifier
+from redial.service.promise_api import PromiseApiServer
 from redial.service.runner import EngineRunner
 from redial.service.status import MetricsServer
 from redial.store import Store, StoreLock
@@ -64,6 +66,7 @@ class Daemon:
         self._ready = False
         self.started_at = time.time()
         self.log = structlog.get_logger("redial")
+        self.alerts = WebhookAlerts(settings.promise.webhook, settings.promise.webhook_timeout, self.log)
         self._inbox = Inbox()
         # While the consumer sleeps with nothing queued: its engine, and the wake-up it sleeps until.
         self._asleep: EngineRunner | None = None
@@ -174,9 +177,18 @@ class Daemon:
             await engine.resume()
             # Before anything else listens: a daemon nobody can ask or cancel through does not start.
             control = ControlServer(
-                settings.control.socket, settings.control.group, self.snapshot, self.request_cancel, self.log
+                settings.control.socket,
+                settings.control.group,
+                self.snapshot,
+                self.request_cancel,
+                self.request_promise,
+                self.log,
             )
             await control.start()
+            promise_api = None
+            if settings.promise.api.enabled:
+                promise_api = PromiseApiServer.from_settings(settings.promise.api, self.request_promise, self.log)
+                await promise_api.start()
             returning = None
             if settings.fastagi.enabled:
                 returning = ReturningCallerService(
@@ -224,7 +236,10 @@ class Daemon:
                     await returning.close()
                 if status is not None:
                     await status.close()
+                if promise_api is not None:
+                    await promise_api.close()
                 await control.close()
+                await self.alerts.close()
         finally:
             await store.close()
             self.log.info("stopped")

@@ -1,8 +1,9 @@
-"""The few lines of HTTP/1.1 both endpoints speak, bounded in size and time, and the loopback
+"""The few lines of HTTP/1.1 every endpoint speaks, bounded in size and time, and the loopback
 TCP endpoint: ``GET /metrics`` (Prometheus) and nothing else.
 
-Status and operator actions (``/status``, cancel) go over the control socket
-(:mod:`redial.service.control`), where the caller is known; over TCP they are 404.
+Status and operator actions (``/status``, cancel, promises) go over the control socket
+(:mod:`redial.service.control`), where the caller is known; over TCP they are 404 here
+(a CRM's promises have their own port and token: :mod:`redial.service.promise_api`).
 """
 
 from __future__ import annotations
@@ -11,29 +12,84 @@ import asyncio
 import contextlib
 import urllib.parse
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import structlog
 
 from redial.service.loopback import LoopbackService
 
+# The most a request may be: its head, and its body on its own.
 MAX_REQUEST_BYTES = 8192
 REQUEST_TIMEOUT = 5.0
 
 # Status code, content type, body.
 Response = tuple[int, str, bytes]
-# method, path, query -> the response.
-Route = Callable[[str, str, dict[str, list[str]]], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request as read: header names in lower case; the body as sent (Content-Length, bounded)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+# The request -> the response.
+Route = Callable[[Request], Awaitable[Response]]
 
 _REASONS = {
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Content Too Large",
     500: "Error",
     503: "Service Unavailable",
 }
 NOT_FOUND: Response = (404, "text/plain", b"not found\n")
+
+
+class _Refused(Exception):
+    """A request this framing does not take: its status and the reason in words."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status, self.text = status, text
+
+
+async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Request:
+    """The head, then a body of Content-Length bytes (at most MAX_REQUEST_BYTES); raises :class:`_Refused`."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    if len(head) > MAX_REQUEST_BYTES:
+        raise _Refused(400, "request head too large")
+    lines = head[:-4].decode("latin-1").split("\r\n")
+    method, _, target = lines[0].partition(" ")
+    url = urllib.parse.urlsplit(target.split(" ", 1)[0])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    body = b""
+    if "transfer-encoding" in headers:
+        raise _Refused(411, "send the body with a Content-Length, not chunked")
+    length_text = headers.get("content-length", "0")
+    if not length_text.isdigit():
+        raise _Refused(400, "bad Content-Length")
+    length = int(length_text)
+    if length > MAX_REQUEST_BYTES:
+        raise _Refused(413, f"the body may be at most {MAX_REQUEST_BYTES} bytes")
+    if length:
+        if headers.get("expect", "").lower() == "100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = await reader.readexactly(length)
+    return Request(method, url.path, urllib.parse.parse_qs(url.query), headers, body)
 
 
 async def serve_request(
@@ -42,14 +98,15 @@ async def serve_request(
     route: Route,
     log: structlog.typing.FilteringBoundLogger,
 ) -> None:
-    """Read one request, answer it with ``route``'s response, close the connection."""
+    """Read one request (head and body within REQUEST_TIMEOUT), answer it with ``route``'s response, close."""
     try:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
-        method, _, target = head.split(b"\r\n", 1)[0].decode("latin-1").partition(" ")
-        url = urllib.parse.urlsplit(target.split(" ", 1)[0])
-        status, ctype, body = await route(method, url.path, urllib.parse.parse_qs(url.query))
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
-        status, ctype, body = 400, "text/plain", b"bad request\n"
+        try:
+            request = await asyncio.wait_for(read_request(reader, writer), REQUEST_TIMEOUT)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            raise _Refused(400, "bad request") from None
+        status, ctype, body = await route(request)
+    except _Refused as refused:
+        status, ctype, body = refused.status, "text/plain", f"{refused.text}\n".encode()
     except Exception:
         log.exception("request_failed")
         status, ctype, body = 500, "text/plain", b"internal error\n"
@@ -78,9 +135,9 @@ class MetricsServer(LoopbackService):
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await serve_request(reader, writer, self._route, self._log)
 
-    async def _route(self, method: str, path: str, _query: dict[str, list[str]]) -> Response:
-        if path != "/metrics":
+    async def _route(self, request: Request) -> Response:
+        if request.path != "/metrics":
             return NOT_FOUND
-        if method != "GET":
+        if request.method != "GET":
             return 405, "text/plain", b"use GET\n"
         return 200, "text/plain; version=0.0.4; charset=utf-8", self._metrics()

@@ -16,7 +16,7 @@ import click
 
 from redial.config import Settings
 from redial.core.jobs import CancelAnswer
-from redial.exceptions import AlreadyRunning, ControlSocketError, PortUnavailable, StoreError
+from redial.exceptions import AlreadyRunning, ConfigError, ControlSocketError, PortUnavailable, StoreError
 from redial.service.logs import configure_logging
 from redial.store import StoreLock
 from redial.tools.cli_common import (
@@ -42,6 +42,7 @@ EXIT_PORT_UNAVAILABLE = 69
 def run(config_path: Path | None) -> None:
     """Run the daemon in the foreground (SIGTERM stops it cleanly)."""
     from redial.service.daemon import run_daemon
+    from redial.tools.cli_common import EXIT_CONFIG
 
     settings = settings_or_exit(config_path)
     configure_logging(settings.logging)
@@ -52,6 +53,13 @@ def run(config_path: Path | None) -> None:
         click.echo(f"redial: {exc}", err=True)
         sys.exit(EXIT_ALREADY_RUNNING)
     except PortUnavailable as exc:
+        if exc.service == "promise_api":
+            click.echo(
+                f"redial: {exc}. Whoever holds that port would receive the CRM's token, so the daemon does not "
+                "start without it: stop that process, or set promise.api.port to a free one",
+                err=True,
+            )
+            sys.exit(EXIT_PORT_UNAVAILABLE)
         click.echo(
             f"redial: {exc}. Whoever holds that port receives every inbound call's AGI session, so the daemon "
             f"does not start without it: stop that process (ss -ltnp 'sport = :{exc.port}' shows it), or let "
@@ -66,6 +74,10 @@ def run(config_path: Path | None) -> None:
     except ControlSocketError as exc:
         click.echo(f"redial: {exc}", err=True)
         sys.exit(EXIT_CANT_CREATE)
+    except ConfigError as exc:
+        # Read at the start: the CRM API's token file.
+        click.echo(f"redial: configuration error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
 
 
 class DaemonAnswerError(Exception):
