@@ -12,7 +12,19 @@ from redial.tools.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
-COMMANDS = ["cancel", "check-config", "doctor", "forget", "history", "replay", "run", "show", "stats", "status"]
+COMMANDS = [
+    "cancel",
+    "check-config",
+    "doctor",
+    "forget",
+    "history",
+    "promise",
+    "replay",
+    "run",
+    "show",
+    "stats",
+    "status",
+]
 
 
 class TestEntryPoints:

@@ -10,6 +10,7 @@ import click
 from redial.tools.cli_checks import check_config, doctor, replay
 from redial.tools.cli_daemon import cancel, run, status
 from redial.tools.cli_forget import forget
+from redial.tools.cli_promise import promise
 from redial.tools.cli_records import history, show, stats
 
 
@@ -19,7 +20,7 @@ def main() -> None:
     """Call back customers whose queue call dropped: the same agent first, off their metrics."""
 
 
-for command in (run, status, cancel, history, show, stats, forget, check_config, replay, doctor):
+for command in (run, status, cancel, promise, history, show, stats, forget, check_config, replay, doctor):
     main.add_command(command)
 
 

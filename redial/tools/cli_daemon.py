@@ -81,7 +81,14 @@ def run(config_path: Path | None) -> None:
 
 
 class DaemonAnswerError(Exception):
-    """The daemon's socket answered with an error, refused us, or not in time: it runs, so never go around it."""
+    """The daemon's socket answered with an error, refused us, or not in time: it runs, so never go around it.
+
+    ``detail`` is the daemon's own words when it answered with a JSON error (a promise it refused).
+    """
+
+    def __init__(self, text: str, detail: str = "") -> None:
+        super().__init__(text)
+        self.detail = detail or text
 
 
 class NotListening(Exception):
@@ -106,8 +113,18 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def _daemon_request(settings: Settings, method: str, path: str) -> dict[str, Any]:
-    """Ask the running daemon on its control socket; :class:`NotListening` when nothing listens there."""
+def _error_of(body: bytes) -> str:
+    """The ``error`` of a JSON answer, else "" (a plain-text answer)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    return str(data["error"]) if isinstance(data, dict) and "error" in data else ""
+
+
+def daemon_request(settings: Settings, method: str, path: str, body: dict[str, str] | None = None) -> dict[str, Any]:
+    """Ask the running daemon on its control socket (``body`` as JSON); :class:`NotListening` when nothing
+    listens there, :class:`DaemonAnswerError` for an answer that is not 200."""
     where = settings.control.socket
     connection = _UnixHTTPConnection(where, timeout=15)
     try:
@@ -122,13 +139,16 @@ def _daemon_request(settings: Settings, method: str, path: str) -> dict[str, Any
     except OSError as exc:
         raise DaemonAnswerError(f"the control socket {where} did not answer: {exc.strerror or exc}") from None
     try:
-        connection.request(method, path)
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {} if payload is None else {"Content-Type": "application/json"}
+        connection.request(method, path, body=payload, headers=headers)
         response = connection.getresponse()
-        body = response.read()
+        answer = response.read()
         if response.status != 200:
-            text = body.decode("utf-8", "replace").strip()[:200]
-            raise DaemonAnswerError(f"the daemon answered {response.status}: {text or response.reason}")
-        data: dict[str, Any] = json.loads(body)
+            detail = _error_of(answer)
+            text = detail or answer.decode("utf-8", "replace").strip()[:200]
+            raise DaemonAnswerError(f"the daemon answered {response.status}: {text or response.reason}", detail)
+        data: dict[str, Any] = json.loads(answer)
         return data
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise DaemonAnswerError(f"the control socket {where} did not answer: {exc}") from None
@@ -167,7 +187,7 @@ def status(config_path: Path | None, as_json: bool) -> None:
     settings = settings_or_exit(config_path)
     where = settings.control.socket
     try:
-        snapshot = _daemon_request(settings, "GET", "/status")
+        snapshot = daemon_request(settings, "GET", "/status")
     except DaemonAnswerError as exc:
         click.echo(f"redial: {exc}", err=True)
         sys.exit(1)
@@ -238,7 +258,7 @@ def cancel(config_path: Path | None, redial_id: int, comment: str | None) -> Non
     from urllib.parse import quote
 
     try:
-        answer = _daemon_request(settings, "POST", f"/redials/{redial_id}/cancel?comment={quote(comment or '')}")
+        answer = daemon_request(settings, "POST", f"/redials/{redial_id}/cancel?comment={quote(comment or '')}")
     except DaemonAnswerError as exc:
         # The daemon holds the redial in memory: a write behind its back would be undone
         # at its due time, and the customer called after all.
