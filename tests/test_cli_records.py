@@ -309,3 +309,62 @@ class TestPromiseRows:
         result = CliRunner().invoke(main, ["stats", "--config", str(config), *RANGE, "--by", "queue", "--json"])
         assert result.exit_code == 0, result.output
         assert "promiseq" not in json.loads(result.output)
+
+
+def _promise_store(tmp_path: Path) -> str:
+    """Alice's promises in support: one she kept, one Bob kept late, one pending."""
+    from redial.core.commands import RecordPromise, SaveJob
+    from redial.core.jobs import JobState, Outcome
+
+    path = tmp_path / "s.sqlite3"
+
+    def made(key: str) -> RecordPromise:
+        return RecordPromise(
+            key, "2025550123", "+12025550123", "2025550123", "100", "support", "trunk", "PJSIP/1001", "Alice",
+            T0 + 3600, "", "alice", "cli", "", "redial",
+        )  # fmt: skip
+
+    async def create() -> None:
+        store = await Store.open(path)
+        try:
+            for key, ring, late in (("a", "PJSIP/1001", False), ("b", "PJSIP/1002", True)):
+                job = await store.record_promise(made(key), T0)
+                moved = job.changed(state=JobState.DONE, outcome=Outcome.CONNECTED, ring_interface=ring, late=late)
+                await store.save_job(SaveJob.over(job, moved), T0 + 3600)
+            await store.record_promise(made("c"), T0)
+        finally:
+            await store.close()
+
+    asyncio.run(create())
+    file = tmp_path / "r.yaml"
+    file.write_text(f"store:\n  path: {path}\n")
+    return str(file)
+
+
+class TestPromiseStats:
+    """``redial stats`` adds the promise funnel per queue; ``--by agent`` who kept whose promises."""
+
+    def test_json(self, tmp_path: Path) -> None:
+        """The funnel always, the per-agent table with --by agent; a promise is no call in the drop funnel."""
+        config = _promise_store(tmp_path)
+        plain = json.loads(CliRunner().invoke(main, ["stats", "--config", config, *RANGE, "--json"]).output)
+        assert plain["promises"]["support"]["made"] == 3 and plain["promises"]["support"]["kept_late"] == 1
+        assert "promises_by_agent" not in plain and "all" not in plain
+        result = CliRunner().invoke(main, ["stats", "--config", config, *RANGE, "--by", "agent", "--json"])
+        by_agent = json.loads(result.output)["promises_by_agent"]
+        assert list(by_agent) == ["Alice", "PJSIP/1002"]
+        assert by_agent["Alice"]["kept_by_owner"] == 1 and by_agent["Alice"]["kept_by_other"] == 1
+        assert by_agent["Alice"]["pending"] == 1 and by_agent["PJSIP/1002"]["kept_for_others"] == 1
+
+    def test_text(self, tmp_path: Path) -> None:
+        """Both tables, in 80 columns, after the drop funnel."""
+        config = _promise_store(tmp_path)
+        result = CliRunner().invoke(main, ["stats", "--config", config, *RANGE, "--by", "agent"])
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert all(len(line) <= 80 for line in lines)
+        funnel = lines.index("promised callbacks")
+        assert lines[funnel + 2].split() == ["support", "3", "2", "1", "0", "0", "0", "1"]
+        assert lines[funnel + 6].split() == ["Alice", "3", "1", "1", "1", "0", "0", "1", "0"]
+        plain = CliRunner().invoke(main, ["stats", "--config", config, *RANGE]).output
+        assert "promised callbacks" in plain and "by owner" not in plain

@@ -25,6 +25,7 @@ from redial.store import schema
 from redial.store.callbacks import CallbackWrites
 from redial.store.calls import CallWrites, RecentDrops
 from redial.store.erase import Erasure
+from redial.store.promise_reports import PromiseReports
 from redial.store.promises import PromiseWrites
 from redial.store.reports import Reports
 from redial.store.schema import statements_of
@@ -79,7 +80,7 @@ def _job(row: Sequence[Any]) -> CallbackJob:
     )
 
 
-class Store(CallWrites, CallbackWrites, PromiseWrites, Reports, Erasure):
+class Store(CallWrites, CallbackWrites, PromiseWrites, Reports, PromiseReports, Erasure):
     """Async access to the SQLite file. Open with :meth:`open`, close with :meth:`close`."""
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:

@@ -125,31 +125,39 @@ def show(config_path: Path | None, call_id: int, as_json: bool) -> None:
 @click.option("--by", type=click.Choice(["queue", "agent", "trunk", "day"]), help="One funnel per group.")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 def stats(config_path: Path | None, since: str, until: str | None, by: str | None, as_json: bool) -> None:
-    """The recovery funnel, and the queue-callback funnel per queue.
+    """The recovery funnel, and the queue-callback and promise funnels per queue.
 
     Drops: answered, abnormal ends, skipped, called back, redialled, connected. Queue callbacks
     requested in the period: offered, accepted, served, reached, unreached, cancelled, pending,
-    and the wait from request to callback."""
+    and the wait from request to callback. Promises made in the period: kept, late, unreached,
+    called back, pending; with --by agent, per owner and who kept them."""
+    from redial.tools.promise_stats import agent_lines, funnel_lines, promise_funnel, promises_by_agent
     from redial.tools.stats import callback_funnel, funnel
 
     settings = settings_or_exit(config_path)
     start = _time_option(since, settings, "--since") or 0.0
     end = _time_option(until, settings, "--until") or time.time() + 1
 
-    async def query(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    async def query(store: Store) -> tuple[list[dict[str, Any]], ...]:
         return (
             await store.funnel_rows(start, end),
             await store.callback_offer_rows(start, end),
             await store.callback_job_rows(start, end),
+            await store.promise_rows(start, end),
         )
 
-    rows, offers, jobs = read_store(settings, query)
+    rows, offers, jobs, promised = read_store(settings, query)
     groups = funnel(rows, by, settings.policy.hours.timezone)
     callbacks = callback_funnel(offers, jobs)
+    promises = promise_funnel(promised)
+    by_agent = promises_by_agent(promised) if by == "agent" else {}
     if as_json:
-        # The drop funnel's groups as before; the callback funnel per queue under its own key.
+        # The drop funnel's groups as before; the callback and promise funnels under their own keys.
         output: dict[str, Any] = {k: v.as_dict() for k, v in groups.items()}
         output["queue_callbacks"] = {k: v.as_dict() for k, v in callbacks.items()}
+        output["promises"] = {k: v.as_dict() for k, v in promises.items()}
+        if by == "agent":
+            output["promises_by_agent"] = {k: v.as_dict() for k, v in by_agent.items()}
         click.echo(json.dumps(output, sort_keys=True))
         return
     if not groups:
@@ -158,6 +166,10 @@ def stats(config_path: Path | None, since: str, until: str | None, by: str | Non
         _print_funnel(groups, by)
     if callbacks:
         _print_callback_funnel(callbacks)
+    for table in (funnel_lines(promises) if promises else [], agent_lines(by_agent) if by_agent else []):
+        if table:
+            click.echo("")
+            click.echo("\n".join(table))
 
 
 def _print_funnel(groups: dict[str, Funnel], by: str | None) -> None:
