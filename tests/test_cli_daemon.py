@@ -97,6 +97,53 @@ class TestRun:
         assert socket_path.read_text() == "not a socket"
 
 
+class TestPromiseApi:
+    """The CRM's API: its token is read at the start, and nobody else may hold its port."""
+
+    @pytest.fixture(autouse=True)
+    def _own_umask(self) -> Iterator[None]:
+        """``run`` narrows the process's umask: the tests after these keep their own."""
+        mask = os.umask(0o022)
+        os.umask(mask)
+        yield
+        os.umask(mask)
+
+    @staticmethod
+    def _config(tmp_path: Path, token: str, port: int) -> Path:
+        token_file = tmp_path / "token"
+        token_file.write_text(token)
+        token_file.chmod(0o600)
+        file = tmp_path / "r.yaml"
+        file.write_text(
+            f"store:\n  path: {tmp_path / 's.sqlite3'}\ncontrol:\n  socket: {tmp_path / 'control.sock'}\n"
+            "fastagi:\n  enabled: false\nstatus:\n  enabled: false\n"
+            f"promise:\n  api: {{enabled: true, port: {port}, token_file: {token_file}}}\n"
+        )
+        return file
+
+    def test_short_token_exits_78_before_anything_listens(self, tmp_path: Path) -> None:
+        """A guessable token stops the start, naming the key; no control socket was made."""
+        file = self._config(tmp_path, "short", free_port())
+        result = CliRunner().invoke(
+            main, ["run", "--config", str(file)], env={"REDIAL_AMI_SECRET": "a-secret-of-16-or-more"}
+        )
+        assert result.exit_code == EXIT_CONFIG
+        assert "promise.api.token_file" in result.output and "shorter than 16" in result.output
+        assert not (tmp_path / "control.sock").exists()
+
+    def test_squatter_on_the_port_stops_the_daemon(self, tmp_path: Path) -> None:
+        """Whoever held the port would get the CRM's token: exit 69, saying so."""
+        port = free_port()
+        file = self._config(tmp_path, "0123456789abcdef0123", port)
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+            env = {"REDIAL_AMI_SECRET": "a-secret-of-16-or-more"}
+            result = CliRunner().invoke(main, ["run", "--config", str(file)], env=env)
+        assert result.exit_code == EXIT_PORT_UNAVAILABLE
+        assert f"promise_api: cannot listen on 127.0.0.1:{port}" in result.output and "CRM's token" in result.output
+
+
 def _daemon_config(tmp_path: Path, agi_port: int) -> Path:
     """A daemon with its FastAGI on ``agi_port``, no status endpoint, and an AMI nobody answers."""
     file = tmp_path / "r.yaml"

@@ -175,6 +175,10 @@ class Daemon:
             self.metrics.open_redials.set_function(lambda: engine.open_redial_count)
             self.metrics.tracked_calls.set_function(lambda: engine.tracked_calls)
             await engine.resume()
+            # Its token is read before anything listens: a bad one stops the start (exit 78).
+            promise_api = None
+            if settings.promise.api.enabled:
+                promise_api = PromiseApiServer.from_settings(settings.promise.api, self.request_promise, self.log)
             # Before anything else listens: a daemon nobody can ask or cancel through does not start.
             control = ControlServer(
                 settings.control.socket,
@@ -185,9 +189,7 @@ class Daemon:
                 self.log,
             )
             await control.start()
-            promise_api = None
-            if settings.promise.api.enabled:
-                promise_api = PromiseApiServer.from_settings(settings.promise.api, self.request_promise, self.log)
+            if promise_api is not None:
                 await promise_api.start()
             returning = None
             if settings.fastagi.enabled:
