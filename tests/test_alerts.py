@@ -11,6 +11,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
+from redial.exceptions import ConfigError
 from redial.service.alerts import TRIES, Target, WebhookAlerts
 
 PAYLOAD: dict[str, object] = {"event": "promise_unreached", "promise_id": 7, "customer": "+4930123456"}
@@ -74,10 +75,11 @@ class TestTarget:
         assert Target.of("http://[::1]:8080").shown == "http://[::1]:8080"
         assert Target.of("http://h").target == "/" and Target.of("http://h").port == 80
 
-    def test_no_http_url_refused(self) -> None:
-        """Another scheme or no host is refused without repeating the URL."""
-        with pytest.raises(ValueError, match="http:// or https://") as caught:
-            Target.of("ftp://user:pw@host/x")
+    @pytest.mark.parametrize("url", ["ftp://user:pw@host/x", "http:///pw", "http://user:pw@host:99999/"])
+    def test_no_http_url_refused(self, url: str) -> None:
+        """Another scheme, no host or a bad port stops the start (exit 78) without repeating the URL."""
+        with pytest.raises(ConfigError, match=r"promise\.webhook: expected an http") as caught:
+            Target.of(url)
         assert "pw" not in str(caught.value)
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from redial.exceptions import ConfigError
+
 TRIES = 3
 # Seconds before the second try; doubled before the third.
 BACKOFF = 1.0
@@ -41,11 +43,15 @@ class Target:
 
     @classmethod
     def of(cls, url: str) -> Target:
-        """``url`` taken apart; ValueError (naming no part of it) if it is no http(s) URL with a host."""
-        parts = urllib.parse.urlsplit(url)
+        """``url`` taken apart; :class:`ConfigError` (naming no part of it) if it is no http(s) URL with a host."""
+        refused = ConfigError("promise.webhook", "expected an http:// or https:// URL with a host and a valid port")
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise refused from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("the webhook must be an http:// or https:// URL with a host")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+            raise refused
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         authorization = ""
         if parts.username is not None:
