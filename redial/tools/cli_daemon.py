@@ -20,6 +20,7 @@ from redial.exceptions import AlreadyRunning, ConfigError, ControlSocketError, P
 from redial.service.logs import configure_logging
 from redial.store import StoreLock
 from redial.tools.cli_common import (
+    EXIT_CONFIG,
     EXIT_STORE,
     config_option,
     local_time,
@@ -42,7 +43,6 @@ EXIT_PORT_UNAVAILABLE = 69
 def run(config_path: Path | None) -> None:
     """Run the daemon in the foreground (SIGTERM stops it cleanly)."""
     from redial.service.daemon import run_daemon
-    from redial.tools.cli_common import EXIT_CONFIG
 
     settings = settings_or_exit(config_path)
     configure_logging(settings.logging)

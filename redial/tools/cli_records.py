@@ -166,10 +166,10 @@ def stats(config_path: Path | None, since: str, until: str | None, by: str | Non
         _print_funnel(groups, by)
     if callbacks:
         _print_callback_funnel(callbacks)
-    for table in (funnel_lines(promises) if promises else [], agent_lines(by_agent) if by_agent else []):
-        if table:
-            click.echo("")
-            click.echo("\n".join(table))
+    if promises:
+        click.echo("\n" + "\n".join(funnel_lines(promises)))
+    if by_agent:
+        click.echo("\n" + "\n".join(agent_lines(by_agent)))
 
 
 def _print_funnel(groups: dict[str, Funnel], by: str | None) -> None:
