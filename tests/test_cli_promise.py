@@ -135,3 +135,5 @@ class TestDescribed:
         assert described(answer, "0301", settings, now) == (
             "promise 5: 0301 at 2026-12-03 16:00 (Europe/Berlin) by Bob in support"
         )
+        moved = {**answer, "moved_to_opening": True}
+        assert described(moved, "0301", settings, now).endswith("(outside business hours: moved to the next opening)")

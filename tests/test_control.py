@@ -249,6 +249,7 @@ class TestPromises:
             "queue": "support",
             "agent": "Alice",
             "detail": "promised",
+            "moved_to_opening": False,
         }
         made = recorder.promises[0]
         assert (made.number, made.within, made.at, made.agent, made.note, made.call) == (

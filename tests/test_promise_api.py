@@ -121,6 +121,7 @@ class TestServer:
             "queue": "support",
             "agent": "",
             "detail": "promised",
+            "moved_to_opening": False,
         }
         assert [(r.by, r.source) for r in daemon.requests] == [("api", "api")]
 

@@ -70,6 +70,8 @@ class PromiseAnswer:
     agent_interface: str = ""
     # Whole minutes from now to the due time (what the phone says).
     minutes: int = 0
+    # The time asked for falls outside the queue's business hours: due_at is its next opening.
+    moved: bool = False
 
 
 # The customer is on a call with the PBX (still hearing the promise, say): look again this much later.
@@ -207,6 +209,7 @@ class Promises:
             agent_name=job.agent_member,
             agent_interface=job.agent_interface,
             minutes=whole_minutes(due - now),
+            moved=due > job.due_at,
         )
 
     def first_due(self, job: CallbackJob, now: float) -> float:

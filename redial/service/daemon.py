@@ -169,7 +169,9 @@ class Daemon:
                 on_login=lambda *state: self._inbox.put(LinkUp.of(*state)),
                 log=self.log,
             )
-            self.engine = engine = EngineRunner(settings, store, link, self.clock, self.log, self.metrics)
+            self.engine = engine = EngineRunner(
+                settings, store, link, self.clock, self.log, self.metrics, alerts=self.alerts.send
+            )
             # Gauges read when scraped, not set at every event.
             self.metrics.ami_connected.set_function(lambda: 1 if link.logged_in else 0)
             self.metrics.open_redials.set_function(lambda: engine.open_redial_count)

@@ -85,6 +85,7 @@ def answer_body(answer: PromiseAnswer) -> dict[str, object]:
         "queue": answer.queue,
         "agent": answer.agent_name or answer.agent_interface,
         "detail": answer.detail,
+        "moved_to_opening": answer.moved,
     }
 
 

@@ -33,7 +33,8 @@ def described(answer: dict[str, Any], number: str, settings: Settings, now: floa
     today = dt.datetime.fromtimestamp(now, zone).date()
     when = due.strftime("%H:%M") if due.date() == today else due.strftime("%Y-%m-%d %H:%M")
     owner = str(answer.get("agent") or "") or "any agent"
-    return f"promise {answer['promise_id']}: {number} at {when} ({zone_name}) by {owner} in {queue or '-'}"
+    moved = " (outside business hours: moved to the next opening)" if answer.get("moved_to_opening") else ""
+    return f"promise {answer['promise_id']}: {number} at {when} ({zone_name}) by {owner} in {queue or '-'}{moved}"
 
 
 @click.command()
