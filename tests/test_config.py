@@ -501,3 +501,17 @@ class TestCheckConfigExit:
         """The shipped example passes."""
         result = CliRunner().invoke(main, ["check-config", "--config", str(REPO / "config" / "redial.yaml")], env={})
         assert result.exit_code == 0 and "valid" in result.output
+
+
+class TestPromiseApiToken:
+    """The CRM API's token is checked with the configuration: a short one is an error naming the key."""
+
+    def test_short_token(self, tmp_path: Path) -> None:
+        token = tmp_path / "token"
+        token.write_text("short\n")
+        token.chmod(0o600)
+        data = {"promise": {"api": {"enabled": True, "token_file": str(token)}}}
+        with pytest.raises(ConfigError, match=r"promise\.api\.token_file: .*shorter than 16"):
+            parse_settings(data, env={})
+        token.write_text("a-long-enough-token-0123456789\n")
+        assert parse_settings(data, env={}).promise.api.enabled

@@ -67,6 +67,10 @@ class TestToken:
         """Read and trimmed; a missing file or a short token stops the start, naming the key."""
         file = tmp_path / "token"
         file.write_text(TOKEN + "\n")
+        file.chmod(0o644)
+        with pytest.raises(ConfigError, match="readable by every user; chmod 600"):
+            load_token(PromiseApi(enabled=True, token_file=file))
+        file.chmod(0o600)
         assert load_token(PromiseApi(enabled=True, token_file=file)) == Secret(TOKEN)
         file.write_text("short")
         with pytest.raises(ConfigError, match=r"promise\.api\.token_file: .* shorter than 16"):
@@ -90,6 +94,7 @@ class Daemon:
 async def api(tmp_path: Path) -> AsyncIterator[tuple[PromiseApiServer, Daemon]]:
     file = tmp_path / "token"
     file.write_text(TOKEN)
+    file.chmod(0o600)
     daemon = Daemon()
     server = PromiseApiServer.from_settings(PromiseApi(enabled=True, port=free_port(), token_file=file), daemon.promise)
     assert await server.start()

@@ -304,9 +304,27 @@ def _promise(section: PromiseSection, problems: list[ConfigError] | None) -> Pro
     token_file = None if api.token_file is None else Path(api.token_file)
     if api.enabled and token_file is None:
         raise ConfigError("promise.api.token_file", "the HTTP API needs a token file (mode 0600) when enabled")
-    if token_file is not None and api.enabled:
-        _secret_file(token_file, "promise.api.token_file", problems)  # readable and private, checked now
-    return _same(PromiseSettings, section, omit=("api",), api=_same(PromiseApi, api, token_file=token_file))
+    settings = _same(PromiseSettings, section, omit=("api",), api=_same(PromiseApi, api, token_file=token_file))
+    if api.enabled:
+        api_token(settings.api, problems)  # readable, private and long enough: checked now (check-config too)
+    return settings
+
+
+# A bearer token shorter than this is guessable (`openssl rand -hex 24` gives 48).
+MIN_TOKEN_LENGTH = 16
+
+
+def api_token(api: PromiseApi, problems: list[ConfigError] | None = None) -> Secret:
+    """The CRM API's bearer token from ``promise.api.token_file``: ConfigError if missing, unreadable or short."""
+    path = "promise.api.token_file"
+    if api.token_file is None:
+        raise ConfigError(path, "the HTTP API needs a token file (mode 0600) when enabled")
+    token = _secret_file(api.token_file, path, problems)
+    if len(token.reveal()) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            path, f"the token in {api.token_file} is shorter than {MIN_TOKEN_LENGTH} characters (openssl rand -hex 24)"
+        )
+    return token
 
 
 def _hours(section: schema.Hours, path: str) -> BusinessHours:

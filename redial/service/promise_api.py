@@ -17,21 +17,19 @@ import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import structlog
 
+from redial.config.load import api_token
 from redial.config.promise_settings import PromiseApi
 from redial.config.settings import Secret
 from redial.core.promises import PromiseAnswer, PromiseRequest
-from redial.exceptions import ConfigError
 from redial.service.loopback import LoopbackService
 from redial.service.status import NOT_FOUND, REQUEST_TIMEOUT, Request, Response, serve_request
 
 # The JSON fields a request may carry ("in" is PromiseRequest.within).
 FIELDS = ("number", "in", "at", "agent", "queue", "note", "call")
 # Shorter tokens are refused: a CRM's token must not be guessable.
-MIN_TOKEN_LENGTH = 16
 
 MakePromise = Callable[[PromiseRequest], Awaitable[PromiseAnswer]]
 _JSON = "application/json"
@@ -117,19 +115,8 @@ async def promise_response(
 
 
 def load_token(api: PromiseApi) -> Secret:
-    """The bearer token from ``promise.api.token_file``; :class:`ConfigError` if missing, unreadable or short."""
-    path = "promise.api.token_file"
-    if api.token_file is None:
-        raise ConfigError(path, "the HTTP API needs a token file (mode 0600) when enabled")
-    try:
-        token = Path(api.token_file).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read {api.token_file}: {exc.strerror}") from None
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigError(
-            path, f"the token in {api.token_file} is shorter than {MIN_TOKEN_LENGTH} characters (openssl rand -hex 24)"
-        )
-    return Secret(token)
+    """The bearer token, read again as the API starts (the file may have changed since the configuration was read)."""
+    return api_token(api)
 
 
 def authorized(headers: dict[str, str], token: Secret) -> bool:
