@@ -274,6 +274,27 @@ class TestPlan:
         plan = keeper.plan(waiting, START + 120)
         assert isinstance(plan, Ring) and (plan.interface, plan.fallback) == ("PJSIP/agent2", True)
 
+    def test_past_the_owner_wait_nobody_free_keeps_the_deadline(self) -> None:
+        """Past owner_wait with no member free, the wait keeps the owner's deadline and says no countdown."""
+        keeper = Keeper(
+            cfg(promise={"owner_wait": 120}), members=(member("PJSIP/agent1", 2), member("PJSIP/agent2", 2))
+        )
+        waiting = move(PROMISE, Trigger.WAIT_AGENT, "", agent_deadline=START + 120)
+        assert keeper.plan(waiting, START) == keeper.plan(waiting, START + 60)  # nothing new to store
+        plan = keeper.plan(waiting, START + 200)
+        assert plan == WaitForAgent(START + 120, "PJSIP/agent1 is on a call: waiting for a free member of support")
+
+    def test_owner_in_wrap_up_waited_for_without_a_countdown(self) -> None:
+        """An owner in wrap-up is busy; the wait's detail stays the same from second to second."""
+        wrapping = ev.MemberState(
+            "support", "PJSIP/agent1", "agent1", "PJSIP/agent1", 1, False, "", False, int(START), 60
+        )
+        keeper = Keeper(members=(wrapping,))
+        waiting = move(PROMISE, Trigger.WAIT_AGENT, "", agent_deadline=START + 120)
+        plan = keeper.plan(waiting, START + 1)
+        assert plan == WaitForAgent(START + 120, "PJSIP/agent1 is in wrap-up; the owner is waited for up to 120 s")
+        assert keeper.plan(waiting, START + 2) == plan
+
     @pytest.mark.parametrize(
         "owner",
         [member("PJSIP/agent1", status=5), member("PJSIP/agent1", paused_reason="lunch")],

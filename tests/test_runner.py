@@ -1181,3 +1181,24 @@ class TestPromises:
         answer = await engine.make_promise(PromiseRequest(number="911", within="10m", queue="support"))
         assert not answer.ok and "911 cannot be called back" in answer.detail
         assert engine.open_redials == [] and await store.open_jobs() == []
+
+    async def test_waiting_for_a_busy_owner_is_written_once(self, store: Store) -> None:
+        """A promise waiting for its busy owner is stored once, not at every one-second recheck."""
+        members = (member("PJSIP/agent1", 2), member("PJSIP/agent2", 2))
+        engine, _originator, clock, answer = await promised(store, members=members)
+        await due(engine, clock, 600)
+        written = len(await store.redial_log(answer.promise_id or 0))
+        for _ in range(30):
+            await due(engine, clock, 1)
+        assert len(await store.redial_log(answer.promise_id or 0)) == written
+
+    async def test_a_member_freed_after_the_owner_wait_takes_it(self, store: Store) -> None:
+        """Past owner_wait with nobody free, the first member to be free takes it: the owner is not waited for again."""
+        members = (member("PJSIP/agent1", 2), member("PJSIP/agent2", 2))
+        engine, originator, clock, _ = await promised(store, promise_cfg({"owner_wait": 120}), members=members)
+        await due(engine, clock, 600)
+        await due(engine, clock, 121)
+        assert originator.actions == [] and "waiting for a free member" in engine.open_redials[0].detail
+        await run(engine, clock, [member("PJSIP/agent2")])
+        await due(engine, clock, 1)
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent2"]

@@ -193,7 +193,8 @@ class Attempts:
             return self._defer(job, plan)
         if isinstance(plan, WaitForAgent):
             self._agent_plans[job.id] = (-1, self._jobs.version, self._turn_stamp(), now)
-            if job.state is JobState.WAITING_AGENT and job.detail == plan.detail and job.agent_deadline == plan.until:
+            # Stored once per change of what it waits for (its detail), not at every recheck.
+            if job.state is JobState.WAITING_AGENT and job.detail == plan.detail:
                 return []
             return [self._jobs.save(move(job, Trigger.WAIT_AGENT, plan.detail, agent_deadline=plan.until))]
         return self._hint_first(job, plan.interface) or self._ring(job, plan, self.settings.policy_for(job.queue), now)

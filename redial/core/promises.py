@@ -237,16 +237,20 @@ class Promises:
                 view = AgentView(owner, Availability.BUSY, f"{owner} is ringing for another callback", view.queues)
             if view.availability in (Availability.FREE, Availability.UNKNOWN):
                 return Ring(owner, False, f"the owner {owner} is free")
+            # The owner's wait is kept as the job's agent_deadline, and the detail says no
+            # countdown: a waiting promise is stored when what it waits for changes, not every second.
             deadline = deadline if deadline is not None else now + policy.promise.owner_wait
+            why = f"{owner} is in wrap-up" if view.wrapup_until is not None else view.detail
             if view.availability is Availability.BUSY and now < deadline:
-                return WaitForAgent(deadline, f"{view.detail}; the owner is waited for up to {deadline - now:.0f} s")
-            why = view.detail
+                return WaitForAgent(deadline, f"{why}; the owner is waited for up to {policy.promise.owner_wait:g} s")
         elif owner:
             why = f"the owner {owner} did not take it"
         free = self._board.free_members(job.queue, now, reason, exclude=reserved | passed | {owner})
         if free:
             return Ring(free[0], bool(owner), f"{why}: ringing {free[0]} of {job.queue}")
-        return WaitForAgent(now + MEMBER_RECHECK, f"{why}: waiting for a free member of {job.queue}")
+        # Waiting for a member keeps the owner's deadline: past it, the owner is not waited for again.
+        until = deadline if deadline is not None and owner and owner not in passed else now + MEMBER_RECHECK
+        return WaitForAgent(until, f"{why}: waiting for a free member of {job.queue}")
 
     def originate_request(self, request: OriginateRequest, job: CallbackJob, interface: str) -> OriginateRequest:
         """A redial's Originate made a promise's: "PROMISED" on the phone, the whisper of whose promise."""
