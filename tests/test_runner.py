@@ -1075,6 +1075,20 @@ class TestPromises:
         assert (promise_count(engine, "made"), promise_count(engine, "kept_by_owner")) == (1, 1)
         assert promise_count(engine, "late") == 0
 
+    async def test_a_long_talk_wakes_nothing(self, store: Store) -> None:
+        """Talking past originate.outcome_timeout: no work falls due (the daemon would spin), nothing expires."""
+        engine, originator, clock, _ = await promised(store)
+        await due(engine, clock, 600)
+        cid = str(originator.actions[0]["ChannelId"])
+        agent_leg, customer_leg = ev.ChannelRef("PJSIP/agent1-9", cid, cid), ev.ChannelRef("PJSIP/trunk-9", "c", cid)
+        bridged = [ev.BridgeEntered(agent_leg, "b"), ev.BridgeEntered(customer_leg, "b")]
+        answered = [ev.OriginateResult("x", True, 4, cid, ""), ev.DialEnded(agent_leg, customer_leg, "ANSWER")]
+        await run(engine, clock, [*answered, *bridged])
+        assert engine.open_redials[0].state is JobState.TALKING
+        await due(engine, clock, 600)
+        assert not engine.work_due() and engine.next_wakeup() is None
+        assert engine.open_redials[0].state is JobState.TALKING
+
     async def test_too_short_a_talk_is_retried_along_the_ladder(self, store: Store) -> None:
         """A talk shorter than min_talk is no kept promise: tried again on the ladder's first rung (15 min)."""
         engine, originator, clock, _ = await promised(store)
