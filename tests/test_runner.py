@@ -303,6 +303,7 @@ class TestAgentAvailability:
         engine, originator, clock = await ringing(store, cfg(retry={"attempts": 1}), members=(member("PJSIP/agent1"),))
         cid = str(originator.actions[0]["ChannelId"])
         await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
+        # Kept once the talk ended: the owner is back in the queue at once, still on their phone or not.
         assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
         (waiting,) = engine.open_redials
         assert waiting.passed_over == ("PJSIP/agent1",) and waiting.outcome is None
@@ -375,6 +376,7 @@ class TestAgentAvailability:
     async def test_shutdown_releases_held_agents(self, store: Store) -> None:
         engine, originator, _clock = await ringing(store, cfg(), members=(member("PJSIP/agent1"),))
         await engine.shutdown()
+        # Kept once the talk ended: the owner is back in the queue at once, still on their phone or not.
         assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
         assert await store.paused_interfaces() == []
 
@@ -1023,7 +1025,7 @@ async def due(engine: EngineRunner, clock: ManualClock, seconds: float) -> None:
 
 
 async def talk(engine: EngineRunner, clock: ManualClock, action: Action, seconds: float) -> None:
-    """The Originate ``action`` reaches both, bridged; the customer hangs up ``seconds`` later."""
+    """The Originate ``action`` reaches both, bridged; the customer hangs up ``seconds`` later (the agent not yet)."""
     cid = str(action["ChannelId"])
     agent_leg = ev.ChannelRef(f"{action['Channel']}-9", cid, cid)
     customer_leg = ev.ChannelRef("PJSIP/trunk-9", f"{cid}.c", cid)
@@ -1040,7 +1042,6 @@ async def talk(engine: EngineRunner, clock: ManualClock, action: Action, seconds
     assert engine.open_redials[0].state is JobState.TALKING and engine.open_redials[0].connected_at == clock.now()
     clock.advance(seconds)
     await engine.handle(ev.ChannelHungUp(customer_leg, 16, ""))
-    await engine.handle(ev.ChannelHungUp(agent_leg, 16, ""))
 
 
 async def no_answer(engine: EngineRunner, action: Action) -> None:
@@ -1070,6 +1071,8 @@ class TestPromises:
         assert "REDIAL_KIND=promise" in action["Variable"] and "REDIAL_OWNER_NAME=agent1" in action["Variable"]
         await talk(engine, clock, action, 25)
         assert engine.open_redials == []
+        # Kept once the talk ended: the owner is back in the queue at once, still on their phone or not.
+        assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
         [row] = [r for r in await store.history() if r["outcome"] is not None]
         assert row["outcome"] == "connected" and row["outcome_detail"] == "kept: agent and customer talked 25 s"
         assert (promise_count(engine, "made"), promise_count(engine, "kept_by_owner")) == (1, 1)
@@ -1216,3 +1219,80 @@ class TestPromises:
         await run(engine, clock, [member("PJSIP/agent2")])
         await due(engine, clock, 1)
         assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent2"]
+
+    @pytest.mark.parametrize(("alive", "kept"), [(False, True), (True, False)])
+    async def test_talk_over_when_the_link_comes_back(self, store: Store, alive: bool, kept: bool) -> None:
+        """Its channels gone at a login: the talk ended while the link was down, kept; still up: still talking."""
+        engine, originator, clock, answer = await promised(store)
+        await due(engine, clock, 600)
+        cid = str(originator.actions[0]["ChannelId"])
+        agent_leg, customer_leg = ev.ChannelRef("PJSIP/agent1-9", cid, cid), ev.ChannelRef("PJSIP/trunk-9", "c", cid)
+        answered = [ev.OriginateResult("x", True, 4, cid, ""), ev.DialEnded(agent_leg, customer_leg, "ANSWER")]
+        await run(engine, clock, [*answered, ev.BridgeEntered(agent_leg, "b"), ev.BridgeEntered(customer_leg, "b")])
+        await engine.handle(LinkUp(frozenset({cid}) if alive else frozenset(), TWO_FREE))
+        job = await store.job(answer.promise_id or 0)
+        assert job is not None and (job.outcome is Outcome.CONNECTED) is kept
+        assert (job.state is JobState.TALKING) is not kept
+        await due(engine, clock, 3600)
+        assert len(originator.actions) == 1
+
+    async def test_every_member_failing_tries_them_all_again_later(self, store: Store) -> None:
+        """Neither the owner's nor the other member's phone takes it: all of them again after 30 s, owner first."""
+        engine, originator, clock, _ = await promised(store)
+        await due(engine, clock, 600)
+        await engine.handle(ev.OriginateResult("x", False, 3, str(originator.actions[0]["ChannelId"]), ""))
+        await engine.tick()
+        await engine.handle(ev.OriginateResult("x", False, 3, str(originator.actions[1]["ChannelId"]), ""))
+        await due(engine, clock, 29)
+        assert len(originator.actions) == 2 and engine.open_redials[0].passed_over == ()
+        await due(engine, clock, 1)
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent1", "PJSIP/agent2", "PJSIP/agent1"]
+        assert engine.open_redials[0].attempt == 1
+
+    async def test_trunk_of_the_queues_latest_call(self, store: Store) -> None:
+        """Without originate.trunk or a route, the trunk of the queue's latest call is used; none known: refused."""
+        clock = ManualClock(START)
+        settings = parse_settings({"policy": {"callback_window": 5}}, env={})
+        engine = EngineRunner(settings, store, FakeOriginator(), clock)
+        await engine.handle(LinkUp(frozenset(), TWO_FREE))
+        request = PromiseRequest(number="2025550188", within="10m", queue="support")
+        refused = await engine.make_promise(request)
+        assert not refused.ok and "no trunk is known" in refused.detail and await store.open_jobs() == []
+        await run(engine, clock, drop(1, number="2025550123", trunk="carrier"))
+        made = await engine.make_promise(request)
+        assert made.ok and (await store.job(made.promise_id or 0)).trunk == "carrier"  # type: ignore[union-attr]
+
+    async def test_unknown_call_refused(self, store: Store) -> None:
+        """A call id neither followed nor stored is refused, naming it."""
+        engine = EngineRunner(promise_cfg(), store, FakeOriginator(), ManualClock(START))
+        answer = await engine.make_promise(PromiseRequest(call="77.7", within="10m", queue="support"))
+        assert not answer.ok and answer.detail == "no call '77.7' is known (give its Uniqueid or Linkedid)"
+
+    async def test_stored_call_gives_number_and_queue(self, store: Store) -> None:
+        """A promise on a stored call's id takes its number, queue and trunk; without an agent it is the queue's."""
+        clock = ManualClock(START)
+        engine = EngineRunner(promise_cfg(), store, FakeOriginator(), clock)
+        await engine.handle(LinkUp(frozenset(), TWO_FREE))
+        await run(engine, clock, drop(1, number="2025550177"))
+        answer = await engine.make_promise(PromiseRequest(call="1.1", within="10m"))
+        assert answer.ok, answer.detail
+        job = await store.job(answer.promise_id or 0)
+        assert job is not None and (job.customer_number, job.queue, job.agent_interface) == (
+            "2025550177",
+            "support",
+            "",
+        )
+        assert job.original_uniqueid == "1.1"
+
+    async def test_no_promise_from_a_drop_when_disabled(self, store: Store) -> None:
+        """promise.enabled false: a drop nobody can take ends callback_requested, and no promise takes over."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        settings = parse_settings(
+            {"policy": {"callback_window": 5, "agent": {"fallback": "callback"}}, "promise": {"enabled": False}}, env={}
+        )
+        engine = EngineRunner(settings, store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1", paused_reason="lunch"),)))
+        await run(engine, clock, drop(1))
+        await due(engine, clock, 6)
+        assert engine.open_redials == [] and await store.open_jobs() == [] and originator.actions == []
+        assert [r["outcome"] for r in await store.history()] == ["callback_requested"]
