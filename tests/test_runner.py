@@ -1063,6 +1063,7 @@ class TestPromises:
         """Due: the owner's phone rings showing PROMISED and the number; a talk past min_talk keeps it."""
         engine, originator, clock, answer = await promised(store)
         assert (answer.due_at, answer.minutes, answer.agent_name) == (START + 600, 10, "agent1")
+        assert engine.metrics.promises_pending.labels("support")._value.get() == 1
         await due(engine, clock, 599)
         assert originator.actions == []
         await due(engine, clock, 1)
@@ -1077,6 +1078,7 @@ class TestPromises:
         assert row["outcome"] == "connected" and row["outcome_detail"] == "kept: agent and customer talked 25 s"
         assert (promise_count(engine, "made"), promise_count(engine, "kept_by_owner")) == (1, 1)
         assert promise_count(engine, "late") == 0
+        assert engine.metrics.promises_pending.labels("support")._value.get() == 0
 
     async def test_a_long_talk_wakes_nothing(self, store: Store) -> None:
         """Talking past originate.outcome_timeout: no work falls due (the daemon would spin), nothing expires."""
