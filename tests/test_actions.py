@@ -329,6 +329,45 @@ class TestCallbackVariables:
             originate_action(request, "a1")
 
 
+class TestPromiseVariables:
+    """A promised callback's Originate: the CDR tag and the whisper of whose promise, each sound checked."""
+
+    PROMISE = dataclasses.replace(
+        REQUEST, promise=True, owner_name="Alice", owner_sound="custom/alice", note_sound=("vm-message", "beep")
+    )
+    NAMES = ("REDIAL_KIND", "REDIAL_OWNER_NAME", "REDIAL_OWNER_SOUND", "REDIAL_NOTE_SOUND")
+
+    def test_promise_carries_them(self) -> None:
+        """Every promise variable is set, after the redial's own ones."""
+        variables = originate_action(self.PROMISE, "a1")["Variable"]
+        assert variables[-4:] == [
+            "REDIAL_KIND=promise",
+            "REDIAL_OWNER_NAME=Alice",
+            "REDIAL_OWNER_SOUND=custom/alice",
+            "REDIAL_NOTE_SOUND=vm-message&beep",
+        ]
+        assert variables[:-4] == originate_action(REQUEST, "a1")["Variable"]
+
+    def test_other_redials_carry_none(self) -> None:
+        """Without the promise flag none is set, even with the promise's fields filled in."""
+        variables = originate_action(dataclasses.replace(self.PROMISE, promise=False), "a1")["Variable"]
+        assert [v for v in variables if v.partition("=")[0] in self.NAMES] == []
+
+    def test_empty_or_odd_ones_left_out(self) -> None:
+        """No owner sound, no note, and an owner name that is no label set nothing; the kind stays."""
+        request = dataclasses.replace(self.PROMISE, owner_name="A,B=1", owner_sound="", note_sound=())
+        variables = originate_action(request, "a1")["Variable"]
+        assert [v for v in variables if v.partition("=")[0] in self.NAMES] == ["REDIAL_KIND=promise"]
+
+    @pytest.mark.parametrize(("field", "what"), [("owner_sound", "owner name sound"), ("note_sound", "note sound")])
+    @pytest.mark.parametrize("name", ["../../etc/passwd", "digits/1&beep", "x.gsm", "a,b"])
+    def test_unsafe_sound_name_raises(self, field: str, what: str, name: str) -> None:
+        """An unsafe owner or note sound refuses the whole Originate, naming which sound."""
+        value: object = name if field == "owner_sound" else ("beep", name)
+        with pytest.raises(UnsafeValueError, match=f"^{what} {re.escape(repr(name))} is not allowed"):
+            originate_action(dataclasses.replace(self.PROMISE, **{field: value}), "a1")
+
+
 class TestQueueLog:
     """queue_log lines."""
 

@@ -240,6 +240,75 @@ class TestPolicySections:
         assert settings.policy_for("other").retry.attempts == 3
 
 
+class TestPromiseSettings:
+    """policy.promise (per queue) and promise: (the daemon's), with the ladder in seconds."""
+
+    def test_defaults(self) -> None:
+        """15 min, an hour, the next opening; enabled, the API off."""
+        settings = parse_settings({}, env={})
+        assert settings.policy.promise.ladder == (900.0, 3600.0, None)
+        assert (settings.promise.enabled, settings.promise.api.enabled, settings.promise.api.token_file) == (
+            True,
+            False,
+            None,
+        )
+
+    def test_ladder_parsed(self) -> None:
+        """Seconds, minutes, hours, a bare number and next_opening, in order."""
+        data = {"policy": {"promise": {"ladder": ["90s", "15m", "2h", "next_opening", 45, "30"]}}}
+        assert parse_settings(data, env={}).policy.promise.ladder == (90.0, 900.0, 7200.0, None, 45.0, 30.0)
+
+    def test_per_queue_override(self) -> None:
+        """A queue's promise section overrides the base one key by key; other queues keep the base."""
+        data = {
+            "policy": {
+                "promise": {"owner_wait": 60, "min_talk": 30},
+                "queue_overrides": {"vip": {"promise": {"owner_wait": 10, "ladder": ["5m"]}}},
+            }
+        }
+        settings = parse_settings(data, env={})
+        vip, other = settings.policy_for("vip").promise, settings.policy_for("support").promise
+        assert (vip.owner_wait, vip.ladder, other.owner_wait, other.ladder[0]) == (10, (300.0,), 60, 900.0)
+        assert (other.min_talk, settings.promise.keep_when_called_back) == (30, False)
+
+    def test_sounds_and_names(self) -> None:
+        """Sound lists and name recordings are read; an unset sound keeps its stock default."""
+        data = {"policy": {"promise": {"name_sounds": {"Alice": "custom/alice"}, "sounds": {"note_exists": []}}}}
+        promise = parse_settings(data, env={}).policy.promise
+        assert promise.name_sounds == {"Alice": "custom/alice"}
+        assert (promise.sounds.note_exists, promise.sounds.whisper_before) == ((), ("beep",))
+
+    @pytest.mark.parametrize(
+        ("data", "path"),
+        [
+            ({"policy": {"promise": {"owner_wiat": 1}}}, "policy.promise.owner_wiat"),
+            ({"policy": {"promise": {"sounds": {"beep": []}}}}, "policy.promise.sounds.beep"),
+            ({"promise": {"api": {"tokn": "x"}}}, "promise.api.tokn"),
+            ({"promise": {"keep": True}}, "promise.keep"),
+            ({"policy": {"promise": {"ladder": ["15x"]}}}, "policy.promise.ladder[0]"),
+            ({"policy": {"promise": {"name_sounds": {"Alice": "../x"}}}}, "policy.promise.name_sounds"),
+            ({"promise": {"api": {"host": "0.0.0.0"}}}, "promise.api.host"),
+            ({"promise": {"webhook": "ftp://x"}}, "promise.webhook"),
+        ],
+    )
+    def test_errors_name_the_key(self, data: object, path: str) -> None:
+        """An unknown key or a bad value is an error naming where it is."""
+        with pytest.raises(ConfigError) as caught:
+            parse_settings(data, env={})
+        assert caught.value.path == path
+
+    def test_api_needs_a_token_file(self, tmp_path: Path) -> None:
+        """Enabled without token_file is an error; with a private one it is read as a path."""
+        with pytest.raises(ConfigError, match="needs a token file") as caught:
+            parse_settings({"promise": {"api": {"enabled": True}}}, env={})
+        assert caught.value.path == "promise.api.token_file"
+        token = tmp_path / "token"
+        token.write_text("a-long-random-token-0123456789\n")
+        os.chmod(token, 0o600)
+        api = parse_settings({"promise": {"api": {"enabled": True, "token_file": str(token)}}}, env={}).promise.api
+        assert (api.enabled, api.token_file) == (True, token)
+
+
 class TestCaps:
     """The daily and hourly caps are on by default; the hourly one is global."""
 

@@ -351,6 +351,14 @@ class TestQueueCallbacks:
         verbs = [c.verb for c in shell.log if isinstance(c, QueueLog)]
         assert verbs == ["CALLBACKREQUESTED", "CALLBACKSTART"]
 
+    def test_waiting_for_a_free_member_is_saved_once(self) -> None:
+        """A callback waiting for a free member is stored once, not again at every one-second recheck."""
+        engine, shell, asks = _callback_engine("PJSIP/agent1")
+        shell.feed([member("PJSIP/agent1", 2), _join("7.1", "2025550123"), _leave("7.1")], START)
+        asks.ask("7.1", "2025550123", START + 1)
+        saves = [c for t in range(30) for c in shell.tick(START + 2 + t) if isinstance(c, SaveJob)]
+        assert len(saves) == 1 and engine.jobs.sorted()[0].state is JobState.WAITING_AGENT
+
     def test_never_ahead_of_an_earlier_live_caller(self) -> None:
         """A live caller who joined before the callback's caller is served first: no ring while they wait."""
         engine, shell, asks = _callback_engine("PJSIP/agent1")

@@ -58,6 +58,13 @@ class TestDeadlines:
         deadlines = jobs.deadlines(timeout=30.0)
         assert deadlines.work_at == float("inf") and deadlines.wakeup == 90.0 and deadlines.agent_wait
 
+    def test_a_promises_talk_has_no_deadline(self) -> None:
+        """A promise's conversation (TALKING) never expires: no work and no wake-up for it, however long it lasts."""
+        jobs = _jobs()
+        jobs.put(JOB.changed(state=JobState.TALKING, originated_at=10.0, connected_at=20.0))
+        deadlines = jobs.deadlines(timeout=30.0)
+        assert (deadlines.work_at, deadlines.wakeup) == (float("inf"), None)
+
     def test_reserved_members(self) -> None:
         jobs = _jobs()
         jobs.put(JOB.changed(state=JobState.ORIGINATING, ring_interface="PJSIP/agent2"))

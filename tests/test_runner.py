@@ -16,6 +16,7 @@ from redial.config import Settings, parse_settings
 from redial.core.commands import SaveJob
 from redial.core.engine import LinkUp
 from redial.core.jobs import CallbackJob, CancelAnswer, JobKind, JobState, Outcome, Trigger, move
+from redial.core.promises import PromiseAnswer, PromiseRequest
 from redial.core.tracker import CallerWithheld
 from redial.exceptions import AmiError, AmiNotConnected, AmiRefused, AmiTimeout, LostWrite, StoreError
 from redial.service.replay import load_frames
@@ -302,6 +303,7 @@ class TestAgentAvailability:
         engine, originator, clock = await ringing(store, cfg(retry={"attempts": 1}), members=(member("PJSIP/agent1"),))
         cid = str(originator.actions[0]["ChannelId"])
         await engine.handle(ev.OriginateResult("x", False, 3, cid, ""))
+        # Kept once the talk ended: the owner is back in the queue at once, still on their phone or not.
         assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
         (waiting,) = engine.open_redials
         assert waiting.passed_over == ("PJSIP/agent1",) and waiting.outcome is None
@@ -374,6 +376,7 @@ class TestAgentAvailability:
     async def test_shutdown_releases_held_agents(self, store: Store) -> None:
         engine, originator, _clock = await ringing(store, cfg(), members=(member("PJSIP/agent1"),))
         await engine.shutdown()
+        # Kept once the talk ended: the owner is back in the queue at once, still on their phone or not.
         assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
         assert await store.paused_interfaces() == []
 
@@ -982,3 +985,331 @@ class TestHandledAtOnce:
         commands = engine.handle_at_once(last)
         assert any(isinstance(c, RecordCall) for c in commands)
         assert not any(isinstance(c, Originate) for c in commands), "the callback was planned before the drop's job"
+
+
+def promise_cfg(
+    promise: dict[str, object] | None = None, hours: dict[str, object] | None = None, **daemon: object
+) -> Settings:
+    policy: dict[str, object] = {"callback_window": 5, "promise": promise or {}}
+    if hours is not None:
+        policy["hours"] = hours
+    return parse_settings({"policy": policy, "promise": daemon, "originate": {"trunk": "trunk"}}, env={})
+
+
+TWO_FREE = (member("PJSIP/agent1"), member("PJSIP/agent2"))
+
+
+async def promised(
+    store: Store,
+    settings: Settings | None = None,
+    members: tuple[ev.MemberState, ...] = TWO_FREE,
+    alerts: list[dict[str, object]] | None = None,
+    **request: Any,
+) -> tuple[EngineRunner, FakeOriginator, ManualClock, PromiseAnswer]:
+    """An engine told of its members that made a promise (agent1's, in 10 minutes, unless ``request`` says else)."""
+    clock, originator = ManualClock(START), FakeOriginator()
+    engine = EngineRunner(
+        settings or promise_cfg(), store, originator, clock, alerts=None if alerts is None else alerts.append
+    )
+    await engine.handle(LinkUp(frozenset(), members))
+    fields: dict[str, Any] = {"number": "2025550123", "within": "10m", "agent": "agent1", "queue": "support"}
+    answer = await engine.make_promise(PromiseRequest(**{**fields, **request}))
+    assert answer.ok, answer.detail
+    return engine, originator, clock, answer
+
+
+async def due(engine: EngineRunner, clock: ManualClock, seconds: float) -> None:
+    clock.advance(seconds)
+    await engine.tick()
+    await engine.tick()
+
+
+async def talk(engine: EngineRunner, clock: ManualClock, action: Action, seconds: float) -> None:
+    """The Originate ``action`` reaches both, bridged; the customer hangs up ``seconds`` later (the agent not yet)."""
+    cid = str(action["ChannelId"])
+    agent_leg = ev.ChannelRef(f"{action['Channel']}-9", cid, cid)
+    customer_leg = ev.ChannelRef("PJSIP/trunk-9", f"{cid}.c", cid)
+    await run(
+        engine,
+        clock,
+        [
+            ev.OriginateResult("x", True, 4, cid, ""),
+            ev.DialEnded(agent_leg, customer_leg, "ANSWER"),
+            ev.BridgeEntered(agent_leg, "b"),
+            ev.BridgeEntered(customer_leg, "b"),
+        ],
+    )
+    assert engine.open_redials[0].state is JobState.TALKING and engine.open_redials[0].connected_at == clock.now()
+    clock.advance(seconds)
+    await engine.handle(ev.ChannelHungUp(customer_leg, 16, ""))
+
+
+async def no_answer(engine: EngineRunner, action: Action) -> None:
+    """The agent answers the promise's Originate; the customer does not."""
+    cid = str(action["ChannelId"])
+    agent_leg = ev.ChannelRef(f"{action['Channel']}-9", cid, cid)
+    await engine.handle(ev.OriginateResult("x", True, 4, cid, ""))
+    await engine.handle(ev.DialEnded(agent_leg, ev.ChannelRef("PJSIP/trunk-9", f"{cid}.c", cid), "NOANSWER"))
+
+
+def promise_count(engine: EngineRunner, event: str) -> float:
+    return float(engine.metrics.promises.labels("support", event)._value.get())
+
+
+class TestPromises:
+    """Promised callbacks end to end: stored first, the owner rung at the time, kept only after a real talk."""
+
+    async def test_kept_by_its_owner(self, store: Store) -> None:
+        """Due: the owner's phone rings showing PROMISED and the number; a talk past min_talk keeps it."""
+        engine, originator, clock, answer = await promised(store)
+        assert (answer.due_at, answer.minutes, answer.agent_name) == (START + 600, 10, "agent1")
+        assert engine.metrics.promises_pending.labels("support")._value.get() == 1
+        await due(engine, clock, 599)
+        assert originator.actions == []
+        await due(engine, clock, 1)
+        [action] = originator.actions
+        assert action["Channel"] == "PJSIP/agent1" and action["CallerID"].startswith('"PROMISED 2025550123"')
+        assert "REDIAL_KIND=promise" in action["Variable"] and "REDIAL_OWNER_NAME=agent1" in action["Variable"]
+        await talk(engine, clock, action, 25)
+        assert engine.open_redials == []
+        # Kept once the talk ended: the owner is back in the queue at once, still on their phone or not.
+        assert originator.pauses == [("PJSIP/agent1", True, "redial"), ("PJSIP/agent1", False, "redial")]
+        [row] = [r for r in await store.history() if r["outcome"] is not None]
+        assert row["outcome"] == "connected" and row["outcome_detail"] == "kept: agent and customer talked 25 s"
+        assert (promise_count(engine, "made"), promise_count(engine, "kept_by_owner")) == (1, 1)
+        assert promise_count(engine, "late") == 0
+        assert engine.metrics.promises_pending.labels("support")._value.get() == 0
+
+    async def test_a_long_talk_wakes_nothing(self, store: Store) -> None:
+        """Talking past originate.outcome_timeout: no work falls due (the daemon would spin), nothing expires."""
+        engine, originator, clock, _ = await promised(store)
+        await due(engine, clock, 600)
+        cid = str(originator.actions[0]["ChannelId"])
+        agent_leg, customer_leg = ev.ChannelRef("PJSIP/agent1-9", cid, cid), ev.ChannelRef("PJSIP/trunk-9", "c", cid)
+        bridged = [ev.BridgeEntered(agent_leg, "b"), ev.BridgeEntered(customer_leg, "b")]
+        answered = [ev.OriginateResult("x", True, 4, cid, ""), ev.DialEnded(agent_leg, customer_leg, "ANSWER")]
+        await run(engine, clock, [*answered, *bridged])
+        assert engine.open_redials[0].state is JobState.TALKING
+        await due(engine, clock, 600)
+        assert not engine.work_due() and engine.next_wakeup() is None
+        assert engine.open_redials[0].state is JobState.TALKING
+
+    async def test_too_short_a_talk_is_retried_along_the_ladder(self, store: Store) -> None:
+        """A talk shorter than min_talk is no kept promise: tried again on the ladder's first rung (15 min)."""
+        engine, originator, clock, _ = await promised(store)
+        await due(engine, clock, 600)
+        await talk(engine, clock, originator.actions[0], 5)
+        [job] = engine.open_redials
+        assert (job.state, job.attempt, job.due_at) == (JobState.WAITING, 2, clock.now() + 900)
+        assert "after talk_too_short" in job.detail
+        assert [r["outcome"] for r in await store.redial_log(job.id)][-2:] == ["talk_too_short", None]
+
+    async def test_unreached_after_every_rung_alerts_once(self, store: Store) -> None:
+        """The customer never answers, rung by rung: unreached, one alert, in status and the metrics."""
+        alerts: list[dict[str, object]] = []
+        settings = promise_cfg({"ladder": ["1m", "2m"]})
+        engine, originator, clock, answer = await promised(store, settings, alerts=alerts)
+        await due(engine, clock, 600)
+        for rung in (60, 120):
+            await no_answer(engine, originator.actions[-1])
+            assert alerts == []
+            await due(engine, clock, rung)
+        await no_answer(engine, originator.actions[-1])
+        await due(engine, clock, 3600)
+        assert len(originator.actions) == 3 and engine.open_redials == []
+        [alert] = alerts
+        assert (alert["event"], alert["promise_id"], alert["attempts"]) == ("promise_unreached", answer.promise_id, 3)
+        [seen] = engine.snapshot()["promises_unreached"]  # type: ignore[misc]
+        assert seen["redial_id"] == answer.promise_id and seen["owner"] == "agent1"
+        assert promise_count(engine, "unreached") == 1
+        assert (await store.job(answer.promise_id or 0)).outcome is Outcome.UNREACHED  # type: ignore[union-attr]
+
+    async def test_owner_not_answering_passes_it_on_at_once(self, store: Store) -> None:
+        """The owner's phone rings out: another free member is rung at once, the owner passed over."""
+        engine, originator, clock, _ = await promised(store)
+        await due(engine, clock, 600)
+        await engine.handle(ev.OriginateResult("x", False, 3, str(originator.actions[0]["ChannelId"]), ""))
+        await engine.tick()
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent1", "PJSIP/agent2"]
+        [job] = engine.open_redials
+        assert (job.passed_over, job.ring_interface, job.attempt) == (("PJSIP/agent1",), "PJSIP/agent2", 1)
+        await talk(engine, clock, originator.actions[1], 30)
+        assert (promise_count(engine, "kept_by_owner"), promise_count(engine, "kept_by_other")) == (0, 1)
+
+    @pytest.mark.parametrize(("keep", "open_after"), [(False, 0), (True, 1)])
+    async def test_customer_reaching_an_agent_first(self, store: Store, keep: bool, open_after: int) -> None:
+        """The customer calls in (another number format) and reaches an agent: closed, unless keep_when_called_back."""
+        engine, originator, clock, answer = await promised(store, promise_cfg(keep_when_called_back=keep))
+        customer = ref("8.1", "8.1", "PJSIP/trunk-08")
+        agent_leg = ref("8.2", "8.1", "PJSIP/agent2-08")
+        await run(
+            engine,
+            clock,
+            [
+                ev.NewChannel(customer, "+1 202-555-0123", "from-trunk", "100"),
+                ev.QueueCallerJoined(customer, "support", "+1 202-555-0123", "100"),
+                ev.AgentConnected(customer, agent_leg, "support", "PJSIP/agent2", "agent2"),
+            ],
+        )
+        assert len(engine.open_redials) == open_after
+        if not keep:
+            job = await store.job(answer.promise_id or 0)
+            assert job is not None and job.outcome is Outcome.CUSTOMER_CALLED_BACK
+            assert promise_count(engine, "called_back") == 1
+        await run(engine, clock, [ev.ChannelHungUp(customer, 16, ""), ev.ChannelHungUp(agent_leg, 16, "")])
+        await due(engine, clock, 600)
+        assert len(originator.actions) == open_after
+
+    async def test_restart_before_due_rings_once(self, tmp_path: Path) -> None:
+        """The daemon restarts before the promise is due: the new run rings it, exactly once."""
+        first = await Store.open(tmp_path / "p.sqlite3")
+        try:
+            engine, before, clock, _ = await promised(first)
+            await due(engine, clock, 300)
+        finally:
+            await first.close()
+        store = await Store.open(tmp_path / "p.sqlite3")
+        try:
+            after = FakeOriginator()
+            engine = EngineRunner(promise_cfg(), store, after, clock)
+            await engine.resume()
+            await engine.handle(LinkUp(frozenset(), TWO_FREE))
+            await due(engine, clock, 299)
+            assert after.actions == []
+            for _ in range(3):
+                await due(engine, clock, 1)
+            assert before.actions == [] and [a["Channel"] for a in after.actions] == ["PJSIP/agent1"]
+            assert after.actions[0]["CallerID"].startswith('"PROMISED ')
+        finally:
+            await store.close()
+
+    async def test_outside_hours_moved_to_the_next_opening(self, store: Store) -> None:
+        """Made while the queue is closed: the answer says it moved, and nobody is rung before the opening."""
+        hours = {"timezone": "UTC", "weekly": {"fri": ["09:00-17:00"]}}  # START is Friday 08:00 UTC
+        engine, originator, clock, answer = await promised(store, promise_cfg(hours=hours))
+        assert answer.due_at == START + 3600 and "moved to the next opening" in answer.detail
+        await due(engine, clock, 3599)
+        assert originator.actions == []
+        await due(engine, clock, 1)
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent1"]
+
+    async def test_refusal_is_an_answer_and_stores_nothing(self, store: Store) -> None:
+        """A refused promise is answered in words (never raised) and leaves the store as it was."""
+        engine = EngineRunner(promise_cfg(), store, FakeOriginator(), ManualClock(START))
+        await engine.handle(LinkUp(frozenset(), TWO_FREE))
+        answer = await engine.make_promise(PromiseRequest(number="911", within="10m", queue="support"))
+        assert not answer.ok and "911 cannot be called back" in answer.detail
+        assert engine.open_redials == [] and await store.open_jobs() == []
+
+    async def test_waiting_for_a_busy_owner_is_written_once(self, store: Store) -> None:
+        """A promise waiting for its busy owner is stored once, not at every one-second recheck."""
+        members = (member("PJSIP/agent1", 2), member("PJSIP/agent2", 2))
+        engine, _originator, clock, answer = await promised(store, members=members)
+        await due(engine, clock, 600)
+        written = len(await store.redial_log(answer.promise_id or 0))
+        for _ in range(30):
+            await due(engine, clock, 1)
+        assert len(await store.redial_log(answer.promise_id or 0)) == written
+
+    async def test_closed_hours_give_the_busy_owner_a_new_wait(self, store: Store) -> None:
+        """Waiting for a busy owner when the queue closes: at the next opening the owner is waited for again."""
+        # Friday 08:00 UTC at START: open 08:00-08:12 and 08:30-09:00.
+        hours = {"timezone": "UTC", "weekly": {"fri": ["08:00-08:12", "08:30-09:00"]}}
+        members = (member("PJSIP/agent1", 2), member("PJSIP/agent2"))
+        engine, originator, clock, _ = await promised(store, promise_cfg({"owner_wait": 240}, hours), members=members)
+        await due(engine, clock, 600)  # 08:10: the owner is busy, waited for until 08:14
+        assert originator.actions == [] and engine.open_redials[0].state is JobState.WAITING_AGENT
+        await due(engine, clock, 180)  # 08:13: closed until 08:30
+        assert originator.actions == [] and engine.open_redials[0].due_at == START + 1800
+        await due(engine, clock, 1020)  # 08:30: open again, the owner still busy: waited for again
+        assert originator.actions == [] and engine.open_redials[0].state is JobState.WAITING_AGENT
+        await due(engine, clock, 241)
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent2"]
+
+    async def test_a_member_freed_after_the_owner_wait_takes_it(self, store: Store) -> None:
+        """Past owner_wait with nobody free, the first member to be free takes it: the owner is not waited for again."""
+        members = (member("PJSIP/agent1", 2), member("PJSIP/agent2", 2))
+        engine, originator, clock, _ = await promised(store, promise_cfg({"owner_wait": 120}), members=members)
+        await due(engine, clock, 600)
+        await due(engine, clock, 121)
+        assert originator.actions == [] and "waiting for a free member" in engine.open_redials[0].detail
+        await run(engine, clock, [member("PJSIP/agent2")])
+        await due(engine, clock, 1)
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent2"]
+
+    @pytest.mark.parametrize(("alive", "kept"), [(False, True), (True, False)])
+    async def test_talk_over_when_the_link_comes_back(self, store: Store, alive: bool, kept: bool) -> None:
+        """Its channels gone at a login: the talk ended while the link was down, kept; still up: still talking."""
+        engine, originator, clock, answer = await promised(store)
+        await due(engine, clock, 600)
+        cid = str(originator.actions[0]["ChannelId"])
+        agent_leg, customer_leg = ev.ChannelRef("PJSIP/agent1-9", cid, cid), ev.ChannelRef("PJSIP/trunk-9", "c", cid)
+        answered = [ev.OriginateResult("x", True, 4, cid, ""), ev.DialEnded(agent_leg, customer_leg, "ANSWER")]
+        await run(engine, clock, [*answered, ev.BridgeEntered(agent_leg, "b"), ev.BridgeEntered(customer_leg, "b")])
+        await engine.handle(LinkUp(frozenset({cid}) if alive else frozenset(), TWO_FREE))
+        job = await store.job(answer.promise_id or 0)
+        assert job is not None and (job.outcome is Outcome.CONNECTED) is kept
+        assert (job.state is JobState.TALKING) is not kept
+        await due(engine, clock, 3600)
+        assert len(originator.actions) == 1
+
+    async def test_every_member_failing_tries_them_all_again_later(self, store: Store) -> None:
+        """Neither the owner's nor the other member's phone takes it: all of them again after 30 s, owner first."""
+        engine, originator, clock, _ = await promised(store)
+        await due(engine, clock, 600)
+        await engine.handle(ev.OriginateResult("x", False, 3, str(originator.actions[0]["ChannelId"]), ""))
+        await engine.tick()
+        await engine.handle(ev.OriginateResult("x", False, 3, str(originator.actions[1]["ChannelId"]), ""))
+        await due(engine, clock, 29)
+        assert len(originator.actions) == 2 and engine.open_redials[0].passed_over == ()
+        await due(engine, clock, 1)
+        assert [a["Channel"] for a in originator.actions] == ["PJSIP/agent1", "PJSIP/agent2", "PJSIP/agent1"]
+        assert engine.open_redials[0].attempt == 1
+
+    async def test_trunk_of_the_queues_latest_call(self, store: Store) -> None:
+        """Without originate.trunk or a route, the trunk of the queue's latest call is used; none known: refused."""
+        clock = ManualClock(START)
+        settings = parse_settings({"policy": {"callback_window": 5}}, env={})
+        engine = EngineRunner(settings, store, FakeOriginator(), clock)
+        await engine.handle(LinkUp(frozenset(), TWO_FREE))
+        request = PromiseRequest(number="2025550188", within="10m", queue="support")
+        refused = await engine.make_promise(request)
+        assert not refused.ok and "no trunk is known" in refused.detail and await store.open_jobs() == []
+        await run(engine, clock, drop(1, number="2025550123", trunk="carrier"))
+        made = await engine.make_promise(request)
+        assert made.ok and (await store.job(made.promise_id or 0)).trunk == "carrier"  # type: ignore[union-attr]
+
+    async def test_unknown_call_refused(self, store: Store) -> None:
+        """A call id neither followed nor stored is refused, naming it."""
+        engine = EngineRunner(promise_cfg(), store, FakeOriginator(), ManualClock(START))
+        answer = await engine.make_promise(PromiseRequest(call="77.7", within="10m", queue="support"))
+        assert not answer.ok and answer.detail == "no call '77.7' is known (give its Uniqueid or Linkedid)"
+
+    async def test_stored_call_gives_number_and_queue(self, store: Store) -> None:
+        """A promise on a stored call's id takes its number, queue and trunk; without an agent it is the queue's."""
+        clock = ManualClock(START)
+        engine = EngineRunner(promise_cfg(), store, FakeOriginator(), clock)
+        await engine.handle(LinkUp(frozenset(), TWO_FREE))
+        await run(engine, clock, drop(1, number="2025550177"))
+        answer = await engine.make_promise(PromiseRequest(call="1.1", within="10m"))
+        assert answer.ok, answer.detail
+        job = await store.job(answer.promise_id or 0)
+        assert job is not None and (job.customer_number, job.queue, job.agent_interface) == (
+            "2025550177",
+            "support",
+            "",
+        )
+        assert job.original_uniqueid == "1.1"
+
+    async def test_no_promise_from_a_drop_when_disabled(self, store: Store) -> None:
+        """promise.enabled false: a drop nobody can take ends callback_requested, and no promise takes over."""
+        clock, originator = ManualClock(START), FakeOriginator()
+        settings = parse_settings(
+            {"policy": {"callback_window": 5, "agent": {"fallback": "callback"}}, "promise": {"enabled": False}}, env={}
+        )
+        engine = EngineRunner(settings, store, originator, clock)
+        await engine.handle(LinkUp(frozenset(), (member("PJSIP/agent1", paused_reason="lunch"),)))
+        await run(engine, clock, drop(1))
+        await due(engine, clock, 6)
+        assert engine.open_redials == [] and await store.open_jobs() == [] and originator.actions == []
+        assert [r["outcome"] for r in await store.history()] == ["callback_requested"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from redial.config import PolicySettings
-from redial.core.commands import NewJob, RecordRequest, SaveJob
+from redial.core.commands import NewJob, RecordPromise, RecordRequest, SaveJob
 from redial.core.jobs import CallbackJob, JobKind, JobState, Outcome, Trigger, move
 from redial.exceptions import AlreadyRunning, StoreError
 from redial.policy.classify import classify
@@ -268,6 +268,120 @@ class TestQueueCallbackRequests:
         assert rows == [("support", 1100.0, "not_offered", "queue_full", None), ("support", 1101.0, "accepted", "", 4)]
 
 
+# agent1's promise to call the customer back at 2000, made from the CLI at 1000.
+PROMISE = RecordPromise(
+    key="1000.000000-1",
+    number="2025550123",
+    number_key="+12025550123",
+    dial_number="2025550123",
+    dialled="100",
+    queue="support",
+    trunk="trunk",
+    owner_interface="PJSIP/agent1",
+    owner_member="Alice",
+    due_at=2000.0,
+    note="wants a refund",
+    made_by="root",
+    source="cli",
+    original_uniqueid="1.1",
+    channel_prefix="redial",
+)
+
+
+class TestPromises:
+    """A promise and its job in one commit; a drop's job ended with the promise that takes it over; the latest call."""
+
+    async def test_record_promise_round_trip(self, store: Store) -> None:
+        """The job is a WAITING promise of its owner, with its note, the time promised and its maker."""
+        job = await store.record_promise(PROMISE, 1000.0)
+        assert (job.kind, job.state, job.due_at, job.promised_at) == (
+            JobKind.PROMISED_CALLBACK,
+            JobState.WAITING,
+            2000.0,
+            2000.0,
+        )
+        assert (job.note, job.made_by, job.agent_interface, job.agent_member) == (
+            "wants a refund",
+            "root",
+            "PJSIP/agent1",
+            "Alice",
+        )
+        assert (job.linkedid, job.original_uniqueid, job.customer_number, job.trunk) == (
+            "prm-1000.000000-1",
+            "1.1",
+            "2025550123",
+            "trunk",
+        )
+        assert (job.connected_at, job.late) == (None, False)
+        assert await store.open_jobs() == [job]
+
+    async def test_same_key_stored_once(self, store: Store) -> None:
+        """A second write of the same promise is refused and stores nothing more."""
+        job = await store.record_promise(PROMISE, 1000.0)
+        with pytest.raises(StoreError, match="stored before"):
+            await store.record_promise(dataclasses.replace(PROMISE, note="again"), 1001.0)
+        assert await store.open_jobs() == [job]
+
+    async def test_connected_at_and_late_saved(self, store: Store) -> None:
+        """A kept promise's talk start and lateness are written with its end."""
+        job = await store.record_promise(PROMISE, 1000.0)
+        kept = move(job, Trigger.CANCEL, "kept", Outcome.CONNECTED, connected_at=2950.0, late=True)
+        await store.save_job(SaveJob.over(job, kept), 3000.0)
+        stored = await store.job(job.id)
+        assert stored is not None and (stored.connected_at, stored.late, stored.note) == (
+            2950.0,
+            True,
+            "wants a refund",
+        )
+
+    async def test_save_job_with_then_promise_is_one_commit(self, store: Store) -> None:
+        """The drop's end and the queue's promise are written together, and the promise is returned."""
+        drop = await _drop(store)
+        ended = move(drop, Trigger.CANCEL, "nobody free", Outcome.CALLBACK_REQUESTED)
+        promise = dataclasses.replace(PROMISE, key=f"drop-{drop.id}", owner_interface="", owner_member="")
+        stored = await store.save_job(dataclasses.replace(SaveJob.over(drop, ended), then_promise=promise), 1000.0)
+        assert stored is not None and stored.kind is JobKind.PROMISED_CALLBACK and stored.agent_interface == ""
+        assert await store.open_jobs() == [stored]
+        assert (await store.job(drop.id)).outcome is Outcome.CALLBACK_REQUESTED  # type: ignore[union-attr]
+        assert await store.save_job(_ended(stored), 1001.0) is None
+
+    async def test_failing_then_promise_leaves_neither(self, store: Store) -> None:
+        """The promise's insert fails (its key was stored): the drop's end is not kept either."""
+        drop = await _drop(store)
+        first = await store.record_promise(PROMISE, 900.0)
+        ended = move(drop, Trigger.CANCEL, "nobody free", Outcome.CALLBACK_REQUESTED)
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.save_job(dataclasses.replace(SaveJob.over(drop, ended), then_promise=PROMISE), 1000.0)
+        assert sorted(j.id for j in await store.open_jobs()) == sorted([drop.id, first.id])
+        assert (await store.job(drop.id)).state is JobState.WAITING  # type: ignore[union-attr]
+
+    async def test_latest_call_by_number_key_skips_promises(self, store: Store) -> None:
+        """The customer's latest real call, never a promise's own row; None for an unknown customer."""
+        await _record(store, "1.1")
+        await _record(store, "2.1")
+        await store.record_promise(PROMISE, 1000.0)
+        latest = await store.latest_call("+12025550123")
+        assert latest is not None and (latest["linkedid"], latest["agent_interface"]) == ("2.1", "PJSIP/agent1")
+        assert await store.latest_call("+12025550199") is None
+
+    async def test_latest_call_by_call_id(self, store: Store) -> None:
+        """A call found by its Linkedid, or the latest by its customer's Uniqueid, whatever the number key."""
+        await _record(store, "3.1")
+        await _record(store, "4.1")
+        by_linkedid = await store.latest_call("", "3.1")
+        assert by_linkedid is not None and by_linkedid["linkedid"] == "3.1"
+        by_uniqueid = await store.latest_call("+19999999999", "1.1")
+        assert by_uniqueid is not None and by_uniqueid["linkedid"] == "4.1"
+        assert await store.latest_call("+12025550123", "9.9") is None
+
+    async def test_latest_trunk_of_a_queue(self, store: Store) -> None:
+        """The trunk of the queue's latest real call; "" for a queue with none (promises do not count)."""
+        await store.record_promise(dataclasses.replace(PROMISE, queue="sales", trunk="promised"), 1000.0)
+        assert await store.latest_trunk("sales") == ""
+        await _record(store)
+        assert await store.latest_trunk("support") == "trunk"
+
+
 class TestRetention:
     """Old history is purged; open redials never are."""
 
@@ -405,6 +519,21 @@ class TestUpgrades:
             assert (waiting.state, waiting.rings, waiting.passed_over) == (JobState.WAITING, 0, ())
             assert (ringing.state, ringing.rings, ringing.channel_id) == (JobState.ORIGINATING, 1, "redial-2-1-2.1")
             assert len(await store.history()) == 2
+        finally:
+            await store.close()
+
+    async def test_version_5_store_gets_the_promise_columns(self, tmp_path: Path) -> None:
+        """Migration 6 on a populated v5 store: old redials read with empty promise facts; a promise can be stored."""
+        path = tmp_path / "v5.sqlite3"
+        _old_store(path, 5)
+        store = await Store.open(path, check=True)
+        try:
+            jobs = await store.open_jobs()
+            assert [(j.note, j.promised_at, j.made_by, j.connected_at, j.late) for j in jobs] == [
+                ("", None, "", None, False)
+            ] * 2
+            promise = await store.record_promise(PROMISE, 1000.0)
+            assert (promise.note, promise.promised_at) == ("wants a refund", 2000.0)
         finally:
             await store.close()
 

@@ -193,7 +193,8 @@ class Attempts:
             return self._defer(job, plan)
         if isinstance(plan, WaitForAgent):
             self._agent_plans[job.id] = (-1, self._jobs.version, self._turn_stamp(), now)
-            if job.state is JobState.WAITING_AGENT and job.detail == plan.detail and job.agent_deadline == plan.until:
+            # Stored once per change of what it waits for (its detail), not at every recheck.
+            if job.state is JobState.WAITING_AGENT and job.detail == plan.detail:
                 return []
             return [self._jobs.save(move(job, Trigger.WAIT_AGENT, plan.detail, agent_deadline=plan.until))]
         return self._hint_first(job, plan.interface) or self._ring(job, plan, self.settings.policy_for(job.queue), now)
@@ -206,6 +207,9 @@ class Attempts:
         """Not before ``plan.until``: stored only when that changes."""
         if job.state is JobState.WAITING and job.due_at == plan.until:
             return []
+        if job.kind is JobKind.PROMISED_CALLBACK:
+            # A promise deferred (closed hours, the customer on a call) gives its owner a new wait.
+            return [self._jobs.save(move(job, Trigger.DEFER, plan.detail, due_at=plan.until, agent_deadline=None))]
         return [self._jobs.save(move(job, Trigger.DEFER, plan.detail, due_at=plan.until))]
 
     def _hint_first(self, job: CallbackJob, interface: str) -> list[Command]:

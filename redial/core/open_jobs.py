@@ -95,7 +95,8 @@ class OpenJobs:
             elif job.state is JobState.WAITING_AGENT:
                 if job.agent_deadline is not None:
                     times.append(job.agent_deadline)
-            elif job.originated_at is not None:
+            elif job.originated_at is not None and job.state is not JobState.TALKING:
+                # A promise's conversation (TALKING) has no deadline: it ends when a leg hangs up.
                 times.append(job.originated_at + timeout)
                 work_at = min(work_at, job.originated_at + timeout)
         waiting = tuple(j for j in self._jobs.values() if j.state is JobState.WAITING_AGENT)

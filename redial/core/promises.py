@@ -244,9 +244,11 @@ class Promises:
                 view = AgentView(owner, Availability.BUSY, f"{owner} is ringing for another callback", view.queues)
             if view.availability in (Availability.FREE, Availability.UNKNOWN):
                 return Ring(owner, False, f"the owner {owner} is free")
+            # The detail says no countdown: a waiting promise is stored when what it waits for
+            # changes, not every second.
+            why = f"{owner} is in wrap-up" if view.wrapup_until is not None else view.detail
             if view.availability is Availability.BUSY and now < deadline:
-                return WaitForAgent(deadline, f"{view.detail}; the owner is waited for up to {deadline - now:.0f} s")
-            why = view.detail
+                return WaitForAgent(deadline, f"{why}; the owner is waited for up to {policy.promise.owner_wait:g} s")
         elif owner:
             why = f"the owner {owner} did not take it"
         free = self._board.free_members(job.queue, now, reason, exclude=reserved | passed | {owner})
