@@ -91,6 +91,18 @@ class TestMembers:
         assert agents.free_members("support", 2000, "redial", exclude={"PJSIP/agent2"}) == ["PJSIP/agent1"]
         assert agents.queues_of("PJSIP/agent1") == ("support",)
 
+    def test_find_member_by_any_name(self) -> None:
+        """A promise's --agent: the member name, interface, device or extension, in any case; FreePBX Local too."""
+        local = dataclasses.replace(
+            ALICE, interface="Local/1001@from-queue/n", name="Dave", state_interface="PJSIP/1001"
+        )
+        agents = board(ALICE, local)
+        for name in ("Alice", "alice", "PJSIP/agent1", "agent1"):
+            assert agents.find_member(name) == ["PJSIP/agent1"], name
+        for name in ("1001", "PJSIP/1001", "Local/1001@from-queue/n", "dave"):
+            assert agents.find_member(name) == ["Local/1001@from-queue/n"], name
+        assert agents.find_member("100") == [] and agents.find_member("Eve") == []
+
     def test_recorded_call_leaves_alice_free(self, corpus: Path) -> None:
         agents = AgentBoard()
         seen = []

@@ -310,14 +310,17 @@ class AgentBoard:
         return None
 
     def find_member(self, name: str) -> list[str]:
-        """Member interfaces ``name`` names: the interface, its device or state interface, or the
-        member name (any case)."""
+        """Member interfaces ``name`` names: the interface, its device or state interface, the
+        extension or endpoint in them (``1001`` for ``PJSIP/1001`` or ``Local/1001@from-queue/n``),
+        or the member name (any case)."""
         wanted = name.strip().lower()
         found = []
         for interface, queues in self._members.items():
             for member in queues.values():
                 phone = self._hint_devices.get(member.state_interface, member.state_interface)
-                names = (interface, member.state_interface, phone, member.name)
+                devices = (interface, member.state_interface, phone)
+                extensions = tuple(d.partition("/")[2].partition("@")[0] for d in devices)
+                names = (*devices, *extensions, member.name)
                 if wanted in (n.lower() for n in names if n):
                     found.append(interface)
                     break
