@@ -168,6 +168,17 @@ class TestSending:
         assert alerts.in_flight == 0
         await alerts.close()
 
+    async def test_retarget_after_a_reload(self, receiver: Receiver) -> None:
+        """A reload's webhook takes over: none before, the new one after."""
+        alerts = WebhookAlerts(None, 1.0)
+        alerts.retarget(f"http://127.0.0.1:{receiver.port}/new", 1.0)
+        alerts.send(PAYLOAD)
+        await settle(alerts)
+        assert receiver.requests[0][0] == b"POST /new HTTP/1.1"
+        alerts.retarget(None, 1.0)
+        alerts.send(PAYLOAD)
+        assert alerts.in_flight == 0
+
     async def test_close_gives_up_what_is_left(self, receiver: Receiver) -> None:
         """An alert still waiting for its receiver at close() is dropped after the timeout, and said so."""
         receiver.release = asyncio.Event()

@@ -80,6 +80,11 @@ class WebhookAlerts:
         self._log = log if log is not None else structlog.get_logger("redial.alerts")
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def retarget(self, url: str | None, timeout: float) -> None:
+        """A reloaded configuration's webhook: alerts from now on go there (those under way carry on)."""
+        self._target = None if url is None else Target.of(url)
+        self.timeout = timeout
+
     @property
     def in_flight(self) -> int:
         return len(self._tasks)

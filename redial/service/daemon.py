@@ -149,6 +149,7 @@ class Daemon:
             self.engine.reload(settings)
         if self.returning is not None:
             self.returning.settings = settings
+        self.alerts.retarget(settings.promise.webhook, settings.promise.webhook_timeout)
         self.log.info("reloaded", config=source)
 
     async def run(self) -> None:
