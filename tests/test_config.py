@@ -584,3 +584,14 @@ class TestPromiseApiToken:
             parse_settings(data, env={})
         token.write_text("a-long-enough-token-0123456789\n")
         assert parse_settings(data, env={}).promise.api.enabled
+
+
+class TestWebhook:
+    """promise.webhook is checked with the configuration, and the error never shows the URL."""
+
+    @pytest.mark.parametrize("url", ["http://:80/x?token=sec", "http://hook.example:99999/x?token=sec"])
+    def test_no_host_or_bad_port(self, url: str) -> None:
+        with pytest.raises(ConfigError, match=r"promise\.webhook") as caught:
+            parse_settings({"promise": {"webhook": url}}, env={})
+        assert "sec" not in str(caught.value)
+        assert parse_settings({"promise": {"webhook": "https://hook.example/x"}}, env={}).promise.webhook

@@ -13,6 +13,7 @@ import grp
 import os
 import re
 import stat
+import urllib.parse
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
@@ -304,10 +305,22 @@ def _promise(section: PromiseSection, problems: list[ConfigError] | None) -> Pro
     token_file = None if api.token_file is None else Path(api.token_file)
     if api.enabled and token_file is None:
         raise ConfigError("promise.api.token_file", "the HTTP API needs a token file (mode 0600) when enabled")
+    if section.webhook is not None and not _has_host_and_port(section.webhook):
+        # Never the URL in the message: its path or query may hold a token.
+        raise ConfigError("promise.webhook", "expected an http:// or https:// URL with a host and a valid port")
     settings = _same(PromiseSettings, section, omit=("api",), api=_same(PromiseApi, api, token_file=token_file))
     if api.enabled:
         api_token(settings.api, problems)  # readable, private and long enough: checked now (check-config too)
     return settings
+
+
+def _has_host_and_port(url: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 # A bearer token shorter than this is guessable (`openssl rand -hex 24` gives 48).
