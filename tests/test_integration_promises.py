@@ -21,7 +21,7 @@ import yaml
 
 from sandbox.observer import AmiMessage, where
 from tests.ports import free_port
-from tests.rig import AGENT1, AGENT2, CUSTOMER, SUPPORT, Rig, redial_leg, trunk_channel
+from tests.rig import AGENT1, AGENT2, AGENT3, CUSTOMER, SUPPORT, Rig, redial_leg, trunk_channel
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +82,7 @@ class TestKeptByOwner:
         await start(rig)
         mark = rig.observer.mark()
         made_at = time.time()
-        promise_id = await promise(rig, "--in", "4s", "--agent", "agent1", "--note", "refund 1234")
+        promise_id = await promise(rig, "--in", "4s", "--agent", "agent1", "--queue", SUPPORT, "--note", "refund 1234")
         leg, _ = await kept(rig, mark, AGENT1)
         rang_at = time.time()
         assert rang_at >= made_at + 3.5, "rung before the time promised"
@@ -106,15 +106,15 @@ class TestAnotherMember:
 
     async def test_owner_logged_off(self, rig: Rig) -> None:
         rig.agent("agent1")
-        rig.agent("agent2")
+        agent3 = rig.agent("agent3")
         rig.customer(5)
-        await rig.queue_add(SUPPORT, AGENT2)
+        await rig.queue_add(SUPPORT, AGENT3)
         await start(rig)
         mark = rig.observer.mark()
-        await promise(rig, "--in", "3s", "--agent", "agent1", "--queue", SUPPORT)
-        await rig.queue_remove(SUPPORT, AGENT1)
-        await kept(rig, mark, AGENT2)
-        assert rig.phones["agent1"].invites == []
+        await promise(rig, "--in", "3s", "--agent", "Carol", "--queue", SUPPORT)
+        await rig.queue_remove(SUPPORT, AGENT3)  # Carol logs off before the time promised
+        await kept(rig, mark, AGENT1)
+        assert agent3.invites == []
         assert rig.daemon is not None
         await asyncio.to_thread(rig.daemon.wait_for, "redial", 20, outcome="connected")
         assert await metric('redial_promises_total{event="kept_by_other",queue="support"} 1.0')
@@ -212,7 +212,7 @@ class TestOnce:
         customer_phone = rig.customer(5)
         await start(rig)
         mark = rig.observer.mark()
-        await promise(rig, "--in", "6s", "--agent", "agent1")
+        await promise(rig, "--in", "6s", "--agent", "agent1", "--queue", SUPPORT)
         assert rig.daemon is not None
         rig.daemon.kill()
         await asyncio.to_thread(rig.daemon.start)
@@ -232,7 +232,7 @@ class TestBusinessHours:
         tomorrow = time.strftime("%a", time.gmtime(time.time() + 86400)).lower()
         await start(rig, hours={"timezone": "UTC", "weekly": {today: [], tomorrow: ["00:00-23:59"]}})
         mark = rig.observer.mark()
-        await promise(rig, "--in", "1s", "--agent", "agent1")
+        await promise(rig, "--in", "1s", "--agent", "agent1", "--queue", SUPPORT)
         await asyncio.sleep(4)
         assert rig.observer.find(redial_leg, mark) == []
         status = json.loads(await rig.cli("status", "--json"))
