@@ -6,6 +6,7 @@ from redial.tools.doctor.dialplan import (
     DialplanLine,
     check_dialplan,
     check_greeting,
+    check_promise,
     check_queue_callback,
     check_returning,
     uses_greeting,
@@ -78,3 +79,17 @@ class TestQueueCallback:
         """An offer context that never asks the daemon cannot offer anything."""
         offer = [DialplanLine("redial-queue-callback-offer", "s", "1", "Playback", "beep")]
         assert check_queue_callback(offer, "127.0.0.1", 4573).status is Status.FAIL
+
+
+class TestPromise:
+    """The agents' promise feature context and its FastAGI address."""
+
+    def test_feature_context_asks_the_daemon(self) -> None:
+        """Present and asking the daemon: OK; another port: FAIL; missing: WARN naming *7 and the switch."""
+        feature = [DialplanLine("redial-promise", "s", "3", "AGI", "agi://127.0.0.1:4573/promise,make,30,1.2")]
+        assert check_promise(feature, "127.0.0.1", 4573).status is Status.OK
+        wrong = check_promise(feature, "127.0.0.1", 4574)
+        assert wrong.status is Status.FAIL and "agi://127.0.0.1:4574/promise" in wrong.summary
+        missing = check_promise(None, "127.0.0.1", 4573)
+        assert missing.status is Status.WARN and "*7" in missing.summary
+        assert missing.fix is not None and "promise.enabled" in missing.fix

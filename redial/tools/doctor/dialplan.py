@@ -90,23 +90,48 @@ def check_returning(lines: Sequence[DialplanLine] | None, host: str, port: int) 
 
 def check_queue_callback(offer: Sequence[DialplanLine] | None, host: str, port: int) -> Finding:
     """The queue-callback offer exists and asks the daemon's FastAGI service."""
-    if offer is None:
+    return _asks_the_daemon(
+        "queue_callback",
+        "redial-queue-callback-offer",
+        offer,
+        f"agi://{host}:{port}/queue-callback",
+        "a caller pressing the offer key in a queue with context=redial-queue-callback gets no callback",
+        "add the queue-callback contexts",
+        "queue_callback.enabled: false",
+    )
+
+
+def check_promise(feature: Sequence[DialplanLine] | None, host: str, port: int) -> Finding:
+    """The agents' in-call promise feature (*7) exists and asks the daemon's FastAGI service."""
+    return _asks_the_daemon(
+        "promise",
+        "redial-promise",
+        feature,
+        f"agi://{host}:{port}/promise",
+        "an agent's *7 (config/features_redial.conf) makes no promise",
+        "add the promise contexts",
+        "promise.enabled: false",
+    )
+
+
+def _asks_the_daemon(
+    check: str, context: str, lines: Sequence[DialplanLine] | None, wanted: str, missing: str, add: str, off: str
+) -> Finding:
+    """``context`` exists and every AGI() in it asks ``wanted``."""
+    if lines is None:
         return Finding(
-            "queue_callback",
+            check,
             Status.WARN,
-            "[redial-queue-callback-offer] does not exist: a caller pressing the offer key in a queue "
-            "with context=redial-queue-callback gets no callback",
-            f"add the queue-callback contexts from {EXTENSIONS_CONF_HINT} and run asterisk -rx "
-            '"dialplan reload", or set queue_callback.enabled: false',
+            f"[{context}] does not exist: {missing}",
+            f'{add} from {EXTENSIONS_CONF_HINT} and run asterisk -rx "dialplan reload", or set {off}',
         )
-    agi = [line.data for line in offer if line.application == "AGI"]
-    wanted = f"agi://{host}:{port}/queue-callback"
+    agi = [line.data for line in lines if line.application == "AGI"]
     if not agi or not all(data.startswith(wanted) for data in agi):
         found = ", ".join(agi) or "no AGI() at all"
         return Finding(
-            "queue_callback",
+            check,
             Status.FAIL,
-            f"[redial-queue-callback-offer] asks {found}, but the daemon listens on {wanted}",
+            f"[{context}] asks {found}, but the daemon listens on {wanted}",
             f"make its AGI() lines read AGI({wanted},...) or change fastagi.host/port in the redial configuration",
         )
-    return Finding("queue_callback", Status.OK, f"[redial-queue-callback-offer] asks the daemon at {wanted}")
+    return Finding(check, Status.OK, f"[{context}] asks the daemon at {wanted}")

@@ -28,6 +28,7 @@ from redial.tools.doctor.ami_user import (
 from redial.tools.doctor.dialplan import (
     check_dialplan,
     check_greeting,
+    check_promise,
     check_queue_callback,
     check_returning,
     uses_greeting,
@@ -63,6 +64,9 @@ def _dialplan_findings(probe: PbxProbe, settings: Settings) -> list[Finding]:
         if settings.queue_callback.enabled:
             offer = probe.dialplan("redial-queue-callback-offer")
             findings.append(check_queue_callback(offer, settings.fastagi.host, settings.fastagi.port))
+        if settings.promise.enabled:
+            feature = probe.dialplan("redial-promise")
+            findings.append(check_promise(feature, settings.fastagi.host, settings.fastagi.port))
     return findings
 
 
