@@ -1,7 +1,7 @@
 """The sandbox Asterisk's configuration files, rendered from a Sandbox's settings.
 
-Everything binds to 127.0.0.1. The dialplan and AMI user the daemon ships in config/ are copied in
-unchanged (only the manager secret is replaced, and the returning-caller FastAGI address when a
+Everything binds to 127.0.0.1. The dialplan, features and AMI user the daemon ships in config/ are
+copied in unchanged (only the manager secret is replaced, and the returning-caller FastAGI address when a
 sandbox moves it off the suite's port), so the tests exercise what admins install.
 """
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 REPO_DIR = Path(__file__).resolve().parents[1]
 SHIPPED_EXTENSIONS = REPO_DIR / "config" / "extensions_redial.conf"
 SHIPPED_MANAGER = REPO_DIR / "config" / "manager_redial.conf"
+SHIPPED_FEATURES = REPO_DIR / "config" / "features_redial.conf"
 
 LOCALHOST = "127.0.0.1"
 DEFAULT_AMI_PORT = 15038
@@ -67,6 +68,8 @@ MODULES = (
     "app_playback",  # the agent's prompt and the customer's greeting
     "app_read",  # Read: DID 398's DTMF probe
     "app_userevent",  # UserEvent: DID 398 reports the digits it read
+    "func_global",  # SHARED: [redial-promise] hands the promise to the customer's channel
+    "app_channelredirect",  # ChannelRedirect: the customer hears the promise
     "format_gsm",  # the stock prompts are GSM files
     "codec_gsm",  # GSM <-> signed linear
     "codec_ulaw",  # signed linear <-> the phones' ulaw (prompts, ringback)
@@ -243,11 +246,14 @@ writeprotect = yes
 exten => _X.,1,NoOp(inbound ${CALLERID(num)})
  same => n,Answer()
  same => n,Gosub(redial-returning,s,1)
+ ; The agent's *7 promise (config/features_redial.conf): the line admins add.
+ same => n,Set(__DYNAMIC_FEATURES=redial-promise)
  same => n,Queue(support,t)
 ; DIDs 301 and 302: FreePBX's shape. Queue members are Local channels into [from-queue],
 ; which (like FreePBX's) hangs up a leg that Queue() did not place (no NODEST).
 exten => 301,1,Answer()
  same => n,Set(__NODEST=${EXTEN})
+ same => n,Set(__DYNAMIC_FEATURES=redial-promise)
  same => n,Queue(fpbx,t)
 exten => 302,1,Answer()
  same => n,Set(__NODEST=${EXTEN})
@@ -367,7 +373,8 @@ member => PJSIP/overflow1,0,Nobody
 """,
         # Present (and near empty) so Asterisk does not log errors about missing files.
         "musiconhold.conf": "[general]\n",
-        "features.conf": "[general]\n",
+        "features.conf": '[general]\n\n#include "features_redial.conf"\n',
+        "features_redial.conf": SHIPPED_FEATURES.read_text(encoding="utf-8"),
         "udptl.conf": "[general]\n",
         "acl.conf": "",
         "ccss.conf": "[general]\n",

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .asterisk_conf import DEFAULT_AGENT_PORTS, DEFAULT_CUSTOMER_PHONE_PORT, DEFAULT_SIP_PORT, LOCALHOST
-from .dtmf import ASTERISK_DTMF_PAYLOAD_TYPE, dtmf_xml, pcap_name, play_pcap, play_seconds, write_dtmf_pcap
+from .dtmf import (
+    ASTERISK_DTMF_PAYLOAD_TYPE,
+    DtmfSteps,
+    check_steps,
+    dtmf_xml,
+    pcap_name,
+    play_pcap,
+    steps_seconds,
+    write_dtmf_pcap,
+)
 from .sipp import AUDIO_FILE, SippOptions, SippProcess, media_port_for
 
 PhoneMode = Literal["answer", "silent", "noanswer", "busy"]
@@ -71,6 +80,8 @@ class Phone(SippProcess):
     press (answer and silent modes): digits (0-9 * #) sent as RFC 2833 DTMF press_after s after
     each answer (logged as DTMF_SENT); hangup_after still counts from the answer, so it must
     leave time for the press to be sent. None: the phone never presses a key.
+    presses: instead of press, several steps (delay after the answer or the previous
+    digits, digits), such as an agent's feature code then the minutes: [(3, "*7"), (2, "30#")].
     """
 
     def __init__(
@@ -90,6 +101,7 @@ class Phone(SippProcess):
         options: SippOptions | None = None,
         press: str | None = None,
         press_after: float = 2.0,
+        presses: DtmfSteps = (),
     ) -> None:
         templates = {
             "answer": "phone_answer.xml",
@@ -99,22 +111,23 @@ class Phone(SippProcess):
         }
         if mode not in templates:
             raise ValueError(f"unknown phone mode {mode!r}")
-        if press is not None and mode not in ("answer", "silent"):
-            raise ValueError(f"a {mode!r} phone never answers, so it cannot press {press!r}")
-        steps = [] if press is None else [(press_after, press)]
+        if press is not None and presses:
+            raise ValueError("pass press or presses, not both")
+        steps = check_steps(presses) if press is None else [(press_after, press)]
+        if steps and mode not in ("answer", "silent"):
+            raise ValueError(f"a {mode!r} phone never answers, so it cannot press {steps!r}")
         ring_ms = max(1, round(ring_delay * 1000))  # a recv timeout of 0 would mean "none"
         talk = hangup_after
-        if talk is not None and press is not None:
-            # The wait for BYE starts once the press was sent: what is left of hangup_after.
-            talk -= press_after + play_seconds(press)
+        if talk is not None and steps:
+            # The wait for BYE starts once the presses were sent: what is left of hangup_after.
+            talk -= steps_seconds(steps)
             if talk <= 0:
-                raise ValueError(
-                    f"hangup_after {hangup_after} s leaves no time to press {press!r} after {press_after} s"
-                )
+                raise ValueError(f"hangup_after {hangup_after} s leaves no time to press {steps!r}")
         bye_wait = f'timeout="{max(1, round(talk * 1000))}" ontimeout="hangup"' if talk is not None else ""
         self.mode = mode
         self.user = user
         self.press = press
+        self.presses = steps
         # silent: answers, then sends no RTP (its endpoint's rtp_timeout drops the call).
         media = "" if mode == "silent" else f'<exec rtp_stream="{AUDIO_FILE},-1,0"/>'
         super().__init__(
@@ -164,7 +177,11 @@ class Phone(SippProcess):
 
 
 class AgentPhone(Phone):
-    """An agent's phone: the UAS behind PJSIP/<name> (agent1, agent2, agent3)."""
+    """An agent's phone: the UAS behind PJSIP/<name> (agent1, agent2, agent3).
+
+    presses: keys the agent presses after answering each call, such as the promise's
+    feature code and minutes: [(3.0, "*7"), (2.5, "30#")].
+    """
 
     def __init__(
         self,
@@ -180,6 +197,7 @@ class AgentPhone(Phone):
         options: SippOptions | None = None,
         press: str | None = None,
         press_after: float = 2.0,
+        presses: DtmfSteps = (),
     ) -> None:
         if port is None:
             if name not in DEFAULT_AGENT_PORTS:
@@ -199,6 +217,7 @@ class AgentPhone(Phone):
             options=options,
             press=press,
             press_after=press_after,
+            presses=presses,
         )
 
 

@@ -11,15 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from redial.clock import ManualClock
 from redial.config import FastAgiSettings, PolicySettings, parse_settings
 from redial.core.agents import AgentView, Availability
+from redial.core.promises import PromiseAnswer, PromiseRequest
 from redial.core.tracker import CallerWithheld, RoutedToAgent
 from redial.exceptions import PortUnavailable
 from redial.policy.classify import Classification, EndKind
 from redial.policy.decide import Decision, Reason, Verdict
 from redial.service.agi import ReturningCallerService, read_headers
+from redial.service.promise_agi import PromiseDesk
 from redial.store import Store
 from tests.builders import CALL
 from tests.ports import free_port
@@ -37,12 +40,13 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await store.close()
 
 
-async def agi_call(port: int, caller: str, script: str = "returning", pres: str = "0") -> list[str]:
-    """Play Asterisk: send the headers, answer every command with 200, return the commands."""
+async def agi_call(port: int, caller: str, script: str = "returning", pres: str = "0", *args: str) -> list[str]:
+    """Play Asterisk: send the headers (``args`` as agi_arg_N), answer every command with 200, return the commands."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    arg_lines = "".join(f"agi_arg_{n}: {arg}\n" for n, arg in enumerate(args, 1))
     writer.write(
         f"agi_network: yes\nagi_network_script: {script}\nagi_callerid: {caller}\nagi_uniqueid: 9.1\n"
-        f"agi_callingpres: {pres}\n\n".encode()
+        f"agi_callingpres: {pres}\n{arg_lines}\n".encode()
     )
     commands = []
     while line := await asyncio.wait_for(reader.readline(), 5):
@@ -145,6 +149,40 @@ class TestService:
         assert await svc.start()
         try:
             assert await agi_call(port, "2025550123") == []
+        finally:
+            await svc.close()
+
+    async def test_promise_script_goes_to_the_promise_desk(self, store: Store) -> None:
+        """``promise``: the desk's variables are sent; the returning caller's lookup is not made."""
+        port = free_port()
+        routed: list[RoutedToAgent | CallerWithheld] = []
+        settings = dataclasses.replace(parse_settings({}, env={}), fastagi=FastAgiSettings(port=port))
+
+        async def refuse(_request: PromiseRequest) -> PromiseAnswer:
+            return PromiseAnswer(False, "no call")
+
+        desk = PromiseDesk(settings, refuse, structlog.get_logger("test"))
+        svc = service(store, Availability.FREE, port, routed, promises=desk)
+        assert await svc.start()
+        try:
+            prompted = await agi_call(port, "2025550123", "promise", "0", "prompt")
+            made = await agi_call(port, "2025550123", "promise", "0", "make", "30", "1.1")
+        finally:
+            await svc.close()
+        assert prompted == [
+            'SET VARIABLE REDIAL_PR_ENTER "minutes&vm-then-pound"',
+            'SET VARIABLE REDIAL_PR_REFUSED "sorry&please-try-again"',
+        ]
+        assert made[-1] == 'SET VARIABLE REDIAL_PR_RESULT "refused"'
+        assert routed == []
+
+    async def test_promise_script_without_a_desk_sets_nothing(self, store: Store) -> None:
+        """No promise desk: the session gets no command (the dialplan then refuses the promise)."""
+        port = free_port()
+        svc = service(store, Availability.FREE, port)
+        assert await svc.start()
+        try:
+            assert await agi_call(port, "2025550123", "promise", "0", "prompt") == []
         finally:
             await svc.close()
 

@@ -12,18 +12,24 @@ NEXT_OPENING = None
 
 @dataclass(frozen=True, slots=True)
 class PromiseSounds:
-    """What agent and customer hear around a promise: stock sounds by default; record your own."""
+    """What agent and customer hear around a promise: stock sounds by default; record your own.
+
+    The defaults are Asterisk's core English sounds, so they say only roughly what is meant:
+    "minutes, then press pound"; "thank you, 30 minutes, saved"; to the customer "thank you,
+    <name>, to call this number, 30 minutes, goodbye". Record "will call you back in" and
+    name it in customer_middle for a proper sentence.
+    """
 
     # The agent, after the feature code: key the minutes, then #.
-    agent_enter: tuple[str, ...] = ("enter-num-blacklist",)
+    agent_enter: tuple[str, ...] = ("minutes", "vm-then-pound")
     # The agent's confirmation, around the minutes.
     agent_confirm_before: tuple[str, ...] = ("auth-thankyou",)
-    agent_confirm_after: tuple[str, ...] = ("minutes",)
+    agent_confirm_after: tuple[str, ...] = ("minutes", "vm-saved")
     # The promise could not be made (no call to attach it to, the number is refused).
     agent_refused: tuple[str, ...] = ("sorry", "please-try-again")
     # The customer: before the owner's name, between the name and the time, after the time.
-    customer_before: tuple[str, ...] = ("your", "call")
-    customer_middle: tuple[str, ...] = ("will-call-you-back", "in")
+    customer_before: tuple[str, ...] = ("auth-thankyou",)
+    customer_middle: tuple[str, ...] = ("to-call-this-number",)
     customer_after: tuple[str, ...] = ("minutes", "goodbye")
     # The agent who takes the promise hears, before the customer is dialled: this, the
     # owner's name, and note_exists when the promise carries a note.

@@ -5,7 +5,9 @@ when the caller's last call dropped recently and that agent is free, the service
 sets ``REDIAL_AGENT`` (the agent's device) and ``REDIAL_QUEUE`` (a queue it is a
 member of), and the shipped dialplan rings that agent first once it has checked the
 device against the queue's members. A pending redial for the caller is cancelled by
-the engine as soon as their new call appears (``customer_called_back``).
+the engine as soon as their new call appears (``customer_called_back``). The same port
+serves the queue-callback script (callback_agi.py) and the agent's in-call promise
+(promise_agi.py), by ``agi_network_script``.
 
 Whoever holds the port receives every inbound call's AGI session, so the port is not
 optional: when it cannot be had the daemon stops (:class:`PortUnavailable`), unless
@@ -37,6 +39,8 @@ from redial.policy.returning import RecentDrop, ReturningDecision, decide_return
 from redial.service.callback_agi import SCRIPT as CALLBACK_SCRIPT
 from redial.service.callback_agi import QueueCallbackDesk
 from redial.service.loopback import LoopbackService
+from redial.service.promise_agi import SCRIPT as PROMISE_SCRIPT
+from redial.service.promise_agi import PromiseDesk
 from redial.store import Store
 
 MAX_HEADER_BYTES = 64 * 1024
@@ -85,6 +89,7 @@ class ReturningCallerService(LoopbackService):
         ring_target: Callable[[str], str] = lambda interface: interface,
         number_key: Callable[[str], str] | None = None,
         callbacks: QueueCallbackDesk | None = None,
+        promises: PromiseDesk | None = None,
         read_timeout: float = READ_TIMEOUT,
         max_connections: int = MAX_SESSIONS,
     ) -> None:
@@ -103,6 +108,8 @@ class ReturningCallerService(LoopbackService):
         self._number_key = number_key or (lambda number: customer_key(number, self.settings.policy.numbers))
         # The queue-callback script (queue_callback in redial.yaml); None serves only "returning".
         self._callbacks = callbacks
+        # The agent's in-call promise (*7); None refuses it (the dialplan then says so).
+        self._promises = promises
 
     async def lookup(self, caller: str) -> ReturningDecision:
         """What to tell the dialplan for a call from ``caller``."""
@@ -118,13 +125,14 @@ class ReturningCallerService(LoopbackService):
         try:
             headers = await asyncio.wait_for(read_headers(reader), self.read_timeout)
             script = headers.get("agi_network_script", "")
-            if script == CALLBACK_SCRIPT and self._callbacks is not None:
+            desk = {CALLBACK_SCRIPT: self._callbacks, PROMISE_SCRIPT: self._promises}.get(script)
+            if desk is not None:
                 request = Request(app=None, headers=headers, reader=reader, writer=writer)
 
                 async def set_variable(name: str, value: str) -> None:
                     await asyncio.wait_for(request.send_command(f'SET VARIABLE {name} "{value}"'), self.read_timeout)
 
-                await self._callbacks.serve(headers, set_variable)
+                await desk.serve(headers, set_variable)
                 return
             if script != ROUTE:
                 self._log.warning("fastagi_unknown_script", script=script[:80])
