@@ -32,6 +32,7 @@ from sandbox import (
     CallMode,
     CustomerCall,
     CustomerPhone,
+    DtmfSteps,
     InviteRecord,
     PhoneMode,
     Sandbox,
@@ -111,11 +112,15 @@ class Rig:
         mode: PhoneMode = "answer",
         hangup_after: float | None = None,
         max_time: float = 150,
+        presses: DtmfSteps = (),
     ) -> AgentPhone:
-        """Start agent ``name``'s phone (replacing one the rig runs already on its port)."""
+        """Start agent ``name``'s phone (replacing one the rig runs already on its port); ``presses``:
+        the keys it presses after answering each call (see AgentPhone)."""
         if name in self.phones:
             self.phones[name].stop()
-        phone = AgentPhone(name, ring_delay=ring_delay, mode=mode, hangup_after=hangup_after, max_time=max_time)
+        phone = AgentPhone(
+            name, ring_delay=ring_delay, mode=mode, hangup_after=hangup_after, max_time=max_time, presses=presses
+        )
         self.phones[name] = phone
         phone.start()
         return phone
