@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -204,3 +204,58 @@ class TestDaemon:
         assert not rig.observer.find(redial_leg, start)
         (call,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert call["classification"] == "normal", call
+
+
+class TestWhisper:
+    """A promise's redial through [redial-out]: the whisper names the owner and the note; the CDR says promise."""
+
+    async def test_owner_spelled_and_note_played(self, rig: Rig) -> None:
+        """REDIAL_KIND=promise (the daemon's _promise_variables): after the agent prompt, SayAlpha(Alice) and
+        Playback of the note sound, before the customer is dialled; the userfield is promise:<Uniqueid>."""
+        rig.agent("agent1", hangup_after=8.0, max_time=60)
+        rig.customer(3.0, max_time=60)
+        channel_id = f"promise-whisper-{int(time.time())}"
+        start = rig.observer.mark()
+        await rig.observer.action(
+            {
+                "Action": "Originate",
+                "Channel": "PJSIP/agent1",
+                "Context": "redial-out",
+                "Exten": "s",
+                "Priority": "1",
+                "Async": "true",
+                "ChannelId": channel_id,
+                "CallerID": f'"PROMISED {CUSTOMER}" <{CUSTOMER}>',
+                "Timeout": "20000",
+                "Variable": [
+                    "REDIAL_ID=9",
+                    "REDIAL_ORIGINAL_UNIQUEID=1795354875.10",
+                    f"REDIAL_NUMBER={CUSTOMER}",
+                    "REDIAL_TRUNK=trunk",
+                    "REDIAL_DID=100",
+                    "REDIAL_AGENT_PROMPT=beep",
+                    "REDIAL_KIND=promise",
+                    "REDIAL_OWNER_NAME=Alice",
+                    "REDIAL_NOTE_SOUND=vm-message",
+                ],
+            }
+        )
+
+        def on_leg(app: str, data: str | Callable[[str], bool]) -> Predicate:
+            return where(Event="Newexten", Uniqueid=channel_id, Context="redial-out", Application=app, AppData=data)
+
+        obs = rig.observer
+        tagged = await obs.wait_for(
+            where(Event="Newexten", Uniqueid=channel_id, Application="Set", AppData=lambda d: "userfield" in d),
+            timeout=15,
+            start=start,
+            what="the CDR userfield set",
+        )
+        assert tagged["AppData"] == "CDR(userfield)=promise:1795354875.10", tagged
+        prompt = await obs.wait_for(on_leg("Playback", "beep"), timeout=15, start=start, what="the agent prompt")
+        owner = await obs.wait_for(on_leg("SayAlpha", "Alice"), timeout=15, start=start, what="the owner spelled")
+        note = await obs.wait_for(on_leg("Playback", "vm-message"), timeout=15, start=start, what="the note sound")
+        dialled = on_leg("Dial", lambda d: d.startswith(f"PJSIP/{CUSTOMER}@trunk"))
+        dial = await obs.wait_for(dialled, timeout=15, start=start, what="the customer dialled")
+        order = [rig.index(m) for m in (prompt, owner, note, dial)]
+        assert order == sorted(order), [m["AppData"] for m in (prompt, owner, note, dial)]

@@ -20,7 +20,7 @@ class PromiseSounds:
     name it in customer_middle for a proper sentence.
     """
 
-    # The agent, after the feature code: key the minutes, then #.
+    # The agent, after the feature code: key the minutes, then # (policy.promise's, never a queue's own).
     agent_enter: tuple[str, ...] = ("minutes", "vm-then-pound")
     # The agent's confirmation, around the minutes.
     agent_confirm_before: tuple[str, ...] = ("auth-thankyou",)

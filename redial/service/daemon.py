@@ -29,6 +29,7 @@ from redial.service.control import ControlServer
 from redial.service.inbox import CallbackAsk, CancelAsk, Inbox, PromiseAsk, answer
 from redial.service.metrics import Metrics
 from redial.service.notify import Notifier
+from redial.service.promise_agi import PromiseDesk
 from redial.service.promise_api import PromiseApiServer
 from redial.service.runner import EngineRunner
 from redial.service.status import MetricsServer
@@ -214,6 +215,7 @@ class Daemon:
                         self.log,
                         self.clock,
                     ),
+                    promises=PromiseDesk(settings, self.request_promise, self.log),
                 )
                 await returning.start()
             self.returning = returning
