@@ -180,6 +180,24 @@ class TestDialplan:
         assert not rig.observer.find(where(Event="Hangup", Linkedid=connect["Linkedid"]), start), "the call ended"
         assert call.running and len(fastagi.asked) == 1
 
+    @pytest.mark.parametrize(("did", "agent"), [("100", "agent1"), (FPBX_DID, "agent3")], ids=["pjsip", "local"])
+    async def test_customers_keys_are_ignored(self, rig: Rig, fastagi: FakeEngine, did: str, agent: str) -> None:
+        """The customer presses *7 30#: the feature stops on their own channel (it started the call); no
+        promise is asked for, and the call goes on."""
+        rig.agent(agent, max_time=60)
+        start = rig.observer.mark()
+        call = rig.call(CUSTOMER, "wait_for_bye", did=did, dtmf=PRESSES, max_time=45)
+        connect = await rig.observer.wait_for(where(Event="AgentConnect"), timeout=15, start=start, what="answered")
+        stopped = await rig.observer.wait_for(
+            ran("GotoIf", "1?done", "redial-promise"), timeout=20, start=start, what="the customer's *7 refused"
+        )
+        assert stopped["Channel"] == connect["Channel"], stopped
+        await asyncio.sleep(4)
+        assert fastagi.asked == []
+        runs = rig.observer.find(where(Event="Newexten", Context="redial-promise"), start)
+        assert {m["Channel"] for m in runs} == {connect["Channel"]}, "the feature ran on another channel"
+        assert call.running and not rig.observer.find(where(Event="Hangup", Linkedid=connect["Linkedid"]), start)
+
 
 class TestDaemon:
     """The real daemon stores the promise made on the phone, and the call's end is no drop."""
@@ -204,6 +222,21 @@ class TestDaemon:
         assert not rig.observer.find(redial_leg, start)
         (call,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert call["classification"] == "normal", call
+
+    async def test_local_member_owns_the_promise(self, rig: Rig) -> None:
+        """fpbx's Local member: the promise is fpbx's and Carol's (the member behind agent3's phone); no drop redial."""
+        rig.agent("agent3", presses=PRESSES, max_time=60)
+        await rig.start_daemon()
+        start = rig.observer.mark()
+        rig.call(CUSTOMER, "wait_for_bye", did=FPBX_DID, max_time=45)
+        connect = await rig.observer.wait_for(where(Event="AgentConnect"), timeout=15, start=start, what="answered")
+        told = await promise_told(rig, "agent3", connect["Linkedid"], start)
+        assert any(m["Application"] == "SayAlpha" and m["AppData"] == "Carol" for m in told), told
+        shown = json.loads(await rig.cli("status", "--json"))
+        (promise,) = shown["open_redials"]
+        assert (promise["kind"], promise["queue"], promise["customer"]) == ("promised_callback", "fpbx", CUSTOMER)
+        assert promise["agent"].startswith("Local/agent3@from-queue"), promise
+        await rig.assert_no_redial(rig.window + 4)
 
 
 class TestWhisper:
