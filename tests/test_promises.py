@@ -188,6 +188,23 @@ class TestMake:
         )
         assert (record.due_at, record.made_by, record.source) == (START + 600, "PJSIP/agent2", "phone")
 
+    def test_phone_refuses_the_customers_own_keys(self) -> None:
+        """The feature code pressed on the customer's channel (a Local half in Queue()) makes no promise."""
+        keeper = Keeper()
+        keeper.calls["5.1"] = TrackedCall(
+            linkedid="5.1",
+            started_at=START - 60,
+            customer_uniqueid="5.2",
+            customer_channel="Local/ivr@from-ivr-00000001;2",
+            customer_number="2025550188",
+            queue="support",
+            agent_interface="PJSIP/agent2",
+        )
+        with pytest.raises(PromiseRefused, match="only the agent"):
+            keeper.make(
+                number="", source="phone", call="5.1", minutes=10, within="", by="Local/ivr@from-ivr-00000001;2"
+            )
+
     def test_cli_without_agent_is_the_queues_even_if_the_last_call_had_one(self) -> None:
         """The latest stored call names an agent, but a CLI promise without one belongs to the queue."""
         latest = {

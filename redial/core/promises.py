@@ -120,6 +120,9 @@ class Promises:
         live = self._find_call(request.call) if request.call else None
         if request.source == "phone" and live is None:
             raise PromiseRefused("no queue call of this channel is followed: the promise needs the call")
+        if request.source == "phone" and live is not None and request.by == live.customer_channel:
+            # The feature reaches the customer's side too: their keys never make a promise.
+            raise PromiseRefused("the customer's channel pressed the feature code: only the agent makes a promise")
         known = _facts(live, latest)
         number = request.number or known["customer_number"]
         if not number:
