@@ -218,7 +218,7 @@ class TestDaemon:
         assert abs(promise["due_at"] - (made + 30 * 60)) < 60, promise
         assert [j["kind"] for j in shown["open_redials"]] == ["promised_callback"], shown
         # The call ended normally: no redial of a drop, after the callback window too.
-        await rig.assert_no_redial(rig.window + 4)
+        await rig.assert_no_redial(rig.window + 2)
         assert not rig.observer.find(redial_leg, start)
         (call,) = [r for r in await rig.history() if r["linkedid"] == connect["Linkedid"]]
         assert call["classification"] == "normal", call
@@ -236,7 +236,7 @@ class TestDaemon:
         (promise,) = shown["open_redials"]
         assert (promise["kind"], promise["queue"], promise["customer"]) == ("promised_callback", "fpbx", CUSTOMER)
         assert promise["agent"].startswith("Local/agent3@from-queue"), promise
-        await rig.assert_no_redial(rig.window + 4)
+        await rig.assert_no_redial(rig.window + 2)
 
 
 class TestWhisper:

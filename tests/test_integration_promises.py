@@ -217,7 +217,7 @@ class TestOnce:
         rig.daemon.kill()
         await asyncio.to_thread(rig.daemon.start)
         await kept(rig, mark, AGENT1)
-        await asyncio.sleep(5)
+        await asyncio.sleep(3)
         assert len(rig.observer.find(redial_leg, mark)) == 1 and len(customer_phone.invites) == 1
 
 
