@@ -176,6 +176,26 @@ class TestService:
         assert made[-1] == 'SET VARIABLE REDIAL_PR_RESULT "refused"'
         assert routed == []
 
+    async def test_reload_reaches_the_desks(self, store: Store) -> None:
+        """A reload's settings reach the promise desk: its prompt plays the new sounds."""
+        port = free_port()
+        settings = dataclasses.replace(parse_settings({}, env={}), fastagi=FastAgiSettings(port=port))
+
+        async def refuse(_request: PromiseRequest) -> PromiseAnswer:
+            return PromiseAnswer(False, "no call")
+
+        svc = service(
+            store, Availability.FREE, port, [], promises=PromiseDesk(settings, refuse, structlog.get_logger("t"))
+        )
+        reloaded = parse_settings({"policy": {"promise": {"sounds": {"agent_enter": ["beep"]}}}}, env={})
+        svc.settings = dataclasses.replace(reloaded, fastagi=FastAgiSettings(port=port))
+        assert await svc.start()
+        try:
+            prompted = await agi_call(port, "2025550123", "promise", "0", "prompt")
+        finally:
+            await svc.close()
+        assert prompted[0] == 'SET VARIABLE REDIAL_PR_ENTER "beep"'
+
     async def test_promise_script_without_a_desk_sets_nothing(self, store: Store) -> None:
         """No promise desk: the session gets no command (the dialplan then refuses the promise)."""
         port = free_port()

@@ -95,6 +95,10 @@ class ReturningCallerService(LoopbackService):
     ) -> None:
         super().__init__(settings.fastagi.host, settings.fastagi.port, log)
         self.read_timeout, self.max_connections = read_timeout, max_connections
+        # The queue-callback script (queue_callback in redial.yaml); None serves only "returning".
+        self._callbacks = callbacks
+        # The agent's in-call promise (*7); None refuses it (the dialplan then says so).
+        self._promises = promises
         self.settings = settings
         self._store = store
         self._agent_view = agent_view
@@ -106,10 +110,18 @@ class ReturningCallerService(LoopbackService):
         self._ring_target = ring_target
         # The engine's cached customer_key: parsing a number costs more than the rest of a lookup.
         self._number_key = number_key or (lambda number: customer_key(number, self.settings.policy.numbers))
-        # The queue-callback script (queue_callback in redial.yaml); None serves only "returning".
-        self._callbacks = callbacks
-        # The agent's in-call promise (*7); None refuses it (the dialplan then says so).
-        self._promises = promises
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        """A reload's settings, for this service and the scripts it serves (their sounds, their rules)."""
+        self._settings = settings
+        for desk in (self._callbacks, self._promises):
+            if desk is not None:
+                desk.settings = settings
 
     async def lookup(self, caller: str) -> ReturningDecision:
         """What to tell the dialplan for a call from ``caller``."""
