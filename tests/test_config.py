@@ -595,3 +595,13 @@ class TestWebhook:
             parse_settings({"promise": {"webhook": url}}, env={})
         assert "sec" not in str(caught.value)
         assert parse_settings({"promise": {"webhook": "https://hook.example/x"}}, env={}).promise.webhook
+
+
+class TestWebhookShown:
+    """check-config shows where the webhook goes, never its password, path or query."""
+
+    def test_masked(self) -> None:
+        url = "https://hook:pw-9@hook.example:8443/in/tok-123?sig=abc"
+        shown = describe(parse_settings({"promise": {"webhook": url}}, env={}))["promise"]["webhook"]
+        assert shown.startswith("https://hook.example:8443/")
+        assert not any(word in shown for word in ("pw-9", "tok-123", "sig=abc", "hook:"))

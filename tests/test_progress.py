@@ -158,3 +158,23 @@ class TestQueueCallbackConfirmation:
         callback = dataclasses.replace(REDIAL, kind=JobKind.QUEUE_CALLBACK, state=JobState.AGENT_ANSWERED)
         final = advance(callback, ev.ChannelHungUp(ref("redial-42-a"), 16, ""))
         assert final is not None and final.outcome is Outcome.FAILED
+
+
+class TestPromiseTalk:
+    """A promise's talk ends with the agent's or the customer's channel, kept once it lasted min_talk."""
+
+    TALKING = dataclasses.replace(REDIAL, kind=JobKind.PROMISED_CALLBACK, state=JobState.TALKING, connected_at=100.0)
+
+    def test_kept_or_too_short(self) -> None:
+        """The customer hangs up 25 s in: kept; 5 s in: talk_too_short."""
+        hangup = ev.ChannelHungUp(ev.ChannelRef("PJSIP/trunk-0001", "9.9", "redial-42-a"), 16, "")
+        kept = advance(self.TALKING, hangup, now=125.0, min_talk=20.0)
+        short = advance(self.TALKING, hangup, now=105.0, min_talk=20.0)
+        assert kept is not None and kept.outcome is Outcome.CONNECTED
+        assert short is not None and short.outcome is Outcome.TALK_TOO_SHORT
+
+    def test_local_halves_optimised_away_do_not_end_it(self) -> None:
+        """originate.customer_route's Local halves leave the bridge at once: the talk goes on."""
+        for half in ("Local/2025550123@outbound-00000001;1", "Local/2025550123@outbound-00000001;2"):
+            hangup = ev.ChannelHungUp(ev.ChannelRef(half, "9.8", "redial-42-a"), 16, "")
+            assert advance(self.TALKING, hangup, now=101.0, min_talk=20.0) is None

@@ -146,6 +146,12 @@ class TestMake:
         with pytest.raises(PromiseRefused, match="agent2 is not a member of the queue sales"):
             keeper.make(agent="agent2", queue="sales")
 
+    def test_unknown_queue_refused(self) -> None:
+        """A misspelled queue would wait forever: refused, naming the queues that exist."""
+        with pytest.raises(PromiseRefused, match=r"no queue 'suport' is known .*support"):
+            Keeper().make(queue="suport")
+        assert Keeper().make(queue="support").queue == "support"
+
     def test_no_queue_refused(self) -> None:
         """Without an agent, a queue or a call, nobody would own it: refused."""
         with pytest.raises(PromiseRefused, match="name the queue"):
@@ -449,6 +455,13 @@ class TestFinal:
         job = dataclasses.replace(PROMISE, due_at=START + 5000)
         final = Keeper().promises.final(ended(job, Outcome.CONNECTED, connected_at=talked_at))
         assert final.outcome is Outcome.CONNECTED and final.late is late
+
+    def test_late_counts_from_the_opening_it_was_moved_to(self) -> None:
+        """Promised while closed (08:00, open from 09:00): kept at 09:05 is on time, at 09:16 late."""
+        keeper = Keeper(cfg(LATER_HOURS))
+        on_time = keeper.promises.final(ended(PROMISE, Outcome.CONNECTED, connected_at=START + HOUR + 300))
+        late = keeper.promises.final(ended(PROMISE, Outcome.CONNECTED, connected_at=START + HOUR + 960))
+        assert (on_time.late, late.late) == (False, True)
 
     def test_unreached_after_the_ladder(self) -> None:
         """Not reached on the last rung: unreached, saying how many attempts and the last one's outcome."""

@@ -316,7 +316,8 @@ class TestAgentAvailability:
         assert [j.kind for j in engine.open_redials] == [JobKind.PROMISED_CALLBACK]
         assert len(originator.actions) == 2 and originator.actions[1]["CallerID"].startswith('"PROMISED ')
         assert "callback_requested" in [r["outcome"] for r in await store.history()]
-        assert engine.snapshot()["callbacks_requested"][0]["redial_id"] == waiting.id  # type: ignore[index]
+        # The promise calls the customer: no line asks a person to call them too.
+        assert engine.snapshot()["callbacks_requested"] == []
 
     async def test_connected_redial_holds_agent_until_call_ends(self, store: Store) -> None:
         engine, originator, clock = await ringing(store, cfg(), members=(member("PJSIP/agent1"),))
@@ -1313,3 +1314,5 @@ class TestPromises:
         await due(engine, clock, 6)
         assert engine.open_redials == [] and await store.open_jobs() == [] and originator.actions == []
         assert [r["outcome"] for r in await store.history()] == ["callback_requested"]
+        # Without promises, a person must call them: a line in status.
+        assert engine.snapshot()["callbacks_requested"][0]["redial_id"] == 1  # type: ignore[index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ def describe(settings: Settings) -> dict[str, Any]:
                 policy[key] = "*"
         if policy["numbers"]["allowed_regions"] is None:
             policy["numbers"]["allowed_regions"] = "*"
+    if settings.promise.webhook:
+        # A webhook URL may carry a password, or a token in its path or query: only where it goes.
+        parts = urllib.parse.urlsplit(settings.promise.webhook)
+        port = f":{parts.port}" if parts.port else ""
+        result["promise"]["webhook"] = f"{parts.scheme}://{parts.hostname}{port}/... (the rest hidden)"
     route = result["originate"]["customer_route"]
     result["originate"]["customer_route"] = "trunk" if route is None else {"context": route}
     return result

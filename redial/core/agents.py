@@ -326,6 +326,10 @@ class AgentBoard:
                     break
         return sorted(found)
 
+    def queues(self) -> set[str]:
+        """Every queue with a member."""
+        return {queue for queues in self._members.values() for queue in queues}
+
     def members_of(self, queue: str) -> list[str]:
         """Every member interface of ``queue``, whatever its state."""
         return [interface for interface, queues in self._members.items() if queue in queues]

@@ -375,7 +375,11 @@ class Attempts:
             return commands
         commands += self.release_reservation(following or ended, now)
         if following is None and ended.outcome is Outcome.CALLBACK_REQUESTED:
-            self.attention.callback_requested(ended, now)
+            if self.settings.promise.enabled:
+                # The queue's promise (stored with this end) calls the customer: nobody else must.
+                self._log.info("drop_became_promise", redial_id=ended.id, queue=ended.queue, detail=ended.detail)
+            else:
+                self.attention.callback_requested(ended, now)
         if following is None and ended.outcome is Outcome.UNREACHED:
             self.attention.unreached(ended, now)
             if job.kind is JobKind.PROMISED_CALLBACK:

@@ -126,7 +126,9 @@ def advance(job: CallbackJob, event: ev.AmiEvent, now: float = 0.0, min_talk: fl
 
 def _talk_ended(job: CallbackJob, event: ev.AmiEvent, now: float, min_talk: float) -> CallbackJob | None:
     """A promise's conversation: the first leg to hang up ends it, kept if it lasted ``min_talk`` s."""
-    if not isinstance(event, ev.ChannelHungUp):
+    if not isinstance(event, ev.ChannelHungUp) or event.ref.channel.startswith("Local/"):
+        # Local halves (originate.customer_route: a context) go away when Asterisk optimises
+        # them out of the bridge: the talk goes on between the agent's and the customer's channels.
         return None
     talked = max(0.0, now - (job.connected_at if job.connected_at is not None else now))
     if talked >= min_talk:

@@ -132,6 +132,10 @@ class Promises:
         owner, member, queue = self._owner(agent, request.queue or known["queue"])
         if not queue:
             raise PromiseRefused("name the queue (--queue): the promise belongs to a queue")
+        queues = self._board.queues() | set(self.settings.queue_policies) | set(self.settings.policy.queues or ())
+        if self._board.known and queue not in queues:
+            # A misspelled queue would wait for a member forever.
+            raise PromiseRefused(f"no queue {queue!r} is known (queues with members: {', '.join(sorted(queues))})")
         check = self._check_number(number, queue)
         if not check.allowed:
             raise PromiseRefused(f"{number} cannot be called back: {check.detail}")
@@ -306,6 +310,8 @@ class Promises:
         if ended.outcome is Outcome.CONNECTED:
             policy = self.settings.policy_for(ended.queue).promise
             promised = ended.promised_at if ended.promised_at is not None else ended.due_at
+            # Moved to the queue's next opening (and told so): late only from that opening.
+            promised = self.first_due(ended.changed(due_at=promised), promised)
             kept_at = ended.connected_at if ended.connected_at is not None else promised
             return ended.changed(late=kept_at > promised + policy.late_after)
         if ended.outcome in _CLOSED:

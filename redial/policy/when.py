@@ -8,18 +8,18 @@ import zoneinfo
 
 from redial.exceptions import PromiseRefused
 
-_DURATION = re.compile(r"^\s*(\d{1,7})\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d{1,7})\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 # A time a moment ago is still "now" (a clock apart, a slow typist).
 _PAST_SLACK = 60.0
 
 
 def duration_seconds(text: str) -> float:
-    """``90s``, ``30m``, ``2h``, ``1d`` (a bare number is seconds) in seconds."""
+    """``90s``, ``30m``, ``2h``, ``1d`` in seconds; a bare number is refused (seconds or minutes?)."""
     match = _DURATION.match(text)
     if match is None:
-        raise PromiseRefused(f"'in' must be a duration such as 90s, 30m or 2h, not {text[:40]!r}")
+        raise PromiseRefused(f"'in' must be a duration with its unit, such as 90s, 30m or 2h, not {text[:40]!r}")
     return float(int(match.group(1)) * _UNITS[match.group(2)])
 
 
