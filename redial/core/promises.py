@@ -204,7 +204,7 @@ class Promises:
 
     def answer(self, job: CallbackJob, now: float) -> PromiseAnswer:
         """What the maker is told once the promise is stored."""
-        due = self.first_due(job, now)
+        due = self.first_due(job.queue, job.due_at)
         moved = "" if due <= job.due_at else "; outside business hours: moved to the next opening"
         owner = job.agent_member or job.agent_interface or f"the queue {job.queue}"
         return PromiseAnswer(
@@ -219,12 +219,12 @@ class Promises:
             moved=due > job.due_at,
         )
 
-    def first_due(self, job: CallbackJob, now: float) -> float:
-        """When the promise will first ring: its time, or the queue's next opening after it."""
-        hours = self.settings.policy_for(job.queue).hours
-        if is_open(job.due_at, hours).open:
-            return job.due_at
-        return next_open(job.due_at, hours) or job.due_at
+    def first_due(self, queue: str, when: float) -> float:
+        """When a promise for ``when`` first rings: that time, or the queue's next opening after it."""
+        hours = self.settings.policy_for(queue).hours
+        if is_open(when, hours).open:
+            return when
+        return next_open(when, hours) or when
 
     # ---- keeping it -------------------------------------------------------------------
     def plan(self, job: CallbackJob, now: float, reserved: set[str]) -> Ring | WaitForAgent | Defer:
@@ -311,7 +311,7 @@ class Promises:
             policy = self.settings.policy_for(ended.queue).promise
             promised = ended.promised_at if ended.promised_at is not None else ended.due_at
             # Moved to the queue's next opening (and told so): late only from that opening.
-            promised = self.first_due(ended.changed(due_at=promised), promised)
+            promised = self.first_due(ended.queue, promised)
             kept_at = ended.connected_at if ended.connected_at is not None else promised
             return ended.changed(late=kept_at > promised + policy.late_after)
         if ended.outcome in _CLOSED:
