@@ -215,6 +215,30 @@ def move(
     return dataclasses.replace(job, state=target, detail=detail, outcome=outcome, **changes)  # type: ignore[arg-type]
 
 
+def tried_again(job: CallbackJob, detail: str, due_at: float) -> CallbackJob:
+    """``job``'s next attempt on its customer at ``due_at``: a fresh start (every member again, owner first)."""
+    return move(
+        job,
+        Trigger.RETRY,
+        detail,
+        due_at=due_at,
+        originated_at=None,
+        attempt=job.attempt + 1,
+        agent_deadline=None,
+        ring_interface="",
+        bridged_legs=0,
+        passed_over=(),
+        connected_at=None,
+    )
+
+
+def unreached(ended: CallbackJob) -> CallbackJob:
+    """The last attempt of a queue callback or a promise did not reach its customer: ``unreached``, saying how."""
+    last = ended.outcome.value if ended.outcome else "unknown"
+    detail = f"not reached after {ended.attempt} attempt(s); the last: {ended.detail} ({last})"
+    return ended.changed(outcome=Outcome.UNREACHED, detail=detail)
+
+
 def channel_id_for(prefix: str, job_id: int, ring: int, linkedid: str) -> str:
     """The ChannelId of one Originate (``ring`` counts them): unique per Originate, the same if looked up again."""
     return f"{prefix}-{job_id}-{ring}-{linkedid}"

@@ -21,7 +21,7 @@ from redial.config import BusinessHours, Settings
 from redial.core.agents import AgentBoard, AgentView, Availability
 from redial.core.calls import trunk_of
 from redial.core.commands import Alert, RecordPromise
-from redial.core.jobs import CallbackJob, JobKind, Outcome, Trigger, move
+from redial.core.jobs import CallbackJob, JobKind, Outcome, tried_again, unreached
 from redial.core.open_jobs import OpenJobs
 from redial.core.tracked_call import TrackedCall
 from redial.exceptions import PromiseRefused
@@ -291,19 +291,7 @@ class Promises:
         due = now + delay if delay is not None else next_opening_after(now, hours)
         when = f"in {delay:g} s" if delay is not None else "at the next opening"
         outcome = ended.outcome.value if ended.outcome else ""
-        return move(
-            job,
-            Trigger.RETRY,
-            f"attempt {job.attempt + 1} of {len(ladder) + 1} {when} after {outcome}",
-            due_at=due,
-            originated_at=None,
-            attempt=job.attempt + 1,
-            agent_deadline=None,
-            ring_interface="",
-            bridged_legs=0,
-            passed_over=(),
-            connected_at=None,
-        )
+        return tried_again(job, f"attempt {job.attempt + 1} of {len(ladder) + 1} {when} after {outcome}", due)
 
     def final(self, ended: CallbackJob) -> CallbackJob:
         """The end of a promise: kept (late or not), or ``unreached`` after the ladder's last rung."""
@@ -314,11 +302,7 @@ class Promises:
             promised = self.first_due(ended.queue, promised)
             kept_at = ended.connected_at if ended.connected_at is not None else promised
             return ended.changed(late=kept_at > promised + policy.late_after)
-        if ended.outcome in _CLOSED:
-            return ended
-        last = ended.outcome.value if ended.outcome else "unknown"
-        detail = f"not reached after {ended.attempt} attempt(s); the last: {ended.detail} ({last})"
-        return ended.changed(outcome=Outcome.UNREACHED, detail=detail)
+        return ended if ended.outcome in _CLOSED else unreached(ended)
 
     def alert(self, ended: CallbackJob, now: float) -> Alert:
         """What the admin's webhook gets for an unreached promise (the log and status have it too)."""

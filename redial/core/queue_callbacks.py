@@ -25,7 +25,7 @@ from redial.ami.actions import OriginateRequest
 from redial.config import Settings
 from redial.core.agents import AgentBoard, Availability
 from redial.core.commands import RecordRequest
-from redial.core.jobs import CallbackJob, JobKind, Outcome, Trigger, move
+from redial.core.jobs import CallbackJob, JobKind, Outcome, tried_again, unreached
 from redial.core.open_jobs import OpenJobs
 from redial.core.queue_line import QueueLine
 from redial.policy.attempt import Defer, Ring, WaitForAgent
@@ -267,26 +267,11 @@ class QueueCallbacks:
         if outcome not in _RETRIED or job.attempt >= config.attempts:
             return None
         detail = f"attempt {job.attempt + 1} of {config.attempts} in {config.spacing:g} s after {outcome.value}"
-        return move(
-            job,
-            Trigger.RETRY,
-            detail,
-            due_at=now + config.spacing,
-            originated_at=None,
-            attempt=job.attempt + 1,
-            agent_deadline=None,
-            ring_interface="",
-            bridged_legs=0,
-            passed_over=(),
-        )
+        return tried_again(job, detail, now + config.spacing)
 
     def final(self, ended: CallbackJob) -> CallbackJob:
         """The last attempt's end: a customer never reached is ``unreached``, kept in sight."""
-        if ended.outcome in _KEPT:
-            return ended
-        last = ended.outcome.value if ended.outcome else "unknown"
-        detail = f"not reached after {ended.attempt} attempt(s); the last: {ended.detail} ({last})"
-        return ended.changed(outcome=Outcome.UNREACHED, detail=detail)
+        return ended if ended.outcome in _KEPT else unreached(ended)
 
     def count_end(self, ended: CallbackJob, now: float) -> None:
         outcome = ended.outcome
