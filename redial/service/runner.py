@@ -225,11 +225,13 @@ class EngineRunner:
         """Make a promise: answered only once it is stored (write-ahead of anyone hearing of it)."""
         now = self._clock.now()
         latest = None
-        if (request.call and self.core.tracker.find(request.call) is None) or request.number:
+        # A call still followed is the tracker's; any other comes from the store.
+        stored_call = bool(request.call) and self.core.tracker.find(request.call) is None
+        if stored_call or request.number:
             key = self.core.intake.customer_key(request.number) if request.number else ""
             latest = await self._store.latest_call(key, request.call)
         try:
-            if request.call and latest is None and self.core.tracker.find(request.call) is None:
+            if stored_call and latest is None:
                 raise PromiseRefused(f"no call {request.call[:80]!r} is known (give its Uniqueid or Linkedid)")
             record = self.core.make_promise(request, now, latest)
             originate = self.settings.originate
