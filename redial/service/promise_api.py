@@ -107,10 +107,9 @@ async def promise_response(
     except Exception as exc:
         log.exception("promise_request_failed", by=by, source=source)
         return _json(500, {"error": f"the promise failed: {exc}"})
+    # The daemon logs each promise made (promise_made) and refused (promise_refused) once.
     if not answer.ok:
-        log.info("promise_refused", by=by, source=source, detail=answer.detail)
         return _json(400, {"error": answer.detail})
-    log.info("promise_accepted", by=by, source=source, promise_id=answer.promise_id, queue=answer.queue)
     return _json(200, answer_body(answer))
 
 
